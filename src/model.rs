@@ -1,0 +1,211 @@
+//! The shared vocabulary of the pipeline: where a manifest came from, what the hosts run (observed state),
+//! and the labels that tie a container back to its desired object. Pure data: no IO, no policy.
+//!
+//! Desired objects use the real Kubernetes types (`k8s_openapi`); observed state is what a runtime reports,
+//! kept close to the wire so a snapshot file (`clusterctl snapshot -o json`) round-trips losslessly.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the snapshot / observed-state JSON format (docs/snapshot.md).
+pub const OBSERVED_FORMAT_VERSION: u32 = 1;
+
+/// Labels clusterctl puts on every container it creates. Identity lives on the containers: no state file.
+pub mod labels {
+    /// `"true"` on every container clusterctl manages; containers without it are never touched.
+    pub const MANAGED: &str = "clusterctl.io/managed";
+    pub const NAMESPACE: &str = "clusterctl.io/namespace";
+    pub const POD: &str = "clusterctl.io/pod";
+    /// Container name inside the pod; the sandbox carries [`SANDBOX_CONTAINER`].
+    pub const CONTAINER: &str = "clusterctl.io/container";
+    pub const OWNER_KIND: &str = "clusterctl.io/owner-kind";
+    pub const OWNER_NAME: &str = "clusterctl.io/owner-name";
+    /// `pod-template-hash` of the owning ReplicaSet (or the pod's own spec hash for a bare pod).
+    pub const TEMPLATE_HASH: &str = "clusterctl.io/template-hash";
+    /// Hash of the full container spec as run; differs → the container is replaced.
+    pub const SPEC_HASH: &str = "clusterctl.io/spec-hash";
+    /// Git commit the container was applied from.
+    pub const COMMIT: &str = "clusterctl.io/commit";
+    /// On the sandbox only: the pod object (metadata + spec, compact JSON) as desired when created.
+    pub const POD_MANIFEST: &str = "clusterctl.io/pod-manifest";
+    /// Value of [`CONTAINER`] for the pod sandbox (the container that owns the network namespace).
+    pub const SANDBOX_CONTAINER: &str = "POD";
+}
+
+/// Where an object or value was written: `file:line:col` (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+pub struct SourceRef {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for SourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// The controller that owns a pod (Kubernetes `ownerReferences[controller=true]`, reduced).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct OwnerRef {
+    pub kind: String,
+    pub name: String,
+}
+
+/// Everything observed on all hosts at one moment. Serialized as the snapshot file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedState {
+    pub format_version: u32,
+    /// RFC 3339 time the observation finished; AGE columns are computed against it.
+    pub observed_at: String,
+    /// One entry per inventory host, sorted by name.
+    pub nodes: Vec<ObservedNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedNode {
+    /// Inventory name of the host.
+    pub name: String,
+    /// False when the host could not be reached or read; then `facts` is `None` and `containers` is empty
+    /// (the node shows `NotReady`, its pods `Unknown`).
+    pub reachable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<NodeFacts>,
+    /// Managed containers only (label `clusterctl.io/managed=true`), sorted by name.
+    #[serde(default)]
+    pub containers: Vec<ObservedContainer>,
+}
+
+/// Facts about a host as its runtime and kernel report them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeFacts {
+    pub hostname: String,
+    pub kernel_version: String,
+    /// `PRETTY_NAME` of /etc/os-release, e.g. `Debian GNU/Linux 12 (bookworm)`.
+    pub os_image: String,
+    pub architecture: String,
+    /// `docker://24.0.5` style, as kubectl's CONTAINER-RUNTIME column shows it.
+    pub container_runtime_version: String,
+    pub cpu_cores: u32,
+    pub memory_bytes: u64,
+    /// RFC 3339 boot time; the node's AGE when nothing better is known.
+    #[serde(default)]
+    pub boot_time: String,
+}
+
+/// One container as the runtime reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedContainer {
+    pub id: String,
+    /// Runtime name, e.g. `k8s_nginx_sc-nginx_default`.
+    pub name: String,
+    pub image: String,
+    pub labels: BTreeMap<String, String>,
+    /// `created` | `running` | `paused` | `restarting` | `exited` | `dead` (docker's vocabulary).
+    pub status: String,
+    pub exit_code: i32,
+    /// Restarts done by the runtime's restart policy.
+    pub restart_count: u32,
+    /// RFC 3339; empty when never started.
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: String,
+    /// IP in the pod network (sandbox only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Runtime error text, e.g. image not found.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+impl ObservedContainer {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+    pub fn is_running(&self) -> bool {
+        self.status == "running" || self.status == "restarting"
+    }
+}
+
+/// A pod as found on one host: its sandbox and app containers, grouped by their labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedPod {
+    pub namespace: String,
+    pub name: String,
+    pub node: String,
+    /// False when the node could not be reached (status `Unknown`).
+    pub node_reachable: bool,
+    pub sandbox: Option<ObservedContainer>,
+    /// App containers by container name.
+    pub containers: BTreeMap<String, ObservedContainer>,
+    pub owner: Option<OwnerRef>,
+    pub template_hash: Option<String>,
+    /// The pod as it was desired when created (from the sandbox's manifest label), if readable.
+    pub manifest: Option<k8s_openapi::api::core::v1::Pod>,
+}
+
+impl ObservedPod {
+    /// Every container of the pod, sandbox first.
+    pub fn all_containers(&self) -> impl Iterator<Item = &ObservedContainer> {
+        self.sandbox.iter().chain(self.containers.values())
+    }
+}
+
+/// Groups managed containers into pods, sorted by (namespace, name, node).
+pub fn observed_pods(state: &ObservedState) -> Vec<ObservedPod> {
+    let mut pods: BTreeMap<(String, String, String), ObservedPod> = BTreeMap::new();
+    for node in &state.nodes {
+        for c in &node.containers {
+            let (Some(ns), Some(pod)) = (c.label(labels::NAMESPACE), c.label(labels::POD)) else {
+                continue;
+            };
+            let key = (ns.to_string(), pod.to_string(), node.name.clone());
+            let entry = pods.entry(key).or_insert_with(|| ObservedPod {
+                namespace: ns.to_string(),
+                name: pod.to_string(),
+                node: node.name.clone(),
+                node_reachable: node.reachable,
+                sandbox: None,
+                containers: BTreeMap::new(),
+                owner: None,
+                template_hash: None,
+                manifest: None,
+            });
+            if let (Some(kind), Some(name)) =
+                (c.label(labels::OWNER_KIND), c.label(labels::OWNER_NAME))
+            {
+                entry.owner.get_or_insert_with(|| OwnerRef {
+                    kind: kind.to_string(),
+                    name: name.to_string(),
+                });
+            }
+            if let Some(h) = c.label(labels::TEMPLATE_HASH) {
+                entry.template_hash.get_or_insert_with(|| h.to_string());
+            }
+            match c.label(labels::CONTAINER) {
+                Some(labels::SANDBOX_CONTAINER) => {
+                    entry.manifest = c
+                        .label(labels::POD_MANIFEST)
+                        .and_then(|m| serde_json::from_str(m).ok());
+                    entry.sandbox = Some(c.clone());
+                }
+                Some(name) => {
+                    entry.containers.insert(name.to_string(), c.clone());
+                }
+                None => {}
+            }
+        }
+    }
+    pods.into_values().collect()
+}
