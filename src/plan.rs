@@ -69,3 +69,468 @@ pub struct Summary {
     pub change: usize,
     pub destroy: usize,
 }
+
+/// Why a pod must go, or what is wrong with one that stays.
+mod reasons {
+    pub const NOT_DESIRED: &str = "no longer desired: its owner is gone from the repository";
+    pub const EXTRA_REPLICA: &str = "extra replica: more pods than the desired replica count";
+}
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+
+use crate::controllers::{self, PodNaming, PodSet};
+use crate::model::{self, ObservedPod, ObservedState, OwnerRef};
+use crate::runtime::{PodRun, Runtime};
+use crate::scheduler::Scheduler;
+
+/// Everything the planner needs. All pure data; runtimes only build commands.
+pub struct PlanInput<'a> {
+    pub commit: &'a str,
+    pub pod_sets: &'a [PodSet],
+    pub observed: &'a ObservedState,
+    pub nodes: &'a [Node],
+    /// The runtime (command builder) of each host, by node name.
+    pub runtimes: &'a BTreeMap<String, Arc<dyn Runtime>>,
+}
+
+/// The pods the plan expects to exist once applied: kept observed pods and pods to be created.
+#[derive(Debug, Clone, Default)]
+pub struct Binding {
+    /// New pods with their node (spec.nodeName set), in plan order.
+    pub created: Vec<Pod>,
+}
+
+/// Computes the plan. Pure and deterministic: the same input gives the same plan, byte for byte.
+pub fn compute(input: &PlanInput<'_>) -> Plan {
+    compute_with_binding(input).0
+}
+
+pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
+    let observed = model::observed_pods(input.observed);
+    let reachable: BTreeSet<&str> =
+        input.observed.nodes.iter().filter(|n| n.reachable).map(|n| n.name.as_str()).collect();
+    let unreachable_nodes: Vec<String> =
+        input.observed.nodes.iter().filter(|n| !n.reachable).map(|n| n.name.clone()).collect();
+
+    let mut claimed: BTreeSet<usize> = BTreeSet::new();
+    let mut changes: Vec<Change> = Vec::new();
+    let mut to_create: Vec<(&PodSet, String, Option<usize>)> = Vec::new(); // (set, name, replaces)
+    let mut pending: Vec<PendingPod> = Vec::new();
+
+    for set in input.pod_sets {
+        let members: Vec<usize> = observed
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| belongs_to(p, set))
+            .map(|(i, _)| i)
+            .collect();
+        claimed.extend(members.iter().copied());
+
+        // Pods of this set whose template no longer matches (bare pods edited in Git) are replaced in place.
+        let mut current: Vec<usize> = Vec::new();
+        for &i in &members {
+            let pod = &observed[i];
+            if !pod.node_reachable {
+                // Its host cannot be read: it still counts, and is left alone until the host is back.
+                current.push(i);
+                continue;
+            }
+            match drift(pod, set) {
+                Some(why) => {
+                    let name = pod.name.clone();
+                    to_create.push((set, name, Some(i)));
+                    changes.push(delete_change(pod, &why, input.runtimes, Action::Replace));
+                }
+                None => current.push(i),
+            }
+        }
+        let replaced_here = members.len() - current.len();
+        let desired = set.replicas as usize;
+        let have = current.len() + replaced_here;
+        if have > desired {
+            let extra = pick_extras(&observed, &current, have - desired);
+            for i in extra {
+                changes.push(delete_change(&observed[i], reasons::EXTRA_REPLICA, input.runtimes, Action::Delete));
+                current.retain(|&c| c != i);
+            }
+        }
+        for &i in &current {
+            let pod = &observed[i];
+            if pod.node_reachable {
+                if let Some(change) = start_change(pod, set, input.runtimes) {
+                    changes.push(change);
+                }
+            }
+        }
+        let mut missing = desired.saturating_sub(current.len() + replaced_here);
+        if missing > 0 {
+            match &set.naming {
+                PodNaming::Fixed(name) => {
+                    to_create.push((set, name.clone(), None));
+                    missing = 0;
+                }
+                PodNaming::Generated { prefix } => {
+                    let taken: BTreeSet<&str> = members.iter().map(|&i| observed[i].name.as_str()).collect();
+                    let mut ordinal = 0u32;
+                    while missing > 0 {
+                        let name = controllers::pod_name(prefix, ordinal);
+                        ordinal += 1;
+                        if !taken.contains(name.as_str()) {
+                            to_create.push((set, name, None));
+                            missing -= 1;
+                        }
+                    }
+                }
+            }
+        }
+        debug_assert_eq!(missing, 0);
+    }
+
+    // Everything managed that no set claims is pruned (on hosts we can reach).
+    for (i, pod) in observed.iter().enumerate() {
+        if claimed.contains(&i) || !pod.node_reachable {
+            continue;
+        }
+        let why = orphan_reason(pod, input.pod_sets);
+        changes.push(delete_change(pod, &why, input.runtimes, Action::Delete));
+    }
+
+    // Schedule the new pods against what stays. Replacements keep their node when it still fits.
+    let leaving: BTreeSet<(String, String, String)> = changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .map(|c| (c.namespace.clone(), c.name.clone(), c.node.clone()))
+        .collect();
+    let staying: Vec<Pod> = observed
+        .iter()
+        .filter(|p| !leaving.contains(&(p.namespace.clone(), p.name.clone(), p.node.clone())))
+        .map(existing_pod)
+        .collect();
+    let mut scheduler = Scheduler::new(input.nodes, &staying);
+    let mut binding = Binding::default();
+    // Deterministic order: by set order (already sorted by namespace/name), then pod name.
+    to_create.sort_by(|a, b| (&a.0.namespace, &a.1).cmp(&(&b.0.namespace, &b.1)));
+    for (set, name, replaces) in to_create {
+        let mut pod = set.template.clone();
+        pod.metadata.name = Some(name.clone());
+        pod.metadata.namespace = Some(set.namespace.clone());
+        let placement = match replaces {
+            Some(i) if reachable.contains(observed[i].node.as_str()) => {
+                let mut pinned = pod.clone();
+                pinned.spec.get_or_insert_with(Default::default).node_name = Some(observed[i].node.clone());
+                scheduler.schedule(&pinned).or_else(|_| scheduler.schedule(&pod))
+            }
+            _ => scheduler.schedule(&pod),
+        };
+        match placement {
+            Ok(placed) => {
+                pod.spec.get_or_insert_with(Default::default).node_name = Some(placed.node.clone());
+                let steps = create_steps(&pod, set, input);
+                match replaces {
+                    Some(i) => {
+                        // Merge into the Replace change created above: destroy steps, then create steps.
+                        let old = &observed[i];
+                        if let Some(change) = changes.iter_mut().find(|c| {
+                            c.action == Action::Replace && c.name == old.name && c.node == old.node
+                        }) {
+                            if change.node != placed.node {
+                                change.details.push(format!("moves to node {}", placed.node));
+                                change.steps.extend(Vec::new());
+                            }
+                            change.steps.extend(steps);
+                        }
+                    }
+                    None => changes.push(Change {
+                        action: Action::Create,
+                        kind: "Pod".into(),
+                        namespace: set.namespace.clone(),
+                        name: name.clone(),
+                        node: placed.node.clone(),
+                        reason: create_reason(set),
+                        details: placement_details(&placed),
+                        steps,
+                    }),
+                }
+                binding.created.push(pod);
+            }
+            Err(fit) => {
+                if let Some(i) = replaces {
+                    // The replacement fits nowhere: keep the destroy (the old spec is not desired) and say so.
+                    let old = &observed[i];
+                    if let Some(change) = changes.iter_mut().find(|c| c.name == old.name && c.node == old.node) {
+                        change.action = Action::Delete;
+                        change.details.push(format!("replacement stays Pending: {}", fit.message));
+                    }
+                }
+                pending.push(PendingPod { namespace: set.namespace.clone(), name, message: fit.message });
+            }
+        }
+    }
+
+    changes.sort_by(|a, b| {
+        (&a.namespace, &a.name, &a.node, a.action).cmp(&(&b.namespace, &b.name, &b.node, b.action))
+    });
+    pending.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let summary = summarize(&changes);
+    let plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        commit: input.commit.to_string(),
+        changes,
+        pending,
+        unreachable_nodes,
+        summary,
+    };
+    (plan, binding)
+}
+
+fn summarize(changes: &[Change]) -> Summary {
+    let mut s = Summary::default();
+    for c in changes {
+        match c.action {
+            Action::Create => s.add += 1,
+            Action::Start => s.change += 1,
+            Action::Replace => {
+                s.add += 1;
+                s.destroy += 1;
+            }
+            Action::Delete => s.destroy += 1,
+        }
+    }
+    s
+}
+
+fn belongs_to(pod: &ObservedPod, set: &PodSet) -> bool {
+    if pod.namespace != set.namespace {
+        return false;
+    }
+    match (&set.naming, &set.owner) {
+        (PodNaming::Fixed(name), None) => pod.owner.is_none() && &pod.name == name,
+        (_, Some(owner)) => pod.owner.as_ref() == Some(owner),
+        (PodNaming::Generated { .. }, None) => false,
+    }
+}
+
+/// Why an existing pod of this set no longer matches what Git wants, if it doesn't.
+fn drift(pod: &ObservedPod, set: &PodSet) -> Option<String> {
+    if pod.template_hash.as_deref() != Some(set.template_hash.as_str()) {
+        return Some(template_diff(pod, set));
+    }
+    let Some(sandbox) = &pod.sandbox else {
+        return Some("pod sandbox container is missing (removed by hand)".into());
+    };
+    let _ = sandbox;
+    let spec = set.template.spec.as_ref()?;
+    for c in &spec.containers {
+        let want = controllers::container_spec_hash(spec, c);
+        match pod.containers.get(&c.name) {
+            None => return Some(format!("container {:?} is missing (removed by hand)", c.name)),
+            Some(obs) => {
+                if obs.label(model::labels::SPEC_HASH) != Some(want.as_str()) {
+                    return Some(format!("container {:?} differs from its spec (changed by hand)", c.name));
+                }
+                if let Some(image) = &c.image {
+                    if &obs.image != image {
+                        return Some(format!(
+                            "container {:?} runs image {:?}, spec says {:?} (changed by hand)",
+                            c.name, obs.image, image
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let wanted: BTreeSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+    if let Some(extra) = pod.containers.keys().find(|k| !wanted.contains(k.as_str())) {
+        return Some(format!("container {extra:?} is not in the spec"));
+    }
+    None
+}
+
+/// Describes what changed between the observed pod's template and the desired one.
+fn template_diff(pod: &ObservedPod, set: &PodSet) -> String {
+    let (Some(old), Some(new)) = (pod.manifest.as_ref().and_then(|p| p.spec.as_ref()), set.template.spec.as_ref())
+    else {
+        return "pod template changed".into();
+    };
+    let mut parts = Vec::new();
+    for c in &new.containers {
+        match old.containers.iter().find(|o| o.name == c.name) {
+            None => parts.push(format!("container {:?} added", c.name)),
+            Some(o) => {
+                if o.image != c.image {
+                    parts.push(format!(
+                        "image {:?} → {:?}",
+                        o.image.as_deref().unwrap_or(""),
+                        c.image.as_deref().unwrap_or("")
+                    ));
+                }
+                if o.env != c.env {
+                    parts.push(format!("env of {:?} changed", c.name));
+                }
+                if o.command != c.command || o.args != c.args {
+                    parts.push(format!("command of {:?} changed", c.name));
+                }
+                if o.ports != c.ports {
+                    parts.push(format!("ports of {:?} changed", c.name));
+                }
+                if o.resources != c.resources {
+                    parts.push(format!("resources of {:?} changed", c.name));
+                }
+            }
+        }
+    }
+    for o in &old.containers {
+        if !new.containers.iter().any(|c| c.name == o.name) {
+            parts.push(format!("container {:?} removed", o.name));
+        }
+    }
+    if parts.is_empty() {
+        "pod template changed".into()
+    } else {
+        format!("pod template changed: {}", parts.join(", "))
+    }
+}
+
+/// A stopped pod whose restart policy wants it running gets a start.
+fn start_change(pod: &ObservedPod, set: &PodSet, runtimes: &BTreeMap<String, Arc<dyn Runtime>>) -> Option<Change> {
+    let policy = set.template.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always");
+    let stopped: Vec<&model::ObservedContainer> =
+        pod.all_containers().filter(|c| !c.is_running() && c.status != "paused").collect();
+    if stopped.is_empty() {
+        return None;
+    }
+    let sandbox_down = pod.sandbox.as_ref().is_some_and(|s| !s.is_running());
+    let wants_start = sandbox_down
+        || stopped.iter().any(|c| match policy {
+            "Always" => true,
+            "OnFailure" => c.exit_code != 0,
+            _ => false,
+        });
+    if !wants_start {
+        return None;
+    }
+    let names: Vec<String> = stopped
+        .iter()
+        .map(|c| c.label(model::labels::CONTAINER).unwrap_or(&c.name).to_string())
+        .collect();
+    let runtime = runtimes.get(&pod.node)?;
+    Some(Change {
+        action: Action::Start,
+        kind: "Pod".into(),
+        namespace: pod.namespace.clone(),
+        name: pod.name.clone(),
+        node: pod.node.clone(),
+        reason: format!("stopped outside clusterctl; restartPolicy {policy} wants it running"),
+        details: names.iter().map(|n| format!("start container {n}")).collect(),
+        steps: runtime.start_pod(pod),
+    })
+}
+
+fn delete_change(
+    pod: &ObservedPod,
+    why: &str,
+    runtimes: &BTreeMap<String, Arc<dyn Runtime>>,
+    action: Action,
+) -> Change {
+    Change {
+        action,
+        kind: "Pod".into(),
+        namespace: pod.namespace.clone(),
+        name: pod.name.clone(),
+        node: pod.node.clone(),
+        reason: why.to_string(),
+        details: Vec::new(),
+        steps: runtimes.get(&pod.node).map(|r| r.remove_pod(pod)).unwrap_or_default(),
+    }
+}
+
+fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>) -> Vec<Cmd> {
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+    let Some(runtime) = input.runtimes.get(&node) else {
+        return Vec::new();
+    };
+    let spec_hashes: BTreeMap<String, String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter().map(move |c| (c.name.clone(), controllers::container_spec_hash(s, c))))
+        .collect();
+    runtime.create_pod(&PodRun {
+        pod,
+        owner: set.owner.as_ref(),
+        template_hash: &set.template_hash,
+        commit: input.commit,
+        spec_hashes: &spec_hashes,
+    })
+}
+
+fn create_reason(set: &PodSet) -> String {
+    match (&set.owner, &set.deployment) {
+        (Some(rs), Some(d)) => format!("Deployment {d} wants {} replica(s) of ReplicaSet {}", set.replicas, rs.name),
+        (Some(rs), None) => format!("{} {} wants {} replica(s)", rs.kind, rs.name, set.replicas),
+        (None, _) => "Pod is defined in the repository".into(),
+    }
+}
+
+fn placement_details(p: &crate::scheduler::Placement) -> Vec<String> {
+    let mut out = vec![format!(
+        "scheduled: score {} ({})",
+        p.total,
+        p.scores.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    )];
+    out.extend(p.rejected.iter().map(|(node, why)| format!("not {node}: {why}")));
+    out
+}
+
+fn orphan_reason(pod: &ObservedPod, sets: &[PodSet]) -> String {
+    if let Some(OwnerRef { kind, name }) = &pod.owner {
+        if kind == "ReplicaSet" {
+            if let Some(set) = sets.iter().find(|s| {
+                s.namespace == pod.namespace
+                    && s.deployment.as_ref().is_some_and(|d| name.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('-')))
+            }) {
+                return format!(
+                    "owner template changed: ReplicaSet {name} is superseded by {}",
+                    set.owner.as_ref().map(|o| o.name.as_str()).unwrap_or("?")
+                );
+            }
+        }
+    }
+    reasons::NOT_DESIRED.to_string()
+}
+
+/// Which `n` of the current pods go when scaling down, in the spirit of the ReplicaSet controller's ranking:
+/// not running before running, then the node with more of this set's pods, then the newest, then by name.
+fn pick_extras(observed: &[ObservedPod], current: &[usize], n: usize) -> Vec<usize> {
+    let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+    for &i in current {
+        *per_node.entry(observed[i].node.as_str()).or_default() += 1;
+    }
+    let mut ranked: Vec<usize> = current.iter().copied().filter(|&i| observed[i].node_reachable).collect();
+    ranked.sort_by(|&a, &b| {
+        let (pa, pb) = (&observed[a], &observed[b]);
+        let running = |p: &ObservedPod| p.all_containers().all(|c| c.is_running());
+        running(pa)
+            .cmp(&running(pb))
+            .then(per_node[pb.node.as_str()].cmp(&per_node[pa.node.as_str()]))
+            .then(created(pb).cmp(created(pa)))
+            .then(pb.name.cmp(&pa.name))
+    });
+    ranked.truncate(n);
+    ranked
+}
+
+fn created(p: &ObservedPod) -> &str {
+    p.sandbox.as_ref().map(|s| s.created_at.as_str()).unwrap_or("")
+}
+
+/// An observed pod as the scheduler sees it: its recorded spec bound to its node.
+pub fn existing_pod(p: &ObservedPod) -> Pod {
+    let mut pod = p.manifest.clone().unwrap_or_default();
+    pod.metadata.name = Some(p.name.clone());
+    pod.metadata.namespace = Some(p.namespace.clone());
+    pod.spec.get_or_insert_with(Default::default).node_name = Some(p.node.clone());
+    pod
+}

@@ -1,0 +1,109 @@
+//! The cluster lock: one apply at a time. The lock is a directory created atomically (`mkdir`) on every
+//! reachable host, taken in host-name order so two racing applies collide on the first host and exactly one
+//! proceeds. The holder (user, machine, commit, start time) is written inside, for whoever is blocked.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::transport::{Cmd, Transport};
+
+pub const LOCK_DIR: &str = "/var/lib/clusterctl/lock";
+const HOLDER_FILE: &str = "/var/lib/clusterctl/lock/holder";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub user: String,
+    pub machine: String,
+    pub commit: String,
+    /// RFC 3339.
+    pub started: String,
+    pub pid: u32,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "held by {}@{} (pid {}) applying commit {} since {}",
+            self.user, self.machine, self.pid, self.commit, self.started
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("the cluster is locked by another apply (on host {host}): {holder}\n  if no apply is running, release it with `clusterctl unlock`")]
+    Held { host: String, holder: String },
+    #[error("could not take the cluster lock on host {host}: {reason}")]
+    Failed { host: String, reason: String },
+}
+
+/// A lock taken on a set of hosts; release it with [`Lock::release`].
+pub struct Lock {
+    hosts: Vec<(String, Arc<dyn Transport>)>,
+}
+
+fn take_cmd() -> Cmd {
+    Cmd::write("mkdir", ["-p", "/var/lib/clusterctl"])
+}
+
+/// Takes the lock on every host of `transports` in name order; on any refusal, releases what was taken.
+pub async fn acquire(transports: &BTreeMap<String, Arc<dyn Transport>>, holder: &Holder) -> Result<Lock, LockError> {
+    let mut taken = Lock { hosts: Vec::new() };
+    let body = serde_json::to_string(holder).expect("holder serializes");
+    for (host, t) in transports {
+        let fail = |reason: String| LockError::Failed { host: host.clone(), reason };
+        let out = t.run(&take_cmd()).await.map_err(|e| fail(e.to_string()))?;
+        if !out.success() {
+            taken.release().await;
+            return Err(fail(out.stderr_str().trim().to_string()));
+        }
+        let out = t.run(&Cmd::write("mkdir", [LOCK_DIR])).await.map_err(|e| fail(e.to_string()))?;
+        if !out.success() {
+            let held = read_holder(t.as_ref()).await;
+            taken.release().await;
+            return Err(LockError::Held {
+                host: host.clone(),
+                holder: held.map(|h| h.to_string()).unwrap_or_else(|| "holder unknown".into()),
+            });
+        }
+        taken.hosts.push((host.clone(), t.clone()));
+        let out = t
+            .run(&Cmd::write("tee", [HOLDER_FILE]).with_stdin(body.clone()))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if !out.success() {
+            taken.release().await;
+            return Err(fail(out.stderr_str().trim().to_string()));
+        }
+    }
+    Ok(taken)
+}
+
+/// Who holds the lock on this host, if anyone.
+pub async fn read_holder(t: &dyn Transport) -> Option<Holder> {
+    let out = t.run(&Cmd::read("cat", [HOLDER_FILE])).await.ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// Removes the lock from every host given, whoever holds it (`clusterctl unlock`).
+pub async fn force_release(transports: &BTreeMap<String, Arc<dyn Transport>>) -> Vec<(String, Option<Holder>)> {
+    let mut out = Vec::new();
+    for (host, t) in transports {
+        let holder = read_holder(t.as_ref()).await;
+        let _ = t.run(&Cmd::write("rm", ["-rf", LOCK_DIR])).await;
+        out.push((host.clone(), holder));
+    }
+    out
+}
+
+impl Lock {
+    pub async fn release(self) {
+        // Reverse order, so a racing apply never sees a later host free while an earlier one is held.
+        for (_, t) in self.hosts.iter().rev() {
+            let _ = t.run(&Cmd::write("rm", ["-rf", LOCK_DIR])).await;
+        }
+    }
+}

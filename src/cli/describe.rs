@@ -1,0 +1,61 @@
+//! `clusterctl describe node|pod NAME`, kubectl's layout.
+
+use clap::{Args, ValueEnum};
+
+use super::{CliError, Global, Ui, get};
+use crate::output::describe;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    #[value(alias = "nodes", alias = "no")]
+    Node,
+    #[value(alias = "pods", alias = "po")]
+    Pod,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    #[arg(value_enum)]
+    pub kind: Kind,
+    pub name: String,
+    /// Read the hosts' state from a snapshot file instead of SSH.
+    #[arg(long, value_name = "FILE")]
+    pub observed: Option<std::path::PathBuf>,
+}
+
+pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<i32, CliError> {
+    let w = get::world(g, args.observed.as_deref(), ui).await?;
+    match args.kind {
+        Kind::Node => {
+            let node = w
+                .nodes
+                .iter()
+                .find(|n| n.metadata.name.as_deref() == Some(args.name.as_str()))
+                .ok_or_else(|| CliError::Reported(format!("nodes \"{}\" not found", args.name)))?;
+            let on_node: Vec<_> = w
+                .pods
+                .iter()
+                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(args.name.as_str()))
+                .cloned()
+                .collect();
+            ui.out(&describe::describe_node(node, &on_node, w.now));
+        }
+        Kind::Pod => {
+            let pods = get::filter(w.pods, g, Some(&args.name), |p| &p.metadata, true)?;
+            let pod = pods
+                .first()
+                .ok_or_else(|| CliError::Reported(format!("pods \"{}\" not found", args.name)))?;
+            let key = (
+                pod.metadata.namespace.clone().unwrap_or_default(),
+                pod.metadata.name.clone().unwrap_or_default(),
+            );
+            let events: Vec<(String, String, String, String)> = w
+                .pending
+                .get(&key)
+                .map(|msg| vec![("Warning".into(), "FailedScheduling".into(), "default-scheduler".into(), msg.clone())])
+                .unwrap_or_default();
+            ui.out(&describe::describe_pod(pod, &events, w.now));
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,175 @@
+//! `clusterctl get` and the object views it shares with `describe`: pods (observed + Pending), deployments,
+//! replicasets, nodes, services — Kubernetes-shaped objects built from Git and the hosts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{CliError, Format, Global, Ui, pipeline};
+use crate::controllers::PodNaming;
+use crate::inventory::Inventory;
+use crate::model;
+use crate::output::{objects, table};
+use crate::selector::Selector;
+use crate::view;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Resource {
+    #[value(alias = "pod", alias = "po")]
+    Pods,
+    #[value(alias = "deployment", alias = "deploy")]
+    Deployments,
+    #[value(alias = "replicaset", alias = "rs")]
+    Replicasets,
+    #[value(alias = "node", alias = "no")]
+    Nodes,
+    #[value(alias = "service", alias = "svc")]
+    Services,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// What to list.
+    #[arg(value_enum)]
+    pub resource: Resource,
+    /// Only this object.
+    pub name: Option<String>,
+    /// Read the hosts' state from a snapshot file instead of SSH.
+    #[arg(long, value_name = "FILE")]
+    pub observed: Option<PathBuf>,
+}
+
+/// Every object the views know about, already with status.
+pub struct World {
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub pods: Vec<Pod>,
+    pub deployments: Vec<Deployment>,
+    pub replica_sets: Vec<ReplicaSet>,
+    pub nodes: Vec<Node>,
+    pub services: Vec<Service>,
+    /// Scheduler messages of Pending pods, by (namespace, name).
+    pub pending: BTreeMap<(String, String), String>,
+}
+
+pub async fn world(g: &Global, observed_file: Option<&std::path::Path>, ui: &Ui) -> Result<World, CliError> {
+    let inv = pipeline::load_inventory(g)?;
+    let desired = pipeline::load_desired(g, &inv.cluster.apps_dir, false, ui)?;
+    let observed = pipeline::observe(&inv, observed_file).await?;
+    pipeline::warn_unreachable(&observed.state, ui);
+    let (plan, _) = pipeline::make_plan(&inv, &desired, &observed.state);
+    let now = chrono::DateTime::parse_from_rfc3339(&observed.state.observed_at)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now());
+
+    let mut pods: Vec<Pod> = model::observed_pods(&observed.state)
+        .iter()
+        .map(|p| with_host_ip(view::pod_from_observed(p), &inv))
+        .collect();
+    let mut pending = BTreeMap::new();
+    for p in &plan.pending {
+        let set = desired.expanded.pod_sets.iter().find(|s| {
+            s.namespace == p.namespace
+                && match &s.naming {
+                    PodNaming::Fixed(n) => n == &p.name,
+                    PodNaming::Generated { prefix } => p.name.starts_with(prefix.as_str()),
+                }
+        });
+        if let Some(set) = set {
+            pods.push(view::pending_pod(&set.template, &p.name, &p.message));
+            pending.insert((p.namespace.clone(), p.name.clone()), p.message.clone());
+        }
+    }
+    pods.sort_by(|a, b| key(&a.metadata).cmp(&key(&b.metadata)));
+    let replica_sets: Vec<ReplicaSet> =
+        desired.expanded.replica_sets.iter().map(|rs| view::replica_set_with_status(rs, &pods)).collect();
+    let deployments: Vec<Deployment> = desired
+        .expanded
+        .deployments
+        .iter()
+        .map(|d| view::deployment_with_status(d, &desired.expanded.replica_sets, &pods))
+        .collect();
+    Ok(World {
+        now,
+        pods,
+        deployments,
+        replica_sets,
+        nodes: pipeline::nodes(&inv, &observed.state),
+        services: desired.expanded.services.clone(),
+        pending,
+    })
+}
+
+fn key(m: &ObjectMeta) -> (String, String) {
+    (m.namespace.clone().unwrap_or_default(), m.name.clone().unwrap_or_default())
+}
+
+fn with_host_ip(mut pod: Pod, inv: &Inventory) -> Pod {
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    if let Some(host) = node.and_then(|n| inv.hosts.iter().find(|h| h.name == n)) {
+        pod.status.get_or_insert_with(Default::default).host_ip = Some(host.address.clone());
+    }
+    pod
+}
+
+/// Keeps objects in the namespace asked for (all with -A), matching the selector and name.
+pub fn filter<T>(items: Vec<T>, g: &Global, name: Option<&str>, meta: impl Fn(&T) -> &ObjectMeta, namespaced: bool) -> Result<Vec<T>, CliError> {
+    let selector = match &g.selector {
+        Some(s) => Selector::parse(s).map_err(|e| CliError::Reported(e.to_string()))?,
+        None => Selector::default(),
+    };
+    Ok(items
+        .into_iter()
+        .filter(|item| {
+            let m = meta(item);
+            let labels = m.labels.clone().unwrap_or_default();
+            (!namespaced || g.all_namespaces || m.namespace.as_deref().unwrap_or("default") == g.namespace)
+                && name.is_none_or(|n| m.name.as_deref() == Some(n))
+                && selector.matches(&labels)
+        })
+        .collect())
+}
+
+pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<i32, CliError> {
+    let w = world(g, args.observed.as_deref(), ui).await?;
+    let wide = g.output == Format::Wide;
+    let ns = if g.all_namespaces { None } else { Some(g.namespace.as_str()) };
+    let name = args.name.as_deref();
+    let (rendered, json) = match args.resource {
+        Resource::Pods => {
+            let items = filter(w.pods, g, name, |p| &p.metadata, true)?;
+            (table::pods(&items, wide, ns, w.now), objects::to_values(&items))
+        }
+        Resource::Deployments => {
+            let items = filter(w.deployments, g, name, |p| &p.metadata, true)?;
+            (table::deployments(&items, wide, ns, w.now), objects::to_values(&items))
+        }
+        Resource::Replicasets => {
+            let items = filter(w.replica_sets, g, name, |p| &p.metadata, true)?;
+            (table::replica_sets(&items, wide, ns, w.now), objects::to_values(&items))
+        }
+        Resource::Nodes => {
+            let items = filter(w.nodes, g, name, |p| &p.metadata, false)?;
+            (table::nodes(&items, wide, w.now), objects::to_values(&items))
+        }
+        Resource::Services => {
+            let items = filter(w.services, g, name, |p| &p.metadata, true)?;
+            (table::services(&items, wide, ns, w.now), objects::to_values(&items))
+        }
+    };
+    if let (Some(n), true) = (name, json.is_empty()) {
+        return Err(CliError::Reported(format!("{:?} \"{n}\" not found", args.resource).to_lowercase()));
+    }
+    match g.output {
+        Format::Json => ui.out(&objects::json(&json, name.is_some())),
+        Format::Yaml => ui.out(&objects::yaml(&json, name.is_some())),
+        Format::Table | Format::Wide => match rendered {
+            table::Rendered::Table(t) => ui.out(&t),
+            table::Rendered::Empty(msg) => ui.info(&msg),
+        },
+    }
+    Ok(0)
+}

@@ -1,0 +1,126 @@
+//! The stages every command shares, in order: inventory → Git source → manifests (validated before any
+//! host is contacted) → controllers → observe (over SSH, or from a snapshot file) → plan.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Node;
+
+use super::{CliError, Global, Ui};
+use crate::controllers::{self, Expanded};
+use crate::inventory::{self, Inventory, RuntimeKind};
+use crate::manifest::{self, Diagnostic, Severity};
+use crate::model::ObservedState;
+use crate::observe;
+use crate::plan::{self, Binding, Plan, PlanInput};
+use crate::runtime::{Runtime, docker::DockerRuntime};
+use crate::source::{self, SourceTree};
+use crate::transport::Transport;
+use crate::transport::ssh::SshConnector;
+
+/// What Git wants, validated and expanded.
+pub struct Desired {
+    pub source: SourceTree,
+    pub expanded: Expanded,
+}
+
+/// What the hosts run, plus live connections to the reachable ones (none when read from a snapshot).
+pub struct Observed {
+    pub state: ObservedState,
+    pub transports: BTreeMap<String, Arc<dyn Transport>>,
+}
+
+pub fn load_inventory(g: &Global) -> Result<Inventory, CliError> {
+    inventory::load(&g.cluster).map_err(|e| CliError::Reported(format!("{e}")))
+}
+
+/// Reads and validates the manifests. Prints every diagnostic; fails on errors (and warnings with `strict`).
+pub fn load_desired(g: &Global, apps_dir: &str, strict: bool, ui: &Ui) -> Result<Desired, CliError> {
+    let source = source::read(&g.repo, &g.git_ref, apps_dir).map_err(|e| CliError::Other(e.into()))?;
+    let parsed = manifest::parse(&source.files);
+    report_diagnostics(&parsed.diagnostics, strict, ui)?;
+    let expanded = controllers::expand(&parsed.manifests);
+    Ok(Desired { source, expanded })
+}
+
+pub fn report_diagnostics(diags: &[Diagnostic], strict: bool, ui: &Ui) -> Result<(), CliError> {
+    let mut errors = 0;
+    for d in diags {
+        let fatal = d.severity == Severity::Error || strict;
+        if fatal {
+            errors += 1;
+            ui.error(&d.to_string());
+        } else {
+            ui.warn(&d.to_string());
+        }
+    }
+    if errors > 0 {
+        return Err(CliError::Reported(format!(
+            "{errors} problem(s) in the manifests; no host was contacted"
+        )));
+    }
+    Ok(())
+}
+
+pub fn runtimes(inv: &Inventory) -> BTreeMap<String, Arc<dyn Runtime>> {
+    let docker: Arc<dyn Runtime> = Arc::new(DockerRuntime::default());
+    inv.hosts
+        .iter()
+        .filter_map(|h| match h.runtime {
+            RuntimeKind::Docker => Some((h.name.clone(), docker.clone())),
+            // containerd hosts come with their runtime in a later issue; they are observed as unreachable.
+            RuntimeKind::Containerd => None,
+        })
+        .collect()
+}
+
+/// Observes every host over SSH, or reads a snapshot when `observed_file` is given (then no SSH at all).
+pub async fn observe(inv: &Inventory, observed_file: Option<&Path>) -> Result<Observed, CliError> {
+    if let Some(path) = observed_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let state: ObservedState =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a clusterctl snapshot", path.display()))?;
+        return Ok(Observed { state, transports: BTreeMap::new() });
+    }
+    let connector = SshConnector::default();
+    let rts = runtimes(inv);
+    let (state, transports) = observe::observe(inv, &connector, &rts).await;
+    Ok(Observed { state, transports })
+}
+
+pub fn nodes(inv: &Inventory, observed: &ObservedState) -> Vec<Node> {
+    crate::nodes::node_objects(inv, observed)
+}
+
+pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -> (Plan, Binding) {
+    let nodes = nodes(inv, observed);
+    let runtimes = runtimes(inv);
+    plan::compute_with_binding(&PlanInput {
+        commit: &desired.source.commit,
+        pod_sets: &desired.expanded.pod_sets,
+        observed,
+        nodes: &nodes,
+        runtimes: &runtimes,
+    })
+}
+
+pub fn warn_dirty(desired: &Desired, ui: &Ui) {
+    if !desired.source.dirty.is_empty() {
+        ui.warn(&format!(
+            "uncommitted changes are not deployed (commit them first): {}",
+            desired.source.dirty.join(", ")
+        ));
+    }
+}
+
+pub fn warn_unreachable(state: &ObservedState, ui: &Ui) {
+    for n in state.nodes.iter().filter(|n| !n.reachable) {
+        ui.warn(&format!(
+            "node {} is unreachable ({}); it shows NotReady and its pods Unknown, and they are left alone",
+            n.name,
+            n.error.as_deref().unwrap_or("no answer")
+        ));
+    }
+}

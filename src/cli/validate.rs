@@ -1,0 +1,32 @@
+//! `clusterctl validate`: manifests and inventory only; contacts no host.
+
+use clap::Args;
+
+use super::{CliError, Global, Ui, pipeline};
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Treat warnings (unknown fields) as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub fn run(g: &Global, args: &ValidateArgs, ui: &Ui) -> Result<i32, CliError> {
+    let apps_dir = match pipeline::load_inventory(g) {
+        Ok(inv) => inv.cluster.apps_dir,
+        // The inventory is optional for validate: manifests can be checked without any hosts.
+        Err(e) if !g.cluster.exists() => {
+            tracing::debug!("no inventory: {e}");
+            "apps".to_string()
+        }
+        Err(e) => return Err(e),
+    };
+    let desired = pipeline::load_desired(g, &apps_dir, args.strict, ui)?;
+    pipeline::warn_dirty(&desired, ui);
+    let objects = desired.source.files.len();
+    ui.info(&format!(
+        "Success! {objects} manifest file(s) at commit {} are valid.",
+        desired.source.short
+    ));
+    Ok(0)
+}

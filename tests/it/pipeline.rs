@@ -1,0 +1,420 @@
+//! The core pipeline end to end on the testbed's real hosts (issue 3's acceptance): the seed's flows,
+//! drift, idempotence, bad input touching no host, node loss, the cluster lock and hostile values.
+//!
+//! Every test takes [`serial`] and starts from a cluster without managed containers: the repository is the
+//! whole desired state, so tests must not see each other's pods.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::common::{Testbed, stdout_ok};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const WORKERS: [&str; 3] = ["k8s-node1", "k8s-node2", "k8s-node3"];
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed-apps");
+
+/// A Git repository in a temp dir holding `apps/`.
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "test@clusterctl.local"]);
+        repo.git(&["config", "user.name", "clusterctl tests"]);
+        std::fs::create_dir_all(repo.path().join("apps")).unwrap();
+        repo
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn git(&self, args: &[&str]) -> String {
+        stdout_ok(&format!("git {args:?}"), Command::new("git").args(args).current_dir(self.path()).output().unwrap())
+    }
+    fn write(&self, name: &str, text: &str) -> &Repo {
+        std::fs::write(self.path().join("apps").join(name), text).unwrap();
+        self
+    }
+    fn seed(&self, name: &str) -> &Repo {
+        self.write(name, &std::fs::read_to_string(Path::new(SEED).join(name)).unwrap())
+    }
+    fn remove(&self, name: &str) -> &Repo {
+        std::fs::remove_file(self.path().join("apps").join(name)).unwrap();
+        self
+    }
+    fn commit(&self, msg: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+fn clusterctl_with(cluster: &Path, repo: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_clusterctl"))
+        .arg("--cluster")
+        .arg(cluster)
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run clusterctl");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn clusterctl(tb: &Testbed, repo: &Repo, args: &[&str]) -> Run {
+    clusterctl_with(&tb.cluster_yaml(), repo.path(), args)
+}
+
+fn ok(run: Run) -> Run {
+    assert_eq!(run.code, 0, "clusterctl failed: {run:?}");
+    run
+}
+
+/// Removes every managed container on every host (the tests' clean slate).
+fn reset(tb: &Testbed) {
+    for (host, _) in &tb.hosts {
+        let _ = tb.ssh(
+            host,
+            "ids=$(docker ps -aq --filter label=clusterctl.io/managed=true); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/clusterctl/lock",
+        );
+    }
+}
+
+fn managed_names(tb: &Testbed, host: &str) -> Vec<String> {
+    let out = tb.ssh_ok(host, "docker ps -a --filter label=clusterctl.io/managed=true --format '{{.Names}}'");
+    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// Lines of a table whose first column starts with `prefix`.
+fn rows<'a>(table: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
+    table.lines().filter(|l| l.starts_with(prefix)).map(|l| l.split_whitespace().collect()).collect()
+}
+
+fn pod_rows(tb: &Testbed, repo: &Repo) -> Vec<Vec<String>> {
+    let out = ok(clusterctl(tb, repo, &["get", "pods", "-o", "wide"])).stdout;
+    out.lines().skip(1).map(|l| l.split_whitespace().map(str::to_string).collect()).collect()
+}
+
+#[test]
+fn seed_deployment_is_planned_applied_and_serves() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.seed("my_nginx.yaml").commit("my-nginx");
+
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    let creates: Vec<&str> = plan.stdout.lines().filter(|l| l.starts_with("  + pod ")).collect();
+    assert_eq!(creates.len(), 3, "{plan:?}");
+    let mut nodes: Vec<&str> = creates.iter().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    nodes.sort();
+    assert_eq!(nodes, WORKERS, "one replica per worker, none on the tainted master: {plan:?}");
+    assert!(plan.stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."), "{plan:?}");
+    // plan changes nothing
+    for (h, _) in &tb.hosts {
+        assert!(managed_names(&tb, h).is_empty(), "plan must not touch {h}");
+    }
+    let detailed = clusterctl(&tb, &repo, &["plan", "--detailed-exitcode"]);
+    assert_eq!(detailed.code, 2, "{detailed:?}");
+
+    let apply = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(apply.stdout.contains("Apply complete! Pods: 3 added, 0 changed, 0 destroyed."), "{apply:?}");
+
+    let pods = pod_rows(&tb, &repo);
+    assert_eq!(pods.len(), 3, "{pods:?}");
+    let mut seen_nodes = Vec::new();
+    for p in &pods {
+        assert!(p[0].starts_with("my-nginx-"), "{p:?}");
+        assert_eq!(&p[1..4], ["1/1", "Running", "0"], "{p:?}");
+        let (ip, node) = (&p[5], &p[6]);
+        seen_nodes.push(node.clone());
+        let page = tb.ssh_ok(node, &format!("wget -qO- http://{ip}/ || curl -fsS http://{ip}/"));
+        assert!(page.contains("Welcome to nginx!"), "pod {ip} on {node} served {page:?}");
+    }
+    seen_nodes.sort();
+    assert_eq!(seen_nodes, WORKERS);
+
+    let deploy = ok(clusterctl(&tb, &repo, &["get", "deploy"])).stdout;
+    let row = &rows(&deploy, "my-nginx")[0];
+    assert_eq!(&row[..4], ["my-nginx", "3/3", "3", "3"], "{deploy}");
+
+    // Converged: an empty plan, and a second apply that changes nothing on any host.
+    let again = ok(clusterctl(&tb, &repo, &["plan", "--detailed-exitcode"]));
+    assert!(again.stdout.contains("No changes."), "{again:?}");
+    let since = tb.ssh_ok("k8s-node1", "date +%s").trim().to_string();
+    let second = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(second.stdout.contains("No changes."), "{second:?}");
+    for (h, _) in &tb.hosts {
+        let events = tb.ssh_ok(h, &format!("docker events --since {since} --until $(date +%s) --filter type=container --format '{{{{.Action}}}}'"));
+        assert!(events.trim().is_empty(), "second apply must issue no container operation on {h}: {events}");
+        let lock = tb.ssh(h, "test -e /var/lib/clusterctl/lock");
+        assert!(!lock.status.success(), "a no-op apply takes no lock");
+    }
+    reset(&tb);
+}
+
+#[test]
+fn bare_pod_runs_and_is_deleted_when_removed_from_git() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.seed("nginx-pod.yaml").commit("sc-nginx");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let pods = pod_rows(&tb, &repo);
+    assert_eq!(pods.len(), 1);
+    assert_eq!(&pods[0][..3], ["sc-nginx", "1/1", "Running"], "{pods:?}");
+
+    repo.remove("nginx-pod.yaml").commit("delete sc-nginx");
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(plan.stdout.contains("  - pod \"default/sc-nginx\""), "{plan:?}");
+    assert!(plan.stdout.contains("Plan: 0 to add, 0 to change, 1 to destroy."), "{plan:?}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let empty = ok(clusterctl(&tb, &repo, &["get", "pods"]));
+    assert_eq!(empty.stdout.trim(), "", "{empty:?}");
+    assert!(empty.stderr.contains("No resources found in default namespace."), "{empty:?}");
+    for (h, _) in &tb.hosts {
+        assert!(managed_names(&tb, h).is_empty());
+    }
+}
+
+#[test]
+fn drift_is_repaired_and_image_changes_replace_pods() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.seed("nginx-pod.yaml").commit("sc-nginx");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let node = pod_rows(&tb, &repo)[0][6].clone();
+    let app = "k8s_nginx_sc-nginx_default";
+
+    // Removed by hand → recreated.
+    tb.ssh_ok(&node, &format!("docker rm -f {app}"));
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(plan.stdout.contains("-/+ pod \"default/sc-nginx\""), "{plan:?}");
+    assert!(plan.stdout.contains("removed by hand"), "{plan:?}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(ok(clusterctl(&tb, &repo, &["plan"])).stdout.contains("No changes."));
+
+    // Stopped by hand → started.
+    tb.ssh_ok(&node, &format!("docker stop -t 1 {app}"));
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(plan.stdout.contains("  ~ pod \"default/sc-nginx\""), "{plan:?}");
+    assert!(plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{plan:?}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(ok(clusterctl(&tb, &repo, &["plan"])).stdout.contains("No changes."));
+    assert_eq!(pod_rows(&tb, &repo)[0][2], "Running");
+
+    // Image changed in Git → replaced.
+    let text = std::fs::read_to_string(repo.path().join("apps/nginx-pod.yaml")).unwrap();
+    repo.write("nginx-pod.yaml", &text.replace("nginx:1.14.2", "nginx:latest")).commit("new image");
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(plan.stdout.contains("-/+ pod \"default/sc-nginx\""), "{plan:?}");
+    assert!(plan.stdout.contains("\"nginx:1.14.2\" → \"nginx:latest\""), "{plan:?}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(ok(clusterctl(&tb, &repo, &["plan"])).stdout.contains("No changes."));
+    let image = tb.ssh_ok(&node, &format!("docker inspect -f '{{{{.Config.Image}}}}' {app}"));
+    assert_eq!(image.trim(), "nginx:latest");
+
+    // A Deployment's image change replaces its pods through a new ReplicaSet.
+    repo.remove("nginx-pod.yaml").seed("my_nginx.yaml").commit("deployment");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let text = std::fs::read_to_string(repo.path().join("apps/my_nginx.yaml")).unwrap();
+    repo.write("my_nginx.yaml", &text.replace("image: nginx", "image: nginx:1.14.2")).commit("pin");
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(plan.stdout.contains("Plan: 3 to add, 0 to change, 3 to destroy."), "{plan:?}");
+    assert!(plan.stdout.contains("owner template changed"), "{plan:?}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(ok(clusterctl(&tb, &repo, &["plan"])).stdout.contains("No changes."));
+    let deploy = ok(clusterctl(&tb, &repo, &["get", "deploy"])).stdout;
+    assert_eq!(&rows(&deploy, "my-nginx")[0][..4], ["my-nginx", "3/3", "3", "3"], "{deploy}");
+    reset(&tb);
+}
+
+fn ssh_logins(tb: &Testbed) -> usize {
+    tb.hosts
+        .iter()
+        .map(|(h, _)| {
+            let out = tb.exec(h, &["sh", "-c", "grep -c 'Accepted publickey' /var/log/testbed/sshd.log || true"]);
+            String::from_utf8_lossy(&out.stdout).trim().parse::<usize>().unwrap_or(0)
+        })
+        .sum()
+}
+
+#[test]
+fn bad_input_is_reported_with_positions_and_touches_no_host() {
+    let tb = Testbed::get();
+    let _g = serial();
+    let repo = Repo::new();
+    repo.write("broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n")
+        .write("dupkey.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  name: b\nspec:\n  containers:\n  - name: c\n    image: nginx\n")
+        .write("kind.yaml", "apiVersion: v1\nkind: Gizmo\nmetadata:\n  name: g\n")
+        .write(
+            "selector.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  selector:\n    matchLabels:\n      app: x\n  template:\n    metadata:\n      labels:\n        app: y\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
+        )
+        .write(
+            "port.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n    ports:\n    - containerPort: 70000\n",
+        )
+        .commit("bad");
+    let before = ssh_logins(&tb);
+    for cmd in [&["plan"][..], &["apply", "--yes"], &["validate"]] {
+        let run = clusterctl(&tb, &repo, cmd);
+        assert_ne!(run.code, 0, "{cmd:?} must fail: {run:?}");
+        for needle in [
+            "apps/broken.yaml:4:",
+            "apps/dupkey.yaml:5:3",
+            "apps/kind.yaml:2:7",
+            "apps/selector.yaml:",
+            "apps/port.yaml:10:",
+            "70000",
+        ] {
+            assert!(run.stderr.contains(needle), "{cmd:?}: missing {needle:?} in {run:?}");
+        }
+    }
+    assert_eq!(ssh_logins(&tb), before, "validation failures must not open any SSH connection");
+}
+
+#[test]
+fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.seed("my_nginx.yaml").commit("my-nginx");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/testbed");
+    stdout_ok("testbed stop", Command::new("bash").args([script, "stop", "k8s-node3"]).output().unwrap());
+    struct Restart(&'static str);
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            let _ = Command::new("bash").args([self.0, "start", "k8s-node3"]).output();
+        }
+    }
+    let _restart = Restart(script);
+
+    let nodes = ok(clusterctl(&tb, &repo, &["get", "nodes"])).stdout;
+    assert_eq!(rows(&nodes, "k8s-node3")[0][1], "NotReady", "{nodes}");
+    assert_eq!(rows(&nodes, "k8s-node1")[0][1], "Ready", "{nodes}");
+    let pods = ok(clusterctl(&tb, &repo, &["get", "pods", "-o", "wide"])).stdout;
+    let on3: Vec<_> = pods.lines().filter(|l| l.contains("k8s-node3")).collect();
+    assert_eq!(on3.len(), 1, "{pods}");
+    assert!(on3[0].contains("Unknown"), "{pods}");
+
+    // The other hosts are planned and applied normally: add a bare pod, which lands on a reachable worker.
+    repo.seed("nginx-pod.yaml").commit("sc-nginx");
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(plan.stderr.contains("k8s-node3 is unreachable"), "{plan:?}");
+    assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{plan:?}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let pods = pod_rows(&tb, &repo);
+    let sc = pods.iter().find(|p| p[0] == "sc-nginx").expect("sc-nginx listed");
+    assert_eq!(sc[2], "Running");
+    assert_ne!(sc[6], "k8s-node3");
+    drop(_restart);
+    reset(&tb);
+}
+
+#[test]
+fn concurrent_applies_take_turns_through_the_lock() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.seed("my_nginx.yaml").commit("my-nginx");
+    let cluster: PathBuf = tb.cluster_yaml();
+    let path = repo.path().to_path_buf();
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let a = s.spawn(|| clusterctl_with(&cluster, &path, &["apply", "--yes"]));
+        let b = s.spawn(|| clusterctl_with(&cluster, &path, &["apply", "--yes"]));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let winners = runs.iter().filter(|r| r.code == 0).count();
+    let blocked: Vec<&Run> = runs.iter().filter(|r| r.code != 0).collect();
+    // Both may succeed only if they did not overlap at all (the second then found nothing to do).
+    if winners == 1 {
+        assert!(blocked[0].stderr.contains("locked by another apply"), "{:?}", blocked[0]);
+        assert!(blocked[0].stderr.contains("applying commit"), "{:?}", blocked[0]);
+    } else {
+        assert_eq!(winners, 2, "{runs:?}");
+        assert!(runs.iter().any(|r| r.stdout.contains("No changes.")), "{runs:?}");
+    }
+    let total: usize = WORKERS.iter().map(|h| managed_names(&tb, h).len()).sum();
+    assert_eq!(total, 6, "3 pods × (sandbox + app), no duplicates");
+    reset(&tb);
+}
+
+#[test]
+fn hostile_values_reach_docker_verbatim_and_run_nothing() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    for (h, _) in &tb.hosts {
+        tb.ssh_ok(h, "rm -f /tmp/pwned");
+    }
+    let hostile = [
+        "$(touch /tmp/pwned)",
+        "; rm -rf / ; touch /tmp/pwned",
+        "`touch /tmp/pwned`",
+        "it's \"quoted\"",
+        "line1\nline2",
+        "-rf",
+    ];
+    let env_yaml: String = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("    - name: V{i}\n      value: {}\n", serde_json::to_string(v).unwrap()))
+        .collect();
+    let args_yaml: String = hostile.iter().map(|v| format!("    - {}\n", serde_json::to_string(v).unwrap())).collect();
+    let pod = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hostile\nspec:\n  containers:\n  - name: app\n    image: busybox:latest\n    command: [\"sleep\", \"3600\"]\n    args:\n{args_yaml}    env:\n{env_yaml}"
+    );
+    let repo = Repo::new();
+    repo.write("hostile.yaml", &pod).commit("hostile");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let node = pod_rows(&tb, &repo)[0][6].clone();
+    let env = tb.ssh_ok(&node, "docker inspect -f '{{json .Config.Env}}' k8s_app_hostile_default");
+    let env: Vec<String> = serde_json::from_str(env.trim()).unwrap();
+    for (i, v) in hostile.iter().enumerate() {
+        assert!(env.contains(&format!("V{i}={v}")), "env V{i} must arrive byte-exact: {env:?}");
+    }
+    let args = tb.ssh_ok(&node, "docker inspect -f '{{json .Args}}' k8s_app_hostile_default");
+    let args: Vec<String> = serde_json::from_str(args.trim()).unwrap();
+    let tail: Vec<&str> = args.iter().map(String::as_str).rev().take(hostile.len()).rev().collect();
+    assert_eq!(tail, hostile, "args must arrive byte-exact, one element each");
+    for (h, _) in &tb.hosts {
+        let canary = tb.ssh(h, "test -e /tmp/pwned");
+        assert!(!canary.status.success(), "canary created on {h}: a value reached a shell");
+    }
+    reset(&tb);
+}
