@@ -16,3 +16,4 @@ pub mod runtime;
 pub mod scheduler;
 pub mod source;
 pub mod transport;
+pub mod view;
