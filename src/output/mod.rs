@@ -10,6 +10,9 @@ pub mod quantity_fmt;
 pub mod table;
 pub mod tabwriter;
 
+#[cfg(test)]
+mod tests;
+
 /// The result of a `get`: a table for stdout, or kubectl's "No resources found…" line for stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rendered {
