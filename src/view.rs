@@ -181,7 +181,10 @@ pub fn pod_phase(statuses: &[ContainerStatus], restart_policy: &str) -> &'static
                 }
             }
             Some(st) if st.waiting.is_some() => {
-                if s.last_state.as_ref().is_some_and(|l| l.terminated.is_some()) {
+                if s.last_state
+                    .as_ref()
+                    .is_some_and(|l| l.terminated.is_some())
+                {
                     stopped += 1;
                 } else {
                     waiting_n += 1;
@@ -224,9 +227,11 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
     metadata.name = Some(p.name.clone());
     metadata.namespace = Some(p.namespace.clone());
     let sandbox = p.sandbox.as_ref();
-    let created = sandbox
-        .and_then(|s| parse_time(&s.created_at))
-        .or_else(|| p.containers.values().find_map(|c| parse_time(&c.created_at)));
+    let created = sandbox.and_then(|s| parse_time(&s.created_at)).or_else(|| {
+        p.containers
+            .values()
+            .find_map(|c| parse_time(&c.created_at))
+    });
     metadata.creation_timestamp = created.clone();
     if metadata.owner_references.is_none()
         && let Some(owner) = &p.owner
@@ -297,7 +302,8 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
         all_ready && phase == "Running",
         ready_time.clone().or(created.clone()),
     );
-    let mut containers_ready = condition("ContainersReady", all_ready, ready_time.or(created.clone()));
+    let mut containers_ready =
+        condition("ContainersReady", all_ready, ready_time.or(created.clone()));
     if !all_ready {
         let unready: Vec<&str> = statuses
             .iter()
@@ -323,7 +329,9 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
     let start_time = sandbox
         .and_then(|s| parse_time(&s.started_at))
         .or(created.clone());
-    let pod_ip = sandbox.and_then(|s| s.ip.clone()).filter(|ip| !ip.is_empty());
+    let pod_ip = sandbox
+        .and_then(|s| s.ip.clone())
+        .filter(|ip| !ip.is_empty());
 
     let mut pod = Pod {
         metadata,
@@ -507,7 +515,10 @@ pub fn deployment_with_status(d: &Deployment, rss: &[ReplicaSet], pods: &[Pod]) 
     let current = rss
         .iter()
         .find(|rs| {
-            rs.spec.as_ref().and_then(|s| s.template.as_ref()).and_then(|t| t.spec.as_ref())
+            rs.spec
+                .as_ref()
+                .and_then(|s| s.template.as_ref())
+                .and_then(|t| t.spec.as_ref())
                 == spec.template.spec.as_ref()
         })
         .or_else(|| rss.first());
@@ -522,7 +533,9 @@ pub fn deployment_with_status(d: &Deployment, rss: &[ReplicaSet], pods: &[Pod]) 
                 name.strip_prefix(&prefix).map(str::to_string)
             })
     });
-    let current_name = current.and_then(|rs| rs.metadata.name.clone()).unwrap_or_default();
+    let current_name = current
+        .and_then(|rs| rs.metadata.name.clone())
+        .unwrap_or_default();
     let mine: Vec<&Pod> = selected(d.metadata.namespace.as_deref(), Some(&spec.selector), pods)
         .into_iter()
         .filter(|p| is_active(p))
@@ -693,7 +706,9 @@ pub fn pod_cells(pod: &Pod, now: DateTime<Utc>) -> PodCells {
         if let Some(t) = &state.terminated {
             reason = match t.reason.as_deref().filter(|r| !r.is_empty()) {
                 Some(r) => format!("Init:{r}"),
-                None if t.signal.unwrap_or(0) != 0 => format!("Init:Signal:{}", t.signal.unwrap_or(0)),
+                None if t.signal.unwrap_or(0) != 0 => {
+                    format!("Init:Signal:{}", t.signal.unwrap_or(0))
+                }
                 None => format!("Init:ExitCode:{}", t.exit_code),
             };
         } else if let Some(r) = state

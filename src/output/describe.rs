@@ -128,7 +128,8 @@ fn taints_multiline(d: &mut Doc, title: &str, taints: &[Taint]) {
         return;
     }
     let mut taints = taints.to_vec();
-    taints.sort_by(|a, b| format!("{},{}", a.effect, a.key).cmp(&format!("{},{}", b.effect, b.key)));
+    taints
+        .sort_by(|a, b| format!("{},{}", a.effect, a.key).cmp(&format!("{},{}", b.effect, b.key)));
     for (i, t) in taints.iter().enumerate() {
         if i != 0 {
             d.w(0, "\t");
@@ -179,7 +180,9 @@ fn parse_q(s: &str) -> Option<Quantity> {
 
 /// Pod requests and limits the way kubectl totals them: containers summed, each init container taken as a
 /// maximum (they run one at a time), requests defaulted from limits as the API server does.
-fn pod_requests_limits(pod: &Pod) -> (BTreeMap<String, QuantitySum>, BTreeMap<String, QuantitySum>) {
+fn pod_requests_limits(
+    pod: &Pod,
+) -> (BTreeMap<String, QuantitySum>, BTreeMap<String, QuantitySum>) {
     let spec = pod.spec.clone().unwrap_or_default();
     let sum = |cs: &[Container], f: &dyn Fn(&Container) -> BTreeMap<String, String>| {
         let mut out: BTreeMap<String, QuantitySum> = BTreeMap::new();
@@ -205,7 +208,10 @@ fn pod_requests_limits(pod: &Pod) -> (BTreeMap<String, QuantitySum>, BTreeMap<St
     let mut lims = sum(&spec.containers, &limits_of);
     for ic in spec.init_containers.iter().flatten() {
         for (target, one) in [
-            (&mut reqs, sum(std::slice::from_ref(ic), &effective_requests)),
+            (
+                &mut reqs,
+                sum(std::slice::from_ref(ic), &effective_requests),
+            ),
             (&mut lims, sum(std::slice::from_ref(ic), &limits_of)),
         ] {
             for (k, v) in one {
@@ -238,7 +244,10 @@ pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> S
     let meta = &node.metadata;
     let spec = node.spec.clone().unwrap_or_default();
     let status = node.status.clone().unwrap_or_default();
-    d.w(0, &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()));
+    d.w(
+        0,
+        &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()),
+    );
     let roles = node_roles(node);
     d.w(
         0,
@@ -276,7 +285,10 @@ pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> S
             0,
             "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n",
         );
-        d.w(1, "----\t------\t-----------------\t------------------\t------\t-------\n");
+        d.w(
+            1,
+            "----\t------\t-----------------\t------------------\t------\t-------\n",
+        );
         for c in &conditions {
             d.w(
                 1,
@@ -347,7 +359,10 @@ pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> S
 
     let mut pods: Vec<&Pod> = pods_on_node.iter().filter(|p| !is_terminal(p)).collect();
     pods.sort_by_key(|p| (p.metadata.namespace.clone(), p.metadata.name.clone()));
-    d.w(0, &format!("Non-terminated Pods:\t({} in total)\n", pods.len()));
+    d.w(
+        0,
+        &format!("Non-terminated Pods:\t({} in total)\n", pods.len()),
+    );
     d.w(
         1,
         "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n",
@@ -360,7 +375,8 @@ pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> S
     let mut total_lim: BTreeMap<String, QuantitySum> = BTreeMap::new();
     for p in &pods {
         let (req, lim) = pod_requests_limits(p);
-        let get = |m: &BTreeMap<String, QuantitySum>, k: &str| m.get(k).copied().unwrap_or_default();
+        let get =
+            |m: &BTreeMap<String, QuantitySum>, k: &str| m.get(k).copied().unwrap_or_default();
         let (cr, cl, mr, ml) = (
             get(&req, "cpu"),
             get(&lim, "cpu"),
@@ -371,7 +387,10 @@ pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> S
             1,
             &format!(
                 "{}\t{}\t\t{} ({}%)\t{} ({}%)\t{} ({}%)\t{} ({}%)\t{}\n",
-                p.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+                p.metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
                 p.metadata.name.clone().unwrap_or_default(),
                 cr,
                 percent(cr.milli_value(), alloc_milli("cpu")),
@@ -398,12 +417,22 @@ pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> S
     d.w(1, "Resource\tRequests\tLimits\n");
     d.w(1, "--------\t--------\t------\n");
     let get = |m: &BTreeMap<String, QuantitySum>, k: &str| m.get(k).copied().unwrap_or_default();
-    for (k, by_value) in [("cpu", false), ("memory", true), ("ephemeral-storage", true)] {
+    for (k, by_value) in [
+        ("cpu", false),
+        ("memory", true),
+        ("ephemeral-storage", true),
+    ] {
         let (r, l) = (get(&total_req, k), get(&total_lim, k));
         let (rp, lp) = if by_value {
-            (percent(r.value(), alloc_value(k)), percent(l.value(), alloc_value(k)))
+            (
+                percent(r.value(), alloc_value(k)),
+                percent(l.value(), alloc_value(k)),
+            )
         } else {
-            (percent(r.milli_value(), alloc_milli(k)), percent(l.milli_value(), alloc_milli(k)))
+            (
+                percent(r.milli_value(), alloc_milli(k)),
+                percent(l.milli_value(), alloc_milli(k)),
+            )
         };
         d.w(1, &format!("{k}\t{r} ({rp}%)\t{l} ({lp}%)\n"));
     }
@@ -423,7 +452,10 @@ pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> S
         .keys()
         .filter(|k| !standard.contains(&k.as_str()) && !k.starts_with("hugepages-"))
     {
-        d.w(1, &format!("{k}\t{}\t{}\n", get(&total_req, k), get(&total_lim, k)));
+        d.w(
+            1,
+            &format!("{k}\t{}\t{}\n", get(&total_req, k), get(&total_lim, k)),
+        );
     }
     d.w(0, "Events:\t<none>\n");
     d.finish()
@@ -468,7 +500,10 @@ fn describe_events(d: &mut Doc, events: &[EventRow], now: DateTime<Utc>) {
 fn describe_state(d: &mut Doc, title: &str, state: &ContainerState) {
     if let Some(r) = &state.running {
         d.w(2, &format!("{title}:\tRunning\n"));
-        d.w(3, &format!("Started:\t{}\n", time_or_zero(r.started_at.as_ref())));
+        d.w(
+            3,
+            &format!("Started:\t{}\n", time_or_zero(r.started_at.as_ref())),
+        );
     } else if let Some(w) = &state.waiting {
         d.w(2, &format!("{title}:\tWaiting\n"));
         if let Some(r) = w.reason.as_deref().filter(|r| !r.is_empty()) {
@@ -486,8 +521,14 @@ fn describe_state(d: &mut Doc, title: &str, state: &ContainerState) {
         if let Some(s) = t.signal.filter(|s| *s > 0) {
             d.w(3, &format!("Signal:\t{s}\n"));
         }
-        d.w(3, &format!("Started:\t{}\n", time_or_zero(t.started_at.as_ref())));
-        d.w(3, &format!("Finished:\t{}\n", time_or_zero(t.finished_at.as_ref())));
+        d.w(
+            3,
+            &format!("Started:\t{}\n", time_or_zero(t.started_at.as_ref())),
+        );
+        d.w(
+            3,
+            &format!("Finished:\t{}\n", time_or_zero(t.finished_at.as_ref())),
+        );
     } else {
         d.w(2, &format!("{title}:\tWaiting\n"));
     }
@@ -498,10 +539,16 @@ fn describe_container(d: &mut Doc, c: &Container, status: Option<&ContainerStatu
     if let Some(s) = status {
         d.w(
             2,
-            &format!("Container ID:\t{}\n", s.container_id.clone().unwrap_or_default()),
+            &format!(
+                "Container ID:\t{}\n",
+                s.container_id.clone().unwrap_or_default()
+            ),
         );
     }
-    d.w(2, &format!("Image:\t{}\n", c.image.clone().unwrap_or_default()));
+    d.w(
+        2,
+        &format!("Image:\t{}\n", c.image.clone().unwrap_or_default()),
+    );
     if let Some(s) = status {
         d.w(2, &format!("Image ID:\t{}\n", s.image_id));
     }
@@ -517,7 +564,10 @@ fn describe_container(d: &mut Doc, c: &Container, status: Option<&ContainerStatu
         .iter()
         .map(|p| format!("{}/{}", p.host_port.unwrap_or(0), proto(p)))
         .collect();
-    for (one, many, v) in [("Port", "Ports", port_s), ("Host Port", "Host Ports", host_s)] {
+    for (one, many, v) in [
+        ("Port", "Ports", port_s),
+        ("Host Port", "Host Ports", host_s),
+    ] {
         if v.len() > 1 {
             d.w(2, &format!("{many}:\t{}\n", v.join(", ")));
         } else {
@@ -545,7 +595,10 @@ fn describe_container(d: &mut Doc, c: &Container, status: Option<&ContainerStatu
         if let Some(last) = s.last_state.as_ref().filter(|l| l.terminated.is_some()) {
             describe_state(d, "Last State", last);
         }
-        d.w(2, &format!("Ready:\t{}\n", if s.ready { "True" } else { "False" }));
+        d.w(
+            2,
+            &format!("Ready:\t{}\n", if s.ready { "True" } else { "False" }),
+        );
         d.w(2, &format!("Restart Count:\t{}\n", s.restart_count));
     }
     let res = c.resources.clone().unwrap_or_default();
@@ -559,7 +612,14 @@ fn describe_container(d: &mut Doc, c: &Container, status: Option<&ContainerStatu
         }
     }
     let env = c.env.clone().unwrap_or_default();
-    d.w(2, if env.is_empty() { "Environment:\t<none>\n" } else { "Environment:\n" });
+    d.w(
+        2,
+        if env.is_empty() {
+            "Environment:\t<none>\n"
+        } else {
+            "Environment:\n"
+        },
+    );
     for e in env {
         match &e.value_from {
             None => {
@@ -575,11 +635,22 @@ fn describe_container(d: &mut Doc, c: &Container, status: Option<&ContainerStatu
         }
     }
     let mounts = c.volume_mounts.clone().unwrap_or_default();
-    d.w(2, if mounts.is_empty() { "Mounts:\t<none>\n" } else { "Mounts:\n" });
+    d.w(
+        2,
+        if mounts.is_empty() {
+            "Mounts:\t<none>\n"
+        } else {
+            "Mounts:\n"
+        },
+    );
     let mut mounts = mounts;
     mounts.sort_by(|a, b| a.mount_path.cmp(&b.mount_path));
     for m in mounts {
-        let flag = if m.read_only == Some(true) { "ro" } else { "rw" };
+        let flag = if m.read_only == Some(true) {
+            "ro"
+        } else {
+            "rw"
+        };
         d.w(3, &format!("{} from {} ({flag})\n", m.mount_path, m.name));
     }
 }
@@ -620,7 +691,10 @@ pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
-    d.w(0, &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()));
+    d.w(
+        0,
+        &format!("Name:\t{}\n", meta.name.clone().unwrap_or_default()),
+    );
     d.w(
         0,
         &format!(
@@ -630,7 +704,11 @@ pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -
     );
     // The API server's priority admission sets 0 and the service-account admission `default`.
     d.w(0, &format!("Priority:\t{}\n", spec.priority.unwrap_or(0)));
-    if let Some(pc) = spec.priority_class_name.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(pc) = spec
+        .priority_class_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         d.w(0, &format!("Priority Class Name:\t{pc}\n"));
     }
     d.w(
@@ -647,7 +725,10 @@ pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -
         None => d.w(0, "Node:\t<none>\n"),
         Some(n) => d.w(
             0,
-            &format!("Node:\t{n}/{}\n", status.host_ip.clone().unwrap_or_default()),
+            &format!(
+                "Node:\t{n}/{}\n",
+                status.host_ip.clone().unwrap_or_default()
+            ),
         ),
     }
     if let Some(t) = &status.start_time {
@@ -678,7 +759,10 @@ pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -
     if let Some(m) = status.message.as_deref().filter(|s| !s.is_empty()) {
         d.w(0, &format!("Message:\t{m}\n"));
     }
-    d.w(0, &format!("IP:\t{}\n", status.pod_ip.clone().unwrap_or_default()));
+    d.w(
+        0,
+        &format!("IP:\t{}\n", status.pod_ip.clone().unwrap_or_default()),
+    );
     let ips = status.pod_ips.clone().unwrap_or_default();
     if ips.is_empty() {
         d.w(0, "IPs:\t<none>\n");
@@ -696,7 +780,11 @@ pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -
     {
         d.w(0, &format!("Controlled By:\t{}/{}\n", o.kind, o.name));
     }
-    if let Some(n) = status.nominated_node_name.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(n) = status
+        .nominated_node_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         d.w(0, &format!("NominatedNodeName:\t{n}\n"));
     }
     let statuses: BTreeMap<String, ContainerStatus> = status
@@ -756,8 +844,14 @@ pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -
                     ),
                 );
             } else if let Some(e) = &v.empty_dir {
-                d.w(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n");
-                d.w(2, &format!("Medium:\t{}\n", e.medium.clone().unwrap_or_default()));
+                d.w(
+                    2,
+                    "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n",
+                );
+                d.w(
+                    2,
+                    &format!("Medium:\t{}\n", e.medium.clone().unwrap_or_default()),
+                );
                 d.w(
                     2,
                     &format!(
@@ -774,7 +868,11 @@ pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -
     }
     d.w(0, &format!("QoS Class:\t{}\n", qos_class(pod)));
     labels_multiline(&mut d, "Node-Selectors", spec.node_selector.as_ref());
-    tolerations_multiline(&mut d, "Tolerations", spec.tolerations.as_deref().unwrap_or(&[]));
+    tolerations_multiline(
+        &mut d,
+        "Tolerations",
+        spec.tolerations.as_deref().unwrap_or(&[]),
+    );
     describe_events(&mut d, events, now);
     d.finish()
 }

@@ -52,7 +52,10 @@ impl QuantitySum {
 
 impl std::fmt::Display for QuantitySum {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&canonical(self.milli, self.format.unwrap_or(Format::DecimalSI)))
+        f.write_str(&canonical(
+            self.milli,
+            self.format.unwrap_or(Format::DecimalSI),
+        ))
     }
 }
 

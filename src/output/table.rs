@@ -15,7 +15,11 @@ use crate::view::pod_cells;
 const NONE: &str = "<none>";
 
 /// Builds the tab-separated text for kubectl's layout: header upper-cased by the caller.
-fn render(headers: &[&str], mut rows: Vec<(String, String, Vec<String>)>, scope: Option<&Scope>) -> String {
+fn render(
+    headers: &[&str],
+    mut rows: Vec<(String, String, Vec<String>)>,
+    scope: Option<&Scope>,
+) -> String {
     rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let all = matches!(scope, Some(Scope::AllNamespaces));
     let mut text = String::new();
@@ -37,7 +41,9 @@ fn render(headers: &[&str], mut rows: Vec<(String, String, Vec<String>)>, scope:
 
 fn ns_name(meta: &ObjectMeta) -> (String, String) {
     (
-        meta.namespace.clone().unwrap_or_else(|| "default".to_string()),
+        meta.namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_string()),
         meta.name.clone().unwrap_or_default(),
     )
 }
@@ -103,7 +109,8 @@ pub fn pods(items: &[Pod], scope: &Scope, wide: bool, now: DateTime<Utc>) -> Ren
 }
 
 fn non_empty(s: Option<String>) -> String {
-    s.filter(|s| !s.is_empty()).unwrap_or_else(|| NONE.to_string())
+    s.filter(|s| !s.is_empty())
+        .unwrap_or_else(|| NONE.to_string())
 }
 
 /// kubectl's `metav1.FormatLabelSelector`: requirements sorted by key, `k=v`, `k in (a,b)`, `k notin (a,b)`,
@@ -134,7 +141,10 @@ pub fn format_selector(sel: Option<&LabelSelector>) -> String {
         return NONE.to_string();
     }
     reqs.sort();
-    reqs.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(",")
+    reqs.into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn containers_images(t: Option<&PodTemplateSpec>) -> (String, String) {
@@ -143,7 +153,11 @@ fn containers_images(t: Option<&PodTemplateSpec>) -> (String, String) {
         .map(|s| s.containers.clone())
         .unwrap_or_default();
     (
-        containers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(","),
+        containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         containers
             .iter()
             .map(|c| c.image.clone().unwrap_or_default())
@@ -153,7 +167,12 @@ fn containers_images(t: Option<&PodTemplateSpec>) -> (String, String) {
 }
 
 /// `NAME READY UP-TO-DATE AVAILABLE AGE` (+ `CONTAINERS IMAGES SELECTOR`).
-pub fn deployments(items: &[Deployment], scope: &Scope, wide: bool, now: DateTime<Utc>) -> Rendered {
+pub fn deployments(
+    items: &[Deployment],
+    scope: &Scope,
+    wide: bool,
+    now: DateTime<Utc>,
+) -> Rendered {
     if items.is_empty() {
         return Rendered::Empty(scope.empty_message());
     }
@@ -169,7 +188,11 @@ pub fn deployments(items: &[Deployment], scope: &Scope, wide: bool, now: DateTim
             let st = d.status.clone().unwrap_or_default();
             let mut cells = vec![
                 name.clone(),
-                format!("{}/{}", st.ready_replicas.unwrap_or(0), spec.replicas.unwrap_or(1)),
+                format!(
+                    "{}/{}",
+                    st.ready_replicas.unwrap_or(0),
+                    spec.replicas.unwrap_or(1)
+                ),
                 st.updated_replicas.unwrap_or(0).to_string(),
                 st.available_replicas.unwrap_or(0).to_string(),
                 age(d.metadata.creation_timestamp.as_ref(), now),
@@ -185,7 +208,12 @@ pub fn deployments(items: &[Deployment], scope: &Scope, wide: bool, now: DateTim
 }
 
 /// `NAME DESIRED CURRENT READY AGE` (+ `CONTAINERS IMAGES SELECTOR`).
-pub fn replica_sets(items: &[ReplicaSet], scope: &Scope, wide: bool, now: DateTime<Utc>) -> Rendered {
+pub fn replica_sets(
+    items: &[ReplicaSet],
+    scope: &Scope,
+    wide: bool,
+    now: DateTime<Utc>,
+) -> Rendered {
     if items.is_empty() {
         return Rendered::Empty(scope.empty_message());
     }
@@ -367,7 +395,14 @@ pub fn services(items: &[Service], scope: &Scope, wide: bool, now: DateTime<Utc>
     if items.is_empty() {
         return Rendered::Empty(scope.empty_message());
     }
-    let mut headers = vec!["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"];
+    let mut headers = vec![
+        "NAME",
+        "TYPE",
+        "CLUSTER-IP",
+        "EXTERNAL-IP",
+        "PORT(S)",
+        "AGE",
+    ];
     if wide {
         headers.push("SELECTOR");
     }
@@ -397,7 +432,9 @@ pub fn services(items: &[Service], scope: &Scope, wide: bool, now: DateTime<Utc>
                 .collect();
             let mut cells = vec![
                 name.clone(),
-                spec.type_.clone().unwrap_or_else(|| "ClusterIP".to_string()),
+                spec.type_
+                    .clone()
+                    .unwrap_or_else(|| "ClusterIP".to_string()),
                 cluster_ip,
                 service_external_ip(svc, wide),
                 if ports.is_empty() {

@@ -79,13 +79,7 @@ fn cell_width(cell: &str) -> usize {
     cell.chars().count()
 }
 
-fn write_lines(
-    lines: &[Vec<&str>],
-    from: usize,
-    to: usize,
-    widths: &[usize],
-    out: &mut String,
-) {
+fn write_lines(lines: &[Vec<&str>], from: usize, to: usize, widths: &[usize], out: &mut String) {
     for line in &lines[from..to] {
         for (j, cell) in line.iter().enumerate() {
             out.push_str(cell);
@@ -105,7 +99,8 @@ mod tests {
     #[test]
     fn table_layout_matches_kubectl() {
         // Seed walkthrough, `kubectl get replicaset`.
-        let got = TABLE.format("NAME\tDESIRED\tCURRENT\tREADY\tAGE\nk8s-nginx-6d779d947c\t3\t3\t3\t41s\n");
+        let got = TABLE
+            .format("NAME\tDESIRED\tCURRENT\tREADY\tAGE\nk8s-nginx-6d779d947c\t3\t3\t3\t41s\n");
         assert_eq!(
             got,
             "NAME                   DESIRED   CURRENT   READY   AGE\n\

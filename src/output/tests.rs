@@ -34,8 +34,8 @@ fn ago(secs: i64) -> String {
 }
 
 fn seed(from: usize, to: usize) -> String {
-    let text = std::fs::read_to_string("/work/shared/seed/000_06c8dc6ca1d57cc1.txt")
-        .unwrap_or_default();
+    let text =
+        std::fs::read_to_string("/work/shared/seed/000_06c8dc6ca1d57cc1.txt").unwrap_or_default();
     let mut out = String::new();
     for line in text.lines().skip(from - 1).take(to - from + 1) {
         out.push_str(&line.replace("&lt;", "<").replace("&gt;", ">"));
@@ -172,9 +172,21 @@ fn seed_get_pod_wide_is_byte_identical() {
 #[test]
 fn seed_bare_pod_wide_is_byte_identical() {
     let p = pod_from_observed(&observed(
-        "default", "sc-nginx", "k8s-node2", "10.244.2.3", 80, "running", 0, None, None, &[],
+        "default",
+        "sc-nginx",
+        "k8s-node2",
+        "10.244.2.3",
+        80,
+        "running",
+        0,
+        None,
+        None,
+        &[],
     ));
-    assert_eq!(table(pods(&[p], &default_ns(), true, now())), seed(274, 275));
+    assert_eq!(
+        table(pods(&[p], &default_ns(), true, now())),
+        seed(274, 275)
+    );
 }
 
 #[test]
@@ -183,8 +195,16 @@ fn seed_kube_system_crashloop_table_is_byte_identical() {
     let mut items = Vec::new();
     for name in ["coredns-6d8c4cb4d-92g7b", "coredns-6d8c4cb4d-kl4q5"] {
         items.push(pod_from_observed(&observed(
-            "kube-system", name, "k8s-master", "10.244.0.2", age, "restarting", 32,
-            Some(224), None, &[],
+            "kube-system",
+            name,
+            "k8s-master",
+            "10.244.0.2",
+            age,
+            "restarting",
+            32,
+            Some(224),
+            None,
+            &[],
         )));
     }
     for name in [
@@ -198,17 +218,33 @@ fn seed_kube_system_crashloop_table_is_byte_identical() {
         "kube-scheduler-k8s-master",
     ] {
         items.push(pod_from_observed(&observed(
-            "kube-system", name, "k8s-master", "192.168.44.210", age, "running", 0, None, None,
+            "kube-system",
+            name,
+            "k8s-master",
+            "192.168.44.210",
+            age,
+            "running",
+            0,
+            None,
+            None,
             &[],
         )));
     }
-    let got = table(pods(&items, &Scope::Namespace("kube-system".into()), false, now()));
+    let got = table(pods(
+        &items,
+        &Scope::Namespace("kube-system".into()),
+        false,
+        now(),
+    ));
     assert_eq!(got, seed(303, 313));
 }
 
 fn seed_deployment(created_secs: i64) -> Deployment {
     let sel = LabelSelector {
-        match_labels: Some(BTreeMap::from([("run".to_string(), "my-nginx".to_string())])),
+        match_labels: Some(BTreeMap::from([(
+            "run".to_string(),
+            "my-nginx".to_string(),
+        )])),
         ..Default::default()
     };
     Deployment {
@@ -223,7 +259,10 @@ fn seed_deployment(created_secs: i64) -> Deployment {
             selector: sel,
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(BTreeMap::from([("run".to_string(), "my-nginx".to_string())])),
+                    labels: Some(BTreeMap::from([(
+                        "run".to_string(),
+                        "my-nginx".to_string(),
+                    )])),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
@@ -241,10 +280,13 @@ fn seed_rs() -> ReplicaSet {
     let d = seed_deployment(0);
     let dspec = d.spec.unwrap();
     let mut tmpl = dspec.template.clone();
-    tmpl.metadata.as_mut().unwrap().labels.as_mut().unwrap().insert(
-        "pod-template-hash".into(),
-        "cf54cdbf7".into(),
-    );
+    tmpl.metadata
+        .as_mut()
+        .unwrap()
+        .labels
+        .as_mut()
+        .unwrap()
+        .insert("pod-template-hash".into(), "cf54cdbf7".into());
     let mut sel = dspec.selector.clone();
     sel.match_labels
         .as_mut()
@@ -274,7 +316,10 @@ fn seed_rs() -> ReplicaSet {
 fn seed_get_deploy_is_byte_identical() {
     let pods = seed_deployment_pods(12);
     let d = deployment_with_status(&seed_deployment(12), &[seed_rs()], &pods);
-    assert_eq!(table(deployments(&[d], &default_ns(), false, now())), seed(186, 187));
+    assert_eq!(
+        table(deployments(&[d], &default_ns(), false, now())),
+        seed(186, 187)
+    );
 }
 
 #[test]
@@ -318,7 +363,10 @@ fn empty_lists_say_no_resources_found() {
         deployments(&[], &Scope::AllNamespaces, false, now()),
         Rendered::Empty("No resources found".into())
     );
-    assert_eq!(nodes(&[], false, now()), Rendered::Empty("No resources found".into()));
+    assert_eq!(
+        nodes(&[], false, now()),
+        Rendered::Empty("No resources found".into())
+    );
     // Seed line 142 / 144.
     assert_eq!(
         format!("{}\n", pods(&[], &default_ns(), false, now()).text()),
@@ -330,34 +378,77 @@ fn empty_lists_say_no_resources_found() {
 fn pod_status_strings() {
     let status = |st: &str, restarts: u32, fin: Option<i64>| {
         let p = pod_from_observed(&observed(
-            "default", "p", "n1", "10.244.1.9", 600, st, restarts, fin, None, &[],
+            "default",
+            "p",
+            "n1",
+            "10.244.1.9",
+            600,
+            st,
+            restarts,
+            fin,
+            None,
+            &[],
         ));
         let c = crate::view::pod_cells(&p, now());
         (c.ready, c.status, c.restarts)
     };
-    assert_eq!(status("running", 0, None), ("1/1".into(), "Running".into(), "0".into()));
+    assert_eq!(
+        status("running", 0, None),
+        ("1/1".into(), "Running".into(), "0".into())
+    );
     assert_eq!(
         status("created", 0, None),
         ("0/1".into(), "ContainerCreating".into(), "0".into())
     );
     assert_eq!(
         status("restarting", 3, Some(10)),
-        ("0/1".into(), "CrashLoopBackOff".into(), "3 (10s ago)".into())
+        (
+            "0/1".into(),
+            "CrashLoopBackOff".into(),
+            "3 (10s ago)".into()
+        )
     );
     // Always + exited after restarts: kubelet is backing off.
     assert_eq!(
         status("exited", 2, Some(30)),
-        ("0/1".into(), "CrashLoopBackOff".into(), "2 (30s ago)".into())
+        (
+            "0/1".into(),
+            "CrashLoopBackOff".into(),
+            "2 (30s ago)".into()
+        )
     );
     // Exited and never restarted: the termination reason shows.
-    assert_eq!(status("exited", 0, Some(30)), ("0/1".into(), "Error".into(), "0".into()));
+    assert_eq!(
+        status("exited", 0, Some(30)),
+        ("0/1".into(), "Error".into(), "0".into())
+    );
 
     // restartPolicy Never: Completed / Error and the terminal phase.
-    let mut o = observed("default", "job", "n1", "", 600, "exited", 0, Some(5), None, &[]);
-    o.manifest.as_mut().unwrap().spec.as_mut().unwrap().restart_policy = Some("Never".into());
+    let mut o = observed(
+        "default",
+        "job",
+        "n1",
+        "",
+        600,
+        "exited",
+        0,
+        Some(5),
+        None,
+        &[],
+    );
+    o.manifest
+        .as_mut()
+        .unwrap()
+        .spec
+        .as_mut()
+        .unwrap()
+        .restart_policy = Some("Never".into());
     o.containers.get_mut("app").unwrap().exit_code = 0;
     let p = pod_from_observed(&o);
-    assert_eq!(p.status.as_ref().unwrap().phase.as_deref(), Some("Succeeded"));
+    assert_eq!(
+        p.status.as_ref().unwrap().phase.as_deref(),
+        Some("Succeeded")
+    );
     assert_eq!(crate::view::pod_cells(&p, now()).status, "Completed");
     o.containers.get_mut("app").unwrap().exit_code = 2;
     let p = pod_from_observed(&o);
@@ -365,7 +456,18 @@ fn pod_status_strings() {
     assert_eq!(crate::view::pod_cells(&p, now()).status, "Error");
 
     // Node unreachable: phase Unknown, nothing ready.
-    let mut o = observed("default", "u", "n1", "10.244.1.2", 600, "running", 0, None, None, &[]);
+    let mut o = observed(
+        "default",
+        "u",
+        "n1",
+        "10.244.1.2",
+        600,
+        "running",
+        0,
+        None,
+        None,
+        &[],
+    );
     o.node_reachable = false;
     let p = pod_from_observed(&o);
     let c = crate::view::pod_cells(&p, now());
@@ -373,7 +475,16 @@ fn pod_status_strings() {
 
     // Deleted with NodeLost → Unknown; deleted otherwise → Terminating.
     let mut p = pod_from_observed(&observed(
-        "default", "t", "n1", "10.244.1.2", 600, "running", 0, None, None, &[],
+        "default",
+        "t",
+        "n1",
+        "10.244.1.2",
+        600,
+        "running",
+        0,
+        None,
+        None,
+        &[],
     ));
     p.metadata.deletion_timestamp = Some(to_time(now()));
     assert_eq!(crate::view::pod_cells(&p, now()).status, "Terminating");
@@ -413,12 +524,20 @@ fn qos_classes() {
     let c = || container("a", "nginx");
     assert_eq!(qos_class(&pod_with(vec![c()])), "BestEffort");
     assert_eq!(
-        qos_class(&pod_with(vec![with_resources(c(), &[("cpu", "100m")], &[])])),
+        qos_class(&pod_with(vec![with_resources(
+            c(),
+            &[("cpu", "100m")],
+            &[]
+        )])),
         "Burstable"
     );
     // Limits only: requests default to limits → Guaranteed.
     assert_eq!(
-        qos_class(&pod_with(vec![with_resources(c(), &[], &[("cpu", "1"), ("memory", "1Gi")])])),
+        qos_class(&pod_with(vec![with_resources(
+            c(),
+            &[],
+            &[("cpu", "1"), ("memory", "1Gi")]
+        )])),
         "Guaranteed"
     );
     assert_eq!(
@@ -476,19 +595,31 @@ fn seed_master_node() -> Node {
         ("kubernetes.io/os", "linux"),
         ("node-role.kubernetes.io/control-plane", ""),
         ("node-role.kubernetes.io/master", ""),
-        ("node.kubernetes.io/exclude-from-external-load-balancers", ""),
+        (
+            "node.kubernetes.io/exclude-from-external-load-balancers",
+            "",
+        ),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let annotations: BTreeMap<String, String> = [
-        ("flannel.alpha.coreos.com/backend-data", r#"{"VNI":1,"VtepMAC":"fe:ca:d8:cc:01:2e"}"#),
+        (
+            "flannel.alpha.coreos.com/backend-data",
+            r#"{"VNI":1,"VtepMAC":"fe:ca:d8:cc:01:2e"}"#,
+        ),
         ("flannel.alpha.coreos.com/backend-type", "vxlan"),
         ("flannel.alpha.coreos.com/kube-subnet-manager", "true"),
         ("flannel.alpha.coreos.com/public-ip", "192.168.44.210"),
-        ("kubeadm.alpha.kubernetes.io/cri-socket", "/var/run/dockershim.sock"),
+        (
+            "kubeadm.alpha.kubernetes.io/cri-socket",
+            "/var/run/dockershim.sock",
+        ),
         ("node.alpha.kubernetes.io/ttl", "0"),
-        ("volumes.kubernetes.io/controller-managed-attach-detach", "true"),
+        (
+            "volumes.kubernetes.io/controller-managed-attach-detach",
+            "true",
+        ),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -514,15 +645,56 @@ fn seed_master_node() -> Node {
         }),
         status: Some(NodeStatus {
             conditions: Some(vec![
-                cond("NetworkUnavailable", "False", "2022-09-25T18:33:20Z", "2022-09-25T18:33:20Z", "FlannelIsUp", "Flannel is running on this node"),
-                cond("MemoryPressure", "False", "2022-09-28T17:33:08Z", "2022-09-25T18:20:26Z", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                cond("DiskPressure", "False", "2022-09-28T17:33:08Z", "2022-09-25T18:20:26Z", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                cond("PIDPressure", "False", "2022-09-28T17:33:08Z", "2022-09-25T18:20:26Z", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                cond("Ready", "True", "2022-09-28T17:33:08Z", "2022-09-25T18:33:28Z", "KubeletReady", "kubelet is posting ready status"),
+                cond(
+                    "NetworkUnavailable",
+                    "False",
+                    "2022-09-25T18:33:20Z",
+                    "2022-09-25T18:33:20Z",
+                    "FlannelIsUp",
+                    "Flannel is running on this node",
+                ),
+                cond(
+                    "MemoryPressure",
+                    "False",
+                    "2022-09-28T17:33:08Z",
+                    "2022-09-25T18:20:26Z",
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                ),
+                cond(
+                    "DiskPressure",
+                    "False",
+                    "2022-09-28T17:33:08Z",
+                    "2022-09-25T18:20:26Z",
+                    "KubeletHasNoDiskPressure",
+                    "kubelet has no disk pressure",
+                ),
+                cond(
+                    "PIDPressure",
+                    "False",
+                    "2022-09-28T17:33:08Z",
+                    "2022-09-25T18:20:26Z",
+                    "KubeletHasSufficientPID",
+                    "kubelet has sufficient PID available",
+                ),
+                cond(
+                    "Ready",
+                    "True",
+                    "2022-09-28T17:33:08Z",
+                    "2022-09-25T18:33:28Z",
+                    "KubeletReady",
+                    "kubelet is posting ready status",
+                ),
             ]),
             addresses: Some(vec![
-                NodeAddress { type_: "InternalIP".into(), address: "192.168.44.210".into() },
-                NodeAddress { type_: "Hostname".into(), address: "k8s-master".into() },
+                NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: "192.168.44.210".into(),
+                },
+                NodeAddress {
+                    type_: "Hostname".into(),
+                    address: "k8s-master".into(),
+                },
             ]),
             capacity: Some(kq(&[
                 ("cpu", "4"),
@@ -568,11 +740,36 @@ fn seed_master_pods() -> Vec<Pod> {
         p
     };
     vec![
-        mk("kube-system", "kube-scheduler-k8s-master", &[("cpu", "100m")], &[]),
-        mk("kube-flannel", "kube-flannel-ds-rphnc", &[("cpu", "100m"), ("memory", "50Mi")], &[("cpu", "100m"), ("memory", "50Mi")]),
-        mk("kube-system", "etcd-k8s-master", &[("cpu", "100m"), ("memory", "100Mi")], &[]),
-        mk("kube-system", "kube-apiserver-k8s-master", &[("cpu", "250m")], &[]),
-        mk("kube-system", "kube-controller-manager-k8s-master", &[("cpu", "200m")], &[]),
+        mk(
+            "kube-system",
+            "kube-scheduler-k8s-master",
+            &[("cpu", "100m")],
+            &[],
+        ),
+        mk(
+            "kube-flannel",
+            "kube-flannel-ds-rphnc",
+            &[("cpu", "100m"), ("memory", "50Mi")],
+            &[("cpu", "100m"), ("memory", "50Mi")],
+        ),
+        mk(
+            "kube-system",
+            "etcd-k8s-master",
+            &[("cpu", "100m"), ("memory", "100Mi")],
+            &[],
+        ),
+        mk(
+            "kube-system",
+            "kube-apiserver-k8s-master",
+            &[("cpu", "250m")],
+            &[],
+        ),
+        mk(
+            "kube-system",
+            "kube-controller-manager-k8s-master",
+            &[("cpu", "200m")],
+            &[],
+        ),
         mk("kube-system", "kube-proxy-ggnnt", &[], &[]),
     ]
 }
@@ -583,8 +780,14 @@ fn seed_describe_node_is_byte_identical_modulo_timezone_and_lease() {
     // Differences by design: times print in UTC, and there is no kubelet Lease to report.
     let want = seed(351, 431)
         .replace("+0800", "+0000")
-        .replace("  HolderIdentity:  k8s-master", "  HolderIdentity:  <unset>")
-        .replace("  RenewTime:       Wed, 28 Sep 2022 17:36:36 +0000", "  RenewTime:       <unset>");
+        .replace(
+            "  HolderIdentity:  k8s-master",
+            "  HolderIdentity:  <unset>",
+        )
+        .replace(
+            "  RenewTime:       Wed, 28 Sep 2022 17:36:36 +0000",
+            "  RenewTime:       <unset>",
+        );
     assert_eq!(got, want);
 }
 
@@ -597,7 +800,14 @@ fn seed_get_nodes() {
     let mut unreachable = seed_master_node();
     unreachable.metadata.name = Some("k8s-node2".into());
     unreachable.metadata.labels = None;
-    for c in unreachable.status.as_mut().unwrap().conditions.as_mut().unwrap() {
+    for c in unreachable
+        .status
+        .as_mut()
+        .unwrap()
+        .conditions
+        .as_mut()
+        .unwrap()
+    {
         if c.type_ == "Ready" {
             c.status = "Unknown".into();
         }
@@ -613,32 +823,43 @@ fn seed_get_nodes() {
 
 #[test]
 fn seed_get_service() {
-    let svc = |name: &str, ty: &str, ip: &str, port: i32, node_port: Option<i32>, age: i64| Service {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some("default".into()),
-            creation_timestamp: Some(to_time(now() - Duration::seconds(age))),
-            ..Default::default()
-        },
-        spec: Some(ServiceSpec {
-            type_: Some(ty.into()),
-            cluster_ip: Some(ip.into()),
-            cluster_ips: Some(vec![ip.into()]),
-            ports: Some(vec![ServicePort {
-                port,
-                node_port,
-                protocol: Some("TCP".into()),
+    let svc =
+        |name: &str, ty: &str, ip: &str, port: i32, node_port: Option<i32>, age: i64| Service {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("default".into()),
+                creation_timestamp: Some(to_time(now() - Duration::seconds(age))),
                 ..Default::default()
-            }]),
-            ..Default::default()
-        }),
-        status: None,
-    };
+            },
+            spec: Some(ServiceSpec {
+                type_: Some(ty.into()),
+                cluster_ip: Some(ip.into()),
+                cluster_ips: Some(vec![ip.into()]),
+                ports: Some(vec![ServicePort {
+                    port,
+                    node_port,
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            status: None,
+        };
     let items = [
         svc("my-nginx", "NodePort", "10.1.20.144", 8080, Some(32697), 5),
-        svc("kubernetes", "ClusterIP", "10.1.0.1", 443, None, 24 * 3600 + 60),
+        svc(
+            "kubernetes",
+            "ClusterIP",
+            "10.1.0.1",
+            443,
+            None,
+            24 * 3600 + 60,
+        ),
     ];
-    assert_eq!(table(services(&items, &default_ns(), false, now())), seed(226, 228));
+    assert_eq!(
+        table(services(&items, &default_ns(), false, now())),
+        seed(226, 228)
+    );
 }
 
 #[test]
@@ -661,7 +882,10 @@ fn describe_pending_pod_snapshot() {
     let msg = "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu. preemption: 0/4 nodes are available: 1 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod.";
     let p = pending_pod(&template, "my-nginx-cf54cdbf7-zzzzz", msg);
     let cells = crate::view::pod_cells(&p, now());
-    assert_eq!((cells.ready.as_str(), cells.status.as_str()), ("0/1", "Pending"));
+    assert_eq!(
+        (cells.ready.as_str(), cells.status.as_str()),
+        ("0/1", "Pending")
+    );
     insta::assert_snapshot!(describe_pod(&p, &[failed_scheduling_event(msg)], now()));
     insta::assert_snapshot!(table(pods(&[p], &default_ns(), true, now())), @r"
     NAME                       READY   STATUS    RESTARTS   AGE   IP       NODE     NOMINATED NODE   READINESS GATES
@@ -672,7 +896,15 @@ fn describe_pending_pod_snapshot() {
 #[test]
 fn describe_crashloop_pod_snapshot() {
     let p = pod_from_observed(&observed(
-        "default", "crasher", "k8s-node1", "10.244.1.7", 900, "restarting", 4, Some(40), None,
+        "default",
+        "crasher",
+        "k8s-node1",
+        "10.244.1.7",
+        900,
+        "restarting",
+        4,
+        Some(40),
+        None,
         &[("app", "crasher")],
     ));
     insta::assert_snapshot!(describe_pod(&p, &[], now()));
@@ -682,7 +914,10 @@ fn describe_crashloop_pod_snapshot() {
 fn json_and_yaml_like_kubectl() {
     let pods = seed_deployment_pods(24);
     let one = to_json(&pods[..1]).unwrap();
-    assert!(one.starts_with("{\n    \"apiVersion\": \"v1\",\n    \"kind\": \"Pod\",\n"), "{one}");
+    assert!(
+        one.starts_with("{\n    \"apiVersion\": \"v1\",\n    \"kind\": \"Pod\",\n"),
+        "{one}"
+    );
     assert!(one.ends_with("}\n"));
     let list = to_json(&pods).unwrap();
     let v: serde_json::Value = serde_json::from_str(&list).unwrap();
@@ -694,6 +929,10 @@ fn json_and_yaml_like_kubectl() {
     // Go's encoder escapes HTML characters.
     let mut p = pods[0].clone();
     p.metadata.annotations = Some(BTreeMap::from([("a".to_string(), "<x&y>".to_string())]));
-    assert!(to_json(&[p]).unwrap().contains(r#""a": "\u003cx\u0026y\u003e""#));
+    assert!(
+        to_json(&[p])
+            .unwrap()
+            .contains(r#""a": "\u003cx\u0026y\u003e""#)
+    );
     insta::assert_snapshot!(to_yaml(&pods[..1]).unwrap());
 }
