@@ -14,6 +14,7 @@ pub mod plan;
 pub mod quantity;
 pub mod runtime;
 pub mod scheduler;
+pub mod selector;
 pub mod source;
 pub mod transport;
-pub mod selector;
+pub mod view;
