@@ -13,7 +13,7 @@ use super::{CliError, Format, Global, Ui, pipeline};
 use crate::controllers::PodNaming;
 use crate::inventory::Inventory;
 use crate::model;
-use crate::output::{objects, table};
+use crate::output::{Rendered, Scope, objects, table};
 use crate::selector::Selector;
 use crate::view;
 
@@ -136,40 +136,61 @@ pub fn filter<T>(items: Vec<T>, g: &Global, name: Option<&str>, meta: impl Fn(&T
 pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<i32, CliError> {
     let w = world(g, args.observed.as_deref(), ui).await?;
     let wide = g.output == Format::Wide;
-    let ns = if g.all_namespaces { None } else { Some(g.namespace.as_str()) };
+    let scope = if g.all_namespaces { Scope::AllNamespaces } else { Scope::Namespace(g.namespace.clone()) };
     let name = args.name.as_deref();
-    let (rendered, json) = match args.resource {
+    let meta_of_pod = |p: &Pod| &p.metadata;
+    let (count, out) = match args.resource {
         Resource::Pods => {
-            let items = filter(w.pods, g, name, |p| &p.metadata, true)?;
-            (table::pods(&items, wide, ns, w.now), objects::to_values(&items))
+            show(filter(w.pods, g, name, meta_of_pod, true)?, g, name, |i| table::pods(i, &scope, wide, w.now))?
         }
-        Resource::Deployments => {
-            let items = filter(w.deployments, g, name, |p| &p.metadata, true)?;
-            (table::deployments(&items, wide, ns, w.now), objects::to_values(&items))
-        }
-        Resource::Replicasets => {
-            let items = filter(w.replica_sets, g, name, |p| &p.metadata, true)?;
-            (table::replica_sets(&items, wide, ns, w.now), objects::to_values(&items))
-        }
+        Resource::Deployments => show(filter(w.deployments, g, name, |d| &d.metadata, true)?, g, name, |i| {
+            table::deployments(i, &scope, wide, w.now)
+        })?,
+        Resource::Replicasets => show(filter(w.replica_sets, g, name, |r| &r.metadata, true)?, g, name, |i| {
+            table::replica_sets(i, &scope, wide, w.now)
+        })?,
         Resource::Nodes => {
-            let items = filter(w.nodes, g, name, |p| &p.metadata, false)?;
-            (table::nodes(&items, wide, w.now), objects::to_values(&items))
+            show(filter(w.nodes, g, name, |n| &n.metadata, false)?, g, name, |i| table::nodes(i, wide, w.now))?
         }
-        Resource::Services => {
-            let items = filter(w.services, g, name, |p| &p.metadata, true)?;
-            (table::services(&items, wide, ns, w.now), objects::to_values(&items))
-        }
+        Resource::Services => show(filter(w.services, g, name, |s| &s.metadata, true)?, g, name, |i| {
+            table::services(i, &scope, wide, w.now)
+        })?,
     };
-    if let (Some(n), true) = (name, json.is_empty()) {
-        return Err(CliError::Reported(format!("{:?} \"{n}\" not found", args.resource).to_lowercase()));
+    if let (Some(n), 0) = (name, count) {
+        return Err(CliError::Reported(format!("{} \"{n}\" not found", args.resource.plural())));
     }
-    match g.output {
-        Format::Json => ui.out(&objects::json(&json, name.is_some())),
-        Format::Yaml => ui.out(&objects::yaml(&json, name.is_some())),
-        Format::Table | Format::Wide => match rendered {
-            table::Rendered::Table(t) => ui.out(&t),
-            table::Rendered::Empty(msg) => ui.info(&msg),
-        },
+    match out {
+        Rendered::Table(t) => ui.out(&t),
+        Rendered::Empty(msg) => ui.info(&msg),
     }
     Ok(0)
+}
+
+/// Renders `items` in the format asked for: kubectl's table, or Kubernetes objects as JSON/YAML.
+fn show<T: serde::Serialize>(
+    items: Vec<T>,
+    g: &Global,
+    name: Option<&str>,
+    table: impl FnOnce(&[T]) -> Rendered,
+) -> Result<(usize, Rendered), CliError> {
+    let by_name = name.is_some();
+    let text = match g.output {
+        Format::Json => objects::to_json(&items, by_name),
+        Format::Yaml => objects::to_yaml(&items, by_name),
+        Format::Table | Format::Wide => return Ok((items.len(), table(&items))),
+    };
+    Ok((items.len(), Rendered::Table(text.map_err(|e| CliError::Other(e.into()))?)))
+}
+
+impl Resource {
+    /// kubectl's resource name in messages (`pods "x" not found`).
+    fn plural(self) -> &'static str {
+        match self {
+            Resource::Pods => "pods",
+            Resource::Deployments => "deployments.apps",
+            Resource::Replicasets => "replicasets.apps",
+            Resource::Nodes => "nodes",
+            Resource::Services => "services",
+        }
+    }
 }

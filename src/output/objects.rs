@@ -26,13 +26,14 @@ fn sorted(v: Value) -> Value {
     }
 }
 
-/// One value for one object, or a `List` wrapping several (zero objects → an empty `List`, as kubectl).
-pub fn to_value<T: Serialize>(items: &[T]) -> Result<Value, ObjectsError> {
+/// One value for one object asked for by name, else a `List` (kubectl prints a `List` for any listing,
+/// even of one object or none).
+pub fn to_value<T: Serialize>(items: &[T], by_name: bool) -> Result<Value, ObjectsError> {
     let mut values = items
         .iter()
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()?;
-    let v = if values.len() == 1 {
+    let v = if by_name && values.len() == 1 {
         values.remove(0)
     } else {
         let mut list = Map::new();
@@ -48,8 +49,8 @@ pub fn to_value<T: Serialize>(items: &[T]) -> Result<Value, ObjectsError> {
 }
 
 /// `-o json`: 4-space indentation, trailing newline, `<>&` escaped as Go's encoder does.
-pub fn to_json<T: Serialize>(items: &[T]) -> Result<String, ObjectsError> {
-    let v = to_value(items)?;
+pub fn to_json<T: Serialize>(items: &[T], by_name: bool) -> Result<String, ObjectsError> {
+    let v = to_value(items, by_name)?;
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
@@ -67,8 +68,8 @@ pub fn to_json<T: Serialize>(items: &[T]) -> Result<String, ObjectsError> {
 }
 
 /// `-o yaml`: block style, keys sorted, list items not indented under their key (kubectl's look).
-pub fn to_yaml<T: Serialize>(items: &[T]) -> Result<String, ObjectsError> {
-    let v = to_value(items)?;
+pub fn to_yaml<T: Serialize>(items: &[T], by_name: bool) -> Result<String, ObjectsError> {
+    let v = to_value(items, by_name)?;
     let opts = serde_saphyr::ser_options! {
         indent_step: 2,
         compact_list_indent: true,

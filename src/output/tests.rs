@@ -913,13 +913,13 @@ fn describe_crashloop_pod_snapshot() {
 #[test]
 fn json_and_yaml_like_kubectl() {
     let pods = seed_deployment_pods(24);
-    let one = to_json(&pods[..1]).unwrap();
+    let one = to_json(&pods[..1], true).unwrap();
     assert!(
         one.starts_with("{\n    \"apiVersion\": \"v1\",\n    \"kind\": \"Pod\",\n"),
         "{one}"
     );
     assert!(one.ends_with("}\n"));
-    let list = to_json(&pods).unwrap();
+    let list = to_json(&pods, false).unwrap();
     let v: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(v["kind"], "List");
     assert_eq!(v["apiVersion"], "v1");
@@ -930,9 +930,9 @@ fn json_and_yaml_like_kubectl() {
     let mut p = pods[0].clone();
     p.metadata.annotations = Some(BTreeMap::from([("a".to_string(), "<x&y>".to_string())]));
     assert!(
-        to_json(&[p])
+        to_json(&[p], true)
             .unwrap()
             .contains(r#""a": "\u003cx\u0026y\u003e""#)
     );
-    insta::assert_snapshot!(to_yaml(&pods[..1]).unwrap());
+    insta::assert_snapshot!(to_yaml(&pods[..1], true).unwrap());
 }
