@@ -108,7 +108,10 @@ impl Connector for FakeConnector {
             if self.state.lock().unwrap().unreachable.contains(&host.name) {
                 return Err(TransportError::Unreachable {
                     host: host.name.clone(),
-                    reason: format!("connect to host {} port {}: Connection refused", host.address, host.port),
+                    reason: format!(
+                        "connect to host {} port {}: Connection refused",
+                        host.address, host.port
+                    ),
                 });
             }
             Ok(self.transport(&host.name) as Arc<dyn Transport>)

@@ -98,9 +98,7 @@ pub enum TransportError {
     #[error("{host}: unreachable: {reason}")]
     Unreachable { host: String, reason: String },
     /// The host presented a key that is not in known_hosts (strict checking is on).
-    #[error(
-        "{host}: host key is not known ({fingerprint}); refusing to connect.\n  hint: {hint}"
-    )]
+    #[error("{host}: host key is not known ({fingerprint}); refusing to connect.\n  hint: {hint}")]
     HostKeyUnknown {
         host: String,
         /// `SHA256:…` of the key the host presented (empty if it could not be fetched).

@@ -323,7 +323,11 @@ pub(crate) fn classify_connect_error(ctx: &ConnectContext<'_>, text: &str) -> Tr
         let fingerprint = fingerprint_in(text).unwrap_or_default();
         let hint = format!(
             "if the host was reinstalled, verify {} out of band, then: ssh-keygen -f {} -R '{}' && {}",
-            if fingerprint.is_empty() { "its key fingerprint" } else { &fingerprint },
+            if fingerprint.is_empty() {
+                "its key fingerprint"
+            } else {
+                &fingerprint
+            },
             ctx.known_hosts_display(),
             ctx.known_hosts_name(),
             ctx.pin_command(key_type.as_deref())
@@ -494,7 +498,10 @@ mod tests {
             TransportError::HostKeyChanged {
                 fingerprint, hint, ..
             } => {
-                assert_eq!(fingerprint, "SHA256:2Qe1xWqS7v8m6Hq0bJtJqg3r7xqfQ5bq3nq0hXkqv9E");
+                assert_eq!(
+                    fingerprint,
+                    "SHA256:2Qe1xWqS7v8m6Hq0bJtJqg3r7xqfQ5bq3nq0hXkqv9E"
+                );
                 assert_eq!(
                     hint,
                     "if the host was reinstalled, verify SHA256:2Qe1xWqS7v8m6Hq0bJtJqg3r7xqfQ5bq3nq0hXkqv9E out of band, then: ssh-keygen -f ~/.ssh/known_hosts -R '[127.0.0.1]:2222' && ssh-keyscan -t ed25519 -p 2222 127.0.0.1 >> ~/.ssh/known_hosts"
@@ -517,8 +524,14 @@ mod tests {
                 reason: "connect to host 172.30.0.11 port 22: Connection refused".into()
             }
         );
-        let e = classify_connect_error(&ctx(None), "root@172.30.0.11: Permission denied (publickey).");
-        assert!(matches!(e, TransportError::Auth { ref user, .. } if user == "root"), "{e:?}");
+        let e = classify_connect_error(
+            &ctx(None),
+            "root@172.30.0.11: Permission denied (publickey).",
+        );
+        assert!(
+            matches!(e, TransportError::Auth { ref user, .. } if user == "root"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -551,7 +564,10 @@ mod tests {
     async fn shell_line_survives_one_shell_level_byte_exact() {
         // What sshd does with the line: `$SHELL -c LINE`. Prove the quoting with a real sh.
         let hostile = crate::transport::test_sshd::HOSTILE;
-        let cmd = Cmd::read("printf", std::iter::once("%s\\0").chain(hostile.iter().copied()));
+        let cmd = Cmd::read(
+            "printf",
+            std::iter::once("%s\\0").chain(hostile.iter().copied()),
+        );
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(cmd.to_shell_line())
@@ -567,11 +583,17 @@ mod tests {
     async fn real_sshd_argv_stdin_exit_and_sessions() {
         let sshd = TestSshd::start();
         let connector = SshConnector::new().unwrap();
-        let t = connector.connect(&sshd.host(), &sshd.ssh(true)).await.unwrap();
+        let t = connector
+            .connect(&sshd.host(), &sshd.ssh(true))
+            .await
+            .unwrap();
         assert_eq!(t.host(), "loopback");
 
         let hostile = crate::transport::test_sshd::HOSTILE;
-        let cmd = Cmd::read("printf", std::iter::once("%s\\0").chain(hostile.iter().copied()));
+        let cmd = Cmd::read(
+            "printf",
+            std::iter::once("%s\\0").chain(hostile.iter().copied()),
+        );
         let out = t.run(&cmd).await.unwrap();
         assert!(out.success(), "{}", out.stderr_str());
         let text = String::from_utf8(out.stdout).unwrap();
@@ -583,14 +605,22 @@ mod tests {
             .run(&Cmd::read("sh", ["-c", "cat; echo err >&2; exit 7"]).with_stdin("in'put\n"))
             .await
             .unwrap();
-        assert_eq!((out.status, out.stdout.as_slice(), out.stderr.as_slice()), (7, &b"in'put\n"[..], &b"err\n"[..]));
+        assert_eq!(
+            (out.status, out.stdout.as_slice(), out.stderr.as_slice()),
+            (7, &b"in'put\n"[..], &b"err\n"[..])
+        );
 
         // More concurrent commands than sshd's MaxSessions (10): the semaphore queues them.
         let sleepy = Cmd::read("sh", ["-c", "sleep 0.3; echo ok"]);
         let runs = (0..16).map(|_| t.run(&sleepy));
         for r in futures::future::join_all(runs).await {
             let r = r.unwrap();
-            assert_eq!((r.status, r.stdout_str().as_ref()), (0, "ok\n"), "{}", r.stderr_str());
+            assert_eq!(
+                (r.status, r.stdout_str().as_ref()),
+                (0, "ok\n"),
+                "{}",
+                r.stderr_str()
+            );
         }
 
         t.close().await;
@@ -606,9 +636,17 @@ mod tests {
 
         // Unknown: empty known_hosts, strict.
         std::fs::write(&sshd.known_hosts, "").unwrap();
-        let err = connector.connect(&sshd.host(), &sshd.ssh(true)).await.err().unwrap();
+        let err = connector
+            .connect(&sshd.host(), &sshd.ssh(true))
+            .await
+            .err()
+            .unwrap();
         match err {
-            TransportError::HostKeyUnknown { fingerprint, hint, host } => {
+            TransportError::HostKeyUnknown {
+                fingerprint,
+                hint,
+                host,
+            } => {
                 assert_eq!(host, "loopback");
                 assert_eq!(fingerprint, expected_fp);
                 assert_eq!(
@@ -629,20 +667,43 @@ mod tests {
             format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.other_public_key()),
         )
         .unwrap();
-        let err = connector.connect(&sshd.host(), &sshd.ssh(true)).await.err().unwrap();
+        let err = connector
+            .connect(&sshd.host(), &sshd.ssh(true))
+            .await
+            .err()
+            .unwrap();
         assert!(
             matches!(err, TransportError::HostKeyChanged { ref fingerprint, .. } if *fingerprint == expected_fp),
             "{err:?}"
         );
         // Not strict: still refuses a *changed* key (accept-new only accepts unknown ones).
-        let err = connector.connect(&sshd.host(), &sshd.ssh(false)).await.err().unwrap();
-        assert!(matches!(err, TransportError::HostKeyChanged { .. }), "{err:?}");
+        let err = connector
+            .connect(&sshd.host(), &sshd.ssh(false))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, TransportError::HostKeyChanged { .. }),
+            "{err:?}"
+        );
 
         // Not strict + unknown: accepted and pinned.
         std::fs::write(&sshd.known_hosts, "").unwrap();
-        let t = connector.connect(&sshd.host(), &sshd.ssh(false)).await.unwrap();
-        assert!(t.run(&Cmd::read("true", Vec::<String>::new())).await.unwrap().success());
-        assert!(std::fs::read_to_string(&sshd.known_hosts).unwrap().contains("ssh-ed25519"));
+        let t = connector
+            .connect(&sshd.host(), &sshd.ssh(false))
+            .await
+            .unwrap();
+        assert!(
+            t.run(&Cmd::read("true", Vec::<String>::new()))
+                .await
+                .unwrap()
+                .success()
+        );
+        assert!(
+            std::fs::read_to_string(&sshd.known_hosts)
+                .unwrap()
+                .contains("ssh-ed25519")
+        );
         t.close().await;
     }
 
@@ -661,8 +722,16 @@ mod tests {
             max_sessions: 8,
         };
         let started = std::time::Instant::now();
-        let err = SshConnector::new().unwrap().connect(&host, &ssh).await.err().unwrap();
-        assert!(matches!(err, TransportError::Unreachable { ref host, ref reason } if host == "gone" && reason.contains("Connection refused")), "{err:?}");
+        let err = SshConnector::new()
+            .unwrap()
+            .connect(&host, &ssh)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, TransportError::Unreachable { ref host, ref reason } if host == "gone" && reason.contains("Connection refused")),
+            "{err:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

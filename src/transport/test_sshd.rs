@@ -37,14 +37,27 @@ pub fn free_port() -> u16 {
 
 fn keygen(path: &Path) -> String {
     let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "clusterctl-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "clusterctl-test",
+            "-f",
+        ])
         .arg(path)
         .status()
         .expect("ssh-keygen must be installed (openssh-client)");
     assert!(st.success(), "ssh-keygen failed");
     let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
     // `type base64` without the comment.
-    public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A running private sshd; killed (by its own pid) on drop.
@@ -165,7 +178,11 @@ pub fn ssh_keygen_fingerprint(public_key: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("k.pub");
     std::fs::write(&p, format!("{public_key}\n")).unwrap();
-    let out = Command::new("ssh-keygen").arg("-lf").arg(&p).output().unwrap();
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&p)
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout)
         .unwrap()
         .split_whitespace()
@@ -178,5 +195,82 @@ impl Drop for TestSshd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Test images built from this machine's static busybox (no registry needed): a pause-like sandbox image
+/// and a busybox app image. Imported once; names are clusterctl-test-only.
+pub const TEST_PAUSE_IMAGE: &str = "clusterctl-rt-test/pause:1";
+pub const TEST_APP_IMAGE: &str = "clusterctl-rt-test/busybox:1";
+
+pub fn ensure_test_images() {
+    let have = |img: &str| {
+        Command::new("docker")
+            .args(["image", "inspect", "--format", "{{.Id}}", img])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if have(TEST_PAUSE_IMAGE) && have(TEST_APP_IMAGE) {
+        return;
+    }
+    let busybox = Path::new("/bin/busybox");
+    assert!(
+        busybox.exists(),
+        "docker tests need a static /bin/busybox (apt-get install busybox-static)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    for applet in [
+        "sh", "sleep", "cat", "echo", "printf", "env", "true", "false",
+    ] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    let tar = dir.path().join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for (img, changes) in [
+        (
+            TEST_PAUSE_IMAGE,
+            ["ENTRYPOINT [\"/bin/sleep\"]", "CMD [\"2147483647\"]"],
+        ),
+        (TEST_APP_IMAGE, ["CMD [\"/bin/sh\"]", "WORKDIR /"]),
+    ] {
+        let st = Command::new("docker")
+            .args(["import", "--change", changes[0], "--change", changes[1]])
+            .arg(&tar)
+            .arg(img)
+            .stdout(Stdio::null())
+            .status()
+            .expect("docker must be installed");
+        assert!(st.success(), "docker import {img} failed");
+    }
+}
+
+/// Removes the named containers on drop, even when the test panicked.
+pub struct ContainerCleanup(pub Vec<String>);
+
+impl Drop for ContainerCleanup {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&self.0)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
