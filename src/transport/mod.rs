@@ -57,3 +57,133 @@ impl Output {
         String::from_utf8_lossy(&self.stderr)
     }
 }
+
+pub mod fake;
+pub mod local;
+pub mod ssh;
+#[cfg(test)]
+pub(crate) mod test_sshd;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::inventory::{Host, SshSettings};
+
+/// A live channel to one host that runs [`Cmd`]s. Cheap to share (`Arc`); calls may run concurrently.
+pub trait Transport: Send + Sync {
+    /// Inventory name of the host.
+    fn host(&self) -> &str;
+    /// Runs one command. A non-zero exit is *not* an error here: it comes back in [`Output::status`].
+    fn run<'a>(&'a self, cmd: &'a Cmd) -> BoxFuture<'a, Result<Output, TransportError>>;
+    /// Releases the connection (e.g. closes the SSH master). Idempotent; later `run`s fail.
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Opens a [`Transport`] to an inventory host.
+pub trait Connector: Send + Sync {
+    fn connect<'a>(
+        &'a self,
+        host: &'a Host,
+        ssh: &'a SshSettings,
+    ) -> BoxFuture<'a, Result<Arc<dyn Transport>, TransportError>>;
+}
+
+/// Why a host could not be reached or a command could not be run on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// TCP connect failed or timed out, name did not resolve, or the connection dropped.
+    #[error("{host}: unreachable: {reason}")]
+    Unreachable { host: String, reason: String },
+    /// The host presented a key that is not in known_hosts (strict checking is on).
+    #[error("{host}: host key is not known ({fingerprint}); refusing to connect.\n  hint: {hint}")]
+    HostKeyUnknown {
+        host: String,
+        /// `SHA256:…` of the key the host presented (empty if it could not be fetched).
+        fingerprint: String,
+        hint: String,
+    },
+    /// The host presented a key different from the one pinned in known_hosts.
+    #[error(
+        "{host}: HOST KEY CHANGED ({fingerprint}); refusing to connect (possible man-in-the-middle).\n  hint: {hint}"
+    )]
+    HostKeyChanged {
+        host: String,
+        fingerprint: String,
+        hint: String,
+    },
+    /// The host refused our credentials.
+    #[error("{host}: authentication failed for user {user}: {reason}")]
+    Auth {
+        host: String,
+        user: String,
+        reason: String,
+    },
+    /// The command could not be started or its result could not be read (not a non-zero exit).
+    #[error("{host}: cannot run `{program}`: {reason}")]
+    Exec {
+        host: String,
+        program: String,
+        reason: String,
+    },
+    /// The command cannot be sent as given (e.g. an argument contains a NUL byte).
+    #[error("{host}: invalid command `{program}`: {reason}")]
+    InvalidCommand {
+        host: String,
+        program: String,
+        reason: String,
+    },
+    /// Local setup failed (control directory, ssh binary missing, …).
+    #[error("{host}: ssh setup failed: {reason}")]
+    Setup { host: String, reason: String },
+}
+
+impl TransportError {
+    /// The host the error is about.
+    pub fn host(&self) -> &str {
+        match self {
+            TransportError::Unreachable { host, .. }
+            | TransportError::HostKeyUnknown { host, .. }
+            | TransportError::HostKeyChanged { host, .. }
+            | TransportError::Auth { host, .. }
+            | TransportError::Exec { host, .. }
+            | TransportError::InvalidCommand { host, .. }
+            | TransportError::Setup { host, .. } => host,
+        }
+    }
+}
+
+impl Cmd {
+    /// Rejects what no transport can carry faithfully: NUL bytes cannot be part of an argv element.
+    pub fn check_sendable(&self, host: &str) -> Result<(), TransportError> {
+        let bad = std::iter::once(&self.program)
+            .chain(&self.args)
+            .any(|a| a.contains('\0'));
+        if bad || self.program.is_empty() {
+            return Err(TransportError::InvalidCommand {
+                host: host.to_string(),
+                program: self.program.clone(),
+                reason: if bad {
+                    "an argument contains a NUL byte".to_string()
+                } else {
+                    "empty program".to_string()
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// The command line as the remote login shell receives it: program and each argument quoted
+    /// exactly once with POSIX single quotes (what openssh's `Command::arg` does). For display and tests;
+    /// the SSH transport builds the same string through openssh.
+    pub fn to_shell_line(&self) -> String {
+        let mut line = shell_escape::unix::escape(self.program.as_str().into()).into_owned();
+        for a in &self.args {
+            line.push(' ');
+            line.push_str(&shell_escape::unix::escape(a.as_str().into()));
+        }
+        line
+    }
+}

@@ -1,0 +1,923 @@
+//! The docker runtime: dockershim-style names and clusterctl labels, `docker create`/`start`/`rm` argv
+//! builders, and the parser for the one-round-trip observe script (`docker inspect` JSON + node facts).
+//! Pure: builds [`Cmd`]s and parses text; never runs anything.
+//!
+//! Conventions (docs/snapshot.md has the observed side):
+//! - names: sandbox `k8s_POD_<pod>_<namespace>`, app container `k8s_<container>_<pod>_<namespace>`;
+//! - every container carries all `clusterctl.io/*` labels of [`crate::model::labels`]; the sandbox also
+//!   carries `clusterctl.io/pod-manifest` (compact JSON of the Pod: metadata without managedFields, spec).
+//!   The pod's own labels live only inside that manifest (one source of truth, no key collisions);
+//! - every value is its own argv element in `--flag=value` form (a value starting with `-` can never be
+//!   read as a flag) and the image follows `--`, after which docker reads only the image and its argv;
+//! - images are never pulled (`--pull=never`): hosts have no registry, images are preloaded.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use serde::Deserialize;
+
+use super::{PodRun, Runtime, RuntimeError};
+use crate::model::{NodeFacts, ObservedContainer, ObservedPod, labels};
+use crate::quantity::Quantity;
+use crate::transport::Cmd;
+
+/// The sandbox image of Kubernetes 1.28–1.30 (kubelet's default pod infra image).
+pub const DEFAULT_SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.9";
+
+/// Docker's "never happened" timestamp.
+const ZERO_TIME_PREFIX: &str = "0001-01-01T00:00:00";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerRuntime {
+    /// Image of the pod sandbox (owns the network namespace, runs `pause`).
+    pub sandbox_image: String,
+    /// Docker network the sandbox joins; `None` = docker's default bridge.
+    pub network: Option<String>,
+}
+
+impl Default for DockerRuntime {
+    fn default() -> DockerRuntime {
+        DockerRuntime {
+            sandbox_image: DEFAULT_SANDBOX_IMAGE.to_string(),
+            network: None,
+        }
+    }
+}
+
+/// `k8s_POD_<pod>_<namespace>`
+pub fn sandbox_name(namespace: &str, pod: &str) -> String {
+    format!("k8s_{}_{pod}_{namespace}", labels::SANDBOX_CONTAINER)
+}
+
+/// `k8s_<container>_<pod>_<namespace>`
+pub fn container_name(namespace: &str, pod: &str, container: &str) -> String {
+    format!("k8s_{container}_{pod}_{namespace}")
+}
+
+// ---------------------------------------------------------------------------------------------------
+// observe
+
+/// The observe script. A constant: no manifest or inventory value is ever interpolated into it.
+/// `docker ps` lists managed containers only; an empty list prints `[]` instead of calling inspect.
+const OBSERVE_SCRIPT: &str = r#"m() { printf '\n@@clusterctl:%s@@\n' "$1"; }
+m hostname; cat /proc/sys/kernel/hostname
+m kernel; uname -r
+m os; (. /etc/os-release 2>/dev/null && printf '%s\n' "$PRETTY_NAME")
+m arch; uname -m
+m runtime; docker version --format '{{.Server.Version}}'
+m cpus; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc
+m memtotal; grep '^MemTotal:' /proc/meminfo
+m btime; grep '^btime ' /proc/stat
+m containers; ids=$(docker ps -aq --no-trunc --filter label=clusterctl.io/managed=true) || exit 1
+if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi
+m end
+"#;
+
+fn split_sections(stdout: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut buf = String::new();
+    for line in stdout.split('\n') {
+        if let Some(name) = line
+            .strip_prefix("@@clusterctl:")
+            .and_then(|l| l.strip_suffix("@@"))
+        {
+            if let Some(prev) = current.take() {
+                out.insert(prev, buf.trim().to_string());
+            }
+            buf.clear();
+            current = Some(name.to_string());
+        } else if current.is_some() {
+            buf.push_str(line);
+            buf.push('\n');
+        }
+    }
+    if let Some(prev) = current {
+        out.insert(prev, buf.trim().to_string());
+    }
+    out
+}
+
+/// `uname -m` → Go's GOARCH, which is what kubectl shows as the node's architecture.
+fn goarch(uname_m: &str) -> String {
+    match uname_m {
+        "x86_64" => "amd64",
+        "aarch64" | "arm64" => "arm64",
+        "armv7l" | "armv6l" => "arm",
+        "i386" | "i686" => "386",
+        "ppc64le" => "ppc64le",
+        "s390x" => "s390x",
+        other => other,
+    }
+    .to_string()
+}
+
+fn parse_facts(s: &BTreeMap<String, String>) -> Result<NodeFacts, RuntimeError> {
+    let get = |k: &'static str| {
+        s.get(k)
+            .map(String::as_str)
+            .ok_or(RuntimeError::MissingSection(k))
+    };
+    let runtime = get("runtime")?;
+    if runtime.is_empty() || runtime.contains(' ') {
+        return Err(RuntimeError::NotAnswering(if runtime.is_empty() {
+            "`docker version` printed nothing".to_string()
+        } else {
+            runtime.to_string()
+        }));
+    }
+    let cpus = get("cpus")?;
+    let cpu_cores = cpus.parse::<u32>().map_err(|_| RuntimeError::Fact {
+        fact: "cpu count",
+        value: cpus.to_string(),
+    })?;
+    // `MemTotal:       16318784 kB` (the kernel's kB are KiB).
+    let mem = get("memtotal")?;
+    let memory_bytes = mem
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|_| mem.trim_end().ends_with("kB"))
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| RuntimeError::Fact {
+            fact: "MemTotal",
+            value: mem.to_string(),
+        })?;
+    let btime = get("btime")?;
+    let boot_time = btime
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .ok_or_else(|| RuntimeError::Fact {
+            fact: "boot time",
+            value: btime.to_string(),
+        })?;
+    Ok(NodeFacts {
+        hostname: get("hostname")?.to_string(),
+        kernel_version: get("kernel")?.to_string(),
+        os_image: get("os")?.to_string(),
+        architecture: goarch(get("arch")?),
+        container_runtime_version: format!("docker://{runtime}"),
+        cpu_cores,
+        memory_bytes,
+        boot_time,
+    })
+}
+
+/// The parts of `docker inspect` we read. Unknown fields are ignored (docker adds fields over time).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspect {
+    id: String,
+    name: String,
+    created: String,
+    #[serde(default)]
+    restart_count: u32,
+    config: InspectConfig,
+    state: InspectState,
+    #[serde(default)]
+    network_settings: Option<InspectNetworkSettings>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectConfig {
+    image: String,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectState {
+    status: String,
+    #[serde(default)]
+    exit_code: i32,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    started_at: String,
+    #[serde(default)]
+    finished_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectNetworkSettings {
+    #[serde(default)]
+    networks: Option<BTreeMap<String, InspectNetwork>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectNetwork {
+    #[serde(rename = "IPAddress", default)]
+    ip_address: String,
+}
+
+fn time_or_empty(t: String) -> String {
+    if t.starts_with(ZERO_TIME_PREFIX) {
+        String::new()
+    } else {
+        t
+    }
+}
+
+impl From<Inspect> for ObservedContainer {
+    fn from(i: Inspect) -> ObservedContainer {
+        // Networks is a map, so "first" is the alphabetically first network with an address; app
+        // containers in `container:` mode have none.
+        let ip = i
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|nets| {
+                nets.into_values()
+                    .map(|n| n.ip_address)
+                    .find(|ip| !ip.is_empty())
+            });
+        ObservedContainer {
+            id: i.id,
+            name: i.name.trim_start_matches('/').to_string(),
+            image: i.config.image,
+            labels: i.config.labels.unwrap_or_default(),
+            status: i.state.status,
+            exit_code: i.state.exit_code,
+            restart_count: i.restart_count,
+            created_at: time_or_empty(i.created),
+            started_at: time_or_empty(i.state.started_at),
+            finished_at: time_or_empty(i.state.finished_at),
+            ip,
+            error: i.state.error,
+        }
+    }
+}
+
+/// Parses `docker inspect` output (a JSON array) into containers sorted by name.
+pub fn parse_inspect(json: &str) -> Result<Vec<ObservedContainer>, RuntimeError> {
+    let raw: Vec<Inspect> =
+        serde_json::from_str(json).map_err(|e| RuntimeError::Inspect(e.to_string()))?;
+    let mut out: Vec<ObservedContainer> = raw.into_iter().map(Into::into).collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// create / start / remove
+
+/// The pod as stored on the sandbox: metadata without managedFields and status-free.
+fn pod_manifest_json(pod: &Pod) -> String {
+    let mut p = pod.clone();
+    p.metadata.managed_fields = None;
+    p.status = None;
+    serde_json::to_string(&p).expect("a Pod always serializes")
+}
+
+fn restart_flag(spec: &PodSpec) -> &'static str {
+    match spec.restart_policy.as_deref() {
+        Some("OnFailure") => "--restart=on-failure",
+        Some("Never") => "--restart=no",
+        _ => "--restart=always",
+    }
+}
+
+/// Millicores → docker's decimal `--cpus` (500 → `0.5`, 1000 → `1`, 1 → `0.001`).
+fn decimal_cpus(millis: i64) -> String {
+    let whole = millis / 1000;
+    let frac = millis % 1000;
+    if frac == 0 {
+        whole.to_string()
+    } else {
+        format!("{whole}.{:03}", frac)
+            .trim_end_matches('0')
+            .to_string()
+    }
+}
+
+/// kubelet's conversion of a cpu request to cgroup shares (`MilliCPUToShares`): 1024 per core, min 2.
+fn cpu_shares(millis: i64) -> i64 {
+    (millis * 1024 / 1000).max(2)
+}
+
+fn resource_flags(c: &Container, args: &mut Vec<String>) {
+    let Some(res) = &c.resources else { return };
+    let get =
+        |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+         k: &str| {
+            m.as_ref()
+                .and_then(|m| m.get(k))
+                .and_then(|q| Quantity::parse(&q.0).ok())
+        };
+    if let Some(q) = get(&res.limits, "cpu") {
+        args.push(format!("--cpus={}", decimal_cpus(q.milli_value())));
+    }
+    if let Some(q) = get(&res.limits, "memory") {
+        args.push(format!("--memory={}", q.value()));
+    }
+    if let Some(q) = get(&res.requests, "cpu") {
+        args.push(format!("--cpu-shares={}", cpu_shares(q.milli_value())));
+    }
+    if let Some(q) = get(&res.requests, "memory") {
+        args.push(format!("--memory-reservation={}", q.value()));
+    }
+}
+
+impl DockerRuntime {
+    fn common_labels(&self, run: &PodRun<'_>, container: &str, out: &mut Vec<String>) {
+        let meta = &run.pod.metadata;
+        let mut l: BTreeMap<&str, &str> = BTreeMap::new();
+        l.insert(labels::MANAGED, "true");
+        l.insert(
+            labels::NAMESPACE,
+            meta.namespace.as_deref().unwrap_or("default"),
+        );
+        l.insert(labels::POD, meta.name.as_deref().unwrap_or_default());
+        l.insert(labels::CONTAINER, container);
+        if let Some(o) = run.owner {
+            l.insert(labels::OWNER_KIND, &o.kind);
+            l.insert(labels::OWNER_NAME, &o.name);
+        }
+        l.insert(labels::TEMPLATE_HASH, run.template_hash);
+        l.insert(labels::COMMIT, run.commit);
+        if let Some(h) = run.spec_hashes.get(container) {
+            l.insert(labels::SPEC_HASH, h);
+        }
+        out.extend(l.into_iter().map(|(k, v)| format!("--label={k}={v}")));
+    }
+
+    fn sandbox_create(&self, run: &PodRun<'_>, spec: &PodSpec, ns: &str, name: &str) -> Cmd {
+        let mut a: Vec<String> = vec![
+            "create".into(),
+            "--pull=never".into(),
+            format!("--name={}", sandbox_name(ns, name)),
+            format!("--hostname={}", spec.hostname.as_deref().unwrap_or(name)),
+        ];
+        if let Some(net) = &self.network {
+            a.push(format!("--network={net}"));
+        }
+        // The sandbox owns the network namespace, so host ports of every container are published on it.
+        for c in &spec.containers {
+            for p in c.ports.iter().flatten() {
+                let Some(hp) = p.host_port.filter(|hp| *hp > 0) else {
+                    continue;
+                };
+                let proto = p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
+                let ip = p
+                    .host_ip
+                    .as_deref()
+                    .filter(|ip| !ip.is_empty())
+                    .map(|ip| format!("{ip}:"))
+                    .unwrap_or_default();
+                a.push(format!("--publish={ip}{hp}:{}/{proto}", p.container_port));
+            }
+        }
+        a.push("--restart=always".into());
+        self.common_labels(run, labels::SANDBOX_CONTAINER, &mut a);
+        a.push(format!(
+            "--label={}={}",
+            labels::POD_MANIFEST,
+            pod_manifest_json(run.pod)
+        ));
+        a.push("--".into());
+        a.push(self.sandbox_image.clone());
+        Cmd::write("docker", a)
+    }
+
+    fn app_create(
+        &self,
+        run: &PodRun<'_>,
+        spec: &PodSpec,
+        c: &Container,
+        ns: &str,
+        pod: &str,
+    ) -> Cmd {
+        let mut a: Vec<String> = vec![
+            "create".into(),
+            "--pull=never".into(),
+            format!("--name={}", container_name(ns, pod, &c.name)),
+            format!("--network=container:{}", sandbox_name(ns, pod)),
+            restart_flag(spec).into(),
+        ];
+        if let Some(g) = spec.termination_grace_period_seconds {
+            a.push(format!("--stop-timeout={g}"));
+        }
+        if let Some(wd) = c.working_dir.as_deref().filter(|w| !w.is_empty()) {
+            a.push(format!("--workdir={wd}"));
+        }
+        // valueFrom is not supported here (validation warns); plain values only, in manifest order.
+        for e in c.env.iter().flatten() {
+            if e.value_from.is_none() {
+                a.push(format!(
+                    "--env={}={}",
+                    e.name,
+                    e.value.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        resource_flags(c, &mut a);
+        self.common_labels(run, &c.name, &mut a);
+        // Kubernetes `command` replaces ENTRYPOINT (its first element is the executable, the rest are
+        // arguments before `args`); `args` replace CMD. Docker clears the image CMD when --entrypoint is set,
+        // which matches Kubernetes ignoring the image CMD when only `command` is given.
+        let command = c.command.as_deref().unwrap_or_default();
+        if let Some((entry, rest)) = command.split_first() {
+            a.push(format!("--entrypoint={entry}"));
+            a.push("--".into());
+            a.push(c.image.clone().unwrap_or_default());
+            a.extend(rest.iter().cloned());
+        } else {
+            a.push("--".into());
+            a.push(c.image.clone().unwrap_or_default());
+        }
+        a.extend(c.args.iter().flatten().cloned());
+        Cmd::write("docker", a)
+    }
+}
+
+impl Runtime for DockerRuntime {
+    fn observe_cmd(&self) -> Cmd {
+        Cmd::read("sh", ["-c", OBSERVE_SCRIPT])
+    }
+
+    fn parse_observation(
+        &self,
+        stdout: &str,
+    ) -> Result<(NodeFacts, Vec<ObservedContainer>), RuntimeError> {
+        let sections = split_sections(stdout);
+        // Facts first: when docker is down, "not answering" says more than a missing section.
+        let facts = parse_facts(&sections)?;
+        let containers = sections
+            .get("containers")
+            .ok_or(RuntimeError::MissingSection("containers"))?;
+        if !sections.contains_key("end") {
+            // `docker ps` failed: the script stopped before the end marker.
+            return Err(RuntimeError::NotAnswering(
+                "`docker ps` failed while listing managed containers".to_string(),
+            ));
+        }
+        let containers = parse_inspect(containers)?;
+        Ok((facts, containers))
+    }
+
+    fn create_pod(&self, run: &PodRun<'_>) -> Vec<Cmd> {
+        let ns = run.pod.metadata.namespace.as_deref().unwrap_or("default");
+        let name = run.pod.metadata.name.as_deref().unwrap_or_default();
+        let empty = PodSpec::default();
+        let spec = run.pod.spec.as_ref().unwrap_or(&empty);
+        let mut cmds = vec![self.sandbox_create(run, spec, ns, name)];
+        cmds.extend(
+            spec.containers
+                .iter()
+                .map(|c| self.app_create(run, spec, c, ns, name)),
+        );
+        cmds.push(Cmd::write(
+            "docker",
+            ["start".to_string(), sandbox_name(ns, name)],
+        ));
+        cmds.extend(spec.containers.iter().map(|c| {
+            Cmd::write(
+                "docker",
+                ["start".to_string(), container_name(ns, name, &c.name)],
+            )
+        }));
+        cmds
+    }
+
+    fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
+        pod.containers
+            .values()
+            .chain(pod.sandbox.iter())
+            .map(|c| {
+                Cmd::write(
+                    "docker",
+                    ["rm".to_string(), "-f".to_string(), c.name.clone()],
+                )
+            })
+            .collect()
+    }
+
+    fn start_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        let sandbox_down = pod.sandbox.as_ref().is_some_and(|s| !s.is_running());
+        if let Some(s) = pod.sandbox.as_ref().filter(|_| sandbox_down) {
+            cmds.push(Cmd::write("docker", ["start".to_string(), s.name.clone()]));
+        }
+        for c in pod.containers.values() {
+            if !c.is_running() {
+                cmds.push(Cmd::write("docker", ["start".to_string(), c.name.clone()]));
+            } else if sandbox_down {
+                // A restarted sandbox has a new network namespace; running members must rejoin it.
+                cmds.push(Cmd::write(
+                    "docker",
+                    ["restart".to_string(), c.name.clone()],
+                ));
+            }
+        }
+        cmds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        OBSERVED_FORMAT_VERSION, ObservedNode, ObservedState, OwnerRef, observed_pods,
+    };
+    use serde_json::json;
+
+    fn pod(v: serde_json::Value) -> Pod {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn hashes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn args(c: &Cmd) -> Vec<&str> {
+        c.args.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn names_follow_dockershim() {
+        assert_eq!(
+            sandbox_name("default", "sc-nginx"),
+            "k8s_POD_sc-nginx_default"
+        );
+        assert_eq!(
+            container_name("default", "sc-nginx", "nginx"),
+            "k8s_nginx_sc-nginx_default"
+        );
+    }
+
+    #[test]
+    fn cpu_conversions() {
+        assert_eq!(decimal_cpus(500), "0.5");
+        assert_eq!(decimal_cpus(1000), "1");
+        assert_eq!(decimal_cpus(1500), "1.5");
+        assert_eq!(decimal_cpus(250), "0.25");
+        assert_eq!(decimal_cpus(1), "0.001");
+        assert_eq!(decimal_cpus(2010), "2.01");
+        // kubelet: MilliCPUToShares(100) = 102, minimum 2.
+        assert_eq!(cpu_shares(100), 102);
+        assert_eq!(cpu_shares(1000), 1024);
+        assert_eq!(cpu_shares(1), 2);
+    }
+
+    #[test]
+    fn create_pod_builds_labelled_sandbox_then_apps() {
+        let p = pod(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "my-nginx-7c5ddbdf54-abcde", "namespace": "default",
+                         "labels": {"run": "my-nginx", "pod-template-hash": "7c5ddbdf54"},
+                         "managedFields": [{"manager": "kubectl"}]},
+            "spec": {
+                "restartPolicy": "Always",
+                "terminationGracePeriodSeconds": 30,
+                "containers": [{
+                    "name": "my-nginx", "image": "nginx",
+                    "command": ["nginx", "-g"], "args": ["daemon off;"],
+                    "workingDir": "/srv",
+                    "env": [{"name": "A", "value": "1"},
+                            {"name": "FROM", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                            {"name": "EMPTY"}],
+                    "ports": [{"containerPort": 80, "hostPort": 8080},
+                              {"containerPort": 53, "hostPort": 5353, "protocol": "UDP", "hostIP": "127.0.0.1"},
+                              {"containerPort": 81}],
+                    "resources": {"limits": {"cpu": "500m", "memory": "128Mi"},
+                                  "requests": {"cpu": "100m", "memory": "64Mi"}}
+                }]
+            }
+        }));
+        let owner = OwnerRef {
+            kind: "ReplicaSet".into(),
+            name: "my-nginx-7c5ddbdf54".into(),
+        };
+        let h = hashes(&[("my-nginx", "s1"), ("POD", "s0")]);
+        let run = PodRun {
+            pod: &p,
+            owner: Some(&owner),
+            template_hash: "7c5ddbdf54",
+            commit: "abc123",
+            spec_hashes: &h,
+        };
+        let cmds = DockerRuntime::default().create_pod(&run);
+        assert_eq!(cmds.len(), 4);
+        assert!(
+            cmds.iter()
+                .all(|c| c.mutating && c.program == "docker" && c.stdin.is_none())
+        );
+
+        let manifest = args(&cmds[0])
+            .into_iter()
+            .find(|a| a.starts_with("--label=clusterctl.io/pod-manifest="))
+            .unwrap()
+            .to_string();
+        let manifest_json: serde_json::Value =
+            serde_json::from_str(manifest.split_once("pod-manifest=").unwrap().1).unwrap();
+        assert!(manifest_json["metadata"].get("managedFields").is_none());
+        assert_eq!(manifest_json["metadata"]["labels"]["run"], "my-nginx");
+        assert_eq!(manifest_json["spec"]["containers"][0]["image"], "nginx");
+
+        assert_eq!(
+            args(&cmds[0]),
+            vec![
+                "create",
+                "--pull=never",
+                "--name=k8s_POD_my-nginx-7c5ddbdf54-abcde_default",
+                "--hostname=my-nginx-7c5ddbdf54-abcde",
+                "--publish=8080:80/tcp",
+                "--publish=127.0.0.1:5353:53/udp",
+                "--restart=always",
+                "--label=clusterctl.io/commit=abc123",
+                "--label=clusterctl.io/container=POD",
+                "--label=clusterctl.io/managed=true",
+                "--label=clusterctl.io/namespace=default",
+                "--label=clusterctl.io/owner-kind=ReplicaSet",
+                "--label=clusterctl.io/owner-name=my-nginx-7c5ddbdf54",
+                "--label=clusterctl.io/pod=my-nginx-7c5ddbdf54-abcde",
+                "--label=clusterctl.io/spec-hash=s0",
+                "--label=clusterctl.io/template-hash=7c5ddbdf54",
+                &manifest,
+                "--",
+                "registry.k8s.io/pause:3.9",
+            ]
+        );
+        assert_eq!(
+            args(&cmds[1]),
+            vec![
+                "create",
+                "--pull=never",
+                "--name=k8s_my-nginx_my-nginx-7c5ddbdf54-abcde_default",
+                "--network=container:k8s_POD_my-nginx-7c5ddbdf54-abcde_default",
+                "--restart=always",
+                "--stop-timeout=30",
+                "--workdir=/srv",
+                "--env=A=1",
+                "--env=EMPTY=",
+                "--cpus=0.5",
+                "--memory=134217728",
+                "--cpu-shares=102",
+                "--memory-reservation=67108864",
+                "--label=clusterctl.io/commit=abc123",
+                "--label=clusterctl.io/container=my-nginx",
+                "--label=clusterctl.io/managed=true",
+                "--label=clusterctl.io/namespace=default",
+                "--label=clusterctl.io/owner-kind=ReplicaSet",
+                "--label=clusterctl.io/owner-name=my-nginx-7c5ddbdf54",
+                "--label=clusterctl.io/pod=my-nginx-7c5ddbdf54-abcde",
+                "--label=clusterctl.io/spec-hash=s1",
+                "--label=clusterctl.io/template-hash=7c5ddbdf54",
+                "--entrypoint=nginx",
+                "--",
+                "nginx",
+                "-g",
+                "daemon off;",
+            ]
+        );
+        assert_eq!(
+            args(&cmds[2]),
+            vec!["start", "k8s_POD_my-nginx-7c5ddbdf54-abcde_default"]
+        );
+        assert_eq!(
+            args(&cmds[3]),
+            vec!["start", "k8s_my-nginx_my-nginx-7c5ddbdf54-abcde_default"]
+        );
+    }
+
+    #[test]
+    fn restart_policies_and_args_only() {
+        for (policy, flag) in [
+            ("Never", "--restart=no"),
+            ("OnFailure", "--restart=on-failure"),
+            ("Always", "--restart=always"),
+        ] {
+            let p = pod(json!({"metadata": {"name": "j", "namespace": "batch"},
+                "spec": {"restartPolicy": policy, "containers": [{"name": "c", "image": "busybox", "args": ["echo", "x"]}]}}));
+            let h = BTreeMap::new();
+            let run = PodRun {
+                pod: &p,
+                owner: None,
+                template_hash: "h",
+                commit: "c",
+                spec_hashes: &h,
+            };
+            let cmds = DockerRuntime::default().create_pod(&run);
+            let a = args(&cmds[1]);
+            assert!(a.contains(&flag), "{policy}: {a:?}");
+            // args only: image ENTRYPOINT kept, args become CMD after the image.
+            assert!(!a.iter().any(|x| x.starts_with("--entrypoint")));
+            assert_eq!(&a[a.len() - 4..], ["--", "busybox", "echo", "x"]);
+            assert!(
+                !a.iter()
+                    .any(|x| x.starts_with("--label=clusterctl.io/owner"))
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_values_are_single_byte_exact_elements() {
+        let hostile = crate::transport::test_sshd::HOSTILE;
+        let env: Vec<_> = hostile
+            .iter()
+            .enumerate()
+            .map(|(i, v)| json!({"name": format!("H{i}"), "value": v}))
+            .collect();
+        let p = pod(json!({"metadata": {"name": "evil", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "-image", "command": ["-entry", "$(touch /tmp/x)"], "args": hostile, "env": env}]}}));
+        let h = BTreeMap::new();
+        let run = PodRun {
+            pod: &p,
+            owner: None,
+            template_hash: "h",
+            commit: "c",
+            spec_hashes: &h,
+        };
+        let cmds = DockerRuntime::default().create_pod(&run);
+        let a = &cmds[1].args;
+        for (i, v) in hostile.iter().enumerate() {
+            assert!(a.contains(&format!("--env=H{i}={v}")), "env {i} missing");
+        }
+        let dd = a.iter().position(|x| x == "--").unwrap();
+        assert_eq!(a[dd - 1], "--entrypoint=-entry");
+        assert_eq!(a[dd + 1], "-image");
+        assert_eq!(a[dd + 2], "$(touch /tmp/x)");
+        assert_eq!(
+            &a[dd + 3..],
+            hostile
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .as_slice()
+        );
+        // Before `--`, every element is a flag in `--name=value` form: nothing is a bare value.
+        assert!(a[1..dd].iter().all(|x| x.starts_with("--")));
+    }
+
+    fn observed(name: &str, container: &str, status: &str) -> ObservedContainer {
+        ObservedContainer {
+            id: format!("id-{name}"),
+            name: name.to_string(),
+            status: status.to_string(),
+            labels: [
+                (labels::MANAGED, "true"),
+                (labels::NAMESPACE, "default"),
+                (labels::POD, "p"),
+                (labels::CONTAINER, container),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn observed_pod(cs: Vec<ObservedContainer>) -> ObservedPod {
+        let state = ObservedState {
+            format_version: OBSERVED_FORMAT_VERSION,
+            observed_at: String::new(),
+            nodes: vec![ObservedNode {
+                name: "n1".into(),
+                reachable: true,
+                error: None,
+                facts: None,
+                containers: cs,
+            }],
+        };
+        observed_pods(&state).remove(0)
+    }
+
+    #[test]
+    fn remove_apps_then_sandbox_and_start_only_stopped() {
+        let rt = DockerRuntime::default();
+        let p = observed_pod(vec![
+            observed("k8s_POD_p_default", "POD", "running"),
+            observed("k8s_b_p_default", "b", "exited"),
+            observed("k8s_a_p_default", "a", "running"),
+        ]);
+        let rm: Vec<Vec<String>> = rt.remove_pod(&p).into_iter().map(|c| c.args).collect();
+        assert_eq!(
+            rm,
+            vec![
+                vec!["rm", "-f", "k8s_a_p_default"],
+                vec!["rm", "-f", "k8s_b_p_default"],
+                vec!["rm", "-f", "k8s_POD_p_default"],
+            ]
+        );
+        let st: Vec<Vec<String>> = rt.start_pod(&p).into_iter().map(|c| c.args).collect();
+        assert_eq!(st, vec![vec!["start", "k8s_b_p_default"]]);
+
+        let p = observed_pod(vec![
+            observed("k8s_POD_p_default", "POD", "exited"),
+            observed("k8s_b_p_default", "b", "exited"),
+            observed("k8s_a_p_default", "a", "running"),
+        ]);
+        let st: Vec<Vec<String>> = rt.start_pod(&p).into_iter().map(|c| c.args).collect();
+        assert_eq!(
+            st,
+            vec![
+                vec!["start", "k8s_POD_p_default"],
+                vec!["restart", "k8s_a_p_default"],
+                vec!["start", "k8s_b_p_default"],
+            ]
+        );
+    }
+
+    #[test]
+    fn observe_cmd_is_a_constant_script() {
+        let c = DockerRuntime::default().observe_cmd();
+        assert_eq!(c.program, "sh");
+        assert_eq!(c.args[0], "-c");
+        assert!(!c.mutating);
+        assert!(
+            c.args[1]
+                .contains("docker ps -aq --no-trunc --filter label=clusterctl.io/managed=true")
+        );
+    }
+
+    const FIXTURE_OBSERVE: &str = include_str!("../../tests/fixtures/docker/observe.txt");
+    const FIXTURE_INSPECT: &str = include_str!("../../tests/fixtures/docker/inspect.json");
+
+    #[test]
+    fn parses_captured_observe_output() {
+        let (facts, containers) = DockerRuntime::default()
+            .parse_observation(FIXTURE_OBSERVE)
+            .unwrap();
+        insta::assert_json_snapshot!("observe_fixture", (facts, containers));
+    }
+
+    #[test]
+    fn parses_captured_inspect_states() {
+        let cs = parse_inspect(FIXTURE_INSPECT).unwrap();
+        // Cross-checked with `docker inspect --format '{{.Name}} {{.State.Status}} {{.State.ExitCode}}
+        // {{.RestartCount}}'` at capture time.
+        let by: BTreeMap<&str, &ObservedContainer> =
+            cs.iter().map(|c| (c.name.as_str(), c)).collect();
+        let row = |n: &str| {
+            let c = by[n];
+            (
+                c.status.as_str(),
+                c.exit_code,
+                c.restart_count,
+                c.started_at.is_empty(),
+            )
+        };
+        assert_eq!(row("k8s_POD_fx_default"), ("running", 0, 0, false));
+        assert_eq!(row("k8s_done_fx_default"), ("exited", 3, 0, false));
+        assert_eq!(row("k8s_broken_fx_default"), ("created", 127, 0, true));
+        assert_eq!(row("k8s_fresh_fx_default"), ("created", 0, 0, true));
+        assert_eq!(row("k8s_crash_fx_default"), ("restarting", 1, 5, false));
+        assert_eq!(by["k8s_POD_fx_default"].ip.as_deref(), Some("172.17.0.2"));
+        assert!(
+            by.values()
+                .filter(|c| !c.name.starts_with("k8s_POD"))
+                .all(|c| c.ip.is_none())
+        );
+        assert!(
+            by["k8s_broken_fx_default"]
+                .error
+                .contains("exec: \"/nonexistent\"")
+        );
+        insta::assert_json_snapshot!("inspect_fixture", cs);
+    }
+
+    #[test]
+    fn zero_containers_and_docker_down() {
+        let base = "\n@@clusterctl:hostname@@\nnode-1\n@@clusterctl:kernel@@\n6.1.0-18-amd64\n@@clusterctl:os@@\nDebian GNU/Linux 12 (bookworm)\n@@clusterctl:arch@@\naarch64\n@@clusterctl:runtime@@\n20.10.24+dfsg1\n@@clusterctl:cpus@@\n2\n@@clusterctl:memtotal@@\nMemTotal:        4010456 kB\n@@clusterctl:btime@@\nbtime 1700000000\n@@clusterctl:containers@@\n";
+        let ok = format!("{base}[]\n\n@@clusterctl:end@@\n");
+        let (facts, cs) = DockerRuntime::default().parse_observation(&ok).unwrap();
+        assert!(cs.is_empty());
+        assert_eq!(
+            facts,
+            NodeFacts {
+                hostname: "node-1".into(),
+                kernel_version: "6.1.0-18-amd64".into(),
+                os_image: "Debian GNU/Linux 12 (bookworm)".into(),
+                architecture: "arm64".into(),
+                container_runtime_version: "docker://20.10.24+dfsg1".into(),
+                cpu_cores: 2,
+                memory_bytes: 4010456 * 1024,
+                boot_time: "2023-11-14T22:13:20Z".into(),
+            }
+        );
+        // `docker ps` failed: no end marker.
+        assert!(matches!(
+            DockerRuntime::default().parse_observation(base),
+            Err(RuntimeError::NotAnswering(_))
+        ));
+        // Daemon down: `docker version` printed nothing.
+        let down = base.replace("20.10.24+dfsg1\n", "");
+        assert!(matches!(
+            DockerRuntime::default().parse_observation(&down),
+            Err(RuntimeError::NotAnswering(_))
+        ));
+        // Cut short.
+        assert_eq!(
+            DockerRuntime::default().parse_observation("\n@@clusterctl:hostname@@\nx\n"),
+            Err(RuntimeError::MissingSection("runtime"))
+        );
+    }
+}
