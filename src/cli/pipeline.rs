@@ -5,17 +5,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
 use k8s_openapi::api::core::v1::Node;
 
 use super::{CliError, Global, Ui};
 use crate::controllers::{self, Expanded};
-use crate::inventory::{self, Inventory, RuntimeKind};
+use crate::inventory::{self, Inventory};
 use crate::manifest::{self, Diagnostic, Severity};
 use crate::model::ObservedState;
 use crate::observe;
 use crate::plan::{self, Binding, Plan, PlanInput};
-use crate::runtime::{Runtime, docker::DockerRuntime};
+use crate::runtime::{self, Runtime};
 use crate::source::{self, SourceTree};
 use crate::transport::Transport;
 use crate::transport::ssh::SshConnector;
@@ -64,30 +63,23 @@ pub fn report_diagnostics(diags: &[Diagnostic], strict: bool, ui: &Ui) -> Result
     Ok(())
 }
 
+/// The command builder of every host whose runtime clusterctl supports.
 pub fn runtimes(inv: &Inventory) -> BTreeMap<String, Arc<dyn Runtime>> {
-    let docker: Arc<dyn Runtime> = Arc::new(DockerRuntime::default());
     inv.hosts
         .iter()
-        .filter_map(|h| match h.runtime {
-            RuntimeKind::Docker => Some((h.name.clone(), docker.clone())),
-            // containerd hosts come with their runtime in a later issue; they are observed as unreachable.
-            RuntimeKind::Containerd => None,
-        })
+        .filter_map(|h| runtime::runtime_for(h.runtime).ok().map(|r| (h.name.clone(), r)))
         .collect()
 }
 
 /// Observes every host over SSH, or reads a snapshot when `observed_file` is given (then no SSH at all).
 pub async fn observe(inv: &Inventory, observed_file: Option<&Path>) -> Result<Observed, CliError> {
     if let Some(path) = observed_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let state: ObservedState =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a clusterctl snapshot", path.display()))?;
+        let state = observe::load_snapshot(path).map_err(|e| CliError::Other(e.into()))?;
         return Ok(Observed { state, transports: BTreeMap::new() });
     }
-    let connector = SshConnector::default();
-    let rts = runtimes(inv);
-    let (state, transports) = observe::observe(inv, &connector, &rts).await;
-    Ok(Observed { state, transports })
+    let connector = SshConnector::new().map_err(|e| CliError::Other(anyhow::anyhow!("cannot prepare SSH: {e}")))?;
+    let cluster = observe::observe(inv, &connector, runtime::runtime_for).await;
+    Ok(Observed { state: cluster.state, transports: cluster.transports })
 }
 
 pub fn nodes(inv: &Inventory, observed: &ObservedState) -> Vec<Node> {
