@@ -138,10 +138,9 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<i32, CliError> {
     let wide = g.output == Format::Wide;
     let scope = if g.all_namespaces { Scope::AllNamespaces } else { Scope::Namespace(g.namespace.clone()) };
     let name = args.name.as_deref();
-    let meta_of_pod = |p: &Pod| &p.metadata;
     let (count, out) = match args.resource {
         Resource::Pods => {
-            show(filter(w.pods, g, name, meta_of_pod, true)?, g, name, |i| table::pods(i, &scope, wide, w.now))?
+            show(filter(w.pods, g, name, |p| &p.metadata, true)?, g, name, |i| table::pods(i, &scope, wide, w.now))?
         }
         Resource::Deployments => show(filter(w.deployments, g, name, |d| &d.metadata, true)?, g, name, |i| {
             table::deployments(i, &scope, wide, w.now)
