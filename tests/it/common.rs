@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many hosts the suite asks for when it brings the testbed up itself (master + 3 workers).
 pub const HOSTS: usize = 4;
@@ -34,8 +34,9 @@ impl Testbed {
 
     fn init() -> Testbed {
         if let Some(dir) = std::env::var_os("CLUSTERCTL_TESTBED").filter(|d| !d.is_empty()) {
-            return Testbed::load(Path::new(&dir))
-                .unwrap_or_else(|e| panic!("CLUSTERCTL_TESTBED={}: {e}", Path::new(&dir).display()));
+            return Testbed::load(Path::new(&dir)).unwrap_or_else(|e| {
+                panic!("CLUSTERCTL_TESTBED={}: {e}", Path::new(&dir).display())
+            });
         }
         let script = repo_root().join("scripts/testbed");
         let status = Command::new("bash")
@@ -61,7 +62,10 @@ impl Testbed {
     pub fn load(dir: &Path) -> Result<Testbed, String> {
         let hosts_file = dir.join("hosts");
         let text = std::fs::read_to_string(&hosts_file).map_err(|e| {
-            format!("cannot read {}: {e} (is the testbed up? scripts/testbed up)", hosts_file.display())
+            format!(
+                "cannot read {}: {e} (is the testbed up? scripts/testbed up)",
+                hosts_file.display()
+            )
         })?;
         let hosts: Vec<(String, String)> = text
             .lines()
@@ -77,7 +81,9 @@ impl Testbed {
         if hosts.is_empty() {
             return Err(format!("{} lists no hosts", hosts_file.display()));
         }
-        let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(Testbed { dir, hosts })
     }
 
@@ -163,7 +169,11 @@ impl Testbed {
     /// Runs `cmd` on the host over ssh when the returned guard drops (cleanup that also runs when
     /// the test panics).
     pub fn on_drop(&self, host: &str, cmd: impl Into<String>) -> OnDrop {
-        OnDrop { tb: self.clone(), host: host.to_string(), cmd: cmd.into() }
+        OnDrop {
+            tb: self.clone(),
+            host: host.to_string(),
+            cmd: cmd.into(),
+        }
     }
 }
 
@@ -195,7 +205,11 @@ pub fn stdout_ok(what: &str, out: Output) -> String {
 /// A name no other test (in this or another test process) uses: `<prefix>-<pid>-<n>`.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The repository root (where Cargo.toml and scripts/ are).
