@@ -3,6 +3,7 @@
 # Source it; it defines functions and a few variables, and runs nothing.
 
 # The repository root (this file lives in <root>/scripts/).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # What the testbed needs on this machine (docker.io is added only when no engine answers).
@@ -11,6 +12,7 @@ TESTBED_HOST_PACKAGES=(debootstrap busybox-static openssh-client ca-certificates
 BUILD_PACKAGES=(git build-essential pkg-config libssl-dev zlib1g-dev cmake iptables)
 
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/clusterctl-dockerd.log}
+APT_LOG=${APT_LOG:-/var/log/clusterctl-apt.log}
 
 # --- logging ---------------------------------------------------------------------------------------
 
@@ -34,14 +36,14 @@ ensure_packages() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "need root to install: ${missing[*]}"
-  log "installing Debian packages: ${missing[*]}"
+  log "installing Debian packages: ${missing[*]} (log: $APT_LOG)"
   export DEBIAN_FRONTEND=noninteractive
   if [ "$_apt_updated" -eq 0 ]; then
-    apt-get update -qq >&2 || die "apt-get update failed"
+    apt-get update >>"$APT_LOG" 2>&1 || { tail -n 20 "$APT_LOG" >&2; die "apt-get update failed"; }
     _apt_updated=1
   fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 </dev/null \
-    || die "apt-get install ${missing[*]} failed"
+  apt-get install -y --no-install-recommends "${missing[@]}" >>"$APT_LOG" 2>&1 </dev/null ||
+    { tail -n 20 "$APT_LOG" >&2; die "apt-get install ${missing[*]} failed"; }
 }
 
 # ensure_prereqs: everything scripts/test and scripts/demo need, installed only when missing.
