@@ -22,21 +22,24 @@ pub struct Testbed {
     pub hosts: Vec<(String, String)>,
 }
 
-static TESTBED: OnceLock<Testbed> = OnceLock::new();
+/// The outcome of the one attempt per process: a failed `up` is not retried by every test.
+static TESTBED: OnceLock<Result<Testbed, String>> = OnceLock::new();
 
 impl Testbed {
     /// The testbed the tests run against: the one in `$CLUSTERCTL_TESTBED` if set; otherwise
     /// `scripts/testbed up --hosts 4` is run once per test process (a no-op when it is up already).
     /// Panics with the reason when there is none.
     pub fn get() -> Testbed {
-        TESTBED.get_or_init(Testbed::init).clone()
+        match TESTBED.get_or_init(Testbed::init) {
+            Ok(tb) => tb.clone(),
+            Err(e) => panic!("no testbed: {e}"),
+        }
     }
 
-    fn init() -> Testbed {
+    fn init() -> Result<Testbed, String> {
         if let Some(dir) = std::env::var_os("CLUSTERCTL_TESTBED").filter(|d| !d.is_empty()) {
-            return Testbed::load(Path::new(&dir)).unwrap_or_else(|e| {
-                panic!("CLUSTERCTL_TESTBED={}: {e}", Path::new(&dir).display())
-            });
+            return Testbed::load(Path::new(&dir))
+                .map_err(|e| format!("CLUSTERCTL_TESTBED={}: {e}", Path::new(&dir).display()));
         }
         let script = repo_root().join("scripts/testbed");
         let status = Command::new("bash")
@@ -44,18 +47,19 @@ impl Testbed {
             .args(["up", "--hosts", &HOSTS.to_string()])
             .stdin(Stdio::null())
             .status()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            status.success(),
-            "`{} up --hosts {HOSTS}` failed ({status}); its log is above. \
-             Run it by hand, or set CLUSTERCTL_TESTBED to a running testbed's state dir.",
-            script.display()
-        );
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !status.success() {
+            return Err(format!(
+                "`{} up --hosts {HOSTS}` failed ({status}); its log is above. \
+                 Run it by hand, or set CLUSTERCTL_TESTBED to a running testbed's state dir.",
+                script.display()
+            ));
+        }
         let dir = std::env::var_os("TESTBED_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| repo_root().join(".testbed"));
-        Testbed::load(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        Testbed::load(&dir).map_err(|e| format!("{}: {e}", dir.display()))
     }
 
     /// Reads a testbed's state dir (its `hosts` file: one `name address` line per host).
