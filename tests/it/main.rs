@@ -1,1 +1,6 @@
-fn main() {}
+//! The integration suite: one binary, run against the testbed's real hosts (scripts/testbed).
+//! `scripts/test` brings the testbed up before and takes it down after; see docs/testing.md.
+
+mod common;
+mod pipeline;
+mod testbed;
