@@ -102,12 +102,9 @@ pub fn expand(manifests: &[Manifest]) -> Expanded {
         }
     }
     out.pod_sets.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    out.deployments
-        .sort_by(|a, b| meta_key(&a.metadata).cmp(&meta_key(&b.metadata)));
-    out.replica_sets
-        .sort_by(|a, b| meta_key(&a.metadata).cmp(&meta_key(&b.metadata)));
-    out.services
-        .sort_by(|a, b| meta_key(&a.metadata).cmp(&meta_key(&b.metadata)));
+    out.deployments.sort_by_key(|o| meta_key(&o.metadata));
+    out.replica_sets.sort_by_key(|o| meta_key(&o.metadata));
+    out.services.sort_by_key(|o| meta_key(&o.metadata));
     out
 }
 

@@ -448,8 +448,9 @@ fn existing_pods_are_accounted() {
     );
 }
 
-fn arb_cluster() -> impl Strategy<Value = (Vec<(u32, u32, bool, bool)>, Vec<(u32, u32, bool, bool)>)>
-{
+type Spec4 = (u32, u32, bool, bool);
+
+fn arb_cluster() -> impl Strategy<Value = (Vec<Spec4>, Vec<Spec4>)> {
     // nodes: (cpu cores, memory GiB, tainted, label disk=ssd); pods: (cpu m, mem MiB, tolerates, wants ssd)
     (
         prop::collection::vec((1u32..8, 1u32..16, any::<bool>(), any::<bool>()), 1..8),
