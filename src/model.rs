@@ -80,6 +80,51 @@ pub struct ObservedNode {
     /// Managed containers only (label `clusterctl.io/managed=true`), sorted by name.
     #[serde(default)]
     pub containers: Vec<ObservedContainer>,
+    /// The cluster roster this host keeps (written by every apply), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster: Option<Roster>,
+}
+
+/// Where the roster lives on every host.
+pub const ROSTER_PATH: &str = "/var/lib/clusterctl/roster.json";
+
+/// The cluster's memory of which pod runs where, written to every reachable host after each apply. It is
+/// read only to show the pods of a host that cannot be reached (as `Unknown`) and to keep them counted,
+/// so an unreachable host's replicas are not duplicated elsewhere. Identity still lives on the containers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Roster {
+    /// RFC 3339; the newest roster among the reachable hosts wins.
+    pub written_at: String,
+    pub commit: String,
+    /// Sorted by (namespace, name).
+    pub pods: Vec<RosterPod>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RosterPod {
+    pub namespace: String,
+    pub name: String,
+    pub node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<OwnerRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_hash: Option<String>,
+    /// The pod as created (metadata + spec), for views of the unreachable pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<k8s_openapi::api::core::v1::Pod>,
+}
+
+impl ObservedState {
+    /// The newest roster any reachable host holds.
+    pub fn roster(&self) -> Option<&Roster> {
+        self.nodes
+            .iter()
+            .filter(|n| n.reachable)
+            .filter_map(|n| n.roster.as_ref())
+            .max_by(|a, b| a.written_at.cmp(&b.written_at).then_with(|| b.commit.cmp(&a.commit)))
+    }
 }
 
 /// Facts about a host as its runtime and kernel report them.
@@ -162,7 +207,8 @@ impl ObservedPod {
     }
 }
 
-/// Groups managed containers into pods, sorted by (namespace, name, node).
+/// Groups managed containers into pods, sorted by (namespace, name, node). Pods of unreachable hosts come
+/// from the newest roster, with no containers and `node_reachable: false`.
 pub fn observed_pods(state: &ObservedState) -> Vec<ObservedPod> {
     let mut pods: BTreeMap<(String, String, String), ObservedPod> = BTreeMap::new();
     for node in &state.nodes {
@@ -205,6 +251,23 @@ pub fn observed_pods(state: &ObservedState) -> Vec<ObservedPod> {
                 }
                 None => {}
             }
+        }
+    }
+    let unreachable: std::collections::BTreeSet<&str> =
+        state.nodes.iter().filter(|n| !n.reachable).map(|n| n.name.as_str()).collect();
+    if let Some(roster) = state.roster() {
+        for p in roster.pods.iter().filter(|p| unreachable.contains(p.node.as_str())) {
+            pods.entry((p.namespace.clone(), p.name.clone(), p.node.clone())).or_insert_with(|| ObservedPod {
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+                node: p.node.clone(),
+                node_reachable: false,
+                sandbox: None,
+                containers: BTreeMap::new(),
+                owner: p.owner.clone(),
+                template_hash: p.template_hash.clone(),
+                manifest: p.manifest.clone(),
+            });
         }
     }
     pods.into_values().collect()

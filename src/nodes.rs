@@ -354,6 +354,7 @@ mod tests {
                         error: None,
                         facts: up.then(facts),
                         containers: vec![],
+                    roster: None,
                     }
                 })
                 .collect(),

@@ -70,6 +70,7 @@ fn down(host: &Host, error: String) -> ObservedNode {
         error: Some(error),
         facts: None,
         containers: Vec::new(),
+    roster: None,
     }
 }
 
@@ -91,7 +92,8 @@ async fn observe_host(
         Ok(out) => out,
         Err(e) => return (down(host, e.to_string()), None),
     };
-    match rt.parse_observation(&out.stdout_str()) {
+    let stdout = out.stdout_str();
+    match rt.parse_observation(&stdout) {
         Ok((facts, containers)) => (
             ObservedNode {
                 name: host.name.clone(),
@@ -99,6 +101,8 @@ async fn observe_host(
                 error: None,
                 facts: Some(facts),
                 containers,
+                // An unreadable roster is only a lost memory of unreachable hosts' pods, never an error.
+                roster: rt.parse_roster(&stdout).and_then(|r| serde_json::from_str(&r).ok()),
             },
             Some(transport),
         ),
@@ -353,6 +357,7 @@ mod tests {
                     error: Some("n2: unreachable: timeout".into()),
                     facts: None,
                     containers: vec![],
+                roster: None,
                 },
                 ObservedNode {
                     name: "n1".into(),

@@ -96,11 +96,18 @@ pub struct PlanInput<'a> {
     pub runtimes: &'a BTreeMap<String, Arc<dyn Runtime>>,
 }
 
-/// The pods the plan expects to exist once applied: kept observed pods and pods to be created.
+/// The pods the plan creates, bound to their nodes.
 #[derive(Debug, Clone, Default)]
 pub struct Binding {
-    /// New pods with their node (spec.nodeName set), in plan order.
-    pub created: Vec<Pod>,
+    /// New pods (spec.nodeName set), in plan order.
+    pub created: Vec<BoundPod>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BoundPod {
+    pub pod: Pod,
+    pub owner: Option<OwnerRef>,
+    pub template_hash: String,
 }
 
 /// Computes the plan. Pure and deterministic: the same input gives the same plan, byte for byte.
@@ -254,7 +261,11 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                         steps,
                     }),
                 }
-                binding.created.push(pod);
+                binding.created.push(BoundPod {
+                    pod,
+                    owner: set.owner.clone(),
+                    template_hash: set.template_hash.clone(),
+                });
             }
             Err(fit) => {
                 if let Some(i) = replaces {
@@ -526,6 +537,39 @@ fn created(p: &ObservedPod) -> &str {
     p.sandbox.as_ref().map(|s| s.created_at.as_str()).unwrap_or("")
 }
 
+/// The roster the cluster has once `plan` is applied: observed pods that stay (those of unreachable hosts
+/// included, from the old roster) plus the pods the plan creates.
+pub fn roster_after(observed: &ObservedState, plan: &Plan, binding: &Binding, written_at: &str) -> model::Roster {
+    let leaving: BTreeSet<(&str, &str, &str)> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .map(|c| (c.namespace.as_str(), c.name.as_str(), c.node.as_str()))
+        .collect();
+    let mut pods: Vec<model::RosterPod> = model::observed_pods(observed)
+        .into_iter()
+        .filter(|p| !leaving.contains(&(p.namespace.as_str(), p.name.as_str(), p.node.as_str())))
+        .map(|p| model::RosterPod {
+            namespace: p.namespace,
+            name: p.name,
+            node: p.node,
+            owner: p.owner,
+            template_hash: p.template_hash,
+            manifest: p.manifest,
+        })
+        .collect();
+    pods.extend(binding.created.iter().map(|b| model::RosterPod {
+        namespace: b.pod.metadata.namespace.clone().unwrap_or_default(),
+        name: b.pod.metadata.name.clone().unwrap_or_default(),
+        node: b.pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default(),
+        owner: b.owner.clone(),
+        template_hash: Some(b.template_hash.clone()),
+        manifest: Some(b.pod.clone()),
+    }));
+    pods.sort_by(|a, b| (&a.namespace, &a.name, &a.node).cmp(&(&b.namespace, &b.name, &b.node)));
+    model::Roster { written_at: written_at.to_string(), commit: plan.commit.clone(), pods }
+}
+
 /// An observed pod as the scheduler sees it: its recorded spec bound to its node.
 pub fn existing_pod(p: &ObservedPod) -> Pod {
     let mut pod = p.manifest.clone().unwrap_or_default();
@@ -534,3 +578,7 @@ pub fn existing_pod(p: &ObservedPod) -> Pod {
     pod.spec.get_or_insert_with(Default::default).node_name = Some(p.node.clone());
     pod
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -141,6 +141,27 @@ async fn run_change(
     Ok(())
 }
 
+/// Writes the roster to every host given (after an apply; see [`crate::model::Roster`]). Returns the hosts
+/// where writing failed, with the reason; a failure only costs the memory of pods on unreachable hosts.
+pub async fn write_roster(
+    roster: &crate::model::Roster,
+    transports: &BTreeMap<String, Arc<dyn Transport>>,
+) -> Vec<(String, String)> {
+    let body = serde_json::to_string(roster).expect("roster serializes");
+    let writes = transports.iter().map(|(host, t)| {
+        let body = body.clone();
+        async move {
+            let cmd = crate::transport::Cmd::write("tee", [crate::model::ROSTER_PATH]).with_stdin(body);
+            match t.run(&cmd).await {
+                Ok(out) if out.success() => None,
+                Ok(out) => Some((host.clone(), out.stderr_str().trim().to_string())),
+                Err(e) => Some((host.clone(), e.to_string())),
+            }
+        }
+    });
+    join_all(writes).await.into_iter().flatten().collect()
+}
+
 pub fn verb(action: Action) -> &'static str {
     match action {
         Action::Create => "create",

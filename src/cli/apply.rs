@@ -50,7 +50,7 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
             return Err(e);
         }
     };
-    let (plan, _) = pipeline::make_plan(&inv, &desired, &observed.state);
+    let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
     let opts = view::Options { color: ui.color, explain: false };
     if plan.changes.is_empty() {
         held.release().await;
@@ -79,6 +79,11 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     let progress = Progress::new(ui.stderr_tty);
     let report = apply::execute(&plan, &observed.transports, &|e| progress.on(e)).await;
     progress.finish();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
+    for (host, why) in apply::write_roster(&roster, &observed.transports).await {
+        ui.warn(&format!("{host}: could not write the roster: {why}"));
+    }
     held.release().await;
 
     ui.out(&view::render_report(&report));

@@ -68,6 +68,7 @@ m runtime; docker version --format '{{.Server.Version}}'
 m cpus; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc
 m memtotal; grep '^MemTotal:' /proc/meminfo
 m btime; grep '^btime ' /proc/stat
+m roster; cat /var/lib/clusterctl/roster.json 2>/dev/null
 m containers; ids=$(docker ps -aq --no-trunc --filter label=clusterctl.io/managed=true) || exit 1
 if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi
 m end
@@ -458,6 +459,10 @@ impl Runtime for DockerRuntime {
         }
         let containers = parse_inspect(containers)?;
         Ok((facts, containers))
+    }
+
+    fn parse_roster(&self, stdout: &str) -> Option<String> {
+        split_sections(stdout).remove("roster").filter(|r| !r.is_empty())
     }
 
     fn create_pod(&self, run: &PodRun<'_>) -> Vec<Cmd> {

@@ -40,6 +40,10 @@ pub trait Runtime: Send + Sync {
         &self,
         stdout: &str,
     ) -> Result<(NodeFacts, Vec<ObservedContainer>), RuntimeError>;
+    /// The cluster roster file (see [`crate::model::Roster`]) as the observe command printed it, if the host has one.
+    fn parse_roster(&self, _stdout: &str) -> Option<String> {
+        None
+    }
     /// Creates and starts a pod: sandbox first (it owns the network namespace), then each app container
     /// joining it. Every container is created fully labelled before it is started, so an interrupted
     /// apply leaves only containers that the next observe recognises.

@@ -1,0 +1,368 @@
+//! Planner tests against a simulated docker host: the plan's own `docker create/start/rm` steps are
+//! interpreted into observed containers, so "apply, then plan again" is exercised without SSH.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Taint;
+
+use super::*;
+use crate::controllers;
+use crate::inventory::{Capacity, ClusterSettings, Host, Inventory, RuntimeKind, SshSettings};
+use crate::manifest::{Manifest, Object};
+use crate::model::{NodeFacts, OBSERVED_FORMAT_VERSION, ObservedContainer, ObservedNode, SourceRef};
+use crate::runtime::docker::DockerRuntime;
+
+fn host(name: &str, i: u8, master: bool) -> Host {
+    Host {
+        name: name.into(),
+        address: format!("172.30.0.{}", 10 + i),
+        port: 22,
+        user: None,
+        identity_file: None,
+        labels: if master {
+            BTreeMap::from([("node-role.kubernetes.io/master".to_string(), String::new())])
+        } else {
+            BTreeMap::new()
+        },
+        taints: if master {
+            vec![Taint {
+                key: "node-role.kubernetes.io/master".into(),
+                effect: "NoSchedule".into(),
+                ..Default::default()
+            }]
+        } else {
+            vec![]
+        },
+        unschedulable: false,
+        capacity: Capacity { cpu: Some("4".into()), memory: Some("2Gi".into()), pods: Some("110".into()) },
+        runtime: RuntimeKind::Docker,
+        pod_cidr: None,
+    }
+}
+
+fn inventory() -> Inventory {
+    Inventory {
+        path: PathBuf::from("cluster.yaml"),
+        ssh: SshSettings {
+            user: "root".into(),
+            identity_file: None,
+            known_hosts_file: None,
+            strict_host_key_checking: true,
+            connect_timeout: 10,
+            max_sessions: 8,
+        },
+        cluster: ClusterSettings {
+            pod_cidr: "10.244.0.0/16".into(),
+            service_cidr: "10.96.0.0/12".into(),
+            node_port_range: (30000, 32767),
+            apps_dir: "apps".into(),
+        },
+        hosts: vec![
+            host("k8s-master", 0, true),
+            host("k8s-node1", 1, false),
+            host("k8s-node2", 2, false),
+            host("k8s-node3", 3, false),
+        ],
+    }
+}
+
+/// A simulated cluster: containers per node, driven by the plan's docker commands.
+struct Sim {
+    inv: Inventory,
+    state: ObservedState,
+    clock: u32,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        let inv = inventory();
+        let nodes = inv
+            .hosts
+            .iter()
+            .map(|h| ObservedNode {
+                name: h.name.clone(),
+                reachable: true,
+                error: None,
+                facts: Some(NodeFacts {
+                    hostname: h.name.clone(),
+                    kernel_version: "6.1.0".into(),
+                    os_image: "Debian GNU/Linux 12 (bookworm)".into(),
+                    architecture: "amd64".into(),
+                    container_runtime_version: "docker://20.10.24".into(),
+                    cpu_cores: 2,
+                    memory_bytes: 24 << 30,
+                    boot_time: "2026-11-26T00:00:00Z".into(),
+                }),
+                containers: vec![],
+            roster: None,
+            })
+            .collect();
+        Sim {
+            inv,
+            state: ObservedState {
+                format_version: OBSERVED_FORMAT_VERSION,
+                observed_at: "2026-11-26T12:00:00Z".into(),
+                nodes,
+            },
+            clock: 0,
+        }
+    }
+
+    fn plan(&self, manifests: &[Manifest]) -> Plan {
+        self.plan_bound(manifests).0
+    }
+
+    fn plan_bound(&self, manifests: &[Manifest]) -> (Plan, Binding) {
+        let expanded = controllers::expand(manifests);
+        let nodes = crate::nodes::node_objects(&self.inv, &self.state);
+        let rt: Arc<dyn Runtime> = Arc::new(DockerRuntime::default());
+        let runtimes: BTreeMap<String, Arc<dyn Runtime>> =
+            self.inv.hosts.iter().map(|h| (h.name.clone(), rt.clone())).collect();
+        compute_with_binding(&PlanInput {
+            commit: "0123456789abcdef0123456789abcdef01234567",
+            pod_sets: &expanded.pod_sets,
+            observed: &self.state,
+            nodes: &nodes,
+            runtimes: &runtimes,
+        })
+    }
+
+    fn node(&mut self, name: &str) -> &mut ObservedNode {
+        self.state.nodes.iter_mut().find(|n| n.name == name).expect("node")
+    }
+
+    /// Interprets the docker commands of every change, as the hosts' engines would.
+    fn apply(&mut self, plan: &Plan) {
+        for change in &plan.changes {
+            for cmd in &change.steps {
+                assert_eq!(cmd.program, "docker");
+                self.clock += 1;
+                let clock = self.clock;
+                let node = self.node(&change.node);
+                match cmd.args[0].as_str() {
+                    "create" => {
+                        let name = arg(&cmd.args, "--name=").expect("named");
+                        let labels: BTreeMap<String, String> = cmd
+                            .args
+                            .iter()
+                            .filter_map(|a| a.strip_prefix("--label="))
+                            .map(|l| {
+                                let (k, v) = l.split_once('=').unwrap();
+                                (k.to_string(), v.to_string())
+                            })
+                            .collect();
+                        let dd = cmd.args.iter().position(|a| a == "--").expect("image after --");
+                        assert!(node.containers.iter().all(|c| c.name != name), "duplicate container {name}");
+                        node.containers.push(ObservedContainer {
+                            id: format!("{clock:064x}"),
+                            name,
+                            image: cmd.args[dd + 1].clone(),
+                            labels,
+                            status: "created".into(),
+                            created_at: format!("2026-11-26T12:{:02}:00Z", clock % 60),
+                            ..Default::default()
+                        });
+                    }
+                    "start" | "restart" => {
+                        let c = node.containers.iter_mut().find(|c| c.name == cmd.args[1]).expect("exists");
+                        c.status = "running".into();
+                    }
+                    "rm" => {
+                        assert_eq!(cmd.args[1], "-f");
+                        node.containers.retain(|c| c.name != cmd.args[2]);
+                    }
+                    other => panic!("unexpected docker {other}"),
+                }
+            }
+        }
+        for n in &mut self.state.nodes {
+            n.containers.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+    }
+}
+
+fn arg(args: &[String], prefix: &str) -> Option<String> {
+    args.iter().find_map(|a| a.strip_prefix(prefix).map(str::to_string))
+}
+
+fn manifest(v: serde_json::Value) -> Manifest {
+    let object = match v["kind"].as_str().unwrap() {
+        "Pod" => Object::Pod(Box::new(serde_json::from_value(v).unwrap())),
+        "Deployment" => Object::Deployment(Box::new(serde_json::from_value(v).unwrap())),
+        k => panic!("{k}"),
+    };
+    Manifest { object, source: SourceRef { file: "apps/x.yaml".into(), line: 1, column: 1 } }
+}
+
+fn deployment(replicas: u32, image: &str) -> Manifest {
+    manifest(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "my-nginx", "namespace": "default"},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"run": "my-nginx"}},
+            "template": {"metadata": {"labels": {"run": "my-nginx"}},
+                "spec": {"restartPolicy": "Always", "containers": [{"name": "my-nginx", "image": image,
+                    "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}
+    }))
+}
+
+fn bare_pod(cpu: &str) -> Manifest {
+    manifest(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "sc-nginx", "namespace": "default"},
+        "spec": {"restartPolicy": "Always", "containers": [{"name": "nginx", "image": "nginx:1.14.2",
+            "resources": {"requests": {"cpu": cpu}}}]}
+    }))
+}
+
+fn lines(plan: &Plan) -> Vec<String> {
+    plan.changes.iter().map(|c| format!("{:?} {} {}", c.action, c.name, c.node)).collect()
+}
+
+#[test]
+fn seed_deployment_spreads_over_workers_and_converges() {
+    let mut sim = Sim::new();
+    let apps = [deployment(3, "nginx")];
+    let plan = sim.plan(&apps);
+    assert_eq!(plan.summary, Summary { add: 3, change: 0, destroy: 0 });
+    let mut nodes: Vec<&str> = plan.changes.iter().map(|c| c.node.as_str()).collect();
+    nodes.sort();
+    assert_eq!(nodes, ["k8s-node1", "k8s-node2", "k8s-node3"]);
+    assert!(plan.changes.iter().all(|c| c.name.starts_with("my-nginx-cf54cdbf7-")), "{:?}", lines(&plan));
+    // Identical inputs, identical bytes.
+    assert_eq!(serde_json::to_string(&plan).unwrap(), serde_json::to_string(&sim.plan(&apps)).unwrap());
+
+    sim.apply(&plan);
+    let again = sim.plan(&apps);
+    assert!(again.changes.is_empty(), "{:?}", lines(&again));
+}
+
+#[test]
+fn scaling_down_and_up_keeps_names_stable() {
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[deployment(3, "nginx")]));
+    let down = sim.plan(&[deployment(1, "nginx")]);
+    assert_eq!(down.summary, Summary { add: 0, change: 0, destroy: 2 });
+    assert!(down.changes.iter().all(|c| c.action == Action::Delete && c.reason == reasons::EXTRA_REPLICA));
+    sim.apply(&down);
+    let up = sim.plan(&[deployment(3, "nginx")]);
+    assert_eq!(up.summary.add, 2);
+    sim.apply(&up);
+    assert!(sim.plan(&[deployment(3, "nginx")]).changes.is_empty());
+}
+
+#[test]
+fn template_change_replaces_pods_through_a_new_replica_set() {
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[deployment(3, "nginx")]));
+    let plan = sim.plan(&[deployment(3, "nginx:1.14.2")]);
+    assert_eq!(plan.summary, Summary { add: 3, change: 0, destroy: 3 });
+    let deletes: Vec<&Change> = plan.changes.iter().filter(|c| c.action == Action::Delete).collect();
+    assert!(deletes.iter().all(|c| c.reason.starts_with("owner template changed")), "{deletes:?}");
+    sim.apply(&plan);
+    assert!(sim.plan(&[deployment(3, "nginx:1.14.2")]).changes.is_empty());
+}
+
+#[test]
+fn drift_by_hand_is_detected() {
+    let mut sim = Sim::new();
+    let apps = [bare_pod("100m")];
+    sim.apply(&sim.plan(&apps));
+    let node = sim.state.nodes.iter().find(|n| !n.containers.is_empty()).unwrap().name.clone();
+
+    // docker stop → start
+    sim.node(&node).containers.iter_mut().find(|c| c.name == "k8s_nginx_sc-nginx_default").unwrap().status =
+        "exited".into();
+    let plan = sim.plan(&apps);
+    assert_eq!(lines(&plan), [format!("Start sc-nginx {node}")]);
+    assert_eq!(plan.summary, Summary { add: 0, change: 1, destroy: 0 });
+    sim.apply(&plan);
+    assert!(sim.plan(&apps).changes.is_empty());
+
+    // docker rm -f → replace on the same node
+    sim.node(&node).containers.retain(|c| c.name != "k8s_nginx_sc-nginx_default");
+    let plan = sim.plan(&apps);
+    assert_eq!(lines(&plan), [format!("Replace sc-nginx {node}")]);
+    assert!(plan.changes[0].reason.contains("removed by hand"), "{}", plan.changes[0].reason);
+    sim.apply(&plan);
+    assert!(sim.plan(&apps).changes.is_empty());
+
+    // image changed in Git → replace, with the image diff in words
+    let changed = [manifest(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "sc-nginx", "namespace": "default"},
+        "spec": {"restartPolicy": "Always", "containers": [{"name": "nginx", "image": "nginx:latest",
+            "resources": {"requests": {"cpu": "100m"}}}]}
+    }))];
+    let plan = sim.plan(&changed);
+    assert_eq!(plan.changes[0].action, Action::Replace);
+    assert!(plan.changes[0].reason.contains("image \"nginx:1.14.2\" → \"nginx:latest\""), "{}", plan.changes[0].reason);
+    sim.apply(&plan);
+    assert!(sim.plan(&changed).changes.is_empty());
+
+    // removed from Git → destroyed
+    let plan = sim.plan(&[]);
+    assert_eq!(plan.summary, Summary { add: 0, change: 0, destroy: 1 });
+    assert_eq!(plan.changes[0].reason, reasons::NOT_DESIRED);
+    sim.apply(&plan);
+    assert!(sim.state.nodes.iter().all(|n| n.containers.is_empty()));
+}
+
+#[test]
+fn unschedulable_pods_stay_pending_with_the_scheduler_message() {
+    let sim = Sim::new();
+    let plan = sim.plan(&[bare_pod("5")]);
+    assert!(plan.changes.is_empty());
+    assert_eq!(plan.pending.len(), 1);
+    assert_eq!(
+        plan.pending[0].message,
+        "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu."
+    );
+}
+
+#[test]
+fn unreachable_nodes_keep_their_pods_through_the_roster() {
+    let mut sim = Sim::new();
+    let apps = [deployment(3, "nginx")];
+    let (plan, binding) = sim.plan_bound(&apps);
+    let roster = roster_after(&sim.state, &plan, &binding, "2026-11-26T12:00:00Z");
+    assert_eq!(roster.pods.len(), 3);
+    sim.apply(&plan);
+    for n in &mut sim.state.nodes {
+        n.roster = Some(roster.clone());
+    }
+    let lost = sim.node("k8s-node3");
+    lost.reachable = false;
+    lost.facts = None;
+    lost.containers.clear();
+    lost.roster = None;
+    let plan = sim.plan(&apps);
+    assert_eq!(plan.unreachable_nodes, ["k8s-node3"]);
+    // The lost host's replica is still counted (from the roster) and nothing is planned for it or instead of it.
+    assert!(plan.changes.is_empty(), "{:?}", lines(&plan));
+    let pods = model::observed_pods(&sim.state);
+    let on3: Vec<&ObservedPod> = pods.iter().filter(|p| p.node == "k8s-node3").collect();
+    assert_eq!(on3.len(), 1);
+    assert!(!on3[0].node_reachable);
+
+    // Without any roster the lost pod is unknown to clusterctl and a replacement is planned elsewhere.
+    for n in &mut sim.state.nodes {
+        n.roster = None;
+    }
+    let plan = sim.plan(&apps);
+    assert_eq!(plan.summary.add, 1);
+    assert!(plan.changes.iter().all(|c| c.node != "k8s-node3"), "{:?}", lines(&plan));
+}
+
+#[test]
+fn unmanaged_state_is_never_touched_and_orphans_are_pruned() {
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[bare_pod("100m")]));
+    let plan = sim.plan(&[deployment(1, "nginx")]);
+    let deleted: Vec<&str> =
+        plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.name.as_str()).collect();
+    assert_eq!(deleted, ["sc-nginx"]);
+    let steps: Vec<String> = plan.changes.iter().flat_map(|c| c.steps.iter()).map(|s| s.args.join(" ")).collect();
+    assert!(steps.iter().filter(|s| s.starts_with("rm ")).all(|s| s.contains("sc-nginx")), "{steps:?}");
+}
