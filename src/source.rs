@@ -1,172 +1,309 @@
-//! The desired state's source: a Git ref → the `*.yaml|*.yml` files under the apps directory of that
-//! **commit**, read straight from the object database (no checkout, so uncommitted edits are never deployed),
-//! plus the list of uncommitted changes under that directory so `plan` can say they are not included.
+//! The Git source: a ref → the manifest files of one commit, read straight from the object database
+//! (no checkout, works on bare repositories), plus which of those paths have uncommitted changes.
+//! Owns no parsing: bytes go to `manifest::parse`.
 
 use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Repository, Status, StatusOptions, TreeWalkMode, TreeWalkResult};
 
-/// One manifest file as stored in the commit.
+/// One file of the manifest directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawFile {
-    /// Repository-relative path, e.g. `apps/my_nginx.yaml`.
+    /// Repository-relative, `/`-separated, e.g. `apps/my_nginx.yaml`.
     pub path: String,
     pub bytes: Vec<u8>,
 }
 
+/// The manifest files of one commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceTree {
     /// Full hex id of the commit.
     pub commit: String,
-    /// Abbreviated id (7 hex digits), for people.
+    /// First 7 hex digits.
     pub short: String,
-    /// Sorted by path.
+    /// `*.yaml` and `*.yml` under the directory, recursively, sorted by path.
     pub files: Vec<RawFile>,
-    /// Paths under the apps directory with uncommitted changes (index, work tree or untracked); empty for bare repos.
+    /// Paths under the directory with uncommitted changes (index or work tree, untracked included), sorted.
+    /// Always empty for a bare repository.
     pub dirty: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{path} is not inside a Git repository: {reason}")]
-    NotARepo { path: PathBuf, reason: String },
-    #[error("ref '{git_ref}' not found in {repo}: {reason}")]
-    BadRef { git_ref: String, repo: PathBuf, reason: String },
-    #[error("directory '{dir}' does not exist in commit {commit} of {repo}")]
-    NoDir { dir: String, commit: String, repo: PathBuf },
-    #[error("reading {repo}: {reason}")]
-    Git { repo: PathBuf, reason: String },
+    #[error("{path} is not inside a Git repository: {source}")]
+    NotARepo {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("ref '{git_ref}' not found in {repo} (try a branch, a tag, a commit id or HEAD~1)")]
+    RefNotFound {
+        git_ref: String,
+        repo: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("ref '{git_ref}' in {repo} does not point to a commit: {source}")]
+    NotACommit {
+        git_ref: String,
+        repo: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("directory '{dir}' not found in commit {short} of {repo}")]
+    DirNotFound { dir: String, short: String, repo: PathBuf },
+    #[error("'{dir}' in commit {short} of {repo} is a file, not a directory")]
+    NotADirectory { dir: String, short: String, repo: PathBuf },
+    #[error("reading {repo}: {source}")]
+    Git {
+        repo: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
 }
 
-/// Reads the manifests under `dir` at `git_ref` (anything `git rev-parse` takes: `HEAD`, `main`, `v1`, a sha,
-/// `HEAD~1`).
-pub fn read(repo_path: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceError> {
-    let repo = Repository::discover(repo_path)
-        .map_err(|e| SourceError::NotARepo { path: repo_path.to_path_buf(), reason: e.message().to_string() })?;
-    let root = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
-    let git = |e: git2::Error| SourceError::Git { repo: root.clone(), reason: e.message().to_string() };
-    let commit = repo
-        .revparse_single(git_ref)
-        .and_then(|o| o.peel_to_commit())
-        .map_err(|e| SourceError::BadRef { git_ref: git_ref.to_string(), repo: root.clone(), reason: e.message().to_string() })?;
-    let id = commit.id().to_string();
-    let dir = dir.trim_matches('/');
-    let tree = commit.tree().map_err(git)?;
-    let sub = if dir.is_empty() || dir == "." {
-        tree
-    } else {
-        let entry = tree
-            .get_path(Path::new(dir))
-            .map_err(|_| SourceError::NoDir { dir: dir.to_string(), commit: id[..7].to_string(), repo: root.clone() })?;
-        entry
-            .to_object(&repo)
-            .and_then(|o| o.peel_to_tree())
-            .map_err(|_| SourceError::NoDir { dir: dir.to_string(), commit: id[..7].to_string(), repo: root.clone() })?
+/// Normalise a repo-relative directory: no leading `./` or `/`, no trailing `/`; `.` and `` mean the root.
+fn normalize_dir(dir: &str) -> String {
+    let d = dir.trim().trim_matches('/');
+    let d = d.strip_prefix("./").unwrap_or(d);
+    if d == "." { String::new() } else { d.trim_end_matches('/').to_string() }
+}
+
+fn is_manifest(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
+/// Read the `*.yaml|*.yml` files under `dir` (relative to the repository root) at `git_ref`.
+/// The repository is discovered upward from `repo`.
+pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceError> {
+    let r = Repository::discover(repo).map_err(|source| SourceError::NotARepo {
+        path: repo.to_path_buf(),
+        source,
+    })?;
+    let repo_path = r.workdir().unwrap_or_else(|| r.path()).to_path_buf();
+    let git_err = |source| SourceError::Git {
+        repo: repo_path.clone(),
+        source,
     };
-    let prefix = if dir.is_empty() || dir == "." { String::new() } else { format!("{dir}/") };
-    let mut files = Vec::new();
-    let mut failure = None;
-    sub.walk(TreeWalkMode::PreOrder, |parent, entry| {
-        let name = entry.name().unwrap_or_default();
-        let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-        if entry.kind() == Some(ObjectType::Blob) && is_yaml {
-            match repo.find_blob(entry.id()) {
-                Ok(blob) => files.push(RawFile { path: format!("{prefix}{parent}{name}"), bytes: blob.content().to_vec() }),
-                Err(e) => {
-                    failure = Some(e);
-                    return TreeWalkResult::Abort;
-                }
-            }
+    let object = r.revparse_single(git_ref).map_err(|source| SourceError::RefNotFound {
+        git_ref: git_ref.to_string(),
+        repo: repo_path.clone(),
+        source,
+    })?;
+    let commit = object.peel_to_commit().map_err(|source| SourceError::NotACommit {
+        git_ref: git_ref.to_string(),
+        repo: repo_path.clone(),
+        source,
+    })?;
+    let id = commit.id().to_string();
+    let short = id[..7].to_string();
+    let dir = normalize_dir(dir);
+    let root_tree = commit.tree().map_err(git_err)?;
+    let tree = if dir.is_empty() {
+        root_tree
+    } else {
+        let entry = root_tree
+            .get_path(Path::new(&dir))
+            .map_err(|_| SourceError::DirNotFound {
+                dir: dir.clone(),
+                short: short.clone(),
+                repo: repo_path.clone(),
+            })?;
+        if entry.kind() != Some(ObjectType::Tree) {
+            return Err(SourceError::NotADirectory {
+                dir,
+                short,
+                repo: repo_path,
+            });
+        }
+        entry
+            .to_object(&r)
+            .and_then(|o| o.peel_to_tree())
+            .map_err(git_err)?
+    };
+
+    let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+    let mut found: Vec<(String, git2::Oid)> = Vec::new();
+    tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
+        let Some(name) = entry.name() else {
+            return TreeWalkResult::Ok;
+        };
+        // Blobs only (0o100644 / 0o100755): symlinks and submodules are skipped.
+        let mode = entry.filemode();
+        if entry.kind() == Some(ObjectType::Blob) && (mode == 0o100644 || mode == 0o100755) && is_manifest(name) {
+            found.push((format!("{prefix}{parent}{name}"), entry.id()));
         }
         TreeWalkResult::Ok
     })
-    .map_err(git)?;
-    if let Some(e) = failure {
-        return Err(git(e));
+    .map_err(git_err)?;
+    let mut files = Vec::with_capacity(found.len());
+    for (path, oid) in found {
+        let blob = r.find_blob(oid).map_err(git_err)?;
+        files.push(RawFile {
+            path,
+            bytes: blob.content().to_vec(),
+        });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    let dirty = if repo.is_bare() { Vec::new() } else { dirty_paths(&repo, &prefix).map_err(git)? };
-    Ok(SourceTree { short: id[..7].to_string(), commit: id, files, dirty })
+
+    let dirty = if r.is_bare() {
+        Vec::new()
+    } else {
+        dirty_paths(&r, &dir).map_err(git_err)?
+    };
+    Ok(SourceTree {
+        commit: id,
+        short,
+        files,
+        dirty,
+    })
 }
 
-fn dirty_paths(repo: &Repository, prefix: &str) -> Result<Vec<String>, git2::Error> {
+fn dirty_paths(r: &Repository, dir: &str) -> Result<Vec<String>, git2::Error> {
     let mut opts = StatusOptions::new();
-    opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
-    if !prefix.is_empty() {
-        opts.pathspec(prefix);
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    if !dir.is_empty() {
+        opts.pathspec(dir);
     }
-    let statuses = repo.statuses(Some(&mut opts))?;
+    let statuses = r.statuses(Some(&mut opts))?;
+    let prefix = format!("{dir}/");
     let mut out: Vec<String> = statuses
         .iter()
-        .filter(|s| s.status() != Status::CURRENT && !s.status().is_ignored())
+        .filter(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED))
         .filter_map(|s| s.path().map(str::to_string))
+        .filter(|p| dir.is_empty() || p.starts_with(&prefix) || p == dir)
         .collect();
     out.sort();
+    out.dedup();
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
+    use git2::Signature;
+    use std::fs;
 
-    fn git(dir: &Path, args: &[&str]) {
-        let out = Command::new("git").args(args).current_dir(dir).output().expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    fn commit_all(r: &Repository, msg: &str) -> git2::Oid {
+        let mut index = r.index().unwrap();
+        index
+            .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree_id = index.write_tree().unwrap();
+        let tree = r.find_tree(tree_id).unwrap();
+        let sig = Signature::now("t", "t@example.com").unwrap();
+        let parents: Vec<git2::Commit> = r
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .into_iter()
+            .collect();
+        let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
+        r.commit(Some("HEAD"), &sig, &sig, msg, &tree, &parent_refs).unwrap()
     }
 
-    fn repo_with_commits() -> tempfile::TempDir {
-        let t = tempfile::tempdir().unwrap();
-        let d = t.path();
-        git(d, &["init", "-q", "-b", "main"]);
-        git(d, &["config", "user.email", "t@example.invalid"]);
-        git(d, &["config", "user.name", "t"]);
-        std::fs::create_dir_all(d.join("apps/sub")).unwrap();
-        std::fs::write(d.join("apps/a.yaml"), "kind: Pod # v1\n").unwrap();
-        std::fs::write(d.join("apps/sub/b.yml"), "kind: Pod\n").unwrap();
-        std::fs::write(d.join("apps/notes.txt"), "not a manifest\n").unwrap();
-        std::fs::write(d.join("README.md"), "x\n").unwrap();
-        git(d, &["add", "-A"]);
-        git(d, &["commit", "-qm", "one"]);
-        std::fs::write(d.join("apps/a.yaml"), "kind: Pod # v2\n").unwrap();
-        git(d, &["commit", "-qam", "two"]);
-        t
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
     }
 
-    #[test]
-    fn reads_yaml_blobs_of_the_commit_not_the_work_tree() {
-        let t = repo_with_commits();
-        std::fs::write(t.path().join("apps/a.yaml"), "kind: Pod # uncommitted\n").unwrap();
-        std::fs::write(t.path().join("apps/new.yaml"), "kind: Pod\n").unwrap();
-        let s = read(t.path(), "HEAD", "apps").unwrap();
-        let paths: Vec<&str> = s.files.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["apps/a.yaml", "apps/sub/b.yml"]);
-        assert_eq!(s.files[0].bytes, b"kind: Pod # v2\n");
-        assert_eq!(s.dirty, ["apps/a.yaml", "apps/new.yaml"]);
-        assert_eq!(s.commit.len(), 40);
-        assert_eq!(&s.commit[..7], s.short);
-
-        let old = read(t.path(), "HEAD~1", "apps").unwrap();
-        assert_eq!(old.files[0].bytes, b"kind: Pod # v1\n");
-        assert_ne!(old.commit, s.commit);
+    fn setup() -> (tempfile::TempDir, Repository) {
+        let td = tempfile::tempdir().unwrap();
+        let r = Repository::init(td.path()).unwrap();
+        write(td.path(), "apps/b.yaml", "kind: B\n");
+        write(td.path(), "apps/a.yml", "kind: A\n");
+        write(td.path(), "apps/sub/c.yaml", "kind: C\n");
+        write(td.path(), "apps/README.md", "not yaml\n");
+        write(td.path(), "other/d.yaml", "kind: D\n");
+        commit_all(&r, "first");
+        (td, r)
     }
 
-    #[test]
-    fn clean_tree_has_no_dirty_paths_and_subdirs_are_found() {
-        let t = repo_with_commits();
-        let s = read(&t.path().join("apps/sub"), "main", "apps").unwrap();
-        assert!(s.dirty.is_empty(), "{:?}", s.dirty);
+    fn paths(t: &SourceTree) -> Vec<&str> {
+        t.files.iter().map(|f| f.path.as_str()).collect()
     }
 
     #[test]
-    fn errors_name_the_problem() {
-        let t = repo_with_commits();
-        let e = read(t.path(), "nope", "apps").unwrap_err().to_string();
-        assert!(e.starts_with("ref 'nope' not found in "), "{e}");
-        let e = read(t.path(), "HEAD", "manifests").unwrap_err().to_string();
-        assert!(e.starts_with("directory 'manifests' does not exist in commit "), "{e}");
-        let empty = tempfile::tempdir().unwrap();
-        let e = read(empty.path(), "HEAD", "apps").unwrap_err().to_string();
-        assert!(e.contains("is not inside a Git repository"), "{e}");
+    fn reads_yaml_files_of_a_commit_recursively() {
+        let (td, _r) = setup();
+        let t = read(td.path(), "HEAD", "apps").unwrap();
+        assert_eq!(paths(&t), vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]);
+        assert_eq!(t.files[1].bytes, b"kind: B\n");
+        assert_eq!(t.commit.len(), 40);
+        assert_eq!(t.short, &t.commit[..7]);
+        assert!(t.dirty.is_empty(), "{:?}", t.dirty);
+        // Variants of the directory spelling and discovery from a subdirectory.
+        let t2 = read(&td.path().join("apps/sub"), "HEAD", "./apps/").unwrap();
+        assert_eq!(paths(&t2), paths(&t));
+        let all = read(td.path(), "HEAD", ".").unwrap();
+        assert_eq!(all.files.len(), 4);
+    }
+
+    #[test]
+    fn resolves_older_refs_and_reports_dirty_paths() {
+        let (td, r) = setup();
+        let first = r.head().unwrap().peel_to_commit().unwrap().id().to_string();
+        r.tag_lightweight("v1", &r.revparse_single("HEAD").unwrap(), false)
+            .unwrap();
+        write(td.path(), "apps/b.yaml", "kind: B2\n");
+        write(td.path(), "apps/new.yaml", "kind: N\n");
+        commit_all(&r, "second");
+        // Uncommitted changes: a modified file, an untracked file, one outside the dir.
+        write(td.path(), "apps/a.yml", "kind: A-changed\n");
+        write(td.path(), "apps/sub/untracked.yaml", "kind: U\n");
+        write(td.path(), "other/d.yaml", "kind: D-changed\n");
+
+        let head = read(td.path(), "HEAD", "apps").unwrap();
+        assert_eq!(head.files.iter().find(|f| f.path == "apps/b.yaml").unwrap().bytes, b"kind: B2\n");
+        // Committed content, not the work tree's.
+        assert_eq!(head.files[0].bytes, b"kind: A\n");
+        assert_eq!(head.dirty, vec!["apps/a.yml", "apps/sub/untracked.yaml"]);
+
+        for r in ["HEAD~1", "v1", first.as_str(), &first[..8]] {
+            let t = read(td.path(), r, "apps").unwrap();
+            assert_eq!(t.commit, first, "{r}");
+            assert_eq!(paths(&t), vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]);
+        }
+    }
+
+    #[test]
+    fn helpful_errors() {
+        let (td, _r) = setup();
+        let e = read(td.path(), "nope", "apps").unwrap_err();
+        assert!(matches!(e, SourceError::RefNotFound { .. }));
+        assert!(e.to_string().starts_with("ref 'nope' not found in "), "{e}");
+        let e = read(td.path(), "HEAD", "missing").unwrap_err();
+        assert!(e.to_string().starts_with("directory 'missing' not found in commit "), "{e}");
+        let e = read(td.path(), "HEAD", "apps/b.yaml").unwrap_err();
+        assert!(matches!(e, SourceError::NotADirectory { .. }), "{e}");
+        let outside = tempfile::tempdir().unwrap();
+        let e = read(outside.path(), "HEAD", "apps").unwrap_err();
+        assert!(matches!(e, SourceError::NotARepo { .. }), "{e}");
+    }
+
+    #[test]
+    fn bare_repositories_work() {
+        let (td, _r) = setup();
+        let bare_dir = tempfile::tempdir().unwrap();
+        let bare = Repository::init_bare(bare_dir.path()).unwrap();
+        let mut remote = bare.remote_anonymous(td.path().to_str().unwrap()).unwrap();
+        remote
+            .fetch(&["+refs/heads/*:refs/heads/*"], None, None)
+            .unwrap();
+        let head_branch = Repository::open(td.path())
+            .unwrap()
+            .head()
+            .unwrap()
+            .shorthand()
+            .unwrap()
+            .to_string();
+        let t = read(bare_dir.path(), &head_branch, "apps").unwrap();
+        assert_eq!(paths(&t), vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]);
+        assert!(t.dirty.is_empty());
     }
 }

@@ -2,11 +2,25 @@
 //! API server. Every problem is a [`Diagnostic`] carrying `file:line:col` and a field path; all of them are
 //! collected in one run. Pure: takes file bytes, never touches the file system or a host.
 
+use std::collections::HashMap;
+
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::SourceRef;
+pub use crate::source::RawFile;
+
+pub mod de;
+pub mod defaults;
+pub mod rules;
+#[cfg(test)]
+mod tests;
+pub mod validate;
+pub mod yaml;
+
+use yaml::{FieldPath, Node, NodeKind, Resolved};
 
 /// One object read from the repo.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,4 +65,329 @@ impl std::fmt::Display for Diagnostic {
             write!(f, "{}: {}: {}", self.source, self.field, self.message)
         }
     }
+}
+
+impl Object {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Pod(_) => "Pod",
+            Object::Deployment(_) => "Deployment",
+            Object::ReplicaSet(_) => "ReplicaSet",
+            Object::DaemonSet(_) => "DaemonSet",
+            Object::Job(_) => "Job",
+            Object::Service(_) => "Service",
+            Object::Namespace(_) => "Namespace",
+        }
+    }
+
+    pub fn api_version(&self) -> &'static str {
+        api_version_of(self.kind()).unwrap_or("v1")
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Object::Pod(o) => &o.metadata,
+            Object::Deployment(o) => &o.metadata,
+            Object::ReplicaSet(o) => &o.metadata,
+            Object::DaemonSet(o) => &o.metadata,
+            Object::Job(o) => &o.metadata,
+            Object::Service(o) => &o.metadata,
+            Object::Namespace(o) => &o.metadata,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or("")
+    }
+
+    /// `None` for cluster-scoped kinds (Namespace); otherwise the (defaulted) namespace.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Object::Namespace(_) => None,
+            _ => Some(self.metadata().namespace.as_deref().unwrap_or(defaults::DEFAULT_NAMESPACE)),
+        }
+    }
+
+    /// `namespace/name`, or `name` for cluster-scoped kinds.
+    pub fn qualified_name(&self) -> String {
+        match self.namespace() {
+            Some(ns) => format!("{ns}/{}", self.name()),
+            None => self.name().to_string(),
+        }
+    }
+}
+
+/// The kinds clusterctl reads, with their apiVersion.
+pub const SUPPORTED_KINDS: &[(&str, &str)] = &[
+    ("Pod", "v1"),
+    ("Deployment", "apps/v1"),
+    ("ReplicaSet", "apps/v1"),
+    ("DaemonSet", "apps/v1"),
+    ("Job", "batch/v1"),
+    ("Service", "v1"),
+    ("Namespace", "v1"),
+];
+
+fn api_version_of(kind: &str) -> Option<&'static str> {
+    SUPPORTED_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
+}
+
+/// The result of reading all manifest files: the valid objects and every problem found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parsed {
+    /// Objects without errors, in file order (files sorted by path, documents in order).
+    pub manifests: Vec<Manifest>,
+    /// Sorted by file, line, column.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+}
+
+/// Parse, default and validate every document of every file. Never stops at the first problem.
+pub fn parse(files: &[RawFile]) -> Parsed {
+    let mut order: Vec<&RawFile> = files.iter().collect();
+    order.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out = Parsed::default();
+    let mut seen: HashMap<(&'static str, String), SourceRef> = HashMap::new();
+    for file in order {
+        let text = match std::str::from_utf8(&file.bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let valid = &file.bytes[..e.valid_up_to()];
+                let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+                let col = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+                out.diagnostics.push(Diagnostic {
+                    source: SourceRef {
+                        file: file.path.clone(),
+                        line,
+                        column: col,
+                    },
+                    severity: Severity::Error,
+                    field: String::new(),
+                    message: "file is not valid UTF-8".to_string(),
+                });
+                continue;
+            }
+        };
+        let (docs, yaml_errors) = yaml::parse_documents(text);
+        for e in yaml_errors {
+            out.diagnostics.push(diag(&file.path, e.pos, &e.path, Severity::Error, e.message));
+        }
+        for doc in &docs {
+            let mut objects = Vec::new();
+            read_document(&file.path, &doc.root, &mut objects, &mut out.diagnostics);
+            for (object, node, ok) in objects {
+                let source = SourceRef {
+                    file: file.path.clone(),
+                    line: node.pos.line,
+                    column: node.pos.col,
+                };
+                let mut ok = ok && !doc.has_errors;
+                if !object.name().is_empty() {
+                    let key = (object.kind(), object.qualified_name());
+                    if let Some(first) = seen.get(&key) {
+                        out.diagnostics.push(Diagnostic {
+                            source: source.clone(),
+                            severity: Severity::Error,
+                            field: String::new(),
+                            message: format!(
+                                "duplicate {} \"{}\" (first defined at {first})",
+                                object.kind(),
+                                object.qualified_name()
+                            ),
+                        });
+                        ok = false;
+                    } else {
+                        seen.insert(key, source.clone());
+                    }
+                }
+                if ok {
+                    out.manifests.push(Manifest { object, source });
+                }
+            }
+        }
+    }
+    out.diagnostics.sort_by(|a, b| a.source.cmp(&b.source));
+    out
+}
+
+fn diag(file: &str, pos: yaml::Pos, path: &FieldPath, severity: Severity, message: String) -> Diagnostic {
+    Diagnostic {
+        source: SourceRef {
+            file: file.to_string(),
+            line: pos.line,
+            column: pos.col,
+        },
+        severity,
+        field: path.to_string(),
+        message,
+    }
+}
+
+fn scalar_field<'n>(node: &'n Node, key: &str) -> Result<Option<&'n str>, String> {
+    let Some(e) = node.get(key) else {
+        return Ok(None);
+    };
+    match &e.value.kind {
+        NodeKind::Scalar(s) => match s.resolve() {
+            Resolved::Null => Ok(None),
+            Resolved::Str(t) if t.is_empty() => Ok(None),
+            Resolved::Str(t) => Ok(Some(t)),
+            _ => Err(format!("Invalid value: {}: must be a string", s.describe())),
+        },
+        _ => Err(format!("Invalid value: {}: must be a string", e.value.describe())),
+    }
+}
+
+/// One document → objects (several for a `v1 List`), each with the node it was read from and whether it is
+/// free of errors. Diagnostics are appended.
+fn read_document<'n>(
+    file: &str,
+    node: &'n Node,
+    objects: &mut Vec<(Object, &'n Node, bool)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let root = FieldPath::root();
+    let mut error = |path: &FieldPath, pos: yaml::Pos, message: String| {
+        diags.push(diag(file, pos, path, Severity::Error, message));
+    };
+    if node.as_map().is_none() {
+        error(
+            &root,
+            node.pos,
+            format!(
+                "expected a Kubernetes object (a mapping with apiVersion and kind), found {}",
+                node.describe()
+            ),
+        );
+        return;
+    }
+    let api_version = scalar_field(node, "apiVersion");
+    let kind = scalar_field(node, "kind");
+    let mut bad = false;
+    let api_version = match api_version {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            error(&root.child("apiVersion"), node.pos, "Required value: apiVersion not set".to_string());
+            bad = true;
+            ""
+        }
+        Err(m) => {
+            error(&root.child("apiVersion"), node.locate(&root.child("apiVersion")), m);
+            bad = true;
+            ""
+        }
+    };
+    let kind = match kind {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            error(&root.child("kind"), node.pos, "Required value: kind not set".to_string());
+            bad = true;
+            ""
+        }
+        Err(m) => {
+            error(&root.child("kind"), node.locate(&root.child("kind")), m);
+            bad = true;
+            ""
+        }
+    };
+    if bad {
+        return;
+    }
+    if kind == "List" && api_version == "v1" {
+        let items = node.get("items").map(|e| &e.value);
+        match items.and_then(|i| i.as_seq()) {
+            Some(items) => {
+                for item in items {
+                    read_document(file, item, objects, diags);
+                }
+            }
+            None if items.is_none_or(|i| i.is_null()) => {}
+            None => error(
+                &root.child("items"),
+                node.locate(&root.child("items")),
+                "Invalid value: must be a list of objects".to_string(),
+            ),
+        }
+        return;
+    }
+    let Some(expected) = api_version_of(kind) else {
+        let kinds: Vec<&str> = SUPPORTED_KINDS.iter().map(|(k, _)| *k).collect();
+        error(
+            &root.child("kind"),
+            node.locate(&root.child("kind")),
+            format!(
+                "unsupported kind \"{kind}\" (apiVersion \"{api_version}\"): clusterctl supports {}",
+                kinds.join(", ")
+            ),
+        );
+        return;
+    };
+    if api_version != expected {
+        error(
+            &root.child("apiVersion"),
+            node.locate(&root.child("apiVersion")),
+            format!(
+                "Invalid value: \"{api_version}\": no matches for kind \"{kind}\" in version \"{api_version}\" (use apiVersion \"{expected}\")"
+            ),
+        );
+        return;
+    }
+
+    let ctx = de::Ctx::default();
+    let decoded = decode(kind, node, &ctx);
+    for u in ctx.unknown.into_inner() {
+        diags.push(diag(
+            file,
+            u.pos,
+            &u.parent,
+            Severity::Warning,
+            format!("unknown field {}", yaml::go_quote(&u.key)),
+        ));
+    }
+    let mut object = match decoded {
+        Ok(o) => o,
+        Err(e) => {
+            let (path, pos) = e.at.clone().unwrap_or((root.clone(), node.pos));
+            diags.push(diag(file, pos, &path, Severity::Error, e.message));
+            return;
+        }
+    };
+    defaults::apply(&mut object);
+    let mut ok = true;
+    for issue in validate::object(&object, node) {
+        let at = issue.at.as_ref().unwrap_or(&issue.path);
+        let pos = if issue.at_key { node.locate_key(at) } else { node.locate(at) };
+        if issue.severity == Severity::Error {
+            ok = false;
+        }
+        diags.push(diag(file, pos, &issue.path, issue.severity, issue.message));
+    }
+    objects.push((object, node, ok));
+}
+
+fn decode(kind: &str, node: &Node, ctx: &de::Ctx) -> Result<Object, de::DeError> {
+    let root = FieldPath::root();
+    Ok(match kind {
+        "Pod" => Object::Pod(Box::new(de::from_node(node, &root, ctx)?)),
+        "Deployment" => Object::Deployment(Box::new(de::from_node(node, &root, ctx)?)),
+        "ReplicaSet" => Object::ReplicaSet(Box::new(de::from_node(node, &root, ctx)?)),
+        "DaemonSet" => Object::DaemonSet(Box::new(de::from_node(node, &root, ctx)?)),
+        "Job" => Object::Job(Box::new(de::from_node(node, &root, ctx)?)),
+        "Service" => Object::Service(Box::new(de::from_node(node, &root, ctx)?)),
+        "Namespace" => Object::Namespace(Box::new(de::from_node(node, &root, ctx)?)),
+        other => unreachable!("kind {other} was checked"),
+    })
 }

@@ -1,0 +1,872 @@
+//! Validation of defaulted objects like the API server (`pkg/apis/*/validation`), with upstream's message
+//! wording: `<path>: Invalid value: "<v>": <detail>`, `<path>: Required value`, `<path>: Unsupported value: …`,
+//! `<path>: Duplicate value: …`, `<path>: Forbidden: …`. Only the rules that matter for what clusterctl runs
+//! are implemented; see docs/manifests.md for the list. Also warns about fields clusterctl ignores.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ResourceRequirements, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::rules::{self, percent_error};
+use super::yaml::{FieldPath, Node, go_quote};
+use super::{Object, Severity};
+use crate::quantity::Quantity;
+
+/// One problem found on an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub severity: Severity,
+    /// The path shown in the message (upstream's).
+    pub path: FieldPath,
+    /// Where to point in the file, when more precise than `path` (e.g. one label of `metadata.labels`).
+    pub at: Option<FieldPath>,
+    /// Point at the key of `at` rather than its value.
+    pub at_key: bool,
+    pub message: String,
+}
+
+#[derive(Default)]
+pub struct Issues {
+    pub list: Vec<Issue>,
+}
+
+/// Which name rule applies to `metadata.name`.
+#[derive(Clone, Copy)]
+enum NameRule {
+    Subdomain,
+    Label,
+    Dns1035,
+}
+
+impl Issues {
+    fn push(&mut self, path: &FieldPath, message: String) {
+        self.list.push(Issue {
+            severity: Severity::Error,
+            path: path.clone(),
+            at: None,
+            at_key: false,
+            message,
+        });
+    }
+
+    fn push_at(&mut self, path: &FieldPath, at: FieldPath, at_key: bool, message: String) {
+        self.list.push(Issue {
+            severity: Severity::Error,
+            path: path.clone(),
+            at: Some(at),
+            at_key,
+            message,
+        });
+    }
+
+    fn required(&mut self, path: &FieldPath, detail: &str) {
+        if detail.is_empty() {
+            self.push(path, "Required value".to_string());
+        } else {
+            self.push(path, format!("Required value: {detail}"));
+        }
+    }
+
+    fn invalid_str(&mut self, path: &FieldPath, value: &str, detail: &str) {
+        self.push(path, format!("Invalid value: {}: {detail}", go_quote(value)));
+    }
+
+    fn invalid_num(&mut self, path: &FieldPath, value: i64, detail: &str) {
+        self.push(path, format!("Invalid value: {value}: {detail}"));
+    }
+
+    fn unsupported(&mut self, path: &FieldPath, value: &str, supported: &[&str]) {
+        let list: Vec<String> = supported.iter().map(|s| go_quote(s)).collect();
+        self.push(
+            path,
+            format!("Unsupported value: {}: supported values: {}", go_quote(value), list.join(", ")),
+        );
+    }
+
+    fn duplicate(&mut self, path: &FieldPath, value: &str) {
+        self.push(path, format!("Duplicate value: {}", go_quote(value)));
+    }
+
+    fn forbidden(&mut self, path: &FieldPath, detail: &str) {
+        self.push(path, format!("Forbidden: {detail}"));
+    }
+
+    fn non_negative(&mut self, path: &FieldPath, v: Option<i64>) {
+        if let Some(v) = v
+            && v < 0
+        {
+            self.invalid_num(path, v, "must be greater than or equal to 0");
+        }
+    }
+
+    fn warn(&mut self, path: &FieldPath, message: String) {
+        self.list.push(Issue {
+            severity: Severity::Warning,
+            path: path.clone(),
+            at: None,
+            at_key: true,
+            message,
+        });
+    }
+}
+
+const UNSUPPORTED_FIELD: &str = "clusterctl does not support this field; it is ignored";
+
+/// Validate a defaulted object. `tree` is the document it was read from (for "was it written" checks).
+pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
+    let mut v = Issues::default();
+    let root = FieldPath::root();
+    let spec_p = root.child("spec");
+    match obj {
+        Object::Pod(p) => {
+            meta(&mut v, &p.metadata, NameRule::Subdomain, true);
+            if let Some(spec) = &p.spec {
+                pod_spec(&mut v, spec, &spec_p);
+                restart_policy(&mut v, spec, &spec_p, &["Always", "OnFailure", "Never"]);
+            }
+        }
+        Object::Deployment(d) => {
+            meta(&mut v, &d.metadata, NameRule::Subdomain, true);
+            if let Some(spec) = &d.spec {
+                v.non_negative(&spec_p.child("replicas"), spec.replicas.map(i64::from));
+                selector_and_template(
+                    &mut v,
+                    tree,
+                    &spec.selector,
+                    Some(&spec.template),
+                    &spec_p,
+                    "deployment",
+                );
+                if let Some(s) = &spec.strategy {
+                    let sp = spec_p.child("strategy");
+                    match s.type_.as_deref().unwrap_or("") {
+                        "RollingUpdate" => {
+                            if let Some(ru) = &s.rolling_update {
+                                rolling_update(
+                                    &mut v,
+                                    ru.max_surge.as_ref(),
+                                    ru.max_unavailable.as_ref(),
+                                    &sp.child("rollingUpdate"),
+                                );
+                            }
+                        }
+                        "Recreate" => {
+                            if s.rolling_update.is_some() {
+                                v.forbidden(
+                                    &sp.child("rollingUpdate"),
+                                    "may not be specified when strategy `type` is 'Recreate'",
+                                );
+                            }
+                        }
+                        other => v.unsupported(&sp.child("type"), other, &["Recreate", "RollingUpdate"]),
+                    }
+                }
+                v.non_negative(
+                    &spec_p.child("revisionHistoryLimit"),
+                    spec.revision_history_limit.map(i64::from),
+                );
+                v.non_negative(&spec_p.child("minReadySeconds"), spec.min_ready_seconds.map(i64::from));
+                if let Some(pds) = spec.progress_deadline_seconds {
+                    let p = spec_p.child("progressDeadlineSeconds");
+                    if pds < 0 {
+                        v.invalid_num(&p, pds.into(), "must be greater than or equal to 0");
+                    } else if pds <= spec.min_ready_seconds.unwrap_or(0) {
+                        v.invalid_num(&p, pds.into(), "must be greater than minReadySeconds");
+                    }
+                }
+            }
+        }
+        Object::ReplicaSet(r) => {
+            meta(&mut v, &r.metadata, NameRule::Subdomain, true);
+            if let Some(spec) = &r.spec {
+                v.non_negative(&spec_p.child("replicas"), spec.replicas.map(i64::from));
+                v.non_negative(&spec_p.child("minReadySeconds"), spec.min_ready_seconds.map(i64::from));
+                selector_and_template(
+                    &mut v,
+                    tree,
+                    &spec.selector,
+                    spec.template.as_ref(),
+                    &spec_p,
+                    "deployment",
+                );
+            }
+        }
+        Object::DaemonSet(d) => {
+            meta(&mut v, &d.metadata, NameRule::Subdomain, true);
+            if let Some(spec) = &d.spec {
+                selector_and_template(
+                    &mut v,
+                    tree,
+                    &spec.selector,
+                    Some(&spec.template),
+                    &spec_p,
+                    "daemonset",
+                );
+                if let Some(us) = &spec.update_strategy {
+                    let up = spec_p.child("updateStrategy");
+                    match us.type_.as_deref().unwrap_or("") {
+                        "RollingUpdate" => {
+                            if let Some(ru) = &us.rolling_update {
+                                rolling_update(
+                                    &mut v,
+                                    ru.max_surge.as_ref(),
+                                    ru.max_unavailable.as_ref(),
+                                    &up.child("rollingUpdate"),
+                                );
+                            }
+                        }
+                        "OnDelete" => {}
+                        other => v.unsupported(&up.child("type"), other, &["OnDelete", "RollingUpdate"]),
+                    }
+                }
+                v.non_negative(
+                    &spec_p.child("revisionHistoryLimit"),
+                    spec.revision_history_limit.map(i64::from),
+                );
+                v.non_negative(&spec_p.child("minReadySeconds"), spec.min_ready_seconds.map(i64::from));
+            }
+        }
+        Object::Job(j) => {
+            meta(&mut v, &j.metadata, NameRule::Subdomain, true);
+            if let Some(spec) = &j.spec {
+                v.non_negative(&spec_p.child("parallelism"), spec.parallelism.map(i64::from));
+                v.non_negative(&spec_p.child("completions"), spec.completions.map(i64::from));
+                v.non_negative(&spec_p.child("backoffLimit"), spec.backoff_limit.map(i64::from));
+                if let Some(ads) = spec.active_deadline_seconds
+                    && ads <= 0
+                {
+                    v.invalid_num(
+                        &spec_p.child("activeDeadlineSeconds"),
+                        ads,
+                        "must be greater than or equal to 1",
+                    );
+                }
+                if spec.selector.is_some() && spec.manual_selector != Some(true) {
+                    v.forbidden(
+                        &spec_p.child("selector"),
+                        "`selector` will be auto-generated; set `manualSelector: true` to write your own",
+                    );
+                }
+                if let Some(cm) = &spec.completion_mode
+                    && cm != "NonIndexed"
+                    && cm != "Indexed"
+                {
+                    v.unsupported(&spec_p.child("completionMode"), cm, &["NonIndexed", "Indexed"]);
+                }
+                let tp = spec_p.child("template");
+                template_meta(&mut v, &spec.template, &tp);
+                if let Some(ps) = &spec.template.spec {
+                    let psp = tp.child("spec");
+                    pod_spec(&mut v, ps, &psp);
+                    let rp = ps.restart_policy.as_deref().unwrap_or("");
+                    if rp != "OnFailure" && rp != "Never" {
+                        v.unsupported(&psp.child("restartPolicy"), rp, &["OnFailure", "Never"]);
+                    }
+                }
+            }
+        }
+        Object::Service(s) => {
+            meta(&mut v, &s.metadata, NameRule::Dns1035, true);
+            service(&mut v, s, &spec_p);
+        }
+        Object::Namespace(n) => {
+            meta(&mut v, &n.metadata, NameRule::Label, false);
+        }
+    }
+    v.list
+}
+
+fn meta(v: &mut Issues, m: &ObjectMeta, rule: NameRule, namespaced: bool) {
+    let mp = FieldPath::root().child("metadata");
+    let name = m.name.as_deref().unwrap_or("");
+    if name.is_empty() {
+        v.required(&mp.child("name"), "name or generateName is required");
+    } else {
+        let msgs = match rule {
+            NameRule::Subdomain => rules::is_dns1123_subdomain(name),
+            NameRule::Label => rules::is_dns1123_label(name),
+            NameRule::Dns1035 => rules::is_dns1035_label(name),
+        };
+        for msg in msgs {
+            v.invalid_str(&mp.child("name"), name, &msg);
+        }
+    }
+    if namespaced {
+        if let Some(ns) = m.namespace.as_deref() {
+            for msg in rules::is_dns1123_label(ns) {
+                v.invalid_str(&mp.child("namespace"), ns, &msg);
+            }
+        }
+    } else if m.namespace.as_deref().is_some_and(|n| !n.is_empty()) {
+        v.warn(
+            &mp.child("namespace"),
+            "namespace is ignored: Namespace objects are cluster-scoped".to_string(),
+        );
+    }
+    if let Some(labels) = &m.labels {
+        validate_labels(v, labels, &mp.child("labels"));
+    }
+    if let Some(ann) = &m.annotations {
+        let ap = mp.child("annotations");
+        let mut total = 0usize;
+        for (k, val) in ann {
+            for msg in rules::is_qualified_name(&k.to_ascii_lowercase()) {
+                v.push_at(&ap, ap.key(k), true, format!("Invalid value: {}: {msg}", go_quote(k)));
+            }
+            total += k.len() + val.len();
+        }
+        if total > 256 * 1024 {
+            v.push(&ap, "Too long: may not be more than 262144 bytes".to_string());
+        }
+    }
+}
+
+/// Upstream `ValidateLabels`: every key a qualified name, every value a label value; errors name the map.
+pub fn validate_labels(v: &mut Issues, labels: &BTreeMap<String, String>, path: &FieldPath) {
+    for (k, val) in labels {
+        for msg in rules::is_qualified_name(k) {
+            v.push_at(path, path.key(k), true, format!("Invalid value: {}: {msg}", go_quote(k)));
+        }
+        for msg in rules::is_valid_label_value(val) {
+            v.push_at(path, path.key(k), false, format!("Invalid value: {}: {msg}", go_quote(val)));
+        }
+    }
+}
+
+fn template_meta(v: &mut Issues, t: &PodTemplateSpec, tp: &FieldPath) {
+    if let Some(labels) = t.metadata.as_ref().and_then(|m| m.labels.as_ref()) {
+        validate_labels(v, labels, &tp.child("metadata").child("labels"));
+    }
+}
+
+/// Go's `%#v` of a `map[string]string`, as upstream prints template labels.
+fn go_map(m: Option<&BTreeMap<String, String>>) -> String {
+    match m {
+        None => "map[string]string(nil)".to_string(),
+        Some(m) => {
+            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v))).collect();
+            format!("map[string]string{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+fn selector_and_template(
+    v: &mut Issues,
+    tree: &Node,
+    selector: &LabelSelector,
+    template: Option<&PodTemplateSpec>,
+    spec_p: &FieldPath,
+    what: &str,
+) {
+    let sp = spec_p.child("selector");
+    let written = tree
+        .get("spec")
+        .and_then(|s| s.value.get("selector"))
+        .is_some_and(|e| !e.value.is_null());
+    let mut selector_ok = false;
+    if !written {
+        v.required(&sp, "");
+    } else {
+        let before = v.list.len();
+        label_selector(v, selector, &sp);
+        let empty = selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
+            && selector.match_expressions.as_ref().is_none_or(|m| m.is_empty());
+        if empty {
+            let ml = if selector.match_labels.is_some() {
+                "map[string]string{}"
+            } else {
+                "map[string]string(nil)"
+            };
+            let me = if selector.match_expressions.is_some() {
+                "[]v1.LabelSelectorRequirement{}"
+            } else {
+                "[]v1.LabelSelectorRequirement(nil)"
+            };
+            v.push(
+                &sp,
+                format!(
+                    "Invalid value: &v1.LabelSelector{{MatchLabels:{ml}, MatchExpressions:{me}}}: empty selector is invalid for {what}"
+                ),
+            );
+        }
+        selector_ok = !empty && v.list.len() == before;
+    }
+    let tp = spec_p.child("template");
+    let Some(t) = template else {
+        v.required(&tp, "");
+        return;
+    };
+    template_meta(v, t, &tp);
+    let labels = t.metadata.as_ref().and_then(|m| m.labels.as_ref());
+    if selector_ok && !selector_matches(selector, labels.unwrap_or(&BTreeMap::new())) {
+        v.push(
+            &tp.child("metadata").child("labels"),
+            format!("Invalid value: {}: `selector` does not match template `labels`", go_map(labels)),
+        );
+    }
+    if let Some(ps) = &t.spec {
+        let psp = tp.child("spec");
+        pod_spec(v, ps, &psp);
+        let rp = ps.restart_policy.as_deref().unwrap_or("");
+        if rp != "Always" {
+            v.unsupported(&psp.child("restartPolicy"), rp, &["Always"]);
+        }
+        if ps.active_deadline_seconds.is_some() {
+            let what = if what == "daemonset" { "DaemonSet" } else { "ReplicaSet" };
+            v.push(
+                &psp.child("activeDeadlineSeconds"),
+                format!("Forbidden: activeDeadlineSeconds in {what} is not Supported"),
+            );
+        }
+    } else {
+        v.required(&tp.child("spec"), "");
+    }
+}
+
+fn label_selector(v: &mut Issues, s: &LabelSelector, sp: &FieldPath) {
+    if let Some(ml) = &s.match_labels {
+        validate_labels(v, ml, &sp.child("matchLabels"));
+    }
+    for (i, r) in s.match_expressions.iter().flatten().enumerate() {
+        let rp = sp.child("matchExpressions").index(i);
+        let n = r.values.as_ref().map_or(0, |v| v.len());
+        match r.operator.as_str() {
+            "In" | "NotIn" => {
+                if n == 0 {
+                    v.required(&rp.child("values"), "must be specified when `operator` is 'In' or 'NotIn'");
+                }
+            }
+            "Exists" | "DoesNotExist" => {
+                if n > 0 {
+                    v.forbidden(
+                        &rp.child("values"),
+                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    );
+                }
+            }
+            op => v.invalid_str(&rp.child("operator"), op, "not a valid selector operator"),
+        }
+        for msg in rules::is_qualified_name(&r.key) {
+            v.invalid_str(&rp.child("key"), &r.key, &msg);
+        }
+    }
+}
+
+/// Does a (valid) label selector select these labels?
+pub fn selector_matches(s: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    for (k, val) in s.match_labels.iter().flatten() {
+        if labels.get(k) != Some(val) {
+            return false;
+        }
+    }
+    for r in s.match_expressions.iter().flatten() {
+        let have = labels.get(&r.key);
+        let values = r.values.as_deref().unwrap_or(&[]);
+        let ok = match r.operator.as_str() {
+            "In" => have.is_some_and(|h| values.contains(h)),
+            "NotIn" => have.is_none_or(|h| !values.contains(h)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn int_or_percent(v: &mut Issues, x: Option<&IntOrString>, p: &FieldPath) -> Option<(bool, i64)> {
+    match x? {
+        IntOrString::Int(i) => {
+            let i = i64::from(*i);
+            if i < 0 {
+                v.invalid_num(p, i, "must be greater than or equal to 0");
+            }
+            Some((false, i))
+        }
+        IntOrString::String(s) => {
+            if !rules::is_percent(s) {
+                v.invalid_str(p, s, &percent_error());
+                return None;
+            }
+            let n: i64 = s[..s.len() - 1].parse().unwrap_or(i64::MAX);
+            Some((true, n))
+        }
+    }
+}
+
+fn rolling_update(v: &mut Issues, surge: Option<&IntOrString>, unavailable: Option<&IntOrString>, p: &FieldPath) {
+    let s = int_or_percent(v, surge, &p.child("maxSurge"));
+    let u = int_or_percent(v, unavailable, &p.child("maxUnavailable"));
+    if let Some((true, n)) = u
+        && n > 100
+    {
+        v.invalid_str(
+            &p.child("maxUnavailable"),
+            &format!("{n}%"),
+            "must not be greater than 100%",
+        );
+    }
+    if let (Some((_, 0)), Some((pct, 0))) = (s, u) {
+        let shown = if pct { "\"0%\"".to_string() } else { "0".to_string() };
+        v.push(
+            &p.child("maxUnavailable"),
+            format!("Invalid value: {shown}: may not be 0 when `maxSurge` is 0"),
+        );
+    }
+}
+
+fn restart_policy(v: &mut Issues, spec: &PodSpec, sp: &FieldPath, allowed: &[&str]) {
+    let rp = spec.restart_policy.as_deref().unwrap_or("");
+    if !allowed.contains(&rp) {
+        v.unsupported(&sp.child("restartPolicy"), rp, allowed);
+    }
+}
+
+fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
+    let cp = sp.child("containers");
+    if spec.containers.is_empty() {
+        v.required(&cp, "");
+    }
+    containers(v, &spec.containers, &cp);
+    if let Some(dp) = spec.dns_policy.as_deref()
+        && !["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"].contains(&dp)
+    {
+        v.unsupported(
+            &sp.child("dnsPolicy"),
+            dp,
+            &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
+        );
+    }
+    if let Some(ns) = &spec.node_selector {
+        validate_labels(v, ns, &sp.child("nodeSelector"));
+    }
+    if let Some(nn) = spec.node_name.as_deref()
+        && !nn.is_empty()
+    {
+        for msg in rules::is_dns1123_subdomain(nn) {
+            v.invalid_str(&sp.child("nodeName"), nn, &msg);
+        }
+    }
+    v.non_negative(
+        &sp.child("terminationGracePeriodSeconds"),
+        spec.termination_grace_period_seconds,
+    );
+    for (i, t) in spec.tolerations.iter().flatten().enumerate() {
+        let tp = sp.child("tolerations").index(i);
+        let key = t.key.as_deref().unwrap_or("");
+        if !key.is_empty() {
+            for msg in rules::is_qualified_name(key) {
+                v.invalid_str(&tp.child("key"), key, &msg);
+            }
+        }
+        let op = t.operator.as_deref().unwrap_or("Equal");
+        match op {
+            "Equal" => {
+                if key.is_empty() {
+                    v.invalid_str(
+                        &tp.child("operator"),
+                        op,
+                        "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+                    );
+                }
+                let val = t.value.as_deref().unwrap_or("");
+                for msg in rules::is_valid_label_value(val) {
+                    v.invalid_str(&tp.child("value"), val, &msg);
+                }
+            }
+            "Exists" => {
+                if let Some(val) = t.value.as_deref()
+                    && !val.is_empty()
+                {
+                    v.invalid_str(&tp.child("operator"), val, "value must be empty when `operator` is 'Exists'");
+                }
+            }
+            other => v.unsupported(&tp.child("operator"), other, &["Equal", "Exists"]),
+        }
+        if let Some(e) = t.effect.as_deref()
+            && !e.is_empty()
+            && !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&e)
+        {
+            v.unsupported(&tp.child("effect"), e, &["NoSchedule", "PreferNoSchedule", "NoExecute"]);
+        }
+    }
+    // Known fields clusterctl ignores.
+    if spec.volumes.is_some() {
+        v.warn(&sp.child("volumes"), UNSUPPORTED_FIELD.to_string());
+    }
+    if spec.init_containers.is_some() {
+        v.warn(&sp.child("initContainers"), UNSUPPORTED_FIELD.to_string());
+    }
+    if spec.ephemeral_containers.is_some() {
+        v.warn(&sp.child("ephemeralContainers"), UNSUPPORTED_FIELD.to_string());
+    }
+    for (i, c) in spec.containers.iter().enumerate() {
+        let p = cp.index(i);
+        if c.volume_mounts.is_some() {
+            v.warn(&p.child("volumeMounts"), UNSUPPORTED_FIELD.to_string());
+        }
+        if c.env_from.is_some() {
+            v.warn(&p.child("envFrom"), UNSUPPORTED_FIELD.to_string());
+        }
+    }
+}
+
+fn containers(v: &mut Issues, cs: &[Container], cp: &FieldPath) {
+    let mut names = BTreeSet::new();
+    for (i, c) in cs.iter().enumerate() {
+        let p = cp.index(i);
+        if c.name.is_empty() {
+            v.required(&p.child("name"), "");
+        } else {
+            for msg in rules::is_dns1123_label(&c.name) {
+                v.invalid_str(&p.child("name"), &c.name, &msg);
+            }
+            if !names.insert(c.name.clone()) {
+                v.duplicate(&p.child("name"), &c.name);
+            }
+        }
+        match c.image.as_deref() {
+            None | Some("") => v.required(&p.child("image"), ""),
+            Some(img) if img.trim() != img => {
+                v.invalid_str(&p.child("image"), img, "must not have leading or trailing whitespace")
+            }
+            Some(_) => {}
+        }
+        if let Some(pp) = c.image_pull_policy.as_deref()
+            && !["Always", "IfNotPresent", "Never"].contains(&pp)
+        {
+            v.unsupported(&p.child("imagePullPolicy"), pp, &["Always", "IfNotPresent", "Never"]);
+        }
+        if let Some(tmp) = c.termination_message_policy.as_deref()
+            && !["File", "FallbackToLogsOnError"].contains(&tmp)
+        {
+            v.unsupported(
+                &p.child("terminationMessagePolicy"),
+                tmp,
+                &["File", "FallbackToLogsOnError"],
+            );
+        }
+        let mut port_names = BTreeSet::new();
+        for (j, port) in c.ports.iter().flatten().enumerate() {
+            let pp = p.child("ports").index(j);
+            if let Some(n) = port.name.as_deref()
+                && !n.is_empty()
+            {
+                for msg in rules::is_valid_port_name(n) {
+                    v.invalid_str(&pp.child("name"), n, &msg);
+                }
+                if !port_names.insert(n.to_string()) {
+                    v.duplicate(&pp.child("name"), n);
+                }
+            }
+            if port.container_port == 0 {
+                v.required(&pp.child("containerPort"), "");
+            } else {
+                for msg in rules::is_valid_port_num(port.container_port.into()) {
+                    v.invalid_num(&pp.child("containerPort"), port.container_port.into(), &msg);
+                }
+            }
+            if let Some(hp) = port.host_port
+                && hp != 0
+            {
+                for msg in rules::is_valid_port_num(hp.into()) {
+                    v.invalid_num(&pp.child("hostPort"), hp.into(), &msg);
+                }
+            }
+            protocol(v, port.protocol.as_deref(), &pp.child("protocol"));
+            if let Some(ip) = port.host_ip.as_deref()
+                && !ip.is_empty()
+                && ip.parse::<std::net::IpAddr>().is_err()
+            {
+                v.invalid_str(&pp.child("hostIP"), ip, "must be a valid IP address");
+            }
+        }
+        for (j, e) in c.env.iter().flatten().enumerate() {
+            let ep = p.child("env").index(j);
+            if e.name.is_empty() {
+                v.required(&ep.child("name"), "");
+            } else {
+                for msg in rules::is_env_var_name(&e.name) {
+                    v.invalid_str(&ep.child("name"), &e.name, &msg);
+                }
+            }
+        }
+        if let Some(r) = &c.resources {
+            resources(v, r, &p.child("resources"));
+        }
+    }
+}
+
+fn protocol(v: &mut Issues, proto: Option<&str>, p: &FieldPath) {
+    match proto {
+        None | Some("") => v.required(p, ""),
+        Some("TCP" | "UDP" | "SCTP") => {}
+        Some(other) => v.unsupported(p, other, &["SCTP", "TCP", "UDP"]),
+    }
+}
+
+fn is_standard_container_resource(name: &str) -> bool {
+    matches!(name, "cpu" | "memory" | "ephemeral-storage") || name.starts_with("hugepages-")
+}
+
+fn resources(v: &mut Issues, r: &ResourceRequirements, rp: &FieldPath) {
+    let mut parsed_limits = BTreeMap::new();
+    for (which, map) in [("limits", &r.limits), ("requests", &r.requests)] {
+        let mp = rp.child(which);
+        for (name, q) in map.iter().flatten() {
+            let kp = mp.key(name);
+            let name_msgs = rules::is_qualified_name(name);
+            for msg in &name_msgs {
+                v.push_at(&kp, kp.clone(), true, format!("Invalid value: {}: {msg}", go_quote(name)));
+            }
+            if name_msgs.is_empty() && !name.contains('/') && !is_standard_container_resource(name) {
+                v.push_at(
+                    &kp,
+                    kp.clone(),
+                    true,
+                    format!("Invalid value: {}: must be a standard resource for containers", go_quote(name)),
+                );
+            }
+            match Quantity::parse(&q.0) {
+                Err(e) => v.invalid_str(&kp, &q.0, &e.to_string()),
+                Ok(parsed) => {
+                    if parsed.milli_value() < 0 {
+                        v.invalid_str(&kp, &q.0, "must be greater than or equal to 0");
+                    } else if which == "limits" {
+                        parsed_limits.insert(name.clone(), parsed);
+                    } else if let Some(limit) = parsed_limits.get(name)
+                        && parsed.milli_value() > limit.milli_value()
+                    {
+                        v.push_at(
+                            &mp,
+                            kp.clone(),
+                            false,
+                            format!(
+                                "Invalid value: {}: must be less than or equal to {name} limit of {}",
+                                go_quote(&q.0),
+                                limit
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
+    let Some(spec) = &s.spec else {
+        v.required(sp, "");
+        return;
+    };
+    let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
+    match ty {
+        "ClusterIP" | "NodePort" => {}
+        "LoadBalancer" | "ExternalName" => v.push(
+            &sp.child("type"),
+            format!(
+                "Unsupported value: {}: clusterctl supports \"ClusterIP\", \"NodePort\"",
+                go_quote(ty)
+            ),
+        ),
+        other => v.unsupported(&sp.child("type"), other, &["ClusterIP", "NodePort"]),
+    }
+    let cluster_ip = spec.cluster_ip.as_deref().unwrap_or("");
+    let headless = cluster_ip == "None";
+    if !cluster_ip.is_empty() && !headless && cluster_ip.parse::<std::net::IpAddr>().is_err() {
+        v.invalid_str(
+            &sp.child("clusterIP"),
+            cluster_ip,
+            "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+        );
+    }
+    if headless && ty == "NodePort" {
+        v.invalid_str(
+            &sp.child("clusterIP"),
+            cluster_ip,
+            "may not be set to 'None' for NodePort services",
+        );
+    }
+    let ports = spec.ports.as_deref().unwrap_or(&[]);
+    if ports.is_empty() && !headless {
+        v.required(&sp.child("ports"), "");
+    }
+    let mut names = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    for (i, port) in ports.iter().enumerate() {
+        let pp = sp.child("ports").index(i);
+        let name = port.name.as_deref().unwrap_or("");
+        if ports.len() > 1 && name.is_empty() {
+            v.required(&pp.child("name"), "");
+        } else if !name.is_empty() {
+            for msg in rules::is_dns1123_label(name) {
+                v.invalid_str(&pp.child("name"), name, &msg);
+            }
+            if !names.insert(name.to_string()) {
+                v.duplicate(&pp.child("name"), name);
+            }
+        }
+        for msg in rules::is_valid_port_num(port.port.into()) {
+            v.invalid_num(&pp.child("port"), port.port.into(), &msg);
+        }
+        protocol(v, port.protocol.as_deref(), &pp.child("protocol"));
+        match &port.target_port {
+            Some(IntOrString::Int(t)) => {
+                for msg in rules::is_valid_port_num((*t).into()) {
+                    v.invalid_num(&pp.child("targetPort"), (*t).into(), &msg);
+                }
+            }
+            Some(IntOrString::String(t)) => {
+                for msg in rules::is_valid_port_name(t) {
+                    v.invalid_str(&pp.child("targetPort"), t, &msg);
+                }
+            }
+            None => {}
+        }
+        if let Some(np) = port.node_port
+            && np != 0
+        {
+            if ty == "ClusterIP" {
+                v.forbidden(&pp.child("nodePort"), "may not be used when `type` is 'ClusterIP'");
+            } else {
+                for msg in rules::is_valid_port_num(np.into()) {
+                    v.invalid_num(&pp.child("nodePort"), np.into(), &msg);
+                }
+            }
+        }
+        let key = format!("{}/{}", port.port, port.protocol.as_deref().unwrap_or("TCP"));
+        if !seen.insert(key.clone()) {
+            v.duplicate(&pp, &key);
+        }
+    }
+    if let Some(sel) = &spec.selector {
+        validate_labels(v, sel, &sp.child("selector"));
+    }
+    if let Some(sa) = spec.session_affinity.as_deref()
+        && sa != "None"
+        && sa != "ClientIP"
+    {
+        v.unsupported(&sp.child("sessionAffinity"), sa, &["ClientIP", "None"]);
+    }
+    if let Some(etp) = spec.external_traffic_policy.as_deref() {
+        if ty == "ClusterIP" {
+            v.invalid_str(
+                &sp.child("externalTrafficPolicy"),
+                etp,
+                "may only be set for externally-accessible services",
+            );
+        } else if etp != "Cluster" && etp != "Local" {
+            v.unsupported(&sp.child("externalTrafficPolicy"), etp, &["Cluster", "Local"]);
+        }
+    }
+    if let Some(itp) = spec.internal_traffic_policy.as_deref()
+        && itp != "Cluster"
+        && itp != "Local"
+    {
+        v.unsupported(&sp.child("internalTrafficPolicy"), itp, &["Cluster", "Local"]);
+    }
+}
