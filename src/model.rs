@@ -123,7 +123,11 @@ impl ObservedState {
             .iter()
             .filter(|n| n.reachable)
             .filter_map(|n| n.roster.as_ref())
-            .max_by(|a, b| a.written_at.cmp(&b.written_at).then_with(|| b.commit.cmp(&a.commit)))
+            .max_by(|a, b| {
+                a.written_at
+                    .cmp(&b.written_at)
+                    .then_with(|| b.commit.cmp(&a.commit))
+            })
     }
 }
 
@@ -253,21 +257,30 @@ pub fn observed_pods(state: &ObservedState) -> Vec<ObservedPod> {
             }
         }
     }
-    let unreachable: std::collections::BTreeSet<&str> =
-        state.nodes.iter().filter(|n| !n.reachable).map(|n| n.name.as_str()).collect();
+    let unreachable: std::collections::BTreeSet<&str> = state
+        .nodes
+        .iter()
+        .filter(|n| !n.reachable)
+        .map(|n| n.name.as_str())
+        .collect();
     if let Some(roster) = state.roster() {
-        for p in roster.pods.iter().filter(|p| unreachable.contains(p.node.as_str())) {
-            pods.entry((p.namespace.clone(), p.name.clone(), p.node.clone())).or_insert_with(|| ObservedPod {
-                namespace: p.namespace.clone(),
-                name: p.name.clone(),
-                node: p.node.clone(),
-                node_reachable: false,
-                sandbox: None,
-                containers: BTreeMap::new(),
-                owner: p.owner.clone(),
-                template_hash: p.template_hash.clone(),
-                manifest: p.manifest.clone(),
-            });
+        for p in roster
+            .pods
+            .iter()
+            .filter(|p| unreachable.contains(p.node.as_str()))
+        {
+            pods.entry((p.namespace.clone(), p.name.clone(), p.node.clone()))
+                .or_insert_with(|| ObservedPod {
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
+                    node: p.node.clone(),
+                    node_reachable: false,
+                    sandbox: None,
+                    containers: BTreeMap::new(),
+                    owner: p.owner.clone(),
+                    template_hash: p.template_hash.clone(),
+                    manifest: p.manifest.clone(),
+                });
         }
     }
     pods.into_values().collect()

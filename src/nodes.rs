@@ -354,7 +354,7 @@ mod tests {
                         error: None,
                         facts: up.then(facts),
                         containers: vec![],
-                    roster: None,
+                        roster: None,
                     }
                 })
                 .collect(),

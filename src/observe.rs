@@ -70,7 +70,7 @@ fn down(host: &Host, error: String) -> ObservedNode {
         error: Some(error),
         facts: None,
         containers: Vec::new(),
-    roster: None,
+        roster: None,
     }
 }
 
@@ -102,7 +102,9 @@ async fn observe_host(
                 facts: Some(facts),
                 containers,
                 // An unreadable roster is only a lost memory of unreachable hosts' pods, never an error.
-                roster: rt.parse_roster(&stdout).and_then(|r| serde_json::from_str(&r).ok()),
+                roster: rt
+                    .parse_roster(&stdout)
+                    .and_then(|r| serde_json::from_str(&r).ok()),
             },
             Some(transport),
         ),
@@ -357,9 +359,10 @@ mod tests {
                     error: Some("n2: unreachable: timeout".into()),
                     facts: None,
                     containers: vec![],
-                roster: None,
+                    roster: None,
                 },
                 ObservedNode {
+                    roster: None,
                     name: "n1".into(),
                     reachable: true,
                     error: None,

@@ -117,10 +117,20 @@ pub fn compute(input: &PlanInput<'_>) -> Plan {
 
 pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
     let observed = model::observed_pods(input.observed);
-    let reachable: BTreeSet<&str> =
-        input.observed.nodes.iter().filter(|n| n.reachable).map(|n| n.name.as_str()).collect();
-    let unreachable_nodes: Vec<String> =
-        input.observed.nodes.iter().filter(|n| !n.reachable).map(|n| n.name.clone()).collect();
+    let reachable: BTreeSet<&str> = input
+        .observed
+        .nodes
+        .iter()
+        .filter(|n| n.reachable)
+        .map(|n| n.name.as_str())
+        .collect();
+    let unreachable_nodes: Vec<String> = input
+        .observed
+        .nodes
+        .iter()
+        .filter(|n| !n.reachable)
+        .map(|n| n.name.clone())
+        .collect();
 
     let mut claimed: BTreeSet<usize> = BTreeSet::new();
     let mut changes: Vec<Change> = Vec::new();
@@ -160,7 +170,12 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
         if have > desired {
             let extra = pick_extras(&observed, &current, have - desired);
             for i in extra {
-                changes.push(delete_change(&observed[i], reasons::EXTRA_REPLICA, input.runtimes, Action::Delete));
+                changes.push(delete_change(
+                    &observed[i],
+                    reasons::EXTRA_REPLICA,
+                    input.runtimes,
+                    Action::Delete,
+                ));
                 current.retain(|&c| c != i);
             }
         }
@@ -180,7 +195,8 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                     missing = 0;
                 }
                 PodNaming::Generated { prefix } => {
-                    let taken: BTreeSet<&str> = members.iter().map(|&i| observed[i].name.as_str()).collect();
+                    let taken: BTreeSet<&str> =
+                        members.iter().map(|&i| observed[i].name.as_str()).collect();
                     let mut ordinal = 0u32;
                     while missing > 0 {
                         let name = controllers::pod_name(prefix, ordinal);
@@ -227,8 +243,11 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
         let placement = match replaces {
             Some(i) if reachable.contains(observed[i].node.as_str()) => {
                 let mut pinned = pod.clone();
-                pinned.spec.get_or_insert_with(Default::default).node_name = Some(observed[i].node.clone());
-                scheduler.schedule(&pinned).or_else(|_| scheduler.schedule(&pod))
+                pinned.spec.get_or_insert_with(Default::default).node_name =
+                    Some(observed[i].node.clone());
+                scheduler
+                    .schedule(&pinned)
+                    .or_else(|_| scheduler.schedule(&pod))
             }
             _ => scheduler.schedule(&pod),
         };
@@ -244,7 +263,9 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                             c.action == Action::Replace && c.name == old.name && c.node == old.node
                         }) {
                             if change.node != placed.node {
-                                change.details.push(format!("moves to node {}", placed.node));
+                                change
+                                    .details
+                                    .push(format!("moves to node {}", placed.node));
                                 change.steps.extend(Vec::new());
                             }
                             change.steps.extend(steps);
@@ -271,12 +292,21 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                 if let Some(i) = replaces {
                     // The replacement fits nowhere: keep the destroy (the old spec is not desired) and say so.
                     let old = &observed[i];
-                    if let Some(change) = changes.iter_mut().find(|c| c.name == old.name && c.node == old.node) {
+                    if let Some(change) = changes
+                        .iter_mut()
+                        .find(|c| c.name == old.name && c.node == old.node)
+                    {
                         change.action = Action::Delete;
-                        change.details.push(format!("replacement stays Pending: {}", fit.message));
+                        change
+                            .details
+                            .push(format!("replacement stays Pending: {}", fit.message));
                     }
                 }
-                pending.push(PendingPod { namespace: set.namespace.clone(), name, message: fit.message });
+                pending.push(PendingPod {
+                    namespace: set.namespace.clone(),
+                    name,
+                    message: fit.message,
+                });
             }
         }
     }
@@ -337,10 +367,18 @@ fn drift(pod: &ObservedPod, set: &PodSet) -> Option<String> {
     for c in &spec.containers {
         let want = controllers::container_spec_hash(spec, c);
         match pod.containers.get(&c.name) {
-            None => return Some(format!("container {:?} is missing (removed by hand)", c.name)),
+            None => {
+                return Some(format!(
+                    "container {:?} is missing (removed by hand)",
+                    c.name
+                ));
+            }
             Some(obs) => {
                 if obs.label(model::labels::SPEC_HASH) != Some(want.as_str()) {
-                    return Some(format!("container {:?} differs from its spec (changed by hand)", c.name));
+                    return Some(format!(
+                        "container {:?} differs from its spec (changed by hand)",
+                        c.name
+                    ));
                 }
                 if let Some(image) = &c.image {
                     if &obs.image != image {
@@ -362,8 +400,10 @@ fn drift(pod: &ObservedPod, set: &PodSet) -> Option<String> {
 
 /// Describes what changed between the observed pod's template and the desired one.
 fn template_diff(pod: &ObservedPod, set: &PodSet) -> String {
-    let (Some(old), Some(new)) = (pod.manifest.as_ref().and_then(|p| p.spec.as_ref()), set.template.spec.as_ref())
-    else {
+    let (Some(old), Some(new)) = (
+        pod.manifest.as_ref().and_then(|p| p.spec.as_ref()),
+        set.template.spec.as_ref(),
+    ) else {
         return "pod template changed".into();
     };
     let mut parts = Vec::new();
@@ -406,10 +446,21 @@ fn template_diff(pod: &ObservedPod, set: &PodSet) -> String {
 }
 
 /// A stopped pod whose restart policy wants it running gets a start.
-fn start_change(pod: &ObservedPod, set: &PodSet, runtimes: &BTreeMap<String, Arc<dyn Runtime>>) -> Option<Change> {
-    let policy = set.template.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always");
-    let stopped: Vec<&model::ObservedContainer> =
-        pod.all_containers().filter(|c| !c.is_running() && c.status != "paused").collect();
+fn start_change(
+    pod: &ObservedPod,
+    set: &PodSet,
+    runtimes: &BTreeMap<String, Arc<dyn Runtime>>,
+) -> Option<Change> {
+    let policy = set
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("Always");
+    let stopped: Vec<&model::ObservedContainer> = pod
+        .all_containers()
+        .filter(|c| !c.is_running() && c.status != "paused")
+        .collect();
     if stopped.is_empty() {
         return None;
     }
@@ -425,7 +476,11 @@ fn start_change(pod: &ObservedPod, set: &PodSet, runtimes: &BTreeMap<String, Arc
     }
     let names: Vec<String> = stopped
         .iter()
-        .map(|c| c.label(model::labels::CONTAINER).unwrap_or(&c.name).to_string())
+        .map(|c| {
+            c.label(model::labels::CONTAINER)
+                .unwrap_or(&c.name)
+                .to_string()
+        })
         .collect();
     let runtime = runtimes.get(&pod.node)?;
     Some(Change {
@@ -435,7 +490,10 @@ fn start_change(pod: &ObservedPod, set: &PodSet, runtimes: &BTreeMap<String, Arc
         name: pod.name.clone(),
         node: pod.node.clone(),
         reason: format!("stopped outside clusterctl; restartPolicy {policy} wants it running"),
-        details: names.iter().map(|n| format!("start container {n}")).collect(),
+        details: names
+            .iter()
+            .map(|n| format!("start container {n}"))
+            .collect(),
         steps: runtime.start_pod(pod),
     })
 }
@@ -454,19 +512,30 @@ fn delete_change(
         node: pod.node.clone(),
         reason: why.to_string(),
         details: Vec::new(),
-        steps: runtimes.get(&pod.node).map(|r| r.remove_pod(pod)).unwrap_or_default(),
+        steps: runtimes
+            .get(&pod.node)
+            .map(|r| r.remove_pod(pod))
+            .unwrap_or_default(),
     }
 }
 
 fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>) -> Vec<Cmd> {
-    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default();
     let Some(runtime) = input.runtimes.get(&node) else {
         return Vec::new();
     };
     let spec_hashes: BTreeMap<String, String> = pod
         .spec
         .iter()
-        .flat_map(|s| s.containers.iter().map(move |c| (c.name.clone(), controllers::container_spec_hash(s, c))))
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .map(move |c| (c.name.clone(), controllers::container_spec_hash(s, c)))
+        })
         .collect();
     runtime.create_pod(&PodRun {
         pod,
@@ -479,7 +548,10 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>) -> Vec<Cmd> {
 
 fn create_reason(set: &PodSet) -> String {
     match (&set.owner, &set.deployment) {
-        (Some(rs), Some(d)) => format!("Deployment {d} wants {} replica(s) of ReplicaSet {}", set.replicas, rs.name),
+        (Some(rs), Some(d)) => format!(
+            "Deployment {d} wants {} replica(s) of ReplicaSet {}",
+            set.replicas, rs.name
+        ),
         (Some(rs), None) => format!("{} {} wants {} replica(s)", rs.kind, rs.name, set.replicas),
         (None, _) => "Pod is defined in the repository".into(),
     }
@@ -489,9 +561,17 @@ fn placement_details(p: &crate::scheduler::Placement) -> Vec<String> {
     let mut out = vec![format!(
         "scheduled: score {} ({})",
         p.total,
-        p.scores.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        p.scores
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     )];
-    out.extend(p.rejected.iter().map(|(node, why)| format!("not {node}: {why}")));
+    out.extend(
+        p.rejected
+            .iter()
+            .map(|(node, why)| format!("not {node}: {why}")),
+    );
     out
 }
 
@@ -500,7 +580,10 @@ fn orphan_reason(pod: &ObservedPod, sets: &[PodSet]) -> String {
         if kind == "ReplicaSet" {
             if let Some(set) = sets.iter().find(|s| {
                 s.namespace == pod.namespace
-                    && s.deployment.as_ref().is_some_and(|d| name.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('-')))
+                    && s.deployment.as_ref().is_some_and(|d| {
+                        name.strip_prefix(d.as_str())
+                            .is_some_and(|r| r.starts_with('-'))
+                    })
             }) {
                 return format!(
                     "owner template changed: ReplicaSet {name} is superseded by {}",
@@ -519,7 +602,11 @@ fn pick_extras(observed: &[ObservedPod], current: &[usize], n: usize) -> Vec<usi
     for &i in current {
         *per_node.entry(observed[i].node.as_str()).or_default() += 1;
     }
-    let mut ranked: Vec<usize> = current.iter().copied().filter(|&i| observed[i].node_reachable).collect();
+    let mut ranked: Vec<usize> = current
+        .iter()
+        .copied()
+        .filter(|&i| observed[i].node_reachable)
+        .collect();
     ranked.sort_by(|&a, &b| {
         let (pa, pb) = (&observed[a], &observed[b]);
         let running = |p: &ObservedPod| p.all_containers().all(|c| c.is_running());
@@ -534,12 +621,20 @@ fn pick_extras(observed: &[ObservedPod], current: &[usize], n: usize) -> Vec<usi
 }
 
 fn created(p: &ObservedPod) -> &str {
-    p.sandbox.as_ref().map(|s| s.created_at.as_str()).unwrap_or("")
+    p.sandbox
+        .as_ref()
+        .map(|s| s.created_at.as_str())
+        .unwrap_or("")
 }
 
 /// The roster the cluster has once `plan` is applied: observed pods that stay (those of unreachable hosts
 /// included, from the old roster) plus the pods the plan creates.
-pub fn roster_after(observed: &ObservedState, plan: &Plan, binding: &Binding, written_at: &str) -> model::Roster {
+pub fn roster_after(
+    observed: &ObservedState,
+    plan: &Plan,
+    binding: &Binding,
+    written_at: &str,
+) -> model::Roster {
     let leaving: BTreeSet<(&str, &str, &str)> = plan
         .changes
         .iter()
@@ -558,16 +653,27 @@ pub fn roster_after(observed: &ObservedState, plan: &Plan, binding: &Binding, wr
             manifest: p.manifest,
         })
         .collect();
-    pods.extend(binding.created.iter().map(|b| model::RosterPod {
-        namespace: b.pod.metadata.namespace.clone().unwrap_or_default(),
-        name: b.pod.metadata.name.clone().unwrap_or_default(),
-        node: b.pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default(),
-        owner: b.owner.clone(),
-        template_hash: Some(b.template_hash.clone()),
-        manifest: Some(b.pod.clone()),
+    pods.extend(binding.created.iter().map(|b| {
+        model::RosterPod {
+            namespace: b.pod.metadata.namespace.clone().unwrap_or_default(),
+            name: b.pod.metadata.name.clone().unwrap_or_default(),
+            node: b
+                .pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default(),
+            owner: b.owner.clone(),
+            template_hash: Some(b.template_hash.clone()),
+            manifest: Some(b.pod.clone()),
+        }
     }));
     pods.sort_by(|a, b| (&a.namespace, &a.name, &a.node).cmp(&(&b.namespace, &b.name, &b.node)));
-    model::Roster { written_at: written_at.to_string(), commit: plan.commit.clone(), pods }
+    model::Roster {
+        written_at: written_at.to_string(),
+        commit: plan.commit.clone(),
+        pods,
+    }
 }
 
 /// An observed pod as the scheduler sees it: its recorded spec bound to its node.

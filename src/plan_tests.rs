@@ -10,8 +10,10 @@ use k8s_openapi::api::core::v1::Taint;
 use super::*;
 use crate::controllers;
 use crate::inventory::{Capacity, ClusterSettings, Host, Inventory, RuntimeKind, SshSettings};
-use crate::manifest::{Manifest, Object};
-use crate::model::{NodeFacts, OBSERVED_FORMAT_VERSION, ObservedContainer, ObservedNode, SourceRef};
+use crate::manifest::Manifest;
+use crate::model::{
+    NodeFacts, OBSERVED_FORMAT_VERSION, ObservedContainer, ObservedNode, SourceRef,
+};
 use crate::runtime::docker::DockerRuntime;
 
 fn host(name: &str, i: u8, master: bool) -> Host {
@@ -36,7 +38,11 @@ fn host(name: &str, i: u8, master: bool) -> Host {
             vec![]
         },
         unschedulable: false,
-        capacity: Capacity { cpu: Some("4".into()), memory: Some("2Gi".into()), pods: Some("110".into()) },
+        capacity: Capacity {
+            cpu: Some("4".into()),
+            memory: Some("2Gi".into()),
+            pods: Some("110".into()),
+        },
         runtime: RuntimeKind::Docker,
         pod_cidr: None,
     }
@@ -96,7 +102,7 @@ impl Sim {
                     boot_time: "2026-11-26T00:00:00Z".into(),
                 }),
                 containers: vec![],
-            roster: None,
+                roster: None,
             })
             .collect();
         Sim {
@@ -118,8 +124,12 @@ impl Sim {
         let expanded = controllers::expand(manifests);
         let nodes = crate::nodes::node_objects(&self.inv, &self.state);
         let rt: Arc<dyn Runtime> = Arc::new(DockerRuntime::default());
-        let runtimes: BTreeMap<String, Arc<dyn Runtime>> =
-            self.inv.hosts.iter().map(|h| (h.name.clone(), rt.clone())).collect();
+        let runtimes: BTreeMap<String, Arc<dyn Runtime>> = self
+            .inv
+            .hosts
+            .iter()
+            .map(|h| (h.name.clone(), rt.clone()))
+            .collect();
         compute_with_binding(&PlanInput {
             commit: "0123456789abcdef0123456789abcdef01234567",
             pod_sets: &expanded.pod_sets,
@@ -130,7 +140,11 @@ impl Sim {
     }
 
     fn node(&mut self, name: &str) -> &mut ObservedNode {
-        self.state.nodes.iter_mut().find(|n| n.name == name).expect("node")
+        self.state
+            .nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .expect("node")
     }
 
     /// Interprets the docker commands of every change, as the hosts' engines would.
@@ -153,8 +167,15 @@ impl Sim {
                                 (k.to_string(), v.to_string())
                             })
                             .collect();
-                        let dd = cmd.args.iter().position(|a| a == "--").expect("image after --");
-                        assert!(node.containers.iter().all(|c| c.name != name), "duplicate container {name}");
+                        let dd = cmd
+                            .args
+                            .iter()
+                            .position(|a| a == "--")
+                            .expect("image after --");
+                        assert!(
+                            node.containers.iter().all(|c| c.name != name),
+                            "duplicate container {name}"
+                        );
                         node.containers.push(ObservedContainer {
                             id: format!("{clock:064x}"),
                             name,
@@ -166,7 +187,11 @@ impl Sim {
                         });
                     }
                     "start" | "restart" => {
-                        let c = node.containers.iter_mut().find(|c| c.name == cmd.args[1]).expect("exists");
+                        let c = node
+                            .containers
+                            .iter_mut()
+                            .find(|c| c.name == cmd.args[1])
+                            .expect("exists");
                         c.status = "running".into();
                     }
                     "rm" => {
@@ -184,40 +209,46 @@ impl Sim {
 }
 
 fn arg(args: &[String], prefix: &str) -> Option<String> {
-    args.iter().find_map(|a| a.strip_prefix(prefix).map(str::to_string))
+    args.iter()
+        .find_map(|a| a.strip_prefix(prefix).map(str::to_string))
 }
 
-fn manifest(v: serde_json::Value) -> Manifest {
-    let object = match v["kind"].as_str().unwrap() {
-        "Pod" => Object::Pod(Box::new(serde_json::from_value(v).unwrap())),
-        "Deployment" => Object::Deployment(Box::new(serde_json::from_value(v).unwrap())),
-        k => panic!("{k}"),
-    };
-    Manifest { object, source: SourceRef { file: "apps/x.yaml".into(), line: 1, column: 1 } }
+/// Manifests through the real parser (API-server defaults included), as `plan` gets them.
+fn parse(yaml: &str) -> Vec<Manifest> {
+    let parsed = crate::manifest::parse(&[crate::source::RawFile {
+        path: "apps/x.yaml".into(),
+        bytes: yaml.into(),
+    }]);
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    parsed.manifests
 }
 
+fn manifest(yaml: &str) -> Manifest {
+    parse(yaml).remove(0)
+}
+
+/// The seed's my_nginx.yaml with `replicas` and `image` substituted.
 fn deployment(replicas: u32, image: &str) -> Manifest {
-    manifest(serde_json::json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "my-nginx", "namespace": "default"},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": {"run": "my-nginx"}},
-            "template": {"metadata": {"labels": {"run": "my-nginx"}},
-                "spec": {"restartPolicy": "Always", "containers": [{"name": "my-nginx", "image": image,
-                    "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}
-    }))
+    manifest(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: my-nginx\nspec:\n  selector:\n    matchLabels:\n      run: my-nginx\n  replicas: {replicas}\n  template:\n    metadata:\n      labels:\n        run: my-nginx\n    spec:\n      containers:\n      - name: my-nginx\n        image: {image}\n        ports:\n        - containerPort: 80\n"
+    ))
+}
+
+fn bare_pod_with(image: &str, cpu: &str) -> Manifest {
+    manifest(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sc-nginx\nspec:\n  containers:\n  - name: nginx\n    image: {image}\n    resources:\n      requests:\n        cpu: \"{cpu}\"\n"
+    ))
 }
 
 fn bare_pod(cpu: &str) -> Manifest {
-    manifest(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "sc-nginx", "namespace": "default"},
-        "spec": {"restartPolicy": "Always", "containers": [{"name": "nginx", "image": "nginx:1.14.2",
-            "resources": {"requests": {"cpu": cpu}}}]}
-    }))
+    bare_pod_with("nginx:1.14.2", cpu)
 }
 
 fn lines(plan: &Plan) -> Vec<String> {
-    plan.changes.iter().map(|c| format!("{:?} {} {}", c.action, c.name, c.node)).collect()
+    plan.changes
+        .iter()
+        .map(|c| format!("{:?} {} {}", c.action, c.name, c.node))
+        .collect()
 }
 
 #[test]
@@ -225,13 +256,29 @@ fn seed_deployment_spreads_over_workers_and_converges() {
     let mut sim = Sim::new();
     let apps = [deployment(3, "nginx")];
     let plan = sim.plan(&apps);
-    assert_eq!(plan.summary, Summary { add: 3, change: 0, destroy: 0 });
+    assert_eq!(
+        plan.summary,
+        Summary {
+            add: 3,
+            change: 0,
+            destroy: 0
+        }
+    );
     let mut nodes: Vec<&str> = plan.changes.iter().map(|c| c.node.as_str()).collect();
     nodes.sort();
     assert_eq!(nodes, ["k8s-node1", "k8s-node2", "k8s-node3"]);
-    assert!(plan.changes.iter().all(|c| c.name.starts_with("my-nginx-cf54cdbf7-")), "{:?}", lines(&plan));
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.name.starts_with("my-nginx-cf54cdbf7-")),
+        "{:?}",
+        lines(&plan)
+    );
     // Identical inputs, identical bytes.
-    assert_eq!(serde_json::to_string(&plan).unwrap(), serde_json::to_string(&sim.plan(&apps)).unwrap());
+    assert_eq!(
+        serde_json::to_string(&plan).unwrap(),
+        serde_json::to_string(&sim.plan(&apps)).unwrap()
+    );
 
     sim.apply(&plan);
     let again = sim.plan(&apps);
@@ -243,8 +290,19 @@ fn scaling_down_and_up_keeps_names_stable() {
     let mut sim = Sim::new();
     sim.apply(&sim.plan(&[deployment(3, "nginx")]));
     let down = sim.plan(&[deployment(1, "nginx")]);
-    assert_eq!(down.summary, Summary { add: 0, change: 0, destroy: 2 });
-    assert!(down.changes.iter().all(|c| c.action == Action::Delete && c.reason == reasons::EXTRA_REPLICA));
+    assert_eq!(
+        down.summary,
+        Summary {
+            add: 0,
+            change: 0,
+            destroy: 2
+        }
+    );
+    assert!(
+        down.changes
+            .iter()
+            .all(|c| c.action == Action::Delete && c.reason == reasons::EXTRA_REPLICA)
+    );
     sim.apply(&down);
     let up = sim.plan(&[deployment(3, "nginx")]);
     assert_eq!(up.summary.add, 2);
@@ -257,11 +315,31 @@ fn template_change_replaces_pods_through_a_new_replica_set() {
     let mut sim = Sim::new();
     sim.apply(&sim.plan(&[deployment(3, "nginx")]));
     let plan = sim.plan(&[deployment(3, "nginx:1.14.2")]);
-    assert_eq!(plan.summary, Summary { add: 3, change: 0, destroy: 3 });
-    let deletes: Vec<&Change> = plan.changes.iter().filter(|c| c.action == Action::Delete).collect();
-    assert!(deletes.iter().all(|c| c.reason.starts_with("owner template changed")), "{deletes:?}");
+    assert_eq!(
+        plan.summary,
+        Summary {
+            add: 3,
+            change: 0,
+            destroy: 3
+        }
+    );
+    let deletes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .collect();
+    assert!(
+        deletes
+            .iter()
+            .all(|c| c.reason.starts_with("owner template changed")),
+        "{deletes:?}"
+    );
     sim.apply(&plan);
-    assert!(sim.plan(&[deployment(3, "nginx:1.14.2")]).changes.is_empty());
+    assert!(
+        sim.plan(&[deployment(3, "nginx:1.14.2")])
+            .changes
+            .is_empty()
+    );
 }
 
 #[test]
@@ -269,41 +347,73 @@ fn drift_by_hand_is_detected() {
     let mut sim = Sim::new();
     let apps = [bare_pod("100m")];
     sim.apply(&sim.plan(&apps));
-    let node = sim.state.nodes.iter().find(|n| !n.containers.is_empty()).unwrap().name.clone();
+    let node = sim
+        .state
+        .nodes
+        .iter()
+        .find(|n| !n.containers.is_empty())
+        .unwrap()
+        .name
+        .clone();
 
     // docker stop → start
-    sim.node(&node).containers.iter_mut().find(|c| c.name == "k8s_nginx_sc-nginx_default").unwrap().status =
-        "exited".into();
+    sim.node(&node)
+        .containers
+        .iter_mut()
+        .find(|c| c.name == "k8s_nginx_sc-nginx_default")
+        .unwrap()
+        .status = "exited".into();
     let plan = sim.plan(&apps);
     assert_eq!(lines(&plan), [format!("Start sc-nginx {node}")]);
-    assert_eq!(plan.summary, Summary { add: 0, change: 1, destroy: 0 });
+    assert_eq!(
+        plan.summary,
+        Summary {
+            add: 0,
+            change: 1,
+            destroy: 0
+        }
+    );
     sim.apply(&plan);
     assert!(sim.plan(&apps).changes.is_empty());
 
     // docker rm -f → replace on the same node
-    sim.node(&node).containers.retain(|c| c.name != "k8s_nginx_sc-nginx_default");
+    sim.node(&node)
+        .containers
+        .retain(|c| c.name != "k8s_nginx_sc-nginx_default");
     let plan = sim.plan(&apps);
     assert_eq!(lines(&plan), [format!("Replace sc-nginx {node}")]);
-    assert!(plan.changes[0].reason.contains("removed by hand"), "{}", plan.changes[0].reason);
+    assert!(
+        plan.changes[0].reason.contains("removed by hand"),
+        "{}",
+        plan.changes[0].reason
+    );
     sim.apply(&plan);
     assert!(sim.plan(&apps).changes.is_empty());
 
     // image changed in Git → replace, with the image diff in words
-    let changed = [manifest(serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "sc-nginx", "namespace": "default"},
-        "spec": {"restartPolicy": "Always", "containers": [{"name": "nginx", "image": "nginx:latest",
-            "resources": {"requests": {"cpu": "100m"}}}]}
-    }))];
+    let changed = [bare_pod_with("nginx:latest", "100m")];
     let plan = sim.plan(&changed);
     assert_eq!(plan.changes[0].action, Action::Replace);
-    assert!(plan.changes[0].reason.contains("image \"nginx:1.14.2\" → \"nginx:latest\""), "{}", plan.changes[0].reason);
+    assert!(
+        plan.changes[0]
+            .reason
+            .contains("image \"nginx:1.14.2\" → \"nginx:latest\""),
+        "{}",
+        plan.changes[0].reason
+    );
     sim.apply(&plan);
     assert!(sim.plan(&changed).changes.is_empty());
 
     // removed from Git → destroyed
     let plan = sim.plan(&[]);
-    assert_eq!(plan.summary, Summary { add: 0, change: 0, destroy: 1 });
+    assert_eq!(
+        plan.summary,
+        Summary {
+            add: 0,
+            change: 0,
+            destroy: 1
+        }
+    );
     assert_eq!(plan.changes[0].reason, reasons::NOT_DESIRED);
     sim.apply(&plan);
     assert!(sim.state.nodes.iter().all(|n| n.containers.is_empty()));
@@ -352,7 +462,11 @@ fn unreachable_nodes_keep_their_pods_through_the_roster() {
     }
     let plan = sim.plan(&apps);
     assert_eq!(plan.summary.add, 1);
-    assert!(plan.changes.iter().all(|c| c.node != "k8s-node3"), "{:?}", lines(&plan));
+    assert!(
+        plan.changes.iter().all(|c| c.node != "k8s-node3"),
+        "{:?}",
+        lines(&plan)
+    );
 }
 
 #[test]
@@ -360,9 +474,24 @@ fn unmanaged_state_is_never_touched_and_orphans_are_pruned() {
     let mut sim = Sim::new();
     sim.apply(&sim.plan(&[bare_pod("100m")]));
     let plan = sim.plan(&[deployment(1, "nginx")]);
-    let deleted: Vec<&str> =
-        plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.name.as_str()).collect();
+    let deleted: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(deleted, ["sc-nginx"]);
-    let steps: Vec<String> = plan.changes.iter().flat_map(|c| c.steps.iter()).map(|s| s.args.join(" ")).collect();
-    assert!(steps.iter().filter(|s| s.starts_with("rm ")).all(|s| s.contains("sc-nginx")), "{steps:?}");
+    let steps: Vec<String> = plan
+        .changes
+        .iter()
+        .flat_map(|c| c.steps.iter())
+        .map(|s| s.args.join(" "))
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .filter(|s| s.starts_with("rm "))
+            .all(|s| s.contains("sc-nginx")),
+        "{steps:?}"
+    );
 }

@@ -25,7 +25,10 @@ pub struct SelectorError {
 
 impl Selector {
     pub fn parse(s: &str) -> Result<Selector, SelectorError> {
-        let err = |why: &str| SelectorError { input: s.to_string(), why: why.to_string() };
+        let err = |why: &str| SelectorError {
+            input: s.to_string(),
+            why: why.to_string(),
+        };
         let mut reqs = Vec::new();
         for part in split_top(s) {
             let part = part.trim();
@@ -39,9 +42,15 @@ impl Selector {
             } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
                 Req::Eq(key(k, &err)?, v.trim().to_string())
             } else if let Some((k, rest)) = split_word(part, " notin ") {
-                Req::NotIn(key(k, &err)?, set(rest).ok_or_else(|| err("expected (values) after notin"))?)
+                Req::NotIn(
+                    key(k, &err)?,
+                    set(rest).ok_or_else(|| err("expected (values) after notin"))?,
+                )
             } else if let Some((k, rest)) = split_word(part, " in ") {
-                Req::In(key(k, &err)?, set(rest).ok_or_else(|| err("expected (values) after in"))?)
+                Req::In(
+                    key(k, &err)?,
+                    set(rest).ok_or_else(|| err("expected (values) after in"))?,
+                )
             } else {
                 Req::Exists(key(part, &err)?)
             };
@@ -76,7 +85,13 @@ fn split_word<'a>(s: &'a str, word: &str) -> Option<(&'a str, &'a str)> {
 
 fn set(s: &str) -> Option<Vec<String>> {
     let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+    Some(
+        inner
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect(),
+    )
 }
 
 /// Splits on commas that are not inside parentheses.
@@ -102,7 +117,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -111,7 +129,11 @@ mod tests {
         assert!(Selector::parse("run=my-nginx").unwrap().matches(&l));
         assert!(Selector::parse("run==my-nginx,tier").unwrap().matches(&l));
         assert!(!Selector::parse("run!=my-nginx").unwrap().matches(&l));
-        assert!(Selector::parse("tier in (web,db),!missing").unwrap().matches(&l));
+        assert!(
+            Selector::parse("tier in (web,db),!missing")
+                .unwrap()
+                .matches(&l)
+        );
         assert!(!Selector::parse("tier notin (web)").unwrap().matches(&l));
         assert!(Selector::parse("").unwrap().matches(&l));
         assert!(!Selector::parse("app").unwrap().matches(&l));

@@ -34,7 +34,9 @@ impl std::fmt::Display for Holder {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("the cluster is locked by another apply (on host {host}): {holder}\n  if no apply is running, release it with `clusterctl unlock`")]
+    #[error(
+        "the cluster is locked by another apply (on host {host}): {holder}\n  if no apply is running, release it with `clusterctl unlock`"
+    )]
     Held { host: String, holder: String },
     #[error("could not take the cluster lock on host {host}: {reason}")]
     Failed { host: String, reason: String },
@@ -50,23 +52,34 @@ fn take_cmd() -> Cmd {
 }
 
 /// Takes the lock on every host of `transports` in name order; on any refusal, releases what was taken.
-pub async fn acquire(transports: &BTreeMap<String, Arc<dyn Transport>>, holder: &Holder) -> Result<Lock, LockError> {
+pub async fn acquire(
+    transports: &BTreeMap<String, Arc<dyn Transport>>,
+    holder: &Holder,
+) -> Result<Lock, LockError> {
     let mut taken = Lock { hosts: Vec::new() };
     let body = serde_json::to_string(holder).expect("holder serializes");
     for (host, t) in transports {
-        let fail = |reason: String| LockError::Failed { host: host.clone(), reason };
+        let fail = |reason: String| LockError::Failed {
+            host: host.clone(),
+            reason,
+        };
         let out = t.run(&take_cmd()).await.map_err(|e| fail(e.to_string()))?;
         if !out.success() {
             taken.release().await;
             return Err(fail(out.stderr_str().trim().to_string()));
         }
-        let out = t.run(&Cmd::write("mkdir", [LOCK_DIR])).await.map_err(|e| fail(e.to_string()))?;
+        let out = t
+            .run(&Cmd::write("mkdir", [LOCK_DIR]))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         if !out.success() {
             let held = read_holder(t.as_ref()).await;
             taken.release().await;
             return Err(LockError::Held {
                 host: host.clone(),
-                holder: held.map(|h| h.to_string()).unwrap_or_else(|| "holder unknown".into()),
+                holder: held
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "holder unknown".into()),
             });
         }
         taken.hosts.push((host.clone(), t.clone()));
@@ -89,7 +102,9 @@ pub async fn read_holder(t: &dyn Transport) -> Option<Holder> {
 }
 
 /// Removes the lock from every host given, whoever holds it (`clusterctl unlock`).
-pub async fn force_release(transports: &BTreeMap<String, Arc<dyn Transport>>) -> Vec<(String, Option<Holder>)> {
+pub async fn force_release(
+    transports: &BTreeMap<String, Arc<dyn Transport>>,
+) -> Vec<(String, Option<Holder>)> {
     let mut out = Vec::new();
     for (host, t) in transports {
         let holder = read_holder(t.as_ref()).await;

@@ -18,11 +18,25 @@ use crate::transport::Transport;
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A host starts its `total` changes.
-    HostStarted { node: String, total: usize },
+    HostStarted {
+        node: String,
+        total: usize,
+    },
     /// A change began on a host.
-    ChangeStarted { node: String, index: usize, action: Action, pod: String },
-    ChangeFinished { node: String, index: usize, ok: bool },
-    HostFinished { node: String },
+    ChangeStarted {
+        node: String,
+        index: usize,
+        action: Action,
+        pod: String,
+    },
+    ChangeFinished {
+        node: String,
+        index: usize,
+        ok: bool,
+    },
+    HostFinished {
+        node: String,
+    },
 }
 
 /// Outcome per host.
@@ -60,7 +74,10 @@ pub async fn execute(
 ) -> ApplyReport {
     let mut by_node: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in &plan.changes {
-        by_node.entry(change.node.as_str()).or_default().push(change);
+        by_node
+            .entry(change.node.as_str())
+            .or_default()
+            .push(change);
     }
     for changes in by_node.values_mut() {
         // Destroys first (stable, so plan order is kept within each group).
@@ -76,8 +93,14 @@ pub async fn execute(
         let transport = transports.get(node).cloned();
         let mutating = &mutating;
         async move {
-            let mut report = HostReport { node: node.to_string(), ..HostReport::default() };
-            events(Event::HostStarted { node: node.to_string(), total: changes.len() });
+            let mut report = HostReport {
+                node: node.to_string(),
+                ..HostReport::default()
+            };
+            events(Event::HostStarted {
+                node: node.to_string(),
+                total: changes.len(),
+            });
             for (index, change) in changes.into_iter().enumerate() {
                 events(Event::ChangeStarted {
                     node: node.to_string(),
@@ -102,17 +125,31 @@ pub async fn execute(
                     },
                     Err(e) => {
                         report.failed += 1;
-                        report.errors.push(format!("{} {}/{}: {e}", verb(change.action), change.namespace, change.name));
+                        report.errors.push(format!(
+                            "{} {}/{}: {e}",
+                            verb(change.action),
+                            change.namespace,
+                            change.name
+                        ));
                     }
                 }
-                events(Event::ChangeFinished { node: node.to_string(), index, ok });
+                events(Event::ChangeFinished {
+                    node: node.to_string(),
+                    index,
+                    ok,
+                });
             }
-            events(Event::HostFinished { node: node.to_string() });
+            events(Event::HostFinished {
+                node: node.to_string(),
+            });
             report
         }
     });
     let hosts = join_all(runs).await;
-    ApplyReport { hosts, mutating_commands: mutating.load(Ordering::SeqCst) }
+    ApplyReport {
+        hosts,
+        mutating_commands: mutating.load(Ordering::SeqCst),
+    }
 }
 
 async fn run_change(
@@ -151,7 +188,8 @@ pub async fn write_roster(
     let writes = transports.iter().map(|(host, t)| {
         let body = body.clone();
         async move {
-            let cmd = crate::transport::Cmd::write("tee", [crate::model::ROSTER_PATH]).with_stdin(body);
+            let cmd =
+                crate::transport::Cmd::write("tee", [crate::model::ROSTER_PATH]).with_stdin(body);
             match t.run(&cmd).await {
                 Ok(out) if out.success() => None,
                 Ok(out) => Some((host.clone(), out.stderr_str().trim().to_string())),

@@ -29,7 +29,9 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     pipeline::warn_unreachable(&connected.state, ui);
     let holder = lock::Holder {
         user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-        machine: hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+        machine: hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         commit: desired.source.short.clone(),
         started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         pid: std::process::id(),
@@ -37,11 +39,19 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
     if first_plan.changes.is_empty() {
         // Nothing to do: no lock, no remote write at all.
-        ui.out(&view::render(&first_plan, &desired.source.short, &view::Options { color: ui.color, explain: false }));
+        ui.out(&view::render(
+            &first_plan,
+            &desired.source.short,
+            &view::Options {
+                color: ui.color,
+                explain: false,
+            },
+        ));
         return Ok(0);
     }
-    let held =
-        lock::acquire(&connected.transports, &holder).await.map_err(|e| CliError::Reported(e.to_string()))?;
+    let held = lock::acquire(&connected.transports, &holder)
+        .await
+        .map_err(|e| CliError::Reported(e.to_string()))?;
     // Re-read the hosts under the lock: another apply may have changed them since the first look.
     let observed = match pipeline::observe(&inv, None).await {
         Ok(o) => o,
@@ -51,7 +61,10 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
         }
     };
     let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
-    let opts = view::Options { color: ui.color, explain: false };
+    let opts = view::Options {
+        color: ui.color,
+        explain: false,
+    };
     if plan.changes.is_empty() {
         held.release().await;
         ui.out(&view::render(&plan, &desired.source.short, &opts));
@@ -68,7 +81,8 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
             held.release().await;
             if !ui.stdin_tty {
                 return Err(CliError::Reported(
-                    "refusing to apply without confirmation: stdin is not a terminal (use --yes)".into(),
+                    "refusing to apply without confirmation: stdin is not a terminal (use --yes)"
+                        .into(),
                 ));
             }
             ui.info("Apply cancelled.");
@@ -93,7 +107,9 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
                 ui.error(&format!("{}: {e}", h.node));
             }
         }
-        return Err(CliError::Reported("apply finished with errors; run `clusterctl plan` to see what is left".into()));
+        return Err(CliError::Reported(
+            "apply finished with errors; run `clusterctl plan` to see what is left".into(),
+        ));
     }
     Ok(0)
 }
@@ -106,8 +122,15 @@ struct Progress {
 
 impl Progress {
     fn new(tty: bool) -> Progress {
-        let target = if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-        Progress { multi: MultiProgress::with_draw_target(target), bars: Mutex::new(BTreeMap::new()) }
+        let target = if tty {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Progress {
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(BTreeMap::new()),
+        }
     }
 
     fn on(&self, event: Event) {
@@ -123,7 +146,9 @@ impl Progress {
                 bar.set_prefix(node.clone());
                 bars.insert(node, bar);
             }
-            Event::ChangeStarted { node, action, pod, .. } => {
+            Event::ChangeStarted {
+                node, action, pod, ..
+            } => {
                 if let Some(bar) = bars.get(&node) {
                     bar.set_message(format!("{} {pod}", apply::verb(action)));
                 }

@@ -35,7 +35,9 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<i32, CliErr
             let on_node: Vec<_> = w
                 .pods
                 .iter()
-                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(args.name.as_str()))
+                .filter(|p| {
+                    p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(args.name.as_str())
+                })
                 .cloned()
                 .collect();
             ui.out(&describe::describe_node(node, &on_node, w.now));
@@ -52,7 +54,14 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<i32, CliErr
             let events: Vec<(String, String, String, String)> = w
                 .pending
                 .get(&key)
-                .map(|msg| vec![("Warning".into(), "FailedScheduling".into(), "default-scheduler".into(), msg.clone())])
+                .map(|msg| {
+                    vec![(
+                        "Warning".into(),
+                        "FailedScheduling".into(),
+                        "default-scheduler".into(),
+                        msg.clone(),
+                    )]
+                })
                 .unwrap_or_default();
             ui.out(&describe::describe_pod(pod, &events, w.now));
         }

@@ -55,7 +55,11 @@ pub struct World {
     pub pending: BTreeMap<(String, String), String>,
 }
 
-pub async fn world(g: &Global, observed_file: Option<&std::path::Path>, ui: &Ui) -> Result<World, CliError> {
+pub async fn world(
+    g: &Global,
+    observed_file: Option<&std::path::Path>,
+    ui: &Ui,
+) -> Result<World, CliError> {
     let inv = pipeline::load_inventory(g)?;
     let desired = pipeline::load_desired(g, &inv.cluster.apps_dir, false, ui)?;
     let observed = pipeline::observe(&inv, observed_file).await?;
@@ -84,8 +88,12 @@ pub async fn world(g: &Global, observed_file: Option<&std::path::Path>, ui: &Ui)
         }
     }
     pods.sort_by(|a, b| key(&a.metadata).cmp(&key(&b.metadata)));
-    let replica_sets: Vec<ReplicaSet> =
-        desired.expanded.replica_sets.iter().map(|rs| view::replica_set_with_status(rs, &pods)).collect();
+    let replica_sets: Vec<ReplicaSet> = desired
+        .expanded
+        .replica_sets
+        .iter()
+        .map(|rs| view::replica_set_with_status(rs, &pods))
+        .collect();
     let deployments: Vec<Deployment> = desired
         .expanded
         .deployments
@@ -104,7 +112,10 @@ pub async fn world(g: &Global, observed_file: Option<&std::path::Path>, ui: &Ui)
 }
 
 fn key(m: &ObjectMeta) -> (String, String) {
-    (m.namespace.clone().unwrap_or_default(), m.name.clone().unwrap_or_default())
+    (
+        m.namespace.clone().unwrap_or_default(),
+        m.name.clone().unwrap_or_default(),
+    )
 }
 
 fn with_host_ip(mut pod: Pod, inv: &Inventory) -> Pod {
@@ -116,7 +127,13 @@ fn with_host_ip(mut pod: Pod, inv: &Inventory) -> Pod {
 }
 
 /// Keeps objects in the namespace asked for (all with -A), matching the selector and name.
-pub fn filter<T>(items: Vec<T>, g: &Global, name: Option<&str>, meta: impl Fn(&T) -> &ObjectMeta, namespaced: bool) -> Result<Vec<T>, CliError> {
+pub fn filter<T>(
+    items: Vec<T>,
+    g: &Global,
+    name: Option<&str>,
+    meta: impl Fn(&T) -> &ObjectMeta,
+    namespaced: bool,
+) -> Result<Vec<T>, CliError> {
     let selector = match &g.selector {
         Some(s) => Selector::parse(s).map_err(|e| CliError::Reported(e.to_string()))?,
         None => Selector::default(),
@@ -126,7 +143,9 @@ pub fn filter<T>(items: Vec<T>, g: &Global, name: Option<&str>, meta: impl Fn(&T
         .filter(|item| {
             let m = meta(item);
             let labels = m.labels.clone().unwrap_or_default();
-            (!namespaced || g.all_namespaces || m.namespace.as_deref().unwrap_or("default") == g.namespace)
+            (!namespaced
+                || g.all_namespaces
+                || m.namespace.as_deref().unwrap_or("default") == g.namespace)
                 && name.is_none_or(|n| m.name.as_deref() == Some(n))
                 && selector.matches(&labels)
         })
@@ -136,27 +155,49 @@ pub fn filter<T>(items: Vec<T>, g: &Global, name: Option<&str>, meta: impl Fn(&T
 pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<i32, CliError> {
     let w = world(g, args.observed.as_deref(), ui).await?;
     let wide = g.output == Format::Wide;
-    let scope = if g.all_namespaces { Scope::AllNamespaces } else { Scope::Namespace(g.namespace.clone()) };
+    let scope = if g.all_namespaces {
+        Scope::AllNamespaces
+    } else {
+        Scope::Namespace(g.namespace.clone())
+    };
     let name = args.name.as_deref();
     let (count, out) = match args.resource {
-        Resource::Pods => {
-            show(filter(w.pods, g, name, |p| &p.metadata, true)?, g, name, |i| table::pods(i, &scope, wide, w.now))?
-        }
-        Resource::Deployments => show(filter(w.deployments, g, name, |d| &d.metadata, true)?, g, name, |i| {
-            table::deployments(i, &scope, wide, w.now)
-        })?,
-        Resource::Replicasets => show(filter(w.replica_sets, g, name, |r| &r.metadata, true)?, g, name, |i| {
-            table::replica_sets(i, &scope, wide, w.now)
-        })?,
-        Resource::Nodes => {
-            show(filter(w.nodes, g, name, |n| &n.metadata, false)?, g, name, |i| table::nodes(i, wide, w.now))?
-        }
-        Resource::Services => show(filter(w.services, g, name, |s| &s.metadata, true)?, g, name, |i| {
-            table::services(i, &scope, wide, w.now)
-        })?,
+        Resource::Pods => show(
+            filter(w.pods, g, name, |p| &p.metadata, true)?,
+            g,
+            name,
+            |i| table::pods(i, &scope, wide, w.now),
+        )?,
+        Resource::Deployments => show(
+            filter(w.deployments, g, name, |d| &d.metadata, true)?,
+            g,
+            name,
+            |i| table::deployments(i, &scope, wide, w.now),
+        )?,
+        Resource::Replicasets => show(
+            filter(w.replica_sets, g, name, |r| &r.metadata, true)?,
+            g,
+            name,
+            |i| table::replica_sets(i, &scope, wide, w.now),
+        )?,
+        Resource::Nodes => show(
+            filter(w.nodes, g, name, |n| &n.metadata, false)?,
+            g,
+            name,
+            |i| table::nodes(i, wide, w.now),
+        )?,
+        Resource::Services => show(
+            filter(w.services, g, name, |s| &s.metadata, true)?,
+            g,
+            name,
+            |i| table::services(i, &scope, wide, w.now),
+        )?,
     };
     if let (Some(n), 0) = (name, count) {
-        return Err(CliError::Reported(format!("{} \"{n}\" not found", args.resource.plural())));
+        return Err(CliError::Reported(format!(
+            "{} \"{n}\" not found",
+            args.resource.plural()
+        )));
     }
     match out {
         Rendered::Table(t) => ui.out(&t),
@@ -178,7 +219,10 @@ fn show<T: serde::Serialize>(
         Format::Yaml => objects::to_yaml(&items, by_name),
         Format::Table | Format::Wide => return Ok((items.len(), table(&items))),
     };
-    Ok((items.len(), Rendered::Table(text.map_err(|e| CliError::Other(e.into()))?)))
+    Ok((
+        items.len(),
+        Rendered::Table(text.map_err(|e| CliError::Other(e.into()))?),
+    ))
 }
 
 impl Resource {

@@ -20,8 +20,15 @@ pub use ui::Ui;
 
 /// Agentless GitOps cluster manager: Kubernetes manifests in Git, containers on docker hosts over SSH.
 #[derive(Debug, Parser)]
-#[command(name = "clusterctl", version, propagate_version = true, arg_required_else_help = true)]
-#[command(after_help = "Examples:\n  clusterctl validate\n  clusterctl plan\n  clusterctl apply --yes\n  clusterctl get pods -o wide")]
+#[command(
+    name = "clusterctl",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+#[command(
+    after_help = "Examples:\n  clusterctl validate\n  clusterctl plan\n  clusterctl apply --yes\n  clusterctl get pods -o wide"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -32,13 +39,23 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Inventory of hosts.
-    #[arg(long, global = true, default_value = "cluster.yaml", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "cluster.yaml",
+        value_name = "FILE"
+    )]
     pub cluster: PathBuf,
     /// Git repository holding the manifests.
     #[arg(long, global = true, default_value = ".", value_name = "PATH")]
     pub repo: PathBuf,
     /// Git ref whose commit is deployed (uncommitted edits are never deployed).
-    #[arg(long = "ref", global = true, default_value = "HEAD", value_name = "REF")]
+    #[arg(
+        long = "ref",
+        global = true,
+        default_value = "HEAD",
+        value_name = "REF"
+    )]
     pub git_ref: String,
     /// Namespace to show.
     #[arg(short = 'n', long, global = true, default_value = "default")]
@@ -71,19 +88,27 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what apply would change, and change nothing.
-    #[command(after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json")]
+    #[command(
+        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json"
+    )]
     Plan(plan::PlanArgs),
     /// Make the hosts match the manifests at --ref.
     #[command(after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0")]
     Apply(apply::ApplyArgs),
     /// List objects like kubectl get: pods, deployments, replicasets, nodes, services.
-    #[command(after_help = "Examples:\n  clusterctl get pods -o wide\n  clusterctl get deploy\n  clusterctl get nodes -o wide\n  clusterctl get pods -l run=my-nginx -o yaml")]
+    #[command(
+        after_help = "Examples:\n  clusterctl get pods -o wide\n  clusterctl get deploy\n  clusterctl get nodes -o wide\n  clusterctl get pods -l run=my-nginx -o yaml"
+    )]
     Get(get::GetArgs),
     /// Show details of a node or a pod like kubectl describe.
-    #[command(after_help = "Examples:\n  clusterctl describe node k8s-node1\n  clusterctl describe pod sc-nginx")]
+    #[command(
+        after_help = "Examples:\n  clusterctl describe node k8s-node1\n  clusterctl describe pod sc-nginx"
+    )]
     Describe(describe::DescribeArgs),
     /// Check the manifests and the inventory; contacts no host.
-    #[command(after_help = "Examples:\n  clusterctl validate\n  clusterctl validate --strict --ref main")]
+    #[command(
+        after_help = "Examples:\n  clusterctl validate\n  clusterctl validate --strict --ref main"
+    )]
     Validate(validate::ValidateArgs),
     /// Print the observed state of every host (JSON), for `plan --observed`.
     #[command(after_help = "Examples:\n  clusterctl snapshot -o json > state.json")]
@@ -107,7 +132,11 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let ui = Ui::new(&cli.global);
     init_logging(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             ui.error(&format!("cannot start the async runtime: {e}"));
@@ -149,5 +178,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLUSTERCTL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -36,8 +36,14 @@ pub fn load_inventory(g: &Global) -> Result<Inventory, CliError> {
 }
 
 /// Reads and validates the manifests. Prints every diagnostic; fails on errors (and warnings with `strict`).
-pub fn load_desired(g: &Global, apps_dir: &str, strict: bool, ui: &Ui) -> Result<Desired, CliError> {
-    let source = source::read(&g.repo, &g.git_ref, apps_dir).map_err(|e| CliError::Other(e.into()))?;
+pub fn load_desired(
+    g: &Global,
+    apps_dir: &str,
+    strict: bool,
+    ui: &Ui,
+) -> Result<Desired, CliError> {
+    let source =
+        source::read(&g.repo, &g.git_ref, apps_dir).map_err(|e| CliError::Other(e.into()))?;
     let parsed = manifest::parse(&source.files);
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
     let expanded = controllers::expand(&parsed.manifests);
@@ -67,7 +73,11 @@ pub fn report_diagnostics(diags: &[Diagnostic], strict: bool, ui: &Ui) -> Result
 pub fn runtimes(inv: &Inventory) -> BTreeMap<String, Arc<dyn Runtime>> {
     inv.hosts
         .iter()
-        .filter_map(|h| runtime::runtime_for(h.runtime).ok().map(|r| (h.name.clone(), r)))
+        .filter_map(|h| {
+            runtime::runtime_for(h.runtime)
+                .ok()
+                .map(|r| (h.name.clone(), r))
+        })
         .collect()
 }
 
@@ -75,11 +85,18 @@ pub fn runtimes(inv: &Inventory) -> BTreeMap<String, Arc<dyn Runtime>> {
 pub async fn observe(inv: &Inventory, observed_file: Option<&Path>) -> Result<Observed, CliError> {
     if let Some(path) = observed_file {
         let state = observe::load_snapshot(path).map_err(|e| CliError::Other(e.into()))?;
-        return Ok(Observed { state, transports: BTreeMap::new() });
+        return Ok(Observed {
+            state,
+            transports: BTreeMap::new(),
+        });
     }
-    let connector = SshConnector::new().map_err(|e| CliError::Other(anyhow::anyhow!("cannot prepare SSH: {e}")))?;
+    let connector = SshConnector::new()
+        .map_err(|e| CliError::Other(anyhow::anyhow!("cannot prepare SSH: {e}")))?;
     let cluster = observe::observe(inv, &connector, runtime::runtime_for).await;
-    Ok(Observed { state: cluster.state, transports: cluster.transports })
+    Ok(Observed {
+        state: cluster.state,
+        transports: cluster.transports,
+    })
 }
 
 pub fn nodes(inv: &Inventory, observed: &ObservedState) -> Vec<Node> {

@@ -32,12 +32,21 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<i32, CliError> 
     let (plan, _) = pipeline::make_plan(&inv, &desired, &observed.state);
     match g.output {
         Format::Json => ui.out(&serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?),
-        Format::Yaml => ui.out(&serde_saphyr::to_string(&plan).map_err(|e| anyhow::anyhow!("{e}"))?),
+        Format::Yaml => {
+            ui.out(&serde_saphyr::to_string(&plan).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
         Format::Table | Format::Wide => {
-            let opts = view::Options { color: ui.color, explain: args.explain || g.output == Format::Wide };
+            let opts = view::Options {
+                color: ui.color,
+                explain: args.explain || g.output == Format::Wide,
+            };
             ui.out(&view::render(&plan, &desired.source.short, &opts));
         }
     }
     let changed = !plan.changes.is_empty();
-    Ok(if args.detailed_exitcode && changed { 2 } else { 0 })
+    Ok(if args.detailed_exitcode && changed {
+        2
+    } else {
+        0
+    })
 }

@@ -48,14 +48,22 @@ fn paint(s: &str, a: Action, color: bool) -> String {
 pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
     let mut out = String::new();
     if plan.changes.is_empty() {
-        let _ = writeln!(out, "No changes. The hosts match the manifests at commit {commit_short}.");
+        let _ = writeln!(
+            out,
+            "No changes. The hosts match the manifests at commit {commit_short}."
+        );
         render_pending(&mut out, plan);
         return out;
     }
-    let used: Vec<Action> = [Action::Create, Action::Start, Action::Replace, Action::Delete]
-        .into_iter()
-        .filter(|a| plan.changes.iter().any(|c| c.action == *a))
-        .collect();
+    let used: Vec<Action> = [
+        Action::Create,
+        Action::Start,
+        Action::Replace,
+        Action::Delete,
+    ]
+    .into_iter()
+    .filter(|a| plan.changes.iter().any(|c| c.action == *a))
+    .collect();
     let _ = writeln!(out, "Actions are indicated with the following symbols:");
     for a in &used {
         let legend = match a {
@@ -66,10 +74,20 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
         };
         let _ = writeln!(out, "{} {legend}", paint(symbol(*a), *a, opts.color));
     }
-    let _ = writeln!(out, "\nclusterctl will perform the following actions (commit {commit_short}):");
+    let _ = writeln!(
+        out,
+        "\nclusterctl will perform the following actions (commit {commit_short}):"
+    );
     for c in &plan.changes {
         let _ = writeln!(out);
-        let _ = writeln!(out, "  # pod {}/{} {} on {}", c.namespace, c.name, phrase(c.action), c.node);
+        let _ = writeln!(
+            out,
+            "  # pod {}/{} {} on {}",
+            c.namespace,
+            c.name,
+            phrase(c.action),
+            c.node
+        );
         let _ = writeln!(out, "  # ({})", c.reason);
         let _ = writeln!(
             out,
@@ -91,7 +109,11 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
     }
     render_pending(&mut out, plan);
     let s = &plan.summary;
-    let _ = writeln!(out, "\nPlan: {} to add, {} to change, {} to destroy.", s.add, s.change, s.destroy);
+    let _ = writeln!(
+        out,
+        "\nPlan: {} to add, {} to change, {} to destroy.",
+        s.add, s.change, s.destroy
+    );
     out
 }
 
@@ -126,20 +148,26 @@ pub fn render_report(report: &ApplyReport) -> String {
         ]);
     }
     let mut out = String::from("\n");
-    let widths: Vec<usize> =
-        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
     for r in &rows {
         let line: Vec<String> = r
             .iter()
             .enumerate()
-            .map(|(i, cell)| if i + 1 == r.len() { cell.clone() } else { format!("{cell:<w$}", w = widths[i]) })
+            .map(|(i, cell)| {
+                if i + 1 == r.len() {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}", w = widths[i])
+                }
+            })
             .collect();
         let _ = writeln!(out, "{}", line.join("   "));
     }
-    let (a, c, d): (usize, usize, usize) = report
-        .hosts
-        .iter()
-        .fold((0, 0, 0), |(a, c, d), h| (a + h.added, c + h.changed, d + h.destroyed));
+    let (a, c, d): (usize, usize, usize) = report.hosts.iter().fold((0, 0, 0), |(a, c, d), h| {
+        (a + h.added, c + h.changed, d + h.destroyed)
+    });
     let _ = writeln!(
         out,
         "\nApply complete! Pods: {a} added, {c} changed, {d} destroyed. Mutating remote commands: {}.",

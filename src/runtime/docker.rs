@@ -462,7 +462,9 @@ impl Runtime for DockerRuntime {
     }
 
     fn parse_roster(&self, stdout: &str) -> Option<String> {
-        split_sections(stdout).remove("roster").filter(|r| !r.is_empty())
+        split_sections(stdout)
+            .remove("roster")
+            .filter(|r| !r.is_empty())
     }
 
     fn create_pod(&self, run: &PodRun<'_>) -> Vec<Cmd> {
@@ -785,6 +787,7 @@ mod tests {
             format_version: OBSERVED_FORMAT_VERSION,
             observed_at: String::new(),
             nodes: vec![ObservedNode {
+                roster: None,
                 name: "n1".into(),
                 reachable: true,
                 error: None,

@@ -127,6 +127,7 @@ async fn create_observe_start_remove_over_real_ssh() {
             format_version: OBSERVED_FORMAT_VERSION,
             observed_at: String::new(),
             nodes: vec![ObservedNode {
+                roster: None,
                 name: "loopback".into(),
                 reachable: true,
                 error: None,

@@ -38,14 +38,24 @@ impl Repo {
         self.dir.path()
     }
     fn git(&self, args: &[&str]) -> String {
-        stdout_ok(&format!("git {args:?}"), Command::new("git").args(args).current_dir(self.path()).output().unwrap())
+        stdout_ok(
+            &format!("git {args:?}"),
+            Command::new("git")
+                .args(args)
+                .current_dir(self.path())
+                .output()
+                .unwrap(),
+        )
     }
     fn write(&self, name: &str, text: &str) -> &Repo {
         std::fs::write(self.path().join("apps").join(name), text).unwrap();
         self
     }
     fn seed(&self, name: &str) -> &Repo {
-        self.write(name, &std::fs::read_to_string(Path::new(SEED).join(name)).unwrap())
+        self.write(
+            name,
+            &std::fs::read_to_string(Path::new(SEED).join(name)).unwrap(),
+        )
     }
     fn remove(&self, name: &str) -> &Repo {
         std::fs::remove_file(self.path().join("apps").join(name)).unwrap();
@@ -65,7 +75,11 @@ struct Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -107,7 +121,10 @@ fn reset(tb: &Testbed) {
 }
 
 fn managed_names(tb: &Testbed, host: &str) -> Vec<String> {
-    let out = tb.ssh_ok(host, "docker ps -a --filter label=clusterctl.io/managed=true --format '{{.Names}}'");
+    let out = tb.ssh_ok(
+        host,
+        "docker ps -a --filter label=clusterctl.io/managed=true --format '{{.Names}}'",
+    );
     let mut v: Vec<String> = out.lines().map(str::to_string).collect();
     v.sort();
     v
@@ -115,12 +132,19 @@ fn managed_names(tb: &Testbed, host: &str) -> Vec<String> {
 
 /// Lines of a table whose first column starts with `prefix`.
 fn rows<'a>(table: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
-    table.lines().filter(|l| l.starts_with(prefix)).map(|l| l.split_whitespace().collect()).collect()
+    table
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| l.split_whitespace().collect())
+        .collect()
 }
 
 fn pod_rows(tb: &Testbed, repo: &Repo) -> Vec<Vec<String>> {
     let out = ok(clusterctl(tb, repo, &["get", "pods", "-o", "wide"])).stdout;
-    out.lines().skip(1).map(|l| l.split_whitespace().map(str::to_string).collect()).collect()
+    out.lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
 }
 
 #[test]
@@ -132,12 +156,26 @@ fn seed_deployment_is_planned_applied_and_serves() {
     repo.seed("my_nginx.yaml").commit("my-nginx");
 
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
-    let creates: Vec<&str> = plan.stdout.lines().filter(|l| l.starts_with("  + pod ")).collect();
+    let creates: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  + pod "))
+        .collect();
     assert_eq!(creates.len(), 3, "{plan:?}");
-    let mut nodes: Vec<&str> = creates.iter().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    let mut nodes: Vec<&str> = creates
+        .iter()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
     nodes.sort();
-    assert_eq!(nodes, WORKERS, "one replica per worker, none on the tainted master: {plan:?}");
-    assert!(plan.stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."), "{plan:?}");
+    assert_eq!(
+        nodes, WORKERS,
+        "one replica per worker, none on the tainted master: {plan:?}"
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 3 to add, 0 to change, 0 to destroy."),
+        "{plan:?}"
+    );
     // plan changes nothing
     for (h, _) in &tb.hosts {
         assert!(managed_names(&tb, h).is_empty(), "plan must not touch {h}");
@@ -146,7 +184,12 @@ fn seed_deployment_is_planned_applied_and_serves() {
     assert_eq!(detailed.code, 2, "{detailed:?}");
 
     let apply = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    assert!(apply.stdout.contains("Apply complete! Pods: 3 added, 0 changed, 0 destroyed."), "{apply:?}");
+    assert!(
+        apply
+            .stdout
+            .contains("Apply complete! Pods: 3 added, 0 changed, 0 destroyed."),
+        "{apply:?}"
+    );
 
     let pods = pod_rows(&tb, &repo);
     assert_eq!(pods.len(), 3, "{pods:?}");
@@ -156,8 +199,14 @@ fn seed_deployment_is_planned_applied_and_serves() {
         assert_eq!(&p[1..4], ["1/1", "Running", "0"], "{p:?}");
         let (ip, node) = (&p[5], &p[6]);
         seen_nodes.push(node.clone());
-        let page = tb.ssh_ok(node, &format!("wget -qO- http://{ip}/ || curl -fsS http://{ip}/"));
-        assert!(page.contains("Welcome to nginx!"), "pod {ip} on {node} served {page:?}");
+        let page = tb.ssh_ok(
+            node,
+            &format!("wget -qO- http://{ip}/ || curl -fsS http://{ip}/"),
+        );
+        assert!(
+            page.contains("Welcome to nginx!"),
+            "pod {ip} on {node} served {page:?}"
+        );
     }
     seen_nodes.sort();
     assert_eq!(seen_nodes, WORKERS);
@@ -174,7 +223,10 @@ fn seed_deployment_is_planned_applied_and_serves() {
     assert!(second.stdout.contains("No changes."), "{second:?}");
     for (h, _) in &tb.hosts {
         let events = tb.ssh_ok(h, &format!("docker events --since {since} --until $(date +%s) --filter type=container --format '{{{{.Action}}}}'"));
-        assert!(events.trim().is_empty(), "second apply must issue no container operation on {h}: {events}");
+        assert!(
+            events.trim().is_empty(),
+            "second apply must issue no container operation on {h}: {events}"
+        );
         let lock = tb.ssh(h, "test -e /var/lib/clusterctl/lock");
         assert!(!lock.status.success(), "a no-op apply takes no lock");
     }
@@ -195,12 +247,24 @@ fn bare_pod_runs_and_is_deleted_when_removed_from_git() {
 
     repo.remove("nginx-pod.yaml").commit("delete sc-nginx");
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
-    assert!(plan.stdout.contains("  - pod \"default/sc-nginx\""), "{plan:?}");
-    assert!(plan.stdout.contains("Plan: 0 to add, 0 to change, 1 to destroy."), "{plan:?}");
+    assert!(
+        plan.stdout.contains("  - pod \"default/sc-nginx\""),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 0 to change, 1 to destroy."),
+        "{plan:?}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let empty = ok(clusterctl(&tb, &repo, &["get", "pods"]));
     assert_eq!(empty.stdout.trim(), "", "{empty:?}");
-    assert!(empty.stderr.contains("No resources found in default namespace."), "{empty:?}");
+    assert!(
+        empty
+            .stderr
+            .contains("No resources found in default namespace."),
+        "{empty:?}"
+    );
     for (h, _) in &tb.hosts {
         assert!(managed_names(&tb, h).is_empty());
     }
@@ -220,43 +284,96 @@ fn drift_is_repaired_and_image_changes_replace_pods() {
     // Removed by hand → recreated.
     tb.ssh_ok(&node, &format!("docker rm -f {app}"));
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
-    assert!(plan.stdout.contains("-/+ pod \"default/sc-nginx\""), "{plan:?}");
+    assert!(
+        plan.stdout.contains("-/+ pod \"default/sc-nginx\""),
+        "{plan:?}"
+    );
     assert!(plan.stdout.contains("removed by hand"), "{plan:?}");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    assert!(ok(clusterctl(&tb, &repo, &["plan"])).stdout.contains("No changes."));
+    assert!(
+        ok(clusterctl(&tb, &repo, &["plan"]))
+            .stdout
+            .contains("No changes.")
+    );
 
     // Stopped by hand → started.
     tb.ssh_ok(&node, &format!("docker stop -t 1 {app}"));
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
-    assert!(plan.stdout.contains("  ~ pod \"default/sc-nginx\""), "{plan:?}");
-    assert!(plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{plan:?}");
+    assert!(
+        plan.stdout.contains("  ~ pod \"default/sc-nginx\""),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{plan:?}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    assert!(ok(clusterctl(&tb, &repo, &["plan"])).stdout.contains("No changes."));
+    assert!(
+        ok(clusterctl(&tb, &repo, &["plan"]))
+            .stdout
+            .contains("No changes.")
+    );
     assert_eq!(pod_rows(&tb, &repo)[0][2], "Running");
 
     // Image changed in Git → replaced.
     let text = std::fs::read_to_string(repo.path().join("apps/nginx-pod.yaml")).unwrap();
-    repo.write("nginx-pod.yaml", &text.replace("nginx:1.14.2", "nginx:latest")).commit("new image");
+    repo.write(
+        "nginx-pod.yaml",
+        &text.replace("nginx:1.14.2", "nginx:latest"),
+    )
+    .commit("new image");
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
-    assert!(plan.stdout.contains("-/+ pod \"default/sc-nginx\""), "{plan:?}");
-    assert!(plan.stdout.contains("\"nginx:1.14.2\" → \"nginx:latest\""), "{plan:?}");
+    assert!(
+        plan.stdout.contains("-/+ pod \"default/sc-nginx\""),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout.contains("\"nginx:1.14.2\" → \"nginx:latest\""),
+        "{plan:?}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    assert!(ok(clusterctl(&tb, &repo, &["plan"])).stdout.contains("No changes."));
-    let image = tb.ssh_ok(&node, &format!("docker inspect -f '{{{{.Config.Image}}}}' {app}"));
+    assert!(
+        ok(clusterctl(&tb, &repo, &["plan"]))
+            .stdout
+            .contains("No changes.")
+    );
+    let image = tb.ssh_ok(
+        &node,
+        &format!("docker inspect -f '{{{{.Config.Image}}}}' {app}"),
+    );
     assert_eq!(image.trim(), "nginx:latest");
 
     // A Deployment's image change replaces its pods through a new ReplicaSet.
-    repo.remove("nginx-pod.yaml").seed("my_nginx.yaml").commit("deployment");
+    repo.remove("nginx-pod.yaml")
+        .seed("my_nginx.yaml")
+        .commit("deployment");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let text = std::fs::read_to_string(repo.path().join("apps/my_nginx.yaml")).unwrap();
-    repo.write("my_nginx.yaml", &text.replace("image: nginx", "image: nginx:1.14.2")).commit("pin");
+    repo.write(
+        "my_nginx.yaml",
+        &text.replace("image: nginx", "image: nginx:1.14.2"),
+    )
+    .commit("pin");
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
-    assert!(plan.stdout.contains("Plan: 3 to add, 0 to change, 3 to destroy."), "{plan:?}");
+    assert!(
+        plan.stdout
+            .contains("Plan: 3 to add, 0 to change, 3 to destroy."),
+        "{plan:?}"
+    );
     assert!(plan.stdout.contains("owner template changed"), "{plan:?}");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    assert!(ok(clusterctl(&tb, &repo, &["plan"])).stdout.contains("No changes."));
+    assert!(
+        ok(clusterctl(&tb, &repo, &["plan"]))
+            .stdout
+            .contains("No changes.")
+    );
     let deploy = ok(clusterctl(&tb, &repo, &["get", "deploy"])).stdout;
-    assert_eq!(&rows(&deploy, "my-nginx")[0][..4], ["my-nginx", "3/3", "3", "3"], "{deploy}");
+    assert_eq!(
+        &rows(&deploy, "my-nginx")[0][..4],
+        ["my-nginx", "3/3", "3", "3"],
+        "{deploy}"
+    );
     reset(&tb);
 }
 
@@ -264,8 +381,18 @@ fn ssh_logins(tb: &Testbed) -> usize {
     tb.hosts
         .iter()
         .map(|(h, _)| {
-            let out = tb.exec(h, &["sh", "-c", "grep -c 'Accepted publickey' /var/log/testbed/sshd.log || true"]);
-            String::from_utf8_lossy(&out.stdout).trim().parse::<usize>().unwrap_or(0)
+            let out = tb.exec(
+                h,
+                &[
+                    "sh",
+                    "-c",
+                    "grep -c 'Accepted publickey' /var/log/testbed/sshd.log || true",
+                ],
+            );
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<usize>()
+                .unwrap_or(0)
         })
         .sum()
 }
@@ -299,10 +426,17 @@ fn bad_input_is_reported_with_positions_and_touches_no_host() {
             "apps/port.yaml:10:",
             "70000",
         ] {
-            assert!(run.stderr.contains(needle), "{cmd:?}: missing {needle:?} in {run:?}");
+            assert!(
+                run.stderr.contains(needle),
+                "{cmd:?}: missing {needle:?} in {run:?}"
+            );
         }
     }
-    assert_eq!(ssh_logins(&tb), before, "validation failures must not open any SSH connection");
+    assert_eq!(
+        ssh_logins(&tb),
+        before,
+        "validation failures must not open any SSH connection"
+    );
 }
 
 #[test]
@@ -314,11 +448,19 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     repo.seed("my_nginx.yaml").commit("my-nginx");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/testbed");
-    stdout_ok("testbed stop", Command::new("bash").args([script, "stop", "k8s-node3"]).output().unwrap());
+    stdout_ok(
+        "testbed stop",
+        Command::new("bash")
+            .args([script, "stop", "k8s-node3"])
+            .output()
+            .unwrap(),
+    );
     struct Restart(&'static str);
     impl Drop for Restart {
         fn drop(&mut self) {
-            let _ = Command::new("bash").args([self.0, "start", "k8s-node3"]).output();
+            let _ = Command::new("bash")
+                .args([self.0, "start", "k8s-node3"])
+                .output();
         }
     }
     let _restart = Restart(script);
@@ -335,10 +477,17 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     repo.seed("nginx-pod.yaml").commit("sc-nginx");
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
     assert!(plan.stderr.contains("k8s-node3 is unreachable"), "{plan:?}");
-    assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{plan:?}");
+    assert!(
+        plan.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
+        "{plan:?}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let pods = pod_rows(&tb, &repo);
-    let sc = pods.iter().find(|p| p[0] == "sc-nginx").expect("sc-nginx listed");
+    let sc = pods
+        .iter()
+        .find(|p| p[0] == "sc-nginx")
+        .expect("sc-nginx listed");
     assert_eq!(sc[2], "Running");
     assert_ne!(sc[6], "k8s-node3");
     drop(_restart);
@@ -363,11 +512,22 @@ fn concurrent_applies_take_turns_through_the_lock() {
     let blocked: Vec<&Run> = runs.iter().filter(|r| r.code != 0).collect();
     // Both may succeed only if they did not overlap at all (the second then found nothing to do).
     if winners == 1 {
-        assert!(blocked[0].stderr.contains("locked by another apply"), "{:?}", blocked[0]);
-        assert!(blocked[0].stderr.contains("applying commit"), "{:?}", blocked[0]);
+        assert!(
+            blocked[0].stderr.contains("locked by another apply"),
+            "{:?}",
+            blocked[0]
+        );
+        assert!(
+            blocked[0].stderr.contains("applying commit"),
+            "{:?}",
+            blocked[0]
+        );
     } else {
         assert_eq!(winners, 2, "{runs:?}");
-        assert!(runs.iter().any(|r| r.stdout.contains("No changes.")), "{runs:?}");
+        assert!(
+            runs.iter().any(|r| r.stdout.contains("No changes.")),
+            "{runs:?}"
+        );
     }
     let total: usize = WORKERS.iter().map(|h| managed_names(&tb, h).len()).sum();
     assert_eq!(total, 6, "3 pods × (sandbox + app), no duplicates");
@@ -393,9 +553,17 @@ fn hostile_values_reach_docker_verbatim_and_run_nothing() {
     let env_yaml: String = hostile
         .iter()
         .enumerate()
-        .map(|(i, v)| format!("    - name: V{i}\n      value: {}\n", serde_json::to_string(v).unwrap()))
+        .map(|(i, v)| {
+            format!(
+                "    - name: V{i}\n      value: {}\n",
+                serde_json::to_string(v).unwrap()
+            )
+        })
         .collect();
-    let args_yaml: String = hostile.iter().map(|v| format!("    - {}\n", serde_json::to_string(v).unwrap())).collect();
+    let args_yaml: String = hostile
+        .iter()
+        .map(|v| format!("    - {}\n", serde_json::to_string(v).unwrap()))
+        .collect();
     let pod = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hostile\nspec:\n  containers:\n  - name: app\n    image: busybox:latest\n    command: [\"sleep\", \"3600\"]\n    args:\n{args_yaml}    env:\n{env_yaml}"
     );
@@ -403,18 +571,39 @@ fn hostile_values_reach_docker_verbatim_and_run_nothing() {
     repo.write("hostile.yaml", &pod).commit("hostile");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let node = pod_rows(&tb, &repo)[0][6].clone();
-    let env = tb.ssh_ok(&node, "docker inspect -f '{{json .Config.Env}}' k8s_app_hostile_default");
+    let env = tb.ssh_ok(
+        &node,
+        "docker inspect -f '{{json .Config.Env}}' k8s_app_hostile_default",
+    );
     let env: Vec<String> = serde_json::from_str(env.trim()).unwrap();
     for (i, v) in hostile.iter().enumerate() {
-        assert!(env.contains(&format!("V{i}={v}")), "env V{i} must arrive byte-exact: {env:?}");
+        assert!(
+            env.contains(&format!("V{i}={v}")),
+            "env V{i} must arrive byte-exact: {env:?}"
+        );
     }
-    let args = tb.ssh_ok(&node, "docker inspect -f '{{json .Args}}' k8s_app_hostile_default");
+    let args = tb.ssh_ok(
+        &node,
+        "docker inspect -f '{{json .Args}}' k8s_app_hostile_default",
+    );
     let args: Vec<String> = serde_json::from_str(args.trim()).unwrap();
-    let tail: Vec<&str> = args.iter().map(String::as_str).rev().take(hostile.len()).rev().collect();
-    assert_eq!(tail, hostile, "args must arrive byte-exact, one element each");
+    let tail: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .rev()
+        .take(hostile.len())
+        .rev()
+        .collect();
+    assert_eq!(
+        tail, hostile,
+        "args must arrive byte-exact, one element each"
+    );
     for (h, _) in &tb.hosts {
         let canary = tb.ssh(h, "test -e /tmp/pwned");
-        assert!(!canary.status.success(), "canary created on {h}: a value reached a shell");
+        assert!(
+            !canary.status.success(),
+            "canary created on {h}: a value reached a shell"
+        );
     }
     reset(&tb);
 }
