@@ -51,9 +51,17 @@ pub enum SourceError {
         source: git2::Error,
     },
     #[error("directory '{dir}' not found in commit {short} of {repo}")]
-    DirNotFound { dir: String, short: String, repo: PathBuf },
+    DirNotFound {
+        dir: String,
+        short: String,
+        repo: PathBuf,
+    },
     #[error("'{dir}' in commit {short} of {repo} is a file, not a directory")]
-    NotADirectory { dir: String, short: String, repo: PathBuf },
+    NotADirectory {
+        dir: String,
+        short: String,
+        repo: PathBuf,
+    },
     #[error("reading {repo}: {source}")]
     Git {
         repo: PathBuf,
@@ -66,7 +74,11 @@ pub enum SourceError {
 fn normalize_dir(dir: &str) -> String {
     let d = dir.trim().trim_matches('/');
     let d = d.strip_prefix("./").unwrap_or(d);
-    if d == "." { String::new() } else { d.trim_end_matches('/').to_string() }
+    if d == "." {
+        String::new()
+    } else {
+        d.trim_end_matches('/').to_string()
+    }
 }
 
 fn is_manifest(name: &str) -> bool {
@@ -85,16 +97,20 @@ pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceE
         repo: repo_path.clone(),
         source,
     };
-    let object = r.revparse_single(git_ref).map_err(|source| SourceError::RefNotFound {
-        git_ref: git_ref.to_string(),
-        repo: repo_path.clone(),
-        source,
-    })?;
-    let commit = object.peel_to_commit().map_err(|source| SourceError::NotACommit {
-        git_ref: git_ref.to_string(),
-        repo: repo_path.clone(),
-        source,
-    })?;
+    let object = r
+        .revparse_single(git_ref)
+        .map_err(|source| SourceError::RefNotFound {
+            git_ref: git_ref.to_string(),
+            repo: repo_path.clone(),
+            source,
+        })?;
+    let commit = object
+        .peel_to_commit()
+        .map_err(|source| SourceError::NotACommit {
+            git_ref: git_ref.to_string(),
+            repo: repo_path.clone(),
+            source,
+        })?;
     let id = commit.id().to_string();
     let short = id[..7].to_string();
     let dir = normalize_dir(dir);
@@ -122,7 +138,11 @@ pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceE
             .map_err(git_err)?
     };
 
-    let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
     let mut found: Vec<(String, git2::Oid)> = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
         let Some(name) = entry.name() else {
@@ -130,7 +150,10 @@ pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceE
         };
         // Blobs only (0o100644 / 0o100755): symlinks and submodules are skipped.
         let mode = entry.filemode();
-        if entry.kind() == Some(ObjectType::Blob) && (mode == 0o100644 || mode == 0o100755) && is_manifest(name) {
+        if entry.kind() == Some(ObjectType::Blob)
+            && (mode == 0o100644 || mode == 0o100755)
+            && is_manifest(name)
+        {
             found.push((format!("{prefix}{parent}{name}"), entry.id()));
         }
         TreeWalkResult::Ok
@@ -203,7 +226,8 @@ mod tests {
             .into_iter()
             .collect();
         let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
-        r.commit(Some("HEAD"), &sig, &sig, msg, &tree, &parent_refs).unwrap()
+        r.commit(Some("HEAD"), &sig, &sig, msg, &tree, &parent_refs)
+            .unwrap()
     }
 
     fn write(root: &Path, rel: &str, text: &str) {
@@ -232,7 +256,10 @@ mod tests {
     fn reads_yaml_files_of_a_commit_recursively() {
         let (td, _r) = setup();
         let t = read(td.path(), "HEAD", "apps").unwrap();
-        assert_eq!(paths(&t), vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]);
+        assert_eq!(
+            paths(&t),
+            vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]
+        );
         assert_eq!(t.files[1].bytes, b"kind: B\n");
         assert_eq!(t.commit.len(), 40);
         assert_eq!(t.short, &t.commit[..7]);
@@ -259,7 +286,14 @@ mod tests {
         write(td.path(), "other/d.yaml", "kind: D-changed\n");
 
         let head = read(td.path(), "HEAD", "apps").unwrap();
-        assert_eq!(head.files.iter().find(|f| f.path == "apps/b.yaml").unwrap().bytes, b"kind: B2\n");
+        assert_eq!(
+            head.files
+                .iter()
+                .find(|f| f.path == "apps/b.yaml")
+                .unwrap()
+                .bytes,
+            b"kind: B2\n"
+        );
         // Committed content, not the work tree's.
         assert_eq!(head.files[0].bytes, b"kind: A\n");
         assert_eq!(head.dirty, vec!["apps/a.yml", "apps/sub/untracked.yaml"]);
@@ -267,7 +301,10 @@ mod tests {
         for r in ["HEAD~1", "v1", first.as_str(), &first[..8]] {
             let t = read(td.path(), r, "apps").unwrap();
             assert_eq!(t.commit, first, "{r}");
-            assert_eq!(paths(&t), vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]);
+            assert_eq!(
+                paths(&t),
+                vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]
+            );
         }
     }
 
@@ -278,7 +315,11 @@ mod tests {
         assert!(matches!(e, SourceError::RefNotFound { .. }));
         assert!(e.to_string().starts_with("ref 'nope' not found in "), "{e}");
         let e = read(td.path(), "HEAD", "missing").unwrap_err();
-        assert!(e.to_string().starts_with("directory 'missing' not found in commit "), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("directory 'missing' not found in commit "),
+            "{e}"
+        );
         let e = read(td.path(), "HEAD", "apps/b.yaml").unwrap_err();
         assert!(matches!(e, SourceError::NotADirectory { .. }), "{e}");
         let outside = tempfile::tempdir().unwrap();
@@ -303,7 +344,10 @@ mod tests {
             .unwrap()
             .to_string();
         let t = read(bare_dir.path(), &head_branch, "apps").unwrap();
-        assert_eq!(paths(&t), vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]);
+        assert_eq!(
+            paths(&t),
+            vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]
+        );
         assert!(t.dirty.is_empty());
     }
 }

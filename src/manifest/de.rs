@@ -59,7 +59,11 @@ impl de::Error for DeError {
 }
 
 /// Decode `node` (at `path`) into `T`, recording unknown keys into `ctx`.
-pub fn from_node<T: de::DeserializeOwned>(node: &Node, path: &FieldPath, ctx: &Ctx) -> Result<T, DeError> {
+pub fn from_node<T: de::DeserializeOwned>(
+    node: &Node,
+    path: &FieldPath,
+    ctx: &Ctx,
+) -> Result<T, DeError> {
     T::deserialize(De {
         node,
         path: path.clone(),
@@ -87,15 +91,14 @@ fn unexpected<'s>(s: &'s Scalar, r: &'s Resolved<'s>) -> de::Unexpected<'s> {
 
 impl<'a> De<'a> {
     fn invalid<V: Visitor<'a>>(&self, visitor: &V) -> DeError {
-        let e = match &self.node.kind {
+        match &self.node.kind {
             NodeKind::Scalar(s) => {
                 let r = s.resolve();
                 de::Error::invalid_type(unexpected(s, &r), visitor)
             }
             NodeKind::Seq(_) => de::Error::invalid_type(de::Unexpected::Seq, visitor),
             NodeKind::Map(_) => de::Error::invalid_type(de::Unexpected::Map, visitor),
-        };
-        e
+        }
     }
 }
 
@@ -140,7 +143,8 @@ impl<'de> de::Deserializer<'de> for De<'de> {
                 Resolved::Null => visitor.visit_str(""),
                 _ => {
                     let mut e = self.invalid(&visitor);
-                    e.message.push_str(&format!(" (quote it to make it a string: \"{}\")", s.text));
+                    e.message
+                        .push_str(&format!(" (quote it to make it a string: \"{}\")", s.text));
                     Err(e)
                 }
             },
@@ -238,7 +242,10 @@ struct SeqAccess<'a> {
 impl<'de> de::SeqAccess<'de> for SeqAccess<'de> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         let Some(node) = self.items.next() else {
             return Ok(None);
         };
@@ -269,7 +276,10 @@ struct MapAccess<'a> {
 impl<'de> de::MapAccess<'de> for MapAccess<'de> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         let Some(entry) = self.entries.next() else {
             return Ok(None);
         };
@@ -343,7 +353,11 @@ impl<'de> de::Deserializer<'de> for FieldDe<'de> {
         visitor.visit_unit()
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.inner.deserialize_unit_struct(name, visitor)
     }
 
@@ -355,7 +369,11 @@ impl<'de> de::Deserializer<'de> for FieldDe<'de> {
         self.inner.deserialize_newtype_struct(name, visitor)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.inner.deserialize_tuple(len, visitor)
     }
 

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{
     DaemonSetUpdateStrategy, DeploymentStrategy, RollingUpdateDaemonSet, RollingUpdateDeployment,
 };
-use k8s_openapi::api::core::v1::{Container, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements};
+use k8s_openapi::api::core::v1::{
+    Container, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -27,12 +29,20 @@ pub fn apply(object: &mut Object) {
             namespace(&mut d.metadata);
             let spec = d.spec.get_or_insert_with(Default::default);
             spec.replicas.get_or_insert(1);
-            let strategy = spec.strategy.get_or_insert_with(DeploymentStrategy::default);
-            let ty = strategy.type_.get_or_insert_with(|| "RollingUpdate".to_string());
+            let strategy = spec
+                .strategy
+                .get_or_insert_with(DeploymentStrategy::default);
+            let ty = strategy
+                .type_
+                .get_or_insert_with(|| "RollingUpdate".to_string());
             if ty == "RollingUpdate" {
-                let ru = strategy.rolling_update.get_or_insert_with(RollingUpdateDeployment::default);
-                ru.max_unavailable.get_or_insert_with(|| IntOrString::String("25%".to_string()));
-                ru.max_surge.get_or_insert_with(|| IntOrString::String("25%".to_string()));
+                let ru = strategy
+                    .rolling_update
+                    .get_or_insert_with(RollingUpdateDeployment::default);
+                ru.max_unavailable
+                    .get_or_insert_with(|| IntOrString::String("25%".to_string()));
+                ru.max_surge
+                    .get_or_insert_with(|| IntOrString::String("25%".to_string()));
             }
             spec.revision_history_limit.get_or_insert(10);
             spec.progress_deadline_seconds.get_or_insert(600);
@@ -47,10 +57,14 @@ pub fn apply(object: &mut Object) {
         Object::DaemonSet(d) => {
             namespace(&mut d.metadata);
             let spec = d.spec.get_or_insert_with(Default::default);
-            let us = spec.update_strategy.get_or_insert_with(DaemonSetUpdateStrategy::default);
+            let us = spec
+                .update_strategy
+                .get_or_insert_with(DaemonSetUpdateStrategy::default);
             let ty = us.type_.get_or_insert_with(|| "RollingUpdate".to_string());
             if ty == "RollingUpdate" {
-                let ru = us.rolling_update.get_or_insert_with(RollingUpdateDaemonSet::default);
+                let ru = us
+                    .rolling_update
+                    .get_or_insert_with(RollingUpdateDaemonSet::default);
                 ru.max_unavailable.get_or_insert(IntOrString::Int(1));
                 ru.max_surge.get_or_insert(IntOrString::Int(0));
             }
@@ -65,7 +79,8 @@ pub fn apply(object: &mut Object) {
             }
             spec.parallelism.get_or_insert(1);
             spec.backoff_limit.get_or_insert(6);
-            spec.completion_mode.get_or_insert_with(|| "NonIndexed".to_string());
+            spec.completion_mode
+                .get_or_insert_with(|| "NonIndexed".to_string());
             spec.suspend.get_or_insert(false);
             spec.pod_replacement_policy
                 .get_or_insert_with(|| "TerminatingOrFailed".to_string());
@@ -74,11 +89,17 @@ pub fn apply(object: &mut Object) {
         Object::Service(s) => {
             namespace(&mut s.metadata);
             let spec = s.spec.get_or_insert_with(Default::default);
-            let ty = spec.type_.get_or_insert_with(|| "ClusterIP".to_string()).clone();
-            spec.session_affinity.get_or_insert_with(|| "None".to_string());
-            spec.internal_traffic_policy.get_or_insert_with(|| "Cluster".to_string());
+            let ty = spec
+                .type_
+                .get_or_insert_with(|| "ClusterIP".to_string())
+                .clone();
+            spec.session_affinity
+                .get_or_insert_with(|| "None".to_string());
+            spec.internal_traffic_policy
+                .get_or_insert_with(|| "Cluster".to_string());
             if ty == "NodePort" || ty == "LoadBalancer" {
-                spec.external_traffic_policy.get_or_insert_with(|| "Cluster".to_string());
+                spec.external_traffic_policy
+                    .get_or_insert_with(|| "Cluster".to_string());
             }
             for p in spec.ports.iter_mut().flatten() {
                 p.protocol.get_or_insert_with(|| "TCP".to_string());
@@ -89,7 +110,8 @@ pub fn apply(object: &mut Object) {
         }
         Object::Namespace(n) => {
             let spec = n.spec.get_or_insert_with(Default::default);
-            spec.finalizers.get_or_insert_with(|| vec!["kubernetes".to_string()]);
+            spec.finalizers
+                .get_or_insert_with(|| vec!["kubernetes".to_string()]);
         }
     }
 }
@@ -105,11 +127,15 @@ fn template(t: &mut PodTemplateSpec) {
 }
 
 pub fn pod_spec(spec: &mut PodSpec) {
-    spec.restart_policy.get_or_insert_with(|| "Always".to_string());
+    spec.restart_policy
+        .get_or_insert_with(|| "Always".to_string());
     spec.termination_grace_period_seconds.get_or_insert(30);
-    spec.dns_policy.get_or_insert_with(|| "ClusterFirst".to_string());
-    spec.scheduler_name.get_or_insert_with(|| "default-scheduler".to_string());
-    spec.security_context.get_or_insert_with(PodSecurityContext::default);
+    spec.dns_policy
+        .get_or_insert_with(|| "ClusterFirst".to_string());
+    spec.scheduler_name
+        .get_or_insert_with(|| "default-scheduler".to_string());
+    spec.security_context
+        .get_or_insert_with(PodSecurityContext::default);
     spec.enable_service_links.get_or_insert(true);
     for c in spec.containers.iter_mut() {
         container(c);
@@ -130,16 +156,22 @@ fn container(c: &mut Container) {
     }
     c.termination_message_path
         .get_or_insert_with(|| "/dev/termination-log".to_string());
-    c.termination_message_policy.get_or_insert_with(|| "File".to_string());
+    c.termination_message_policy
+        .get_or_insert_with(|| "File".to_string());
     for p in c.ports.iter_mut().flatten() {
         p.protocol.get_or_insert_with(|| "TCP".to_string());
     }
     // A limit without a request: the request defaults to the limit.
-    let r = c.resources.get_or_insert_with(ResourceRequirements::default);
+    let r = c
+        .resources
+        .get_or_insert_with(ResourceRequirements::default);
     if let Some(limits) = &r.limits {
         let requests = r.requests.get_or_insert_with(BTreeMap::new);
         for (k, v) in limits {
-            requests.entry(k.clone()).or_insert_with(|| v.clone());
+            // An unparsable limit is reported once, on the limit.
+            if crate::quantity::Quantity::parse(&v.0).is_ok() {
+                requests.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
     }
 }

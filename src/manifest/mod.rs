@@ -104,7 +104,12 @@ impl Object {
     pub fn namespace(&self) -> Option<&str> {
         match self {
             Object::Namespace(_) => None,
-            _ => Some(self.metadata().namespace.as_deref().unwrap_or(defaults::DEFAULT_NAMESPACE)),
+            _ => Some(
+                self.metadata()
+                    .namespace
+                    .as_deref()
+                    .unwrap_or(defaults::DEFAULT_NAMESPACE),
+            ),
         }
     }
 
@@ -129,7 +134,10 @@ pub const SUPPORTED_KINDS: &[(&str, &str)] = &[
 ];
 
 fn api_version_of(kind: &str) -> Option<&'static str> {
-    SUPPORTED_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
+    SUPPORTED_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, v)| *v)
 }
 
 /// The result of reading all manifest files: the valid objects and every problem found.
@@ -143,11 +151,15 @@ pub struct Parsed {
 
 impl Parsed {
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
 
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     pub fn has_errors(&self) -> bool {
@@ -167,7 +179,8 @@ pub fn parse(files: &[RawFile]) -> Parsed {
             Err(e) => {
                 let valid = &file.bytes[..e.valid_up_to()];
                 let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-                let col = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+                let col =
+                    valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
                 out.diagnostics.push(Diagnostic {
                     source: SourceRef {
                         file: file.path.clone(),
@@ -183,7 +196,8 @@ pub fn parse(files: &[RawFile]) -> Parsed {
         };
         let (docs, yaml_errors) = yaml::parse_documents(text);
         for e in yaml_errors {
-            out.diagnostics.push(diag(&file.path, e.pos, &e.path, Severity::Error, e.message));
+            out.diagnostics
+                .push(diag(&file.path, e.pos, &e.path, Severity::Error, e.message));
         }
         for doc in &docs {
             let mut objects = Vec::new();
@@ -223,7 +237,13 @@ pub fn parse(files: &[RawFile]) -> Parsed {
     out
 }
 
-fn diag(file: &str, pos: yaml::Pos, path: &FieldPath, severity: Severity, message: String) -> Diagnostic {
+fn diag(
+    file: &str,
+    pos: yaml::Pos,
+    path: &FieldPath,
+    severity: Severity,
+    message: String,
+) -> Diagnostic {
     Diagnostic {
         source: SourceRef {
             file: file.to_string(),
@@ -243,11 +263,14 @@ fn scalar_field<'n>(node: &'n Node, key: &str) -> Result<Option<&'n str>, String
     match &e.value.kind {
         NodeKind::Scalar(s) => match s.resolve() {
             Resolved::Null => Ok(None),
-            Resolved::Str(t) if t.is_empty() => Ok(None),
+            Resolved::Str("") => Ok(None),
             Resolved::Str(t) => Ok(Some(t)),
             _ => Err(format!("Invalid value: {}: must be a string", s.describe())),
         },
-        _ => Err(format!("Invalid value: {}: must be a string", e.value.describe())),
+        _ => Err(format!(
+            "Invalid value: {}: must be a string",
+            e.value.describe()
+        )),
     }
 }
 
@@ -280,12 +303,20 @@ fn read_document<'n>(
     let api_version = match api_version {
         Ok(Some(v)) => v,
         Ok(None) => {
-            error(&root.child("apiVersion"), node.pos, "Required value: apiVersion not set".to_string());
+            error(
+                &root.child("apiVersion"),
+                node.pos,
+                "Required value: apiVersion not set".to_string(),
+            );
             bad = true;
             ""
         }
         Err(m) => {
-            error(&root.child("apiVersion"), node.locate(&root.child("apiVersion")), m);
+            error(
+                &root.child("apiVersion"),
+                node.locate(&root.child("apiVersion")),
+                m,
+            );
             bad = true;
             ""
         }
@@ -293,7 +324,11 @@ fn read_document<'n>(
     let kind = match kind {
         Ok(Some(v)) => v,
         Ok(None) => {
-            error(&root.child("kind"), node.pos, "Required value: kind not set".to_string());
+            error(
+                &root.child("kind"),
+                node.pos,
+                "Required value: kind not set".to_string(),
+            );
             bad = true;
             ""
         }
@@ -369,7 +404,11 @@ fn read_document<'n>(
     let mut ok = true;
     for issue in validate::object(&object, node) {
         let at = issue.at.as_ref().unwrap_or(&issue.path);
-        let pos = if issue.at_key { node.locate_key(at) } else { node.locate(at) };
+        let pos = if issue.at_key {
+            node.locate_key(at)
+        } else {
+            node.locate(at)
+        };
         if issue.severity == Severity::Error {
             ok = false;
         }

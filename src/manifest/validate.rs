@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ResourceRequirements, Service};
+use k8s_openapi::api::core::v1::{
+    Container, PodSpec, PodTemplateSpec, ResourceRequirements, Service,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -70,7 +72,10 @@ impl Issues {
     }
 
     fn invalid_str(&mut self, path: &FieldPath, value: &str, detail: &str) {
-        self.push(path, format!("Invalid value: {}: {detail}", go_quote(value)));
+        self.push(
+            path,
+            format!("Invalid value: {}: {detail}", go_quote(value)),
+        );
     }
 
     fn invalid_num(&mut self, path: &FieldPath, value: i64, detail: &str) {
@@ -81,7 +86,11 @@ impl Issues {
         let list: Vec<String> = supported.iter().map(|s| go_quote(s)).collect();
         self.push(
             path,
-            format!("Unsupported value: {}: supported values: {}", go_quote(value), list.join(", ")),
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                go_quote(value),
+                list.join(", ")
+            ),
         );
     }
 
@@ -160,14 +169,19 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
                                 );
                             }
                         }
-                        other => v.unsupported(&sp.child("type"), other, &["Recreate", "RollingUpdate"]),
+                        other => {
+                            v.unsupported(&sp.child("type"), other, &["Recreate", "RollingUpdate"])
+                        }
                     }
                 }
                 v.non_negative(
                     &spec_p.child("revisionHistoryLimit"),
                     spec.revision_history_limit.map(i64::from),
                 );
-                v.non_negative(&spec_p.child("minReadySeconds"), spec.min_ready_seconds.map(i64::from));
+                v.non_negative(
+                    &spec_p.child("minReadySeconds"),
+                    spec.min_ready_seconds.map(i64::from),
+                );
                 if let Some(pds) = spec.progress_deadline_seconds {
                     let p = spec_p.child("progressDeadlineSeconds");
                     if pds < 0 {
@@ -182,7 +196,10 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
             meta(&mut v, &r.metadata, NameRule::Subdomain, true);
             if let Some(spec) = &r.spec {
                 v.non_negative(&spec_p.child("replicas"), spec.replicas.map(i64::from));
-                v.non_negative(&spec_p.child("minReadySeconds"), spec.min_ready_seconds.map(i64::from));
+                v.non_negative(
+                    &spec_p.child("minReadySeconds"),
+                    spec.min_ready_seconds.map(i64::from),
+                );
                 selector_and_template(
                     &mut v,
                     tree,
@@ -218,22 +235,36 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
                             }
                         }
                         "OnDelete" => {}
-                        other => v.unsupported(&up.child("type"), other, &["OnDelete", "RollingUpdate"]),
+                        other => {
+                            v.unsupported(&up.child("type"), other, &["OnDelete", "RollingUpdate"])
+                        }
                     }
                 }
                 v.non_negative(
                     &spec_p.child("revisionHistoryLimit"),
                     spec.revision_history_limit.map(i64::from),
                 );
-                v.non_negative(&spec_p.child("minReadySeconds"), spec.min_ready_seconds.map(i64::from));
+                v.non_negative(
+                    &spec_p.child("minReadySeconds"),
+                    spec.min_ready_seconds.map(i64::from),
+                );
             }
         }
         Object::Job(j) => {
             meta(&mut v, &j.metadata, NameRule::Subdomain, true);
             if let Some(spec) = &j.spec {
-                v.non_negative(&spec_p.child("parallelism"), spec.parallelism.map(i64::from));
-                v.non_negative(&spec_p.child("completions"), spec.completions.map(i64::from));
-                v.non_negative(&spec_p.child("backoffLimit"), spec.backoff_limit.map(i64::from));
+                v.non_negative(
+                    &spec_p.child("parallelism"),
+                    spec.parallelism.map(i64::from),
+                );
+                v.non_negative(
+                    &spec_p.child("completions"),
+                    spec.completions.map(i64::from),
+                );
+                v.non_negative(
+                    &spec_p.child("backoffLimit"),
+                    spec.backoff_limit.map(i64::from),
+                );
                 if let Some(ads) = spec.active_deadline_seconds
                     && ads <= 0
                 {
@@ -253,7 +284,11 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
                     && cm != "NonIndexed"
                     && cm != "Indexed"
                 {
-                    v.unsupported(&spec_p.child("completionMode"), cm, &["NonIndexed", "Indexed"]);
+                    v.unsupported(
+                        &spec_p.child("completionMode"),
+                        cm,
+                        &["NonIndexed", "Indexed"],
+                    );
                 }
                 let tp = spec_p.child("template");
                 template_meta(&mut v, &spec.template, &tp);
@@ -313,12 +348,20 @@ fn meta(v: &mut Issues, m: &ObjectMeta, rule: NameRule, namespaced: bool) {
         let mut total = 0usize;
         for (k, val) in ann {
             for msg in rules::is_qualified_name(&k.to_ascii_lowercase()) {
-                v.push_at(&ap, ap.key(k), true, format!("Invalid value: {}: {msg}", go_quote(k)));
+                v.push_at(
+                    &ap,
+                    ap.key(k),
+                    true,
+                    format!("Invalid value: {}: {msg}", go_quote(k)),
+                );
             }
             total += k.len() + val.len();
         }
         if total > 256 * 1024 {
-            v.push(&ap, "Too long: may not be more than 262144 bytes".to_string());
+            v.push(
+                &ap,
+                "Too long: may not be more than 262144 bytes".to_string(),
+            );
         }
     }
 }
@@ -327,10 +370,20 @@ fn meta(v: &mut Issues, m: &ObjectMeta, rule: NameRule, namespaced: bool) {
 pub fn validate_labels(v: &mut Issues, labels: &BTreeMap<String, String>, path: &FieldPath) {
     for (k, val) in labels {
         for msg in rules::is_qualified_name(k) {
-            v.push_at(path, path.key(k), true, format!("Invalid value: {}: {msg}", go_quote(k)));
+            v.push_at(
+                path,
+                path.key(k),
+                true,
+                format!("Invalid value: {}: {msg}", go_quote(k)),
+            );
         }
         for msg in rules::is_valid_label_value(val) {
-            v.push_at(path, path.key(k), false, format!("Invalid value: {}: {msg}", go_quote(val)));
+            v.push_at(
+                path,
+                path.key(k),
+                false,
+                format!("Invalid value: {}: {msg}", go_quote(val)),
+            );
         }
     }
 }
@@ -346,7 +399,10 @@ fn go_map(m: Option<&BTreeMap<String, String>>) -> String {
     match m {
         None => "map[string]string(nil)".to_string(),
         Some(m) => {
-            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v))).collect();
+            let parts: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v)))
+                .collect();
             format!("map[string]string{{{}}}", parts.join(", "))
         }
     }
@@ -372,7 +428,10 @@ fn selector_and_template(
         let before = v.list.len();
         label_selector(v, selector, &sp);
         let empty = selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
-            && selector.match_expressions.as_ref().is_none_or(|m| m.is_empty());
+            && selector
+                .match_expressions
+                .as_ref()
+                .is_none_or(|m| m.is_empty());
         if empty {
             let ml = if selector.match_labels.is_some() {
                 "map[string]string{}"
@@ -403,7 +462,10 @@ fn selector_and_template(
     if selector_ok && !selector_matches(selector, labels.unwrap_or(&BTreeMap::new())) {
         v.push(
             &tp.child("metadata").child("labels"),
-            format!("Invalid value: {}: `selector` does not match template `labels`", go_map(labels)),
+            format!(
+                "Invalid value: {}: `selector` does not match template `labels`",
+                go_map(labels)
+            ),
         );
     }
     if let Some(ps) = &t.spec {
@@ -414,7 +476,11 @@ fn selector_and_template(
             v.unsupported(&psp.child("restartPolicy"), rp, &["Always"]);
         }
         if ps.active_deadline_seconds.is_some() {
-            let what = if what == "daemonset" { "DaemonSet" } else { "ReplicaSet" };
+            let what = if what == "daemonset" {
+                "DaemonSet"
+            } else {
+                "ReplicaSet"
+            };
             v.push(
                 &psp.child("activeDeadlineSeconds"),
                 format!("Forbidden: activeDeadlineSeconds in {what} is not Supported"),
@@ -435,7 +501,10 @@ fn label_selector(v: &mut Issues, s: &LabelSelector, sp: &FieldPath) {
         match r.operator.as_str() {
             "In" | "NotIn" => {
                 if n == 0 {
-                    v.required(&rp.child("values"), "must be specified when `operator` is 'In' or 'NotIn'");
+                    v.required(
+                        &rp.child("values"),
+                        "must be specified when `operator` is 'In' or 'NotIn'",
+                    );
                 }
             }
             "Exists" | "DoesNotExist" => {
@@ -498,7 +567,12 @@ fn int_or_percent(v: &mut Issues, x: Option<&IntOrString>, p: &FieldPath) -> Opt
     }
 }
 
-fn rolling_update(v: &mut Issues, surge: Option<&IntOrString>, unavailable: Option<&IntOrString>, p: &FieldPath) {
+fn rolling_update(
+    v: &mut Issues,
+    surge: Option<&IntOrString>,
+    unavailable: Option<&IntOrString>,
+    p: &FieldPath,
+) {
     let s = int_or_percent(v, surge, &p.child("maxSurge"));
     let u = int_or_percent(v, unavailable, &p.child("maxUnavailable"));
     if let Some((true, n)) = u
@@ -511,7 +585,11 @@ fn rolling_update(v: &mut Issues, surge: Option<&IntOrString>, unavailable: Opti
         );
     }
     if let (Some((_, 0)), Some((pct, 0))) = (s, u) {
-        let shown = if pct { "\"0%\"".to_string() } else { "0".to_string() };
+        let shown = if pct {
+            "\"0%\"".to_string()
+        } else {
+            "0".to_string()
+        };
         v.push(
             &p.child("maxUnavailable"),
             format!("Invalid value: {shown}: may not be 0 when `maxSurge` is 0"),
@@ -582,7 +660,11 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
                 if let Some(val) = t.value.as_deref()
                     && !val.is_empty()
                 {
-                    v.invalid_str(&tp.child("operator"), val, "value must be empty when `operator` is 'Exists'");
+                    v.invalid_str(
+                        &tp.child("operator"),
+                        val,
+                        "value must be empty when `operator` is 'Exists'",
+                    );
                 }
             }
             other => v.unsupported(&tp.child("operator"), other, &["Equal", "Exists"]),
@@ -591,7 +673,11 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
             && !e.is_empty()
             && !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&e)
         {
-            v.unsupported(&tp.child("effect"), e, &["NoSchedule", "PreferNoSchedule", "NoExecute"]);
+            v.unsupported(
+                &tp.child("effect"),
+                e,
+                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+            );
         }
     }
     // Known fields clusterctl ignores.
@@ -602,7 +688,10 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
         v.warn(&sp.child("initContainers"), UNSUPPORTED_FIELD.to_string());
     }
     if spec.ephemeral_containers.is_some() {
-        v.warn(&sp.child("ephemeralContainers"), UNSUPPORTED_FIELD.to_string());
+        v.warn(
+            &sp.child("ephemeralContainers"),
+            UNSUPPORTED_FIELD.to_string(),
+        );
     }
     for (i, c) in spec.containers.iter().enumerate() {
         let p = cp.index(i);
@@ -631,15 +720,21 @@ fn containers(v: &mut Issues, cs: &[Container], cp: &FieldPath) {
         }
         match c.image.as_deref() {
             None | Some("") => v.required(&p.child("image"), ""),
-            Some(img) if img.trim() != img => {
-                v.invalid_str(&p.child("image"), img, "must not have leading or trailing whitespace")
-            }
+            Some(img) if img.trim() != img => v.invalid_str(
+                &p.child("image"),
+                img,
+                "must not have leading or trailing whitespace",
+            ),
             Some(_) => {}
         }
         if let Some(pp) = c.image_pull_policy.as_deref()
             && !["Always", "IfNotPresent", "Never"].contains(&pp)
         {
-            v.unsupported(&p.child("imagePullPolicy"), pp, &["Always", "IfNotPresent", "Never"]);
+            v.unsupported(
+                &p.child("imagePullPolicy"),
+                pp,
+                &["Always", "IfNotPresent", "Never"],
+            );
         }
         if let Some(tmp) = c.termination_message_policy.as_deref()
             && !["File", "FallbackToLogsOnError"].contains(&tmp)
@@ -721,14 +816,23 @@ fn resources(v: &mut Issues, r: &ResourceRequirements, rp: &FieldPath) {
             let kp = mp.key(name);
             let name_msgs = rules::is_qualified_name(name);
             for msg in &name_msgs {
-                v.push_at(&kp, kp.clone(), true, format!("Invalid value: {}: {msg}", go_quote(name)));
-            }
-            if name_msgs.is_empty() && !name.contains('/') && !is_standard_container_resource(name) {
                 v.push_at(
                     &kp,
                     kp.clone(),
                     true,
-                    format!("Invalid value: {}: must be a standard resource for containers", go_quote(name)),
+                    format!("Invalid value: {}: {msg}", go_quote(name)),
+                );
+            }
+            if name_msgs.is_empty() && !name.contains('/') && !is_standard_container_resource(name)
+            {
+                v.push_at(
+                    &kp,
+                    kp.clone(),
+                    true,
+                    format!(
+                        "Invalid value: {}: must be a standard resource for containers",
+                        go_quote(name)
+                    ),
                 );
             }
             match Quantity::parse(&q.0) {
@@ -831,14 +935,21 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
             && np != 0
         {
             if ty == "ClusterIP" {
-                v.forbidden(&pp.child("nodePort"), "may not be used when `type` is 'ClusterIP'");
+                v.forbidden(
+                    &pp.child("nodePort"),
+                    "may not be used when `type` is 'ClusterIP'",
+                );
             } else {
                 for msg in rules::is_valid_port_num(np.into()) {
                     v.invalid_num(&pp.child("nodePort"), np.into(), &msg);
                 }
             }
         }
-        let key = format!("{}/{}", port.port, port.protocol.as_deref().unwrap_or("TCP"));
+        let key = format!(
+            "{}/{}",
+            port.port,
+            port.protocol.as_deref().unwrap_or("TCP")
+        );
         if !seen.insert(key.clone()) {
             v.duplicate(&pp, &key);
         }
@@ -860,13 +971,21 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
                 "may only be set for externally-accessible services",
             );
         } else if etp != "Cluster" && etp != "Local" {
-            v.unsupported(&sp.child("externalTrafficPolicy"), etp, &["Cluster", "Local"]);
+            v.unsupported(
+                &sp.child("externalTrafficPolicy"),
+                etp,
+                &["Cluster", "Local"],
+            );
         }
     }
     if let Some(itp) = spec.internal_traffic_policy.as_deref()
         && itp != "Cluster"
         && itp != "Local"
     {
-        v.unsupported(&sp.child("internalTrafficPolicy"), itp, &["Cluster", "Local"]);
+        v.unsupported(
+            &sp.child("internalTrafficPolicy"),
+            itp,
+            &["Cluster", "Local"],
+        );
     }
 }

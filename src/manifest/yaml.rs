@@ -120,7 +120,9 @@ fn resolve_plain(s: &str) -> Resolved<'_> {
         "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
             return Resolved::Bool(false);
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Resolved::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
         _ => {}
@@ -134,7 +136,8 @@ fn resolve_plain(s: &str) -> Resolved<'_> {
         return Resolved::Int(i);
     }
     if !t.is_empty()
-        && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
         && t.bytes().any(|b| b.is_ascii_digit())
     {
         if let Ok(f) = t.parse::<f64>() {
@@ -154,17 +157,18 @@ fn parse_int(t: &str) -> Option<i128> {
     if body.is_empty() {
         return None;
     }
-    let (radix, digits) = if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        (16, d)
-    } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-        (8, d)
-    } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-        (2, d)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, &body[1..])
-    } else {
-        (10, body)
-    };
+    let (radix, digits) =
+        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, d)
+        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, d)
+        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, d)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
@@ -531,7 +535,12 @@ fn child_path(stack: &[Frame]) -> FieldPath {
     }
 }
 
-fn push_node(stack: &mut [Frame], root: &mut Option<Node>, node: Node, errors: &mut Vec<YamlError>) {
+fn push_node(
+    stack: &mut [Frame],
+    root: &mut Option<Node>,
+    node: Node,
+    errors: &mut Vec<YamlError>,
+) {
     match stack.last_mut() {
         None => *root = Some(node),
         Some(Frame::Seq { items, .. }) => items.push(node),
@@ -592,7 +601,12 @@ fn push_node(stack: &mut [Frame], root: &mut Option<Node>, node: Node, errors: &
     }
 }
 
-fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>, path: &FieldPath, errors: &mut Vec<YamlError>) {
+fn apply_merges(
+    entries: &mut Vec<Entry>,
+    merges: Vec<Node>,
+    path: &FieldPath,
+    errors: &mut Vec<YamlError>,
+) {
     let mut sources = Vec::new();
     for m in merges {
         match m.kind {
@@ -604,7 +618,8 @@ fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>, path: &FieldPath, e
                         _ => errors.push(YamlError {
                             pos: it.pos,
                             path: path.clone(),
-                            message: "merge key `<<` needs a mapping or a list of mappings".to_string(),
+                            message: "merge key `<<` needs a mapping or a list of mappings"
+                                .to_string(),
                         }),
                     }
                 }
@@ -640,7 +655,9 @@ pub fn go_quote(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -676,14 +693,20 @@ mod tests {
         let p = FieldPath::parse("b.d").index(0).child("zzz");
         assert_eq!(root.locate(&p), Pos { line: 5, col: 5 });
         assert_eq!(
-            FieldPath::parse("spec.containers").index(0).child("resources").child("limits").key("cpu").to_string(),
+            FieldPath::parse("spec.containers")
+                .index(0)
+                .child("resources")
+                .child("limits")
+                .key("cpu")
+                .to_string(),
             "spec.containers[0].resources.limits[cpu]"
         );
     }
 
     #[test]
     fn documents_and_empty_ones() {
-        let (docs, errs) = parse_documents("# only a comment\n---\na: 1\n---\n---\n# c\n---\nb: 2\n...\n");
+        let (docs, errs) =
+            parse_documents("# only a comment\n---\na: 1\n---\n---\n# c\n---\nb: 2\n...\n");
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].root.pos.line, 3);
@@ -698,7 +721,10 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].pos, Pos { line: 4, col: 3 });
         assert_eq!(errs[0].path.to_string(), "spec.replicas");
-        assert_eq!(errs[0].message, "duplicate key \"replicas\" (first defined at line 3, column 3)");
+        assert_eq!(
+            errs[0].message,
+            "duplicate key \"replicas\" (first defined at line 3, column 3)"
+        );
     }
 
     #[test]
