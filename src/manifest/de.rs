@@ -91,15 +91,14 @@ fn unexpected<'s>(s: &'s Scalar, r: &'s Resolved<'s>) -> de::Unexpected<'s> {
 
 impl<'a> De<'a> {
     fn invalid<V: Visitor<'a>>(&self, visitor: &V) -> DeError {
-        let e = match &self.node.kind {
+        match &self.node.kind {
             NodeKind::Scalar(s) => {
                 let r = s.resolve();
                 de::Error::invalid_type(unexpected(s, &r), visitor)
             }
             NodeKind::Seq(_) => de::Error::invalid_type(de::Unexpected::Seq, visitor),
             NodeKind::Map(_) => de::Error::invalid_type(de::Unexpected::Map, visitor),
-        };
-        e
+        }
     }
 }
 

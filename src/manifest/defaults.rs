@@ -168,7 +168,10 @@ fn container(c: &mut Container) {
     if let Some(limits) = &r.limits {
         let requests = r.requests.get_or_insert_with(BTreeMap::new);
         for (k, v) in limits {
-            requests.entry(k.clone()).or_insert_with(|| v.clone());
+            // An unparsable limit is reported once, on the limit.
+            if crate::quantity::Quantity::parse(&v.0).is_ok() {
+                requests.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
     }
 }

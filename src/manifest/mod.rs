@@ -263,7 +263,7 @@ fn scalar_field<'n>(node: &'n Node, key: &str) -> Result<Option<&'n str>, String
     match &e.value.kind {
         NodeKind::Scalar(s) => match s.resolve() {
             Resolved::Null => Ok(None),
-            Resolved::Str(t) if t.is_empty() => Ok(None),
+            Resolved::Str("") => Ok(None),
             Resolved::Str(t) => Ok(Some(t)),
             _ => Err(format!("Invalid value: {}: must be a string", s.describe())),
         },
