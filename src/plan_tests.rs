@@ -11,9 +11,7 @@ use super::*;
 use crate::controllers;
 use crate::inventory::{Capacity, ClusterSettings, Host, Inventory, RuntimeKind, SshSettings};
 use crate::manifest::Manifest;
-use crate::model::{
-    NodeFacts, OBSERVED_FORMAT_VERSION, ObservedContainer, ObservedNode, SourceRef,
-};
+use crate::model::{NodeFacts, OBSERVED_FORMAT_VERSION, ObservedContainer, ObservedNode};
 use crate::runtime::docker::DockerRuntime;
 
 fn host(name: &str, i: u8, master: bool) -> Host {
