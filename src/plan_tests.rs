@@ -493,3 +493,30 @@ fn unmanaged_state_is_never_touched_and_orphans_are_pruned() {
         "{steps:?}"
     );
 }
+
+#[test]
+fn seed_manifests_through_the_parser_give_kubernetes_replica_set_names() {
+    let seed = |f: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/seed-apps/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let expanded = controllers::expand(&parse(&seed("my_nginx.yaml")));
+    assert_eq!(
+        expanded.replica_sets[0].metadata.name.as_deref(),
+        Some("my-nginx-cf54cdbf7")
+    );
+    let created = parse(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: k8s-nginx\n  labels:\n    app: k8s-nginx\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: k8s-nginx\n  template:\n    metadata:\n      labels:\n        app: k8s-nginx\n    spec:\n      containers:\n      - image: nginx\n        name: nginx\n",
+    );
+    let expanded = controllers::expand(&created);
+    assert_eq!(
+        expanded.replica_sets[0].metadata.name.as_deref(),
+        Some("k8s-nginx-6d779d947c")
+    );
+    // Pods made from the template get the pod-only defaults.
+    let pod_spec = expanded.pod_sets[0].template.spec.as_ref().unwrap();
+    assert_eq!(pod_spec.enable_service_links, Some(true));
+}
