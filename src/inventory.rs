@@ -14,7 +14,7 @@ use crate::manifest::{Diagnostic, Severity, rules};
 use crate::model::SourceRef;
 use crate::quantity::Quantity;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Inventory {
     /// The file this was read from (relative paths inside are resolved against its directory).

@@ -27,6 +27,8 @@ pub mod labels {
     pub const SPEC_HASH: &str = "clusterctl.io/spec-hash";
     /// Git commit the container was applied from.
     pub const COMMIT: &str = "clusterctl.io/commit";
+    /// On the sandbox only: the pod's IP in the pod network, chosen by the planner (readable while stopped).
+    pub const POD_IP: &str = "clusterctl.io/pod-ip";
     /// On the sandbox only: the pod object (metadata + spec, compact JSON) as desired when created.
     pub const POD_MANIFEST: &str = "clusterctl.io/pod-manifest";
     /// Value of [`CONTAINER`] for the pod sandbox (the container that owns the network namespace).
@@ -83,6 +85,49 @@ pub struct ObservedNode {
     /// The cluster roster this host keeps (written by every apply), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roster: Option<Roster>,
+    /// The host's pod network and clusterctl's iptables chains (docs/networking.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<ObservedNetwork>,
+}
+
+/// A host's pod network as observed: the docker network of the pods, the VXLAN device linking it to the
+/// other hosts with its routes, neighbours and forwarding entries, and the clusterctl-owned lines of
+/// `iptables-save` (see [`crate::services::iptables::keep_owned`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedNetwork {
+    /// Subnet of the `clusterctl-pods` docker network, if it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_subnet: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vxlan: Option<VxlanLink>,
+    /// Routes on the VXLAN device: (destination, gateway).
+    #[serde(default)]
+    pub routes: Vec<(String, String)>,
+    /// Permanent neighbours on the VXLAN device: (IP, MAC).
+    #[serde(default)]
+    pub neighbors: Vec<(String, String)>,
+    /// Forwarding entries of the VXLAN device: (MAC, remote host address).
+    #[serde(default)]
+    pub fdb: Vec<(String, String)>,
+    #[serde(default)]
+    pub iptables_nat: Vec<String>,
+    #[serde(default)]
+    pub iptables_filter: Vec<String>,
+}
+
+/// The VXLAN device as `ip -d link` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VxlanLink {
+    pub vni: u32,
+    pub port: u16,
+    pub local: String,
+    pub mac: String,
+    pub mtu: u32,
+    pub up: bool,
+    /// IPv4 addresses, `a.b.c.d/len`.
+    pub addresses: Vec<String>,
 }
 
 /// Where the roster lives on every host.

@@ -28,7 +28,13 @@ pub fn node_objects(inv: &Inventory, observed: &ObservedState) -> Vec<Node> {
         .collect();
     let mut hosts: Vec<&Host> = inv.hosts.iter().collect();
     hosts.sort_by(|a, b| a.name.cmp(&b.name));
-    let cidrs = allocate_pod_cidrs(&inv.cluster.pod_cidr, &hosts);
+    // What each host already has (its pod network's subnet) is kept: a new host never reshuffles others.
+    let existing: BTreeMap<&str, &str> = observed
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.name.as_str(), n.network.as_ref()?.pod_subnet.as_deref()?)))
+        .collect();
+    let cidrs = allocate_pod_cidrs(&inv.cluster.pod_cidr, &hosts, &existing);
     let now = observed.observed_at.parse().ok().map(Time);
     hosts
         .iter()
@@ -211,7 +217,11 @@ fn kube_arch(machine: &str) -> String {
 
 /// Explicit CIDRs are kept; the others get the /24 at their index in the sorted host list (the seed:
 /// master 10.244.0.0/24, node1 10.244.1.0/24, …), or the lowest free index if that one is taken.
-fn allocate_pod_cidrs(cluster_cidr: &str, hosts: &[&Host]) -> Vec<Option<String>> {
+fn allocate_pod_cidrs(
+    cluster_cidr: &str,
+    hosts: &[&Host],
+    existing: &BTreeMap<&str, &str>,
+) -> Vec<Option<String>> {
     let Some(base) = parse_ipv4_cidr(cluster_cidr) else {
         return hosts.iter().map(|h| h.pod_cidr.clone()).collect();
     };
@@ -220,11 +230,31 @@ fn allocate_pod_cidrs(cluster_cidr: &str, hosts: &[&Host]) -> Vec<Option<String>
         format!("{}.{}.{}.0/24", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255)
     };
     let mut used: BTreeSet<String> = hosts.iter().filter_map(|h| h.pod_cidr.clone()).collect();
+    let inside = |c: &str| {
+        let len = cluster_cidr.split('/').nth(1).and_then(|l| l.parse::<u32>().ok()).unwrap_or(32);
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+        c.ends_with("/24") && parse_ipv4_cidr(c).is_some_and(|n| n & mask == base)
+    };
+    // Kept: the subnet a host's pod network already has, when valid and not claimed explicitly.
+    let kept: Vec<Option<String>> = hosts
+        .iter()
+        .map(|h| {
+            if h.pod_cidr.is_some() {
+                return None;
+            }
+            let c = existing.get(h.name.as_str()).filter(|c| inside(c) && !used.contains(**c))?;
+            used.insert(c.to_string());
+            Some(c.to_string())
+        })
+        .collect();
     hosts
         .iter()
         .enumerate()
         .map(|(i, h)| {
             if let Some(c) = &h.pod_cidr {
+                return Some(c.clone());
+            }
+            if let Some(c) = &kept[i] {
                 return Some(c.clone());
             }
             let mut idx = i as u32;
@@ -351,6 +381,7 @@ mod tests {
                 .map(|n| {
                     let up = !unreachable.contains(n);
                     ObservedNode {
+                        network: None,
                         name: n.to_string(),
                         reachable: up,
                         error: None,

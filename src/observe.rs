@@ -65,6 +65,7 @@ fn now_rfc3339() -> String {
 
 fn down(host: &Host, error: String) -> ObservedNode {
     ObservedNode {
+        network: None,
         name: host.name.clone(),
         reachable: false,
         error: Some(error),
@@ -96,6 +97,7 @@ async fn observe_host(
     match rt.parse_observation(&stdout) {
         Ok((facts, containers)) => (
             ObservedNode {
+                network: rt.parse_network(&stdout),
                 name: host.name.clone(),
                 reachable: true,
                 error: None,
@@ -354,6 +356,7 @@ mod tests {
             observed_at: "2026-11-27T00:00:00Z".into(),
             nodes: vec![
                 ObservedNode {
+                    network: None,
                     name: "n2".into(),
                     reachable: false,
                     error: Some("n2: unreachable: timeout".into()),
@@ -362,6 +365,7 @@ mod tests {
                     roster: None,
                 },
                 ObservedNode {
+                    network: None,
                     roster: None,
                     name: "n1".into(),
                     reachable: true,

@@ -34,6 +34,8 @@ pub enum Action {
     Replace,
     /// `-` a pod is removed.
     Delete,
+    /// `~` a host's network or service rules are brought in line.
+    Update,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +96,8 @@ pub struct PlanInput<'a> {
     pub nodes: &'a [Node],
     /// The runtime (command builder) of each host, by node name.
     pub runtimes: &'a BTreeMap<String, Arc<dyn Runtime>>,
+    /// The pod network and services; `None` plans pods on the runtime's default network only.
+    pub network: Option<&'a NetworkInput<'a>>,
 }
 
 /// The pods the plan creates, bound to their nodes.
@@ -101,6 +105,8 @@ pub struct PlanInput<'a> {
 pub struct Binding {
     /// New pods (spec.nodeName set), in plan order.
     pub created: Vec<BoundPod>,
+    /// Services with their allocations and endpoints after the plan (empty without a network input).
+    pub services: ServicesAfter,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +114,8 @@ pub struct BoundPod {
     pub pod: Pod,
     pub owner: Option<OwnerRef>,
     pub template_hash: String,
+    /// Planned address in the pod network.
+    pub ip: Option<String>,
 }
 
 /// Computes the plan. Pure and deterministic: the same input gives the same plan, byte for byte.
@@ -117,6 +125,16 @@ pub fn compute(input: &PlanInput<'_>) -> Plan {
 
 pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
     let observed = model::observed_pods(input.observed);
+    let pod_cidrs: BTreeMap<String, String> = input
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            Some((
+                n.metadata.name.clone()?,
+                n.spec.as_ref()?.pod_cidr.clone()?,
+            ))
+        })
+        .collect();
     let reachable: BTreeSet<&str> = input
         .observed
         .nodes
@@ -155,7 +173,12 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                 current.push(i);
                 continue;
             }
-            match drift(pod, set) {
+            let why = drift(pod, set).or_else(|| {
+                input
+                    .network
+                    .and_then(|_| network_drift(pod, pod_cidrs.get(&pod.node)))
+            });
+            match why {
                 Some(why) => {
                     let name = pod.name.clone();
                     to_create.push((set, name, Some(i)));
@@ -234,6 +257,23 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
         .collect();
     let mut scheduler = Scheduler::new(input.nodes, &staying);
     let mut binding = Binding::default();
+    // Pod IPs: per node, the lowest free address, skipping those of pods that stay.
+    let mut ips: BTreeMap<String, crate::network::PodIps> = BTreeMap::new();
+    if input.network.is_some() {
+        for (node, cidr) in &pod_cidrs {
+            if let Some(mut alloc) = crate::network::PodIps::new(cidr) {
+                for p in observed.iter().filter(|p| &p.node == node) {
+                    if leaving.contains(&(p.namespace.clone(), p.name.clone(), p.node.clone())) {
+                        continue;
+                    }
+                    if let Some(ip) = net::pod_ip(p) {
+                        alloc.reserve(ip);
+                    }
+                }
+                ips.insert(node.clone(), alloc);
+            }
+        }
+    }
     // Deterministic order: by set order (already sorted by namespace/name), then pod name.
     to_create.sort_by(|a, b| (&a.0.namespace, &a.1).cmp(&(&b.0.namespace, &b.1)));
     for (set, name, replaces) in to_create {
@@ -254,7 +294,8 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
         match placement {
             Ok(placed) => {
                 pod.spec.get_or_insert_with(Default::default).node_name = Some(placed.node.clone());
-                let steps = create_steps(&pod, set, input);
+                let ip = ips.get_mut(&placed.node).and_then(|a| a.next());
+                let steps = create_steps(&pod, set, input, ip.as_deref());
                 match replaces {
                     Some(i) => {
                         // Merge into the Replace change created above: destroy steps, then create steps.
@@ -286,6 +327,7 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                     pod,
                     owner: set.owner.clone(),
                     template_hash: set.template_hash.clone(),
+                    ip,
                 });
             }
             Err(fit) => {
@@ -311,6 +353,9 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
         }
     }
 
+    if let Some(net) = input.network {
+        binding.services = net::plan_network(input, net, &observed, &mut changes, &binding);
+    }
     changes.sort_by(|a, b| {
         (&a.namespace, &a.name, &a.node, a.action).cmp(&(&b.namespace, &b.name, &b.node, b.action))
     });
@@ -338,9 +383,24 @@ fn summarize(changes: &[Change]) -> Summary {
                 s.destroy += 1;
             }
             Action::Delete => s.destroy += 1,
+            Action::Update => s.change += 1,
         }
     }
     s
+}
+
+/// Why a pod must be recreated for the pod network: it is not on `clusterctl-pods` in its node's CIDR.
+fn network_drift(pod: &ObservedPod, cidr: Option<&String>) -> Option<String> {
+    let cidr = cidr?;
+    let ok = net::pod_ip(pod).is_some_and(|ip| {
+        crate::network::PodIps::new(cidr).is_some_and(|a| a.contains(ip))
+    });
+    (!ok).then(|| {
+        format!(
+            "pod network changed: the pod is not on {} ({cidr})",
+            crate::network::POD_NETWORK
+        )
+    })
 }
 
 fn belongs_to(pod: &ObservedPod, set: &PodSet) -> bool {
@@ -519,7 +579,7 @@ fn delete_change(
     }
 }
 
-fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>) -> Vec<Cmd> {
+fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>) -> Vec<Cmd> {
     let node = pod
         .spec
         .as_ref()
@@ -543,6 +603,7 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>) -> Vec<Cmd> {
         template_hash: &set.template_hash,
         commit: input.commit,
         spec_hashes: &spec_hashes,
+        ip,
     })
 }
 
@@ -702,6 +763,10 @@ pub fn existing_pod(p: &ObservedPod) -> Pod {
     pod.spec.get_or_insert_with(Default::default).node_name = Some(p.node.clone());
     pod
 }
+
+#[path = "plan_net.rs"]
+mod net;
+pub use net::{NetworkInput, ServicesAfter};
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]

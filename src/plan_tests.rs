@@ -86,6 +86,7 @@ impl Sim {
             .hosts
             .iter()
             .map(|h| ObservedNode {
+                network: None,
                 name: h.name.clone(),
                 reachable: true,
                 error: None,
@@ -134,10 +135,12 @@ impl Sim {
             observed: &self.state,
             nodes: &nodes,
             runtimes: &runtimes,
+            network: None,
         })
     }
 
     fn node(&mut self, name: &str) -> &mut ObservedNode {
+        network: None,
         self.state
             .nodes
             .iter_mut()

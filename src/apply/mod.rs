@@ -48,6 +48,8 @@ pub struct HostReport {
     pub changed: usize,
     pub destroyed: usize,
     pub failed: usize,
+    /// Network and service-rule changes done.
+    pub network: usize,
     pub commands: usize,
     pub errors: Vec<String>,
 }
@@ -66,14 +68,62 @@ impl ApplyReport {
     }
 }
 
-/// Runs `plan` against `transports` (by node name). Changes for a host without a transport fail.
+/// When a change runs: pod networks on every host first, then pods, then service rules (so rules point at
+/// pods that exist, and endpoints of removed pods are dropped once they are gone).
+fn phase(change: &Change) -> usize {
+    match change.kind.as_str() {
+        "Network" => 0,
+        "ServiceRules" => 2,
+        _ => 1,
+    }
+}
+
+/// Runs `plan` against `transports` (by node name), in three phases (see [`phase`]); hosts run in parallel
+/// within a phase. Changes for a host without a transport fail.
 pub async fn execute(
     plan: &Plan,
     transports: &BTreeMap<String, Arc<dyn Transport>>,
     events: &(dyn Fn(Event) + Send + Sync),
 ) -> ApplyReport {
+    let mut report = ApplyReport::default();
+    let mut hosts: BTreeMap<String, HostReport> = BTreeMap::new();
+    for p in 0..3 {
+        let changes: Vec<Change> = plan
+            .changes
+            .iter()
+            .filter(|c| phase(c) == p)
+            .cloned()
+            .collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let part = execute_phase(&changes, transports, events).await;
+        report.mutating_commands += part.mutating_commands;
+        for h in part.hosts {
+            let e = hosts.entry(h.node.clone()).or_insert_with(|| HostReport {
+                node: h.node.clone(),
+                ..HostReport::default()
+            });
+            e.added += h.added;
+            e.changed += h.changed;
+            e.destroyed += h.destroyed;
+            e.failed += h.failed;
+            e.network += h.network;
+            e.commands += h.commands;
+            e.errors.extend(h.errors);
+        }
+    }
+    report.hosts = hosts.into_values().collect();
+    report
+}
+
+async fn execute_phase(
+    plan_changes: &[Change],
+    transports: &BTreeMap<String, Arc<dyn Transport>>,
+    events: &(dyn Fn(Event) + Send + Sync),
+) -> ApplyReport {
     let mut by_node: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
-    for change in &plan.changes {
+    for change in plan_changes {
         by_node
             .entry(change.node.as_str())
             .or_default()
@@ -85,7 +135,7 @@ pub async fn execute(
             Action::Delete => 0,
             Action::Replace => 1,
             Action::Start => 2,
-            Action::Create => 3,
+            Action::Create | Action::Update => 3,
         });
     }
     let mutating = AtomicUsize::new(0);
@@ -106,7 +156,7 @@ pub async fn execute(
                     node: node.to_string(),
                     index,
                     action: change.action,
-                    pod: format!("{}/{}", change.namespace, change.name),
+                    pod: subject(change),
                 });
                 let result = match &transport {
                     None => Err(format!("host {node} is not connected")),
@@ -114,6 +164,7 @@ pub async fn execute(
                 };
                 let ok = result.is_ok();
                 match result {
+                    Ok(()) if change.kind != "Pod" => report.network += 1,
                     Ok(()) => match change.action {
                         Action::Create => report.added += 1,
                         Action::Start => report.changed += 1,
@@ -122,14 +173,14 @@ pub async fn execute(
                             report.destroyed += 1
                         }
                         Action::Delete => report.destroyed += 1,
+                        Action::Update => report.changed += 1,
                     },
                     Err(e) => {
                         report.failed += 1;
                         report.errors.push(format!(
-                            "{} {}/{}: {e}",
+                            "{} {}: {e}",
                             verb(change.action),
-                            change.namespace,
-                            change.name
+                            subject(change)
                         ));
                     }
                 }
@@ -206,5 +257,15 @@ pub fn verb(action: Action) -> &'static str {
         Action::Start => "start",
         Action::Replace => "replace",
         Action::Delete => "delete",
+        Action::Update => "update",
+    }
+}
+
+/// `ns/name` for a pod, `network clusterctl-pods` / `service rules` for host-level changes.
+pub fn subject(change: &Change) -> String {
+    match change.kind.as_str() {
+        "Network" => format!("network {}", change.name),
+        "ServiceRules" => "service rules".to_string(),
+        _ => format!("{}/{}", change.namespace, change.name),
     }
 }

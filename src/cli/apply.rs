@@ -23,7 +23,7 @@ pub struct ApplyArgs {
 
 pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError> {
     let inv = pipeline::load_inventory(g)?;
-    let desired = pipeline::load_desired(g, &inv.cluster.apps_dir, args.strict, ui)?;
+    let desired = pipeline::load_desired(g, &inv, args.strict, ui)?;
     pipeline::warn_dirty(&desired, ui);
     let connected = pipeline::observe(&inv, None).await?;
     pipeline::warn_unreachable(&connected.state, ui);

@@ -61,7 +61,7 @@ pub async fn world(
     ui: &Ui,
 ) -> Result<World, CliError> {
     let inv = pipeline::load_inventory(g)?;
-    let desired = pipeline::load_desired(g, &inv.cluster.apps_dir, false, ui)?;
+    let desired = pipeline::load_desired(g, &inv, false, ui)?;
     let observed = pipeline::observe(&inv, observed_file).await?;
     pipeline::warn_unreachable(&observed.state, ui);
     let (plan, _) = pipeline::make_plan(&inv, &desired, &observed.state);

@@ -12,8 +12,9 @@ use crate::controllers::{self, Expanded};
 use crate::inventory::{self, Inventory};
 use crate::manifest::{self, Diagnostic, Severity};
 use crate::model::ObservedState;
+use crate::network::HostNet;
 use crate::observe;
-use crate::plan::{self, Binding, Plan, PlanInput};
+use crate::plan::{self, Binding, NetworkInput, Plan, PlanInput};
 use crate::runtime::{self, Runtime};
 use crate::source::{self, SourceTree};
 use crate::transport::Transport;
@@ -38,13 +39,19 @@ pub fn load_inventory(g: &Global) -> Result<Inventory, CliError> {
 /// Reads and validates the manifests. Prints every diagnostic; fails on errors (and warnings with `strict`).
 pub fn load_desired(
     g: &Global,
-    apps_dir: &str,
+    inv: &Inventory,
     strict: bool,
     ui: &Ui,
 ) -> Result<Desired, CliError> {
-    let source =
-        source::read(&g.repo, &g.git_ref, apps_dir).map_err(|e| CliError::Other(e.into()))?;
-    let parsed = manifest::parse(&source.files);
+    let source = source::read(&g.repo, &g.git_ref, &inv.cluster.apps_dir)
+        .map_err(|e| CliError::Other(e.into()))?;
+    let parsed = manifest::parse_with(
+        &source.files,
+        &manifest::Options {
+            node_port_range: inv.cluster.node_port_range,
+            service_cidr: inv.cluster.service_cidr.clone(),
+        },
+    );
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
     let expanded = controllers::expand(&parsed.manifests);
     Ok(Desired { source, expanded })
@@ -106,12 +113,34 @@ pub fn nodes(inv: &Inventory, observed: &ObservedState) -> Vec<Node> {
 pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -> (Plan, Binding) {
     let nodes = nodes(inv, observed);
     let runtimes = runtimes(inv);
+    let hosts = inv
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            let node = nodes
+                .iter()
+                .find(|n| n.metadata.name.as_deref() == Some(h.name.as_str()))?;
+            Some(HostNet {
+                name: h.name.clone(),
+                address: h.address.clone(),
+                pod_cidr: node.spec.as_ref()?.pod_cidr.clone()?,
+            })
+        })
+        .collect();
+    let network = NetworkInput {
+        hosts,
+        cluster_cidr: &inv.cluster.pod_cidr,
+        service_cidr: &inv.cluster.service_cidr,
+        node_port_range: inv.cluster.node_port_range,
+        services: &desired.expanded.services,
+    };
     plan::compute_with_binding(&PlanInput {
         commit: &desired.source.commit,
         pod_sets: &desired.expanded.pod_sets,
         observed,
         nodes: &nodes,
         runtimes: &runtimes,
+        network: Some(&network),
     })
 }
 

@@ -25,7 +25,7 @@ pub struct PlanArgs {
 
 pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<i32, CliError> {
     let inv = pipeline::load_inventory(g)?;
-    let desired = pipeline::load_desired(g, &inv.cluster.apps_dir, args.strict, ui)?;
+    let desired = pipeline::load_desired(g, &inv, args.strict, ui)?;
     pipeline::warn_dirty(&desired, ui);
     let observed = pipeline::observe(&inv, args.observed.as_deref()).await?;
     pipeline::warn_unreachable(&observed.state, ui);

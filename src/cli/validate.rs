@@ -12,16 +12,16 @@ pub struct ValidateArgs {
 }
 
 pub fn run(g: &Global, args: &ValidateArgs, ui: &Ui) -> Result<i32, CliError> {
-    let apps_dir = match pipeline::load_inventory(g) {
-        Ok(inv) => inv.cluster.apps_dir,
+    let inv = match pipeline::load_inventory(g) {
+        Ok(inv) => inv,
         // The inventory is optional for validate: manifests can be checked without any hosts.
         Err(e) if !g.cluster.exists() => {
             tracing::debug!("no inventory: {e}");
-            "apps".to_string()
+            crate::inventory::Inventory::default()
         }
         Err(e) => return Err(e),
     };
-    let desired = pipeline::load_desired(g, &apps_dir, args.strict, ui)?;
+    let desired = pipeline::load_desired(g, &inv, args.strict, ui)?;
     pipeline::warn_dirty(&desired, ui);
     let objects = desired.source.files.len();
     ui.info(&format!(

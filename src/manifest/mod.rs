@@ -167,8 +167,37 @@ impl Parsed {
     }
 }
 
-/// Parse, default and validate every document of every file. Never stops at the first problem.
+/// Cluster settings that validation needs (the API server's flags): the NodePort range and service CIDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub node_port_range: (u16, u16),
+    pub service_cidr: String,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            node_port_range: (30000, 32767),
+            service_cidr: "10.96.0.0/12".to_string(),
+        }
+    }
+}
+
+/// Explicit NodePorts and ClusterIPs claimed so far (in file order): a second claim is "already allocated".
+#[derive(Default)]
+struct Claims {
+    node_ports: std::collections::BTreeSet<i32>,
+    cluster_ips: std::collections::BTreeSet<String>,
+}
+
+/// Parse, default and validate every document of every file, with the default cluster settings.
 pub fn parse(files: &[RawFile]) -> Parsed {
+    parse_with(files, &Options::default())
+}
+
+/// Parse, default and validate every document of every file. Never stops at the first problem.
+pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
+    let mut claims = Claims::default();
     let mut order: Vec<&RawFile> = files.iter().collect();
     order.sort_by(|a, b| a.path.cmp(&b.path));
     let mut out = Parsed::default();
@@ -201,7 +230,14 @@ pub fn parse(files: &[RawFile]) -> Parsed {
         }
         for doc in &docs {
             let mut objects = Vec::new();
-            read_document(&file.path, &doc.root, &mut objects, &mut out.diagnostics);
+            read_document(
+                &file.path,
+                &doc.root,
+                &mut objects,
+                &mut out.diagnostics,
+                opts,
+                &mut claims,
+            );
             for (object, node, ok) in objects {
                 let source = SourceRef {
                     file: file.path.clone(),
@@ -281,6 +317,8 @@ fn read_document<'n>(
     node: &'n Node,
     objects: &mut Vec<(Object, &'n Node, bool)>,
     diags: &mut Vec<Diagnostic>,
+    opts: &Options,
+    claims: &mut Claims,
 ) {
     let root = FieldPath::root();
     let mut error = |path: &FieldPath, pos: yaml::Pos, message: String| {
@@ -346,7 +384,7 @@ fn read_document<'n>(
         match items.and_then(|i| i.as_seq()) {
             Some(items) => {
                 for item in items {
-                    read_document(file, item, objects, diags);
+                    read_document(file, item, objects, diags, opts, claims);
                 }
             }
             None if items.is_none_or(|i| i.is_null()) => {}
@@ -413,6 +451,30 @@ fn read_document<'n>(
             ok = false;
         }
         diags.push(diag(file, pos, &issue.path, issue.severity, issue.message));
+    }
+    if ok && let Object::Service(svc) = &object {
+        // The allocators' checks (the API server's registry): range and uniqueness across the repo.
+        let spec = svc.spec.clone().unwrap_or_default();
+        let sp = root.child("spec");
+        if let Some(ip) = spec.cluster_ip.as_deref().filter(|ip| !ip.is_empty() && *ip != "None") {
+            let at = sp.child("clusterIP");
+            if let Some(msg) = crate::services::alloc::check_cluster_ip(
+                ip,
+                &opts.service_cidr,
+                &mut claims.cluster_ips,
+            ) {
+                diags.push(diag(file, node.locate(&at), &sp.child("clusterIPs").index(0), Severity::Error, msg));
+                ok = false;
+            }
+        }
+        for (i, p) in spec.ports.iter().flatten().enumerate() {
+            let Some(np) = p.node_port.filter(|n| *n != 0) else { continue };
+            let at = sp.child("ports").index(i).child("nodePort");
+            if let Some(msg) = crate::services::alloc::check_node_port(np, opts.node_port_range, &mut claims.node_ports) {
+                diags.push(diag(file, node.locate(&at), &at, Severity::Error, msg));
+                ok = false;
+            }
+        }
     }
     objects.push((object, node, ok));
 }

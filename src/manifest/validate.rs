@@ -939,11 +939,8 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
                     &pp.child("nodePort"),
                     "may not be used when `type` is 'ClusterIP'",
                 );
-            } else {
-                for msg in rules::is_valid_port_num(np.into()) {
-                    v.invalid_num(&pp.child("nodePort"), np.into(), &msg);
-                }
             }
+            // Range and uniqueness are the allocator's checks (manifest::parse_with), with its messages.
         }
         let key = format!(
             "{}/{}",

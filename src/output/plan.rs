@@ -21,6 +21,7 @@ fn symbol(a: Action) -> &'static str {
         Action::Start => "  ~",
         Action::Replace => "-/+",
         Action::Delete => "  -",
+        Action::Update => "  ~",
     }
 }
 
@@ -30,6 +31,7 @@ fn phrase(a: Action) -> &'static str {
         Action::Start => "will be started",
         Action::Replace => "must be replaced",
         Action::Delete => "will be destroyed",
+        Action::Update => "will be updated",
     }
 }
 
@@ -42,6 +44,7 @@ fn paint(s: &str, a: Action, color: bool) -> String {
         Action::Start => s.yellow().to_string(),
         Action::Replace => s.magenta().to_string(),
         Action::Delete => s.red().to_string(),
+        Action::Update => s.yellow().to_string(),
     }
 }
 
@@ -60,6 +63,7 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
         Action::Start,
         Action::Replace,
         Action::Delete,
+        Action::Update,
     ]
     .into_iter()
     .filter(|a| plan.changes.iter().any(|c| c.action == *a))
@@ -71,6 +75,7 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
             Action::Start => "start (containers stopped outside clusterctl)",
             Action::Replace => "destroy and then create replacement",
             Action::Delete => "destroy",
+            Action::Update => "update in place",
         };
         let _ = writeln!(out, "{} {legend}", paint(symbol(*a), *a, opts.color));
     }
@@ -80,21 +85,22 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
     );
     for c in &plan.changes {
         let _ = writeln!(out);
+        let (what, quoted) = match c.kind.as_str() {
+            "Network" => ("pod network".to_string(), c.name.clone()),
+            "ServiceRules" => ("service rules".to_string(), c.name.clone()),
+            _ => ("pod".to_string(), format!("{}/{}", c.namespace, c.name)),
+        };
         let _ = writeln!(
             out,
-            "  # pod {}/{} {} on {}",
-            c.namespace,
-            c.name,
+            "  # {what} {quoted} {} on {}",
             phrase(c.action),
             c.node
         );
         let _ = writeln!(out, "  # ({})", c.reason);
         let _ = writeln!(
             out,
-            "{} pod \"{}/{}\" on {}",
+            "{} {what} \"{quoted}\" on {}",
             paint(symbol(c.action), c.action, opts.color),
-            c.namespace,
-            c.name,
             c.node
         );
         for d in &c.details {
@@ -168,9 +174,10 @@ pub fn render_report(report: &ApplyReport) -> String {
     let (a, c, d): (usize, usize, usize) = report.hosts.iter().fold((0, 0, 0), |(a, c, d), h| {
         (a + h.added, c + h.changed, d + h.destroyed)
     });
+    let n: usize = report.hosts.iter().map(|h| h.network).sum();
     let _ = writeln!(
         out,
-        "\nApply complete! Pods: {a} added, {c} changed, {d} destroyed. Mutating remote commands: {}.",
+        "\nApply complete! Pods: {a} added, {c} changed, {d} destroyed. Network and service rules: {n} host change(s). Mutating remote commands: {}.",
         report.mutating_commands
     );
     out

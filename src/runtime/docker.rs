@@ -69,6 +69,14 @@ m cpus; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc
 m memtotal; grep '^MemTotal:' /proc/meminfo
 m btime; grep '^btime ' /proc/stat
 m roster; cat /var/lib/clusterctl/roster.json 2>/dev/null
+m podnet; docker network inspect clusterctl-pods --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null
+m vxlan; ip -d -j link show dev clusterctl.1 2>/dev/null
+m vxaddr; ip -4 -j addr show dev clusterctl.1 2>/dev/null
+m vxroutes; ip -4 -j route show dev clusterctl.1 2>/dev/null
+m vxneigh; ip -4 -j neigh show dev clusterctl.1 2>/dev/null
+m vxfdb; bridge -j fdb show dev clusterctl.1 2>/dev/null
+m iptnat; iptables-save -t nat 2>/dev/null
+m iptfilter; iptables-save -t filter 2>/dev/null
 m containers; ids=$(docker ps -aq --no-trunc --filter label=clusterctl.io/managed=true) || exit 1
 if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi
 m end
@@ -354,7 +362,10 @@ impl DockerRuntime {
             format!("--name={}", sandbox_name(ns, name)),
             format!("--hostname={}", spec.hostname.as_deref().unwrap_or(name)),
         ];
-        if let Some(net) = &self.network {
+        if let Some(ip) = run.ip {
+            a.push(format!("--network={}", crate::network::POD_NETWORK));
+            a.push(format!("--ip={ip}"));
+        } else if let Some(net) = &self.network {
             a.push(format!("--network={net}"));
         }
         // The sandbox owns the network namespace, so host ports of every container are published on it.
@@ -375,6 +386,9 @@ impl DockerRuntime {
         }
         a.push("--restart=always".into());
         self.common_labels(run, labels::SANDBOX_CONTAINER, &mut a);
+        if let Some(ip) = run.ip {
+            a.push(format!("--label={}={ip}", labels::POD_IP));
+        }
         a.push(format!(
             "--label={}={}",
             labels::POD_MANIFEST,
@@ -459,6 +473,25 @@ impl Runtime for DockerRuntime {
         }
         let containers = parse_inspect(containers)?;
         Ok((facts, containers))
+    }
+
+    fn parse_network(&self, stdout: &str) -> Option<crate::model::ObservedNetwork> {
+        use crate::network::parse;
+        use crate::services::iptables::keep_owned;
+        let s = split_sections(stdout);
+        let get = |k: &str| s.get(k).map(String::as_str).unwrap_or("");
+        if !s.contains_key("podnet") {
+            return None;
+        }
+        Some(crate::model::ObservedNetwork {
+            pod_subnet: parse::subnet(get("podnet")),
+            vxlan: parse::vxlan(get("vxlan"), get("vxaddr")),
+            routes: parse::routes(get("vxroutes")),
+            neighbors: parse::neighbors(get("vxneigh")),
+            fdb: parse::fdb(get("vxfdb")),
+            iptables_nat: keep_owned(get("iptnat")),
+            iptables_filter: keep_owned(get("iptfilter")),
+        })
     }
 
     fn parse_roster(&self, stdout: &str) -> Option<String> {
@@ -610,6 +643,7 @@ mod tests {
             template_hash: "7c5ddbdf54",
             commit: "abc123",
             spec_hashes: &h,
+            ip: None,
         };
         let cmds = DockerRuntime::default().create_pod(&run);
         assert_eq!(cmds.len(), 4);
@@ -711,6 +745,7 @@ mod tests {
                 template_hash: "h",
                 commit: "c",
                 spec_hashes: &h,
+                ip: None,
             };
             let cmds = DockerRuntime::default().create_pod(&run);
             let a = args(&cmds[1]);
@@ -742,6 +777,7 @@ mod tests {
             template_hash: "h",
             commit: "c",
             spec_hashes: &h,
+            ip: None,
         };
         let cmds = DockerRuntime::default().create_pod(&run);
         let a = &cmds[1].args;
@@ -787,6 +823,7 @@ mod tests {
             format_version: OBSERVED_FORMAT_VERSION,
             observed_at: String::new(),
             nodes: vec![ObservedNode {
+                network: None,
                 roster: None,
                 name: "n1".into(),
                 reachable: true,

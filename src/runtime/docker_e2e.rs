@@ -79,6 +79,7 @@ async fn create_observe_start_remove_over_real_ssh() {
         template_hash: "tmpl",
         commit: "c0ffee",
         spec_hashes: &hashes,
+        ip: None,
     };
     for c in rt.create_pod(&run) {
         run_ok(t.as_ref(), &c).await;
@@ -127,6 +128,7 @@ async fn create_observe_start_remove_over_real_ssh() {
             format_version: OBSERVED_FORMAT_VERSION,
             observed_at: String::new(),
             nodes: vec![ObservedNode {
+                network: None,
                 roster: None,
                 name: "loopback".into(),
                 reachable: true,

@@ -29,6 +29,8 @@ pub struct PodRun<'a> {
     /// Container name → spec hash (computed by the caller). The key `POD`
     /// ([`crate::model::labels::SANDBOX_CONTAINER`]) is the sandbox's own hash (ports, hostname), if any.
     pub spec_hashes: &'a BTreeMap<String, String>,
+    /// The pod's address in the pod network (chosen by the planner); `None` = the runtime's default network.
+    pub ip: Option<&'a str>,
 }
 
 pub trait Runtime: Send + Sync {
@@ -42,6 +44,10 @@ pub trait Runtime: Send + Sync {
     ) -> Result<(NodeFacts, Vec<ObservedContainer>), RuntimeError>;
     /// The cluster roster file (see [`crate::model::Roster`]) as the observe command printed it, if the host has one.
     fn parse_roster(&self, _stdout: &str) -> Option<String> {
+        None
+    }
+    /// The host's pod network and clusterctl's iptables chains as the observe command printed them.
+    fn parse_network(&self, _stdout: &str) -> Option<crate::model::ObservedNetwork> {
         None
     }
     /// Creates and starts a pod: sandbox first (it owns the network namespace), then each app container
