@@ -140,7 +140,6 @@ impl Sim {
     }
 
     fn node(&mut self, name: &str) -> &mut ObservedNode {
-        network: None,
         self.state
             .nodes
             .iter_mut()

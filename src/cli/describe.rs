@@ -1,4 +1,4 @@
-//! `clusterctl describe node|pod NAME`, kubectl's layout.
+//! `clusterctl describe node|pod|svc NAME`, kubectl's layout.
 
 use clap::{Args, ValueEnum};
 
@@ -11,6 +11,8 @@ pub enum Kind {
     Node,
     #[value(alias = "pods", alias = "po")]
     Pod,
+    #[value(alias = "service", alias = "services")]
+    Svc,
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +43,18 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<i32, CliErr
                 .cloned()
                 .collect();
             ui.out(&describe::describe_node(node, &on_node, w.now));
+        }
+        Kind::Svc => {
+            let svcs = get::filter(w.services, g, Some(&args.name), |s| &s.metadata, true)?;
+            let svc = svcs.first().ok_or_else(|| {
+                CliError::Reported(format!("services \"{}\" not found", args.name))
+            })?;
+            let key = (
+                svc.metadata.namespace.clone().unwrap_or_default(),
+                svc.metadata.name.clone().unwrap_or_default(),
+            );
+            let eps = w.endpoints.get(&key).cloned().unwrap_or_default();
+            ui.out(&describe::describe_service(svc, &eps));
         }
         Kind::Pod => {
             let pods = get::filter(w.pods, g, Some(&args.name), |p| &p.metadata, true)?;

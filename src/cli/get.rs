@@ -53,6 +53,8 @@ pub struct World {
     pub services: Vec<Service>,
     /// Scheduler messages of Pending pods, by (namespace, name).
     pub pending: BTreeMap<(String, String), String>,
+    /// Endpoints (`ip:port`) of each service, by (namespace, name).
+    pub endpoints: BTreeMap<(String, String), Vec<String>>,
 }
 
 pub async fn world(
@@ -64,7 +66,7 @@ pub async fn world(
     let desired = pipeline::load_desired(g, &inv, false, ui)?;
     let observed = pipeline::observe(&inv, observed_file).await?;
     pipeline::warn_unreachable(&observed.state, ui);
-    let (plan, _) = pipeline::make_plan(&inv, &desired, &observed.state);
+    let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
     let now = chrono::DateTime::parse_from_rfc3339(&observed.state.observed_at)
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or_else(|_| chrono::Utc::now());
@@ -106,8 +108,10 @@ pub async fn world(
         deployments,
         replica_sets,
         nodes: pipeline::nodes(&inv, &observed.state),
-        services: desired.expanded.services.clone(),
+        // With their allocated ClusterIPs and NodePorts.
+        services: binding.services.services,
         pending,
+        endpoints: binding.services.endpoints,
     })
 }
 

@@ -876,3 +876,83 @@ pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -
     describe_events(&mut d, events, now);
     d.finish()
 }
+
+/// `kubectl describe service`: kubectl's describeService layout. `endpoints` are the service's ready
+/// endpoints as `ip:port` (all ports); each port lists those whose port is its target.
+pub fn describe_service(svc: &k8s_openapi::api::core::v1::Service, endpoints: &[String]) -> String {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let mut d = Doc::default();
+    let spec = svc.spec.clone().unwrap_or_default();
+    d.w(0, &format!("Name:\t{}\n", svc.metadata.name.as_deref().unwrap_or("")));
+    d.w(
+        0,
+        &format!(
+            "Namespace:\t{}\n",
+            svc.metadata.namespace.as_deref().unwrap_or("default")
+        ),
+    );
+    labels_multiline(&mut d, "Labels", svc.metadata.labels.as_ref());
+    annotations_multiline(&mut d, "Annotations", svc.metadata.annotations.as_ref());
+    let selector = spec
+        .selector
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .unwrap_or_else(|| "<none>".to_string());
+    d.w(0, &format!("Selector:\t{selector}\n"));
+    let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
+    d.w(0, &format!("Type:\t{ty}\n"));
+    d.w(0, "IP Family Policy:\tSingleStack\n");
+    d.w(0, "IP Families:\tIPv4\n");
+    let ip = spec.cluster_ip.clone().unwrap_or_else(|| "<none>".into());
+    d.w(0, &format!("IP:\t{ip}\n"));
+    let ips = spec
+        .cluster_ips
+        .clone()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.join(","))
+        .unwrap_or_else(|| ip.clone());
+    d.w(0, &format!("IPs:\t{ips}\n"));
+    for p in spec.ports.iter().flatten() {
+        let name = p.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "<unset>".into());
+        let proto = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+        d.w(0, &format!("Port:\t{name}\t{}/{proto}\n", p.port));
+        let target = match &p.target_port {
+            Some(IntOrString::Int(n)) => n.to_string(),
+            Some(IntOrString::String(s)) => s.clone(),
+            None => p.port.to_string(),
+        };
+        d.w(0, &format!("TargetPort:\t{target}/{proto}\n"));
+        if let Some(np) = p.node_port.filter(|n| *n != 0) {
+            d.w(0, &format!("NodePort:\t{name}\t{np}/{proto}\n"));
+        }
+        let mine: Vec<&str> = endpoints
+            .iter()
+            .filter(|e| match &p.target_port {
+                Some(IntOrString::Int(n)) => e.ends_with(&format!(":{n}")),
+                _ => true,
+            })
+            .map(String::as_str)
+            .collect();
+        let eps = if mine.is_empty() {
+            "<none>".to_string()
+        } else if mine.len() > 3 {
+            format!("{} + {} more...", mine[..3].join(","), mine.len() - 3)
+        } else {
+            mine.join(",")
+        };
+        d.w(0, &format!("Endpoints:\t{eps}\n"));
+    }
+    d.w(
+        0,
+        &format!(
+            "Session Affinity:\t{}\n",
+            spec.session_affinity.as_deref().unwrap_or("None")
+        ),
+    );
+    if let Some(etp) = &spec.external_traffic_policy {
+        d.w(0, &format!("External Traffic Policy:\t{etp}\n"));
+    }
+    d.w(0, "Events:\t<none>\n");
+    d.finish()
+}

@@ -392,6 +392,12 @@ pub fn diff(desired: &Ruleset, jumps: &[Jump], nat: &SavedTable, filter: &SavedT
                 None => d
                     .details
                     .push(format!("service {spn} added ({})", w.describe())),
+                Some(h) if h.cluster_ip.is_none() && w.cluster_ip.is_some() => d
+                    .details
+                    .push(format!("service {spn}: cluster IP rule missing, restored ({})", w.describe())),
+                Some(h) if h.node_port.is_none() && w.node_port.is_some() => d
+                    .details
+                    .push(format!("service {spn}: node port rule missing, restored ({})", w.describe())),
                 Some(h) => {
                     if (&h.cluster_ip, &h.port, &h.protocol, &h.node_port)
                         != (&w.cluster_ip, &w.port, &w.protocol, &w.node_port)
