@@ -76,7 +76,11 @@ fn ip(args: &[&str]) -> Cmd {
 /// The commands that make `host`'s pod network match: docker network, VXLAN device, one forwarding entry,
 /// neighbour and route per peer, and removal of entries for hosts no longer in the inventory. `None` when
 /// nothing differs.
-pub fn plan_host(host: &HostNet, peers: &[HostNet], observed: &ObservedNetwork) -> Option<NetChange> {
+pub fn plan_host(
+    host: &HostNet,
+    peers: &[HostNet],
+    observed: &ObservedNetwork,
+) -> Option<NetChange> {
     let mut details = Vec::new();
     let mut steps = Vec::new();
     let mut fresh = false;
@@ -115,7 +119,10 @@ pub fn plan_host(host: &HostNet, peers: &[HostNet], observed: &ObservedNetwork) 
     }
 
     let dev_ok = observed.vxlan.as_ref().is_some_and(|v| {
-        v.vni == VXLAN_VNI && v.port == VXLAN_PORT && v.local == host.address && v.mac == host.vtep_mac()
+        v.vni == VXLAN_VNI
+            && v.port == VXLAN_PORT
+            && v.local == host.address
+            && v.mac == host.vtep_mac()
     });
     if !dev_ok {
         if observed.vxlan.is_some() {
@@ -131,16 +138,37 @@ pub fn plan_host(host: &HostNet, peers: &[HostNet], observed: &ObservedNetwork) 
         let mac = host.vtep_mac();
         let local = host.address.clone();
         steps.push(ip(&[
-            "link", "add", VXLAN_DEV, "address", &mac, "type", "vxlan", "id", "1", "local", &local,
-            "dstport", "8472", "nolearning",
+            "link",
+            "add",
+            VXLAN_DEV,
+            "address",
+            &mac,
+            "type",
+            "vxlan",
+            "id",
+            "1",
+            "local",
+            &local,
+            "dstport",
+            "8472",
+            "nolearning",
         ]));
     }
     let link = observed.vxlan.as_ref().filter(|_| dev_ok);
     if link.is_none_or(|l| !l.up || l.mtu != MTU) {
         if !fresh {
-            details.push(format!("VXLAN device {VXLAN_DEV} brought up with MTU {MTU}"));
+            details.push(format!(
+                "VXLAN device {VXLAN_DEV} brought up with MTU {MTU}"
+            ));
         }
-        steps.push(ip(&["link", "set", VXLAN_DEV, "mtu", &MTU.to_string(), "up"]));
+        steps.push(ip(&[
+            "link",
+            "set",
+            VXLAN_DEV,
+            "mtu",
+            &MTU.to_string(),
+            "up",
+        ]));
     }
     let addr = format!("{}/32", host.vtep_ip());
     if link.is_none_or(|l| !l.addresses.contains(&addr)) {
@@ -177,18 +205,36 @@ pub fn plan_host(host: &HostNet, peers: &[HostNet], observed: &ObservedNetwork) 
         }
         if !neighbors.contains(&(vip.clone(), mac.clone())) {
             steps.push(ip(&[
-                "neigh", "replace", &vip, "lladdr", &mac, "dev", VXLAN_DEV, "nud", "permanent",
+                "neigh",
+                "replace",
+                &vip,
+                "lladdr",
+                &mac,
+                "dev",
+                VXLAN_DEV,
+                "nud",
+                "permanent",
             ]));
             added = true;
         }
         if !routes.contains(&(p.pod_cidr.clone(), vip.clone())) {
             steps.push(ip(&[
-                "route", "replace", &p.pod_cidr, "via", &vip, "dev", VXLAN_DEV, "onlink",
+                "route",
+                "replace",
+                &p.pod_cidr,
+                "via",
+                &vip,
+                "dev",
+                VXLAN_DEV,
+                "onlink",
             ]));
             added = true;
         }
         if added {
-            details.push(format!("route to {} ({}) via {}", p.pod_cidr, p.name, p.address));
+            details.push(format!(
+                "route to {} ({}) via {}",
+                p.pod_cidr, p.name, p.address
+            ));
         }
     }
     for (dst, via) in routes.iter().filter(|r| !want_routes.contains(*r)) {
@@ -280,7 +326,13 @@ pub mod parse {
             .iter()
             .flat_map(|a| a["addr_info"].as_array().cloned().unwrap_or_default())
             .filter(|i| i["family"] == "inet")
-            .filter_map(|i| Some(format!("{}/{}", i["local"].as_str()?, i["prefixlen"].as_u64()?)))
+            .filter_map(|i| {
+                Some(format!(
+                    "{}/{}",
+                    i["local"].as_str()?,
+                    i["prefixlen"].as_u64()?
+                ))
+            })
             .collect();
         Some(VxlanLink {
             vni: data["id"].as_u64().unwrap_or(0) as u32,
@@ -317,7 +369,12 @@ pub mod parse {
                     .as_array()
                     .is_some_and(|s| s.iter().any(|x| x == "PERMANENT"))
             })
-            .filter_map(|n| Some((n["dst"].as_str()?.to_string(), n["lladdr"].as_str()?.to_string())))
+            .filter_map(|n| {
+                Some((
+                    n["dst"].as_str()?.to_string(),
+                    n["lladdr"].as_str()?.to_string(),
+                ))
+            })
             .collect()
     }
 
@@ -325,7 +382,12 @@ pub mod parse {
     pub fn fdb(json: &str) -> Vec<(String, String)> {
         array(json)
             .iter()
-            .filter_map(|f| Some((f["mac"].as_str()?.to_string(), f["dst"].as_str()?.to_string())))
+            .filter_map(|f| {
+                Some((
+                    f["mac"].as_str()?.to_string(),
+                    f["dst"].as_str()?.to_string(),
+                ))
+            })
             .collect()
     }
 }
@@ -445,11 +507,15 @@ mod tests {
             [("10.244.1.0/24".to_string(), "10.244.1.0".to_string())]
         );
         assert_eq!(
-            parse::neighbors(r#"[{"dst":"10.244.1.0","lladdr":"0a:58:0a:f4:01:00","state":["PERMANENT"]},{"dst":"10.244.1.9","lladdr":"x","state":["STALE"]}]"#),
+            parse::neighbors(
+                r#"[{"dst":"10.244.1.0","lladdr":"0a:58:0a:f4:01:00","state":["PERMANENT"]},{"dst":"10.244.1.9","lladdr":"x","state":["STALE"]}]"#
+            ),
             [("10.244.1.0".to_string(), "0a:58:0a:f4:01:00".to_string())]
         );
         assert_eq!(
-            parse::fdb(r#"[{"mac":"0a:58:0a:f4:01:00","dst":"172.30.0.11","flags":["self"],"state":"permanent"},{"mac":"aa:bb:cc:dd:ee:ff","flags":["self"]}]"#),
+            parse::fdb(
+                r#"[{"mac":"0a:58:0a:f4:01:00","dst":"172.30.0.11","flags":["self"],"state":"permanent"},{"mac":"aa:bb:cc:dd:ee:ff","flags":["self"]}]"#
+            ),
             [("0a:58:0a:f4:01:00".to_string(), "172.30.0.11".to_string())]
         );
     }

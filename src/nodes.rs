@@ -231,7 +231,11 @@ fn allocate_pod_cidrs(
     };
     let mut used: BTreeSet<String> = hosts.iter().filter_map(|h| h.pod_cidr.clone()).collect();
     let inside = |c: &str| {
-        let len = cluster_cidr.split('/').nth(1).and_then(|l| l.parse::<u32>().ok()).unwrap_or(32);
+        let len = cluster_cidr
+            .split('/')
+            .nth(1)
+            .and_then(|l| l.parse::<u32>().ok())
+            .unwrap_or(32);
         let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
         c.ends_with("/24") && parse_ipv4_cidr(c).is_some_and(|n| n & mask == base)
     };
@@ -242,7 +246,9 @@ fn allocate_pod_cidrs(
             if h.pod_cidr.is_some() {
                 return None;
             }
-            let c = existing.get(h.name.as_str()).filter(|c| inside(c) && !used.contains(**c))?;
+            let c = existing
+                .get(h.name.as_str())
+                .filter(|c| inside(c) && !used.contains(**c))?;
             used.insert(c.to_string());
             Some(c.to_string())
         })

@@ -128,12 +128,7 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
     let pod_cidrs: BTreeMap<String, String> = input
         .nodes
         .iter()
-        .filter_map(|n| {
-            Some((
-                n.metadata.name.clone()?,
-                n.spec.as_ref()?.pod_cidr.clone()?,
-            ))
-        })
+        .filter_map(|n| Some((n.metadata.name.clone()?, n.spec.as_ref()?.pod_cidr.clone()?)))
         .collect();
     let reachable: BTreeSet<&str> = input
         .observed
@@ -392,9 +387,8 @@ fn summarize(changes: &[Change]) -> Summary {
 /// Why a pod must be recreated for the pod network: it is not on `clusterctl-pods` in its node's CIDR.
 fn network_drift(pod: &ObservedPod, cidr: Option<&String>) -> Option<String> {
     let cidr = cidr?;
-    let ok = net::pod_ip(pod).is_some_and(|ip| {
-        crate::network::PodIps::new(cidr).is_some_and(|a| a.contains(ip))
-    });
+    let ok = net::pod_ip(pod)
+        .is_some_and(|ip| crate::network::PodIps::new(cidr).is_some_and(|a| a.contains(ip)));
     (!ok).then(|| {
         format!(
             "pod network changed: the pod is not on {} ({cidr})",

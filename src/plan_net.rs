@@ -156,7 +156,11 @@ pub fn plan_network(
         if let Some(host) = net.hosts.iter().find(|h| h.name == n.name) {
             if let Some(c) = network::plan_host(host, &net.hosts, obs) {
                 new_changes.push(Change {
-                    action: if c.create { Action::Create } else { Action::Update },
+                    action: if c.create {
+                        Action::Create
+                    } else {
+                        Action::Update
+                    },
                     kind: "Network".into(),
                     namespace: String::new(),
                     name: network::POD_NETWORK.into(),
@@ -181,8 +185,13 @@ pub fn plan_network(
             steps.push(Cmd::write("iptables-restore", ["--noflush"]).with_stdin(text.clone()));
         }
         for j in &d.missing_jumps {
-            let mut args: Vec<String> =
-                vec!["-t".into(), j.table.into(), "-I".into(), j.chain.into(), "1".into()];
+            let mut args: Vec<String> = vec![
+                "-t".into(),
+                j.table.into(),
+                "-I".into(),
+                j.chain.into(),
+                "1".into(),
+            ];
             args.extend(iptables::argv(&j.rule));
             steps.push(Cmd::write("iptables", args));
         }
@@ -206,7 +215,11 @@ pub fn plan_network(
             );
         }
         new_changes.push(Change {
-            action: if d.fresh { Action::Create } else { Action::Update },
+            action: if d.fresh {
+                Action::Create
+            } else {
+                Action::Update
+            },
             kind: "ServiceRules".into(),
             namespace: String::new(),
             name: "iptables".into(),

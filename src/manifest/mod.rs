@@ -456,21 +456,37 @@ fn read_document<'n>(
         // The allocators' checks (the API server's registry): range and uniqueness across the repo.
         let spec = svc.spec.clone().unwrap_or_default();
         let sp = root.child("spec");
-        if let Some(ip) = spec.cluster_ip.as_deref().filter(|ip| !ip.is_empty() && *ip != "None") {
+        if let Some(ip) = spec
+            .cluster_ip
+            .as_deref()
+            .filter(|ip| !ip.is_empty() && *ip != "None")
+        {
             let at = sp.child("clusterIP");
             if let Some(msg) = crate::services::alloc::check_cluster_ip(
                 ip,
                 &opts.service_cidr,
                 &mut claims.cluster_ips,
             ) {
-                diags.push(diag(file, node.locate(&at), &sp.child("clusterIPs").index(0), Severity::Error, msg));
+                diags.push(diag(
+                    file,
+                    node.locate(&at),
+                    &sp.child("clusterIPs").index(0),
+                    Severity::Error,
+                    msg,
+                ));
                 ok = false;
             }
         }
         for (i, p) in spec.ports.iter().flatten().enumerate() {
-            let Some(np) = p.node_port.filter(|n| *n != 0) else { continue };
+            let Some(np) = p.node_port.filter(|n| *n != 0) else {
+                continue;
+            };
             let at = sp.child("ports").index(i).child("nodePort");
-            if let Some(msg) = crate::services::alloc::check_node_port(np, opts.node_port_range, &mut claims.node_ports) {
+            if let Some(msg) = crate::services::alloc::check_node_port(
+                np,
+                opts.node_port_range,
+                &mut claims.node_ports,
+            ) {
                 diags.push(diag(file, node.locate(&at), &at, Severity::Error, msg));
                 ok = false;
             }

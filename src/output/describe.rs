@@ -883,7 +883,10 @@ pub fn describe_service(svc: &k8s_openapi::api::core::v1::Service, endpoints: &[
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     let mut d = Doc::default();
     let spec = svc.spec.clone().unwrap_or_default();
-    d.w(0, &format!("Name:\t{}\n", svc.metadata.name.as_deref().unwrap_or("")));
+    d.w(
+        0,
+        &format!("Name:\t{}\n", svc.metadata.name.as_deref().unwrap_or("")),
+    );
     d.w(
         0,
         &format!(
@@ -897,7 +900,12 @@ pub fn describe_service(svc: &k8s_openapi::api::core::v1::Service, endpoints: &[
         .selector
         .as_ref()
         .filter(|s| !s.is_empty())
-        .map(|s| s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .map(|s| {
+            s.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .unwrap_or_else(|| "<none>".to_string());
     d.w(0, &format!("Selector:\t{selector}\n"));
     let ty = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
@@ -914,7 +922,11 @@ pub fn describe_service(svc: &k8s_openapi::api::core::v1::Service, endpoints: &[
         .unwrap_or_else(|| ip.clone());
     d.w(0, &format!("IPs:\t{ips}\n"));
     for p in spec.ports.iter().flatten() {
-        let name = p.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "<unset>".into());
+        let name = p
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "<unset>".into());
         let proto = p.protocol.clone().unwrap_or_else(|| "TCP".into());
         d.w(0, &format!("Port:\t{name}\t{}/{proto}\n", p.port));
         let target = match &p.target_port {

@@ -76,7 +76,13 @@ pub fn allocate(
     let mut ports: Vec<Vec<Option<u16>>> = services
         .iter()
         .map(|s| {
-            vec![None; s.spec.as_ref().and_then(|s| s.ports.as_ref()).map_or(0, Vec::len)]
+            vec![
+                None;
+                s.spec
+                    .as_ref()
+                    .and_then(|s| s.ports.as_ref())
+                    .map_or(0, Vec::len)
+            ]
         })
         .collect();
     for &i in &order {
@@ -94,7 +100,11 @@ pub fn allocate(
         }
         if is_node_port(services[i]) {
             for (j, p) in spec.ports.iter().flatten().enumerate() {
-                if let Some(np) = p.node_port.and_then(|n| u16::try_from(n).ok()).filter(|n| *n != 0) {
+                if let Some(np) = p
+                    .node_port
+                    .and_then(|n| u16::try_from(n).ok())
+                    .filter(|n| *n != 0)
+                {
                     if taken_ports.insert(np) {
                         ports[i][j] = Some(np);
                     }
@@ -119,12 +129,18 @@ pub fn allocate(
                     continue;
                 }
                 let spn = super::service_port_name(
-                    services[i].metadata.namespace.as_deref().unwrap_or("default"),
+                    services[i]
+                        .metadata
+                        .namespace
+                        .as_deref()
+                        .unwrap_or("default"),
                     services[i].metadata.name.as_deref().unwrap_or_default(),
                     p.name.as_deref().unwrap_or(""),
                 );
                 if let Some(np) = in_use.node_ports.get(&spn) {
-                    if (node_port_range.0..=node_port_range.1).contains(np) && taken_ports.insert(*np) {
+                    if (node_port_range.0..=node_port_range.1).contains(np)
+                        && taken_ports.insert(*np)
+                    {
                         ports[i][j] = Some(*np);
                     }
                 }
@@ -163,7 +179,11 @@ pub fn allocate(
 
 /// Checks an explicit nodePort against the range and the ports already claimed (in file order), with
 /// the API server's messages. Returns the message for `spec.ports[i].nodePort`, if any.
-pub fn check_node_port(port: i32, range: (u16, u16), claimed: &mut BTreeSet<i32>) -> Option<String> {
+pub fn check_node_port(
+    port: i32,
+    range: (u16, u16),
+    claimed: &mut BTreeSet<i32>,
+) -> Option<String> {
     if port < i32::from(range.0) || port > i32::from(range.1) {
         return Some(format!(
             "Invalid value: {port}: provided port is not in the valid range. The range of valid ports is {}-{}",
@@ -171,13 +191,19 @@ pub fn check_node_port(port: i32, range: (u16, u16), claimed: &mut BTreeSet<i32>
         ));
     }
     if !claimed.insert(port) {
-        return Some(format!("Invalid value: {port}: provided port is already allocated"));
+        return Some(format!(
+            "Invalid value: {port}: provided port is already allocated"
+        ));
     }
     None
 }
 
 /// Checks an explicit ClusterIP against the service CIDR and the IPs already claimed.
-pub fn check_cluster_ip(ip: &str, service_cidr: &str, claimed: &mut BTreeSet<String>) -> Option<String> {
+pub fn check_cluster_ip(
+    ip: &str,
+    service_cidr: &str,
+    claimed: &mut BTreeSet<String>,
+) -> Option<String> {
     let Ok(addr) = ip.parse::<Ipv4Addr>() else {
         return None; // format errors are reported by validation
     };
@@ -189,7 +215,9 @@ pub fn check_cluster_ip(ip: &str, service_cidr: &str, claimed: &mut BTreeSet<Str
         }
     }
     if !claimed.insert(ip.to_string()) {
-        return Some(format!("Invalid value: \"{ip}\": provided IP is already allocated"));
+        return Some(format!(
+            "Invalid value: \"{ip}\": provided IP is already allocated"
+        ));
     }
     None
 }

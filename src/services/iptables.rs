@@ -211,7 +211,9 @@ pub fn normalize(rule: &str) -> Normalized {
         .position(|u| u[0] == "-j")
         .unwrap_or(units.len());
     let mut target: Vec<Vec<String>> = units.split_off(split);
-    if target.first().is_some_and(|j| j.get(1).map(String::as_str) == Some("REJECT"))
+    if target
+        .first()
+        .is_some_and(|j| j.get(1).map(String::as_str) == Some("REJECT"))
         && !target.iter().any(|u| u[0] == "--reject-with")
     {
         target.push(vec!["--reject-with".into(), "icmp-port-unreachable".into()]);
@@ -225,7 +227,12 @@ fn normalized_chains<'a>(
     chains: impl Iterator<Item = (&'a str, &'a [String])>,
 ) -> BTreeMap<String, Vec<Normalized>> {
     chains
-        .map(|(name, rules)| (name.to_string(), rules.iter().map(|r| normalize(r)).collect()))
+        .map(|(name, rules)| {
+            (
+                name.to_string(),
+                rules.iter().map(|r| normalize(r)).collect(),
+            )
+        })
         .collect()
 }
 
@@ -247,7 +254,10 @@ impl PortView {
             "{}:{}/{}",
             self.cluster_ip.as_deref().unwrap_or("?"),
             self.port.as_deref().unwrap_or("?"),
-            self.protocol.as_deref().unwrap_or("tcp").to_ascii_uppercase()
+            self.protocol
+                .as_deref()
+                .unwrap_or("tcp")
+                .to_ascii_uppercase()
         );
         if let Some(np) = &self.node_port {
             s.push_str(&format!(", nodePort {np}"));
@@ -274,11 +284,17 @@ pub fn service_view(
         (nat.get("KUBE-SERVICES"), " cluster IP", false),
         (filter.get("KUBE-SERVICES"), " has no endpoints", false),
         (nat.get("KUBE-NODEPORTS"), "", true),
-        (filter.get("KUBE-EXTERNAL-SERVICES"), " has no endpoints", true),
+        (
+            filter.get("KUBE-EXTERNAL-SERVICES"),
+            " has no endpoints",
+            true,
+        ),
     ];
     for (rules, suffix, node_port) in entries {
         for r in rules.into_iter().flatten() {
-            let Some(c) = unit(r, "--comment") else { continue };
+            let Some(c) = unit(r, "--comment") else {
+                continue;
+            };
             let Some(spn) = c.strip_suffix(suffix).filter(|s| s.contains('/')) else {
                 continue;
             };
@@ -312,10 +328,18 @@ pub fn service_view(
 }
 
 /// Allocations in use on a host: ClusterIP by `ns/name` and NodePort by service port name.
-pub fn allocations(nat: &SavedTable, filter: &SavedTable) -> (BTreeMap<String, String>, BTreeMap<String, u16>) {
+pub fn allocations(
+    nat: &SavedTable,
+    filter: &SavedTable,
+) -> (BTreeMap<String, String>, BTreeMap<String, u16>) {
     let view = service_view(
         &normalized_chains(nat.chains.iter().map(|(k, v)| (k.as_str(), v.as_slice()))),
-        &normalized_chains(filter.chains.iter().map(|(k, v)| (k.as_str(), v.as_slice()))),
+        &normalized_chains(
+            filter
+                .chains
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_slice())),
+        ),
     );
     let mut ips = BTreeMap::new();
     let mut ports = BTreeMap::new();
@@ -366,8 +390,12 @@ pub fn diff(desired: &Ruleset, jumps: &[Jump], nat: &SavedTable, filter: &SavedT
             .map(|c| (c.name.as_str(), c.rules.as_slice())),
     );
     let have_nat = normalized_chains(nat.chains.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
-    let have_filter =
-        normalized_chains(filter.chains.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+    let have_filter = normalized_chains(
+        filter
+            .chains
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice())),
+    );
     let mut d = RulesDiff {
         fresh: nat.chains.is_empty() && filter.chains.is_empty(),
         ..RulesDiff::default()
@@ -392,12 +420,18 @@ pub fn diff(desired: &Ruleset, jumps: &[Jump], nat: &SavedTable, filter: &SavedT
                 None => d
                     .details
                     .push(format!("service {spn} added ({})", w.describe())),
-                Some(h) if h.cluster_ip.is_none() && w.cluster_ip.is_some() => d
-                    .details
-                    .push(format!("service {spn}: cluster IP rule missing, restored ({})", w.describe())),
-                Some(h) if h.node_port.is_none() && w.node_port.is_some() => d
-                    .details
-                    .push(format!("service {spn}: node port rule missing, restored ({})", w.describe())),
+                Some(h) if h.cluster_ip.is_none() && w.cluster_ip.is_some() => {
+                    d.details.push(format!(
+                        "service {spn}: cluster IP rule missing, restored ({})",
+                        w.describe()
+                    ))
+                }
+                Some(h) if h.node_port.is_none() && w.node_port.is_some() => {
+                    d.details.push(format!(
+                        "service {spn}: node port rule missing, restored ({})",
+                        w.describe()
+                    ))
+                }
                 Some(h) => {
                     if (&h.cluster_ip, &h.port, &h.protocol, &h.node_port)
                         != (&w.cluster_ip, &w.port, &w.protocol, &w.node_port)
@@ -442,7 +476,8 @@ pub fn diff(desired: &Ruleset, jumps: &[Jump], nat: &SavedTable, filter: &SavedT
                 changed.join(", ")
             ));
         } else if !d.fresh {
-            d.details.push(format!("chains rewritten: {}", changed.len()));
+            d.details
+                .push(format!("chains rewritten: {}", changed.len()));
         }
     }
     for j in jumps {
@@ -455,8 +490,12 @@ pub fn diff(desired: &Ruleset, jumps: &[Jump], nat: &SavedTable, filter: &SavedT
         if !present {
             d.missing_jumps.push(j.clone());
             if !d.fresh {
-                d.details
-                    .push(format!("jump {} {} → {} missing", j.table, j.chain, target(&j.rule).unwrap_or("?")));
+                d.details.push(format!(
+                    "jump {} {} → {} missing",
+                    j.table,
+                    j.chain,
+                    target(&j.rule).unwrap_or("?")
+                ));
             }
         }
     }

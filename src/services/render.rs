@@ -69,7 +69,12 @@ pub fn comment(text: &str) -> String {
 pub fn ruleset(ports: &[ServicePort], cluster_cidr: &str) -> Ruleset {
     let mut filter = Table::default();
     let mut nat = Table::default();
-    for c in ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "CLUSTERCTL-FORWARD"] {
+    for c in [
+        "KUBE-SERVICES",
+        "KUBE-EXTERNAL-SERVICES",
+        "KUBE-FORWARD",
+        "CLUSTERCTL-FORWARD",
+    ] {
         filter.chain(c);
     }
     for c in [
@@ -120,7 +125,10 @@ pub fn ruleset(ports: &[ServicePort], cluster_cidr: &str) -> Ruleset {
         "KUBE-POSTROUTING",
         format!("-m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN"),
     );
-    nat.add("KUBE-POSTROUTING", format!("-j MARK --xor-mark {MASQ_MARK}"));
+    nat.add(
+        "KUBE-POSTROUTING",
+        format!("-j MARK --xor-mark {MASQ_MARK}"),
+    );
     nat.add(
         "KUBE-POSTROUTING",
         format!(
@@ -174,13 +182,18 @@ pub fn ruleset(ports: &[ServicePort], cluster_cidr: &str) -> Ruleset {
             let ext = sp.ext_chain();
             nat.add(
                 "KUBE-NODEPORTS",
-                format!("{} -m {proto} -p {proto} --dport {np} -j {ext}", comment(&spn)),
+                format!(
+                    "{} -m {proto} -p {proto} --dport {np} -j {ext}",
+                    comment(&spn)
+                ),
             );
             per_port.add(
                 &ext,
                 format!(
                     "{} -j KUBE-MARK-MASQ",
-                    comment(&format!("masquerade traffic for {spn} external destinations"))
+                    comment(&format!(
+                        "masquerade traffic for {spn} external destinations"
+                    ))
                 ),
             );
             per_port.add(&ext, format!("-j {svc}"));
@@ -251,12 +264,18 @@ pub fn jumps() -> Vec<Jump> {
         j(
             "nat",
             "POSTROUTING",
-            format!("{} -j KUBE-POSTROUTING", comment("kubernetes postrouting rules")),
+            format!(
+                "{} -j KUBE-POSTROUTING",
+                comment("kubernetes postrouting rules")
+            ),
         ),
         j(
             "nat",
             "POSTROUTING",
-            format!("{} -j CLUSTERCTL-POSTROUTING", comment("clusterctl pod network")),
+            format!(
+                "{} -j CLUSTERCTL-POSTROUTING",
+                comment("clusterctl pod network")
+            ),
         ),
         j(
             "filter",
@@ -298,7 +317,10 @@ pub fn jumps() -> Vec<Jump> {
         j(
             "filter",
             "DOCKER-USER",
-            format!("{} -j CLUSTERCTL-FORWARD", comment("clusterctl pod network")),
+            format!(
+                "{} -j CLUSTERCTL-FORWARD",
+                comment("clusterctl pod network")
+            ),
         ),
     ]
 }

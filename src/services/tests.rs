@@ -7,7 +7,15 @@ use super::iptables::{self, SavedTable, kernel_probability, normalize};
 use super::render::{jumps, restore_text, ruleset};
 use super::*;
 
-fn port(ns: &str, name: &str, pname: &str, ip: &str, p: u16, np: Option<u16>, eps: &[&str]) -> ServicePort {
+fn port(
+    ns: &str,
+    name: &str,
+    pname: &str,
+    ip: &str,
+    p: u16,
+    np: Option<u16>,
+    eps: &[&str],
+) -> ServicePort {
     ServicePort {
         namespace: ns.into(),
         name: name.into(),
@@ -32,7 +40,15 @@ fn port(ns: &str, name: &str, pname: &str, ip: &str, p: u16, np: Option<u16>, ep
 #[test]
 fn hashes_match_kube_proxy() {
     // Vectors from kube-proxy's TestOverallIPTablesRules (semantics §5.3).
-    let p = port("ns1", "svc1", "p80", "172.30.0.41", 80, None, &["10.180.0.1:80"]);
+    let p = port(
+        "ns1",
+        "svc1",
+        "p80",
+        "172.30.0.41",
+        80,
+        None,
+        &["10.180.0.1:80"],
+    );
     assert_eq!(p.svc_chain(), "KUBE-SVC-XPGD46QRK7WJZT7O");
     assert_eq!(p.sep_chain(&p.endpoints[0]), "KUBE-SEP-SXIVWICOYRO3J4NJ");
     let p3 = port("ns3", "svc3", "p80", "172.30.0.43", 80, Some(3003), &[]);
@@ -69,7 +85,15 @@ fn restore_input_cluster_ip_0_to_3_endpoints() {
 fn restore_input_node_port_0_to_3_endpoints() {
     let eps = ["10.244.1.2:80", "10.244.2.2:80", "10.244.3.2:80"];
     for n in 0..=3 {
-        let p = port("default", "my-nginx", "http", "10.96.0.2", 8080, Some(30000), &eps[..n]);
+        let p = port(
+            "default",
+            "my-nginx",
+            "http",
+            "10.96.0.2",
+            8080,
+            Some(30000),
+            &eps[..n],
+        );
         insta::assert_snapshot!(format!("node_port_{n}_endpoints"), render(&[p]));
     }
 }
@@ -106,7 +130,12 @@ COMMIT
 fn keeps_only_owned_chains_and_jumps() {
     let kept = iptables::keep_owned(SAVED_NAT);
     assert!(kept.iter().all(|l| !l.contains("DOCKER")), "{kept:#?}");
-    assert!(kept.contains(&"-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES".to_string()));
+    assert!(
+        kept.contains(
+            &"-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES"
+                .to_string()
+        )
+    );
     let t = SavedTable::parse(&kept);
     assert_eq!(t.jumps.len(), 1);
     assert_eq!(t.chains["KUBE-MARK-MASQ"].len(), 1);
@@ -123,8 +152,14 @@ fn rendered_and_saved_forms_normalise_alike() {
             "-m comment --comment \"default/my-nginx:http cluster IP\" -m tcp -p tcp -d 10.96.0.2 --dport 8080 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ",
             "! -s 10.244.0.0/16 -d 10.96.0.2/32 -p tcp -m comment --comment \"default/my-nginx:http cluster IP\" -m tcp --dport 8080 -j KUBE-MARK-MASQ",
         ),
-        ("-j MARK --or-mark 0x4000", "-j MARK --set-xmark 0x4000/0x4000"),
-        ("-j MARK --xor-mark 0x4000", "-j MARK --set-xmark 0x4000/0x0"),
+        (
+            "-j MARK --or-mark 0x4000",
+            "-j MARK --set-xmark 0x4000/0x4000",
+        ),
+        (
+            "-j MARK --xor-mark 0x4000",
+            "-j MARK --set-xmark 0x4000/0x0",
+        ),
         (
             "-m comment --comment ns/s:p -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-X",
             "-m comment --comment \"ns/s:p\" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-X",
@@ -161,7 +196,11 @@ fn as_saved(text: &str) -> (SavedTable, SavedTable) {
     }
     for j in jumps() {
         let line = format!("-A {} {}", j.chain, j.rule);
-        if j.table == "nat" { nat.push(line) } else { filter.push(line) }
+        if j.table == "nat" {
+            nat.push(line)
+        } else {
+            filter.push(line)
+        }
     }
     (SavedTable::parse(&nat), SavedTable::parse(&filter))
 }
@@ -169,9 +208,22 @@ fn as_saved(text: &str) -> (SavedTable, SavedTable) {
 #[test]
 fn diff_creates_converges_updates_and_deletes() {
     let eps = ["10.244.1.2:80", "10.244.2.2:80", "10.244.3.2:80"];
-    let three = vec![port("default", "my-nginx", "http", "10.96.0.2", 8080, Some(30000), &eps)];
+    let three = vec![port(
+        "default",
+        "my-nginx",
+        "http",
+        "10.96.0.2",
+        8080,
+        Some(30000),
+        &eps,
+    )];
     let rules = ruleset(&three, "10.244.0.0/16");
-    let fresh = iptables::diff(&rules, &jumps(), &SavedTable::default(), &SavedTable::default());
+    let fresh = iptables::diff(
+        &rules,
+        &jumps(),
+        &SavedTable::default(),
+        &SavedTable::default(),
+    );
     assert!(fresh.fresh);
     assert_eq!(fresh.missing_jumps.len(), jumps().len());
     let text = fresh.restore.clone().unwrap();
@@ -180,7 +232,15 @@ fn diff_creates_converges_updates_and_deletes() {
     assert!(iptables::diff(&rules, &jumps(), &nat, &filter).is_empty());
 
     // Scale to one endpoint: the two others are removed, their SEP chains deleted with -X.
-    let one = vec![port("default", "my-nginx", "http", "10.96.0.2", 8080, Some(30000), &eps[..1])];
+    let one = vec![port(
+        "default",
+        "my-nginx",
+        "http",
+        "10.96.0.2",
+        8080,
+        Some(30000),
+        &eps[..1],
+    )];
     let d = iptables::diff(&ruleset(&one, "10.244.0.0/16"), &jumps(), &nat, &filter);
     assert_eq!(
         d.details,
@@ -198,7 +258,11 @@ fn diff_creates_converges_updates_and_deletes() {
     let d = iptables::diff(&ruleset(&[], "10.244.0.0/16"), &jumps(), &nat, &filter);
     assert_eq!(d.details[0], "service default/my-nginx:http removed");
     let restore = d.restore.unwrap();
-    assert_eq!(restore.matches("\n-X KUBE-").count(), 5, "SVC, EXT and 3 SEP: {restore}");
+    assert_eq!(
+        restore.matches("\n-X KUBE-").count(),
+        5,
+        "SVC, EXT and 3 SEP: {restore}"
+    );
     assert!(!restore.contains("-X KUBE-SERVICES"));
 
     // Flushed by hand: repaired.
@@ -206,7 +270,11 @@ fn diff_creates_converges_updates_and_deletes() {
     flushed.chains.insert("KUBE-SERVICES".into(), vec![]);
     let d = iptables::diff(&rules, &jumps(), &flushed, &filter);
     assert!(d.restore.is_some());
-    assert!(d.details[0].contains("cluster IP rule missing"), "{:?}", d.details);
+    assert!(
+        d.details[0].contains("cluster IP rule missing"),
+        "{:?}",
+        d.details
+    );
 }
 
 fn svc(yaml: serde_json::Value) -> Service {
@@ -215,16 +283,25 @@ fn svc(yaml: serde_json::Value) -> Service {
 
 #[test]
 fn allocation_is_deterministic_stable_and_honours_explicit_values() {
-    let a = svc(serde_json::json!({"metadata": {"name": "a", "namespace": "default"},
-        "spec": {"type": "NodePort", "ports": [{"port": 80}]}}));
-    let b = svc(serde_json::json!({"metadata": {"name": "b", "namespace": "default"},
-        "spec": {"type": "NodePort", "clusterIP": "10.96.0.2", "ports": [{"port": 80, "nodePort": 30000}]}}));
-    let c = svc(serde_json::json!({"metadata": {"name": "c", "namespace": "default"},
-        "spec": {"ports": [{"port": 80}]}}));
+    let a = svc(
+        serde_json::json!({"metadata": {"name": "a", "namespace": "default"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80}]}}),
+    );
+    let b = svc(
+        serde_json::json!({"metadata": {"name": "b", "namespace": "default"},
+        "spec": {"type": "NodePort", "clusterIP": "10.96.0.2", "ports": [{"port": 80, "nodePort": 30000}]}}),
+    );
+    let c = svc(
+        serde_json::json!({"metadata": {"name": "c", "namespace": "default"},
+        "spec": {"ports": [{"port": 80}]}}),
+    );
     let none = alloc::InUse::default();
     let r = alloc::allocate(&[&c, &b, &a], "10.96.0.0/12", (30000, 32767), &none);
     let ip = |i: usize| r[i].cluster_ip.unwrap().to_string();
-    assert_eq!((ip(0), ip(1), ip(2)), ("10.96.0.4".into(), "10.96.0.2".into(), "10.96.0.3".into()));
+    assert_eq!(
+        (ip(0), ip(1), ip(2)),
+        ("10.96.0.4".into(), "10.96.0.2".into(), "10.96.0.3".into())
+    );
     assert_eq!(r[1].node_ports, [Some(30000)]);
     assert_eq!(r[2].node_ports, [Some(30001)]);
     assert_eq!(r[0].node_ports, [None]);
@@ -234,8 +311,10 @@ fn allocation_is_deterministic_stable_and_honours_explicit_values() {
         cluster_ips: BTreeMap::from([("default/c".to_string(), Ipv4Addr::new(10, 96, 0, 9))]),
         node_ports: BTreeMap::from([("default/a".to_string(), 31234)]),
     };
-    let n = svc(serde_json::json!({"metadata": {"name": "0-new", "namespace": "default"},
-        "spec": {"type": "NodePort", "ports": [{"port": 80}]}}));
+    let n = svc(
+        serde_json::json!({"metadata": {"name": "0-new", "namespace": "default"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80}]}}),
+    );
     let r = alloc::allocate(&[&a, &b, &c, &n], "10.96.0.0/12", (30000, 32767), &in_use);
     assert_eq!(r[2].cluster_ip, Some(Ipv4Addr::new(10, 96, 0, 9)));
     assert_eq!(r[0].node_ports, [Some(31234)]);
@@ -250,7 +329,10 @@ fn node_port_checks_use_the_api_servers_words() {
         alloc::check_node_port(70000, (30000, 32767), &mut claimed).unwrap(),
         "Invalid value: 70000: provided port is not in the valid range. The range of valid ports is 30000-32767"
     );
-    assert_eq!(alloc::check_node_port(30080, (30000, 32767), &mut claimed), None);
+    assert_eq!(
+        alloc::check_node_port(30080, (30000, 32767), &mut claimed),
+        None
+    );
     assert_eq!(
         alloc::check_node_port(30080, (30000, 32767), &mut claimed).unwrap(),
         "Invalid value: 30080: provided port is already allocated"
@@ -259,10 +341,12 @@ fn node_port_checks_use_the_api_servers_words() {
 
 #[test]
 fn endpoints_are_ready_selected_pods_with_named_ports() {
-    let s = svc(serde_json::json!({"metadata": {"name": "web", "namespace": "default"},
+    let s = svc(
+        serde_json::json!({"metadata": {"name": "web", "namespace": "default"},
         "spec": {"selector": {"app": "web"}, "ports": [
             {"name": "http", "port": 80, "targetPort": "web"},
-            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 5353}]}}));
+            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 5353}]}}),
+    );
     let pod = |name: &str, ip: &str, ready: bool, app: &str| EndpointPod {
         namespace: "default".into(),
         name: name.into(),

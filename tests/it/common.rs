@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 /// How many hosts the suite asks for when it brings the testbed up itself (master + 3 workers).
 pub const HOSTS: usize = 4;
@@ -219,4 +220,177 @@ pub fn unique(prefix: &str) -> String {
 /// The repository root (where Cargo.toml and scripts/ are).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// clusterctl against the testbed: a Git repo of manifests, running the binary, reading its tables.
+
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub const WORKERS: [&str; 3] = ["k8s-node1", "k8s-node2", "k8s-node3"];
+pub const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed-apps");
+
+/// A Git repository in a temp dir holding `apps/`.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "test@clusterctl.local"]);
+        repo.git(&["config", "user.name", "clusterctl tests"]);
+        std::fs::create_dir_all(repo.path().join("apps")).unwrap();
+        // Git keeps no empty directories: this keeps apps/ in every commit, also when no manifest is left.
+        std::fs::write(repo.path().join("apps/.gitkeep"), "").unwrap();
+        repo
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn git(&self, args: &[&str]) -> String {
+        stdout_ok(
+            &format!("git {args:?}"),
+            Command::new("git")
+                .args(args)
+                .current_dir(self.path())
+                .output()
+                .unwrap(),
+        )
+    }
+    pub fn write(&self, name: &str, text: &str) -> &Repo {
+        std::fs::write(self.path().join("apps").join(name), text).unwrap();
+        self
+    }
+    pub fn seed(&self, name: &str) -> &Repo {
+        self.write(
+            name,
+            &std::fs::read_to_string(Path::new(SEED).join(name)).unwrap(),
+        )
+    }
+    pub fn remove(&self, name: &str) -> &Repo {
+        std::fs::remove_file(self.path().join("apps").join(name)).unwrap();
+        self
+    }
+    pub fn commit(&self, msg: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn clusterctl_with(cluster: &Path, repo: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_clusterctl"))
+        .arg("--cluster")
+        .arg(cluster)
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run clusterctl");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn clusterctl(tb: &Testbed, repo: &Repo, args: &[&str]) -> Run {
+    clusterctl_with(&tb.cluster_yaml(), repo.path(), args)
+}
+
+pub fn ok(run: Run) -> Run {
+    assert_eq!(run.code, 0, "clusterctl failed: {run:?}");
+    run
+}
+
+/// The tests' clean slate: removes every managed container on every host, then applies an empty
+/// repository so the pod network and clusterctl's chains are in place and hold no service (a plan then
+/// shows only what the test itself adds).
+pub fn reset(tb: &Testbed) {
+    for (host, _) in &tb.hosts {
+        let _ = tb.ssh(
+            host,
+            "ids=$(docker ps -aq --filter label=clusterctl.io/managed=true); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/clusterctl/lock",
+        );
+    }
+    let empty = Repo::new();
+    empty.commit("empty");
+    ok(clusterctl(tb, &empty, &["apply", "--yes"]));
+}
+
+pub fn managed_names(tb: &Testbed, host: &str) -> Vec<String> {
+    let out = tb.ssh_ok(
+        host,
+        "docker ps -a --filter label=clusterctl.io/managed=true --format '{{.Names}}'",
+    );
+    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// A kubectl table as rows of cells, split at the header's column starts (cells may contain spaces,
+/// like `3 (5s ago)`; columns are at least 3 spaces apart).
+pub fn table(text: &str) -> Vec<Vec<String>> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return vec![];
+    };
+    let bytes = header.as_bytes();
+    let starts: Vec<usize> = (0..bytes.len())
+        .filter(|&i| bytes[i] != b' ' && (i == 0 || (i >= 2 && &bytes[i - 2..i] == b"  ")))
+        .collect();
+    let cell = |line: &str, k: usize| {
+        let end = starts
+            .get(k + 1)
+            .copied()
+            .unwrap_or(line.len())
+            .min(line.len());
+        line.get(starts[k].min(line.len())..end)
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    std::iter::once(header)
+        .chain(lines)
+        .map(|l| (0..starts.len()).map(|k| cell(l, k)).collect())
+        .collect()
+}
+
+/// Rows (header excluded) whose first cell is `name`.
+pub fn rows(text: &str, name: &str) -> Vec<Vec<String>> {
+    table(text)
+        .into_iter()
+        .skip(1)
+        .filter(|r| r[0] == name)
+        .collect()
+}
+
+/// `get pods -o wide` rows: NAME READY STATUS RESTARTS AGE IP NODE ...
+pub fn pod_rows(tb: &Testbed, repo: &Repo) -> Vec<Vec<String>> {
+    let out = ok(clusterctl(tb, repo, &["get", "pods", "-o", "wide"])).stdout;
+    table(&out).into_iter().skip(1).collect()
 }
