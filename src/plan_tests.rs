@@ -470,3 +470,19 @@ fn seed_manifests_through_the_parser_give_kubernetes_replica_set_names() {
     let pod_spec = expanded.pod_sets[0].template.spec.as_ref().unwrap();
     assert_eq!(pod_spec.enable_service_links, Some(true));
 }
+
+#[test]
+fn plan_views_snapshot() {
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[bare_pod("100m"), deployment(2, "nginx")]));
+    // Scale up, drop the bare pod, and ask for more cpu than any node has.
+    let big = manifest(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n  - name: c\n    image: nginx\n    resources:\n      requests:\n        cpu: \"5\"\n",
+    );
+    let plan = sim.plan(&[deployment(3, "nginx"), big]);
+    let opts = crate::output::plan::Options { color: false, explain: true };
+    insta::assert_snapshot!("plan_human", crate::output::plan::render(&plan, "0123456", &opts));
+    insta::assert_snapshot!("plan_json", serde_json::to_string_pretty(&plan).unwrap());
+    let empty = sim.plan(&[bare_pod("100m"), deployment(2, "nginx")]);
+    insta::assert_snapshot!("plan_no_changes", crate::output::plan::render(&empty, "0123456", &opts));
+}
