@@ -126,10 +126,12 @@ pub fn warn_dirty(desired: &Desired, ui: &Ui) {
 
 pub fn warn_unreachable(state: &ObservedState, ui: &Ui) {
     for n in state.nodes.iter().filter(|n| !n.reachable) {
+        let why = n.error.as_deref().unwrap_or("no answer");
+        // The transport's message may already name the host.
+        let why = why.strip_prefix(&format!("{}: ", n.name)).unwrap_or(why);
         ui.warn(&format!(
-            "node {} is unreachable ({}); it shows NotReady and its pods Unknown, and they are left alone",
-            n.name,
-            n.error.as_deref().unwrap_or("no answer")
+            "node {} is unreachable: {why}\n  It shows NotReady and its pods Unknown; clusterctl leaves them alone.",
+            n.name
         ));
     }
 }

@@ -635,3 +635,37 @@ fn hostile_values_reach_docker_verbatim_and_run_nothing() {
     }
     reset(&tb);
 }
+
+#[test]
+fn unknown_host_keys_are_refused_with_their_fingerprint() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), yaml).unwrap();
+    std::fs::copy(tb.identity_file(), dir.path().join("id_ed25519")).unwrap();
+    std::fs::write(dir.path().join("known_hosts"), "").unwrap();
+    let repo = Repo::new();
+    repo.seed("nginx-pod.yaml").commit("sc-nginx");
+    let run = clusterctl_with(&dir.path().join("cluster.yaml"), repo.path(), &["get", "nodes"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for row in table(&run.stdout).into_iter().skip(1) {
+        assert_eq!(row[1], "NotReady", "{run:?}");
+    }
+    // The fingerprint shown is the host's real key's, and the hint pins exactly that host.
+    let pubkey = tb.exec("k8s-node1", &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
+    let key_file = dir.path().join("node1.pub");
+    std::fs::write(&key_file, &pubkey.stdout).unwrap();
+    let fp = stdout_ok("ssh-keygen -lf", Command::new("ssh-keygen").arg("-lf").arg(&key_file).output().unwrap());
+    let fp = fp.split_whitespace().nth(1).unwrap().to_string();
+    assert!(run.stderr.contains(&format!("k8s-node1 is unreachable: host key is not known ({fp})")), "{run:?}");
+    assert!(run.stderr.contains("ssh-keyscan -t ed25519 -p 22 172.30.0.11 >> "), "{run:?}");
+    // Apply touches no host it cannot verify: the pod stays Pending and nothing is created anywhere.
+    let apply = clusterctl_with(&dir.path().join("cluster.yaml"), repo.path(), &["apply", "--yes"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(apply.stdout.contains("! pod default/sc-nginx: 0/4 nodes are available"), "{apply:?}");
+    for (h, _) in &tb.hosts {
+        assert!(managed_names(&tb, h).is_empty(), "{h} was touched");
+    }
+}
