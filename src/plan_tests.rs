@@ -480,9 +480,18 @@ fn plan_views_snapshot() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n  - name: c\n    image: nginx\n    resources:\n      requests:\n        cpu: \"5\"\n",
     );
     let plan = sim.plan(&[deployment(3, "nginx"), big]);
-    let opts = crate::output::plan::Options { color: false, explain: true };
-    insta::assert_snapshot!("plan_human", crate::output::plan::render(&plan, "0123456", &opts));
+    let opts = crate::output::plan::Options {
+        color: false,
+        explain: true,
+    };
+    insta::assert_snapshot!(
+        "plan_human",
+        crate::output::plan::render(&plan, "0123456", &opts)
+    );
     insta::assert_snapshot!("plan_json", serde_json::to_string_pretty(&plan).unwrap());
     let empty = sim.plan(&[bare_pod("100m"), deployment(2, "nginx")]);
-    insta::assert_snapshot!("plan_no_changes", crate::output::plan::render(&empty, "0123456", &opts));
+    insta::assert_snapshot!(
+        "plan_no_changes",
+        crate::output::plan::render(&empty, "0123456", &opts)
+    );
 }

@@ -44,6 +44,7 @@ pub fn load_desired(
 ) -> Result<Desired, CliError> {
     let source =
         source::read(&g.repo, &g.git_ref, apps_dir).map_err(|e| CliError::Other(e.into()))?;
+    tracing::debug!(commit = %source.commit, files = source.files.len(), "read the manifests");
     let parsed = manifest::parse(&source.files);
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
     let expanded = controllers::expand(&parsed.manifests);

@@ -648,7 +648,11 @@ fn unknown_host_keys_are_refused_with_their_fingerprint() {
     std::fs::write(dir.path().join("known_hosts"), "").unwrap();
     let repo = Repo::new();
     repo.seed("nginx-pod.yaml").commit("sc-nginx");
-    let run = clusterctl_with(&dir.path().join("cluster.yaml"), repo.path(), &["get", "nodes"]);
+    let run = clusterctl_with(
+        &dir.path().join("cluster.yaml"),
+        repo.path(),
+        &["get", "nodes"],
+    );
     assert_eq!(run.code, 0, "{run:?}");
     for row in table(&run.stdout).into_iter().skip(1) {
         assert_eq!(row[1], "NotReady", "{run:?}");
@@ -657,14 +661,39 @@ fn unknown_host_keys_are_refused_with_their_fingerprint() {
     let pubkey = tb.exec("k8s-node1", &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
     let key_file = dir.path().join("node1.pub");
     std::fs::write(&key_file, &pubkey.stdout).unwrap();
-    let fp = stdout_ok("ssh-keygen -lf", Command::new("ssh-keygen").arg("-lf").arg(&key_file).output().unwrap());
+    let fp = stdout_ok(
+        "ssh-keygen -lf",
+        Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&key_file)
+            .output()
+            .unwrap(),
+    );
     let fp = fp.split_whitespace().nth(1).unwrap().to_string();
-    assert!(run.stderr.contains(&format!("k8s-node1 is unreachable: host key is not known ({fp})")), "{run:?}");
-    assert!(run.stderr.contains("ssh-keyscan -t ed25519 -p 22 172.30.0.11 >> "), "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "k8s-node1 is unreachable: host key is not known ({fp})"
+        )),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("ssh-keyscan -t ed25519 -p 22 172.30.0.11 >> "),
+        "{run:?}"
+    );
     // Apply touches no host it cannot verify: the pod stays Pending and nothing is created anywhere.
-    let apply = clusterctl_with(&dir.path().join("cluster.yaml"), repo.path(), &["apply", "--yes"]);
+    let apply = clusterctl_with(
+        &dir.path().join("cluster.yaml"),
+        repo.path(),
+        &["apply", "--yes"],
+    );
     assert_eq!(apply.code, 0, "{apply:?}");
-    assert!(apply.stdout.contains("! pod default/sc-nginx: 0/4 nodes are available"), "{apply:?}");
+    assert!(
+        apply
+            .stdout
+            .contains("! pod default/sc-nginx: 0/4 nodes are available"),
+        "{apply:?}"
+    );
     for (h, _) in &tb.hosts {
         assert!(managed_names(&tb, h).is_empty(), "{h} was touched");
     }
