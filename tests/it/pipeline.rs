@@ -720,13 +720,21 @@ fn a_held_lock_blocks_apply_and_names_its_holder_until_unlocked() {
         "{blocked:?}"
     );
     for (h, _) in &tb.hosts {
-        assert!(managed_names(&tb, h).is_empty(), "a blocked apply touched {h}");
+        assert!(
+            managed_names(&tb, h).is_empty(),
+            "a blocked apply touched {h}"
+        );
         // Locks taken on earlier hosts were given back.
         let lock = tb.ssh(h, "test -e /var/lib/clusterctl/lock");
         assert_eq!(lock.status.success(), h == "k8s-node2", "lock state on {h}");
     }
     let unlock = ok(clusterctl(&tb, &repo, &["unlock"]));
-    assert!(unlock.stderr.contains("k8s-node2: released lock held by alice@laptop-7"), "{unlock:?}");
+    assert!(
+        unlock
+            .stderr
+            .contains("k8s-node2: released lock held by alice@laptop-7"),
+        "{unlock:?}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert_eq!(pod_rows(&tb, &repo).len(), 1);
     reset(&tb);
