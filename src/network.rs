@@ -294,7 +294,7 @@ impl PodIps {
             self.used.insert(u32::from(a));
         }
     }
-    pub fn next(&mut self) -> Option<String> {
+    pub fn take_next(&mut self) -> Option<String> {
         let found = (2..self.size.saturating_sub(1))
             .map(|o| self.net + o)
             .find(|a| !self.used.contains(a))?;
@@ -477,8 +477,8 @@ mod tests {
         let mut ips = PodIps::new("10.244.3.0/24").unwrap();
         ips.reserve("10.244.3.2");
         ips.reserve("10.244.3.4");
-        assert_eq!(ips.next().as_deref(), Some("10.244.3.3"));
-        assert_eq!(ips.next().as_deref(), Some("10.244.3.5"));
+        assert_eq!(ips.take_next().as_deref(), Some("10.244.3.3"));
+        assert_eq!(ips.take_next().as_deref(), Some("10.244.3.5"));
         assert!(ips.contains("10.244.3.200"));
         assert!(!ips.contains("10.244.4.2"));
         assert!(!ips.contains("172.17.0.2"));

@@ -89,10 +89,12 @@ async fn observe_host(
         Ok(t) => t,
         Err(e) => return (down(host, e.to_string()), None),
     };
+    let started = std::time::Instant::now();
     let out = match transport.run(&rt.observe_cmd()).await {
         Ok(out) => out,
         Err(e) => return (down(host, e.to_string()), None),
     };
+    tracing::debug!(host = %host.name, elapsed_ms = started.elapsed().as_millis() as u64, bytes = out.stdout.len(), "observed");
     let stdout = out.stdout_str();
     match rt.parse_observation(&stdout) {
         Ok((facts, containers)) => (
@@ -219,20 +221,8 @@ mod tests {
     fn inventory(hosts: Vec<Host>) -> Inventory {
         Inventory {
             path: "cluster.yaml".into(),
-            ssh: SshSettings {
-                user: "root".into(),
-                identity_file: None,
-                known_hosts_file: None,
-                strict_host_key_checking: true,
-                connect_timeout: 10,
-                max_sessions: 8,
-            },
-            cluster: ClusterSettings {
-                pod_cidr: "10.244.0.0/16".into(),
-                service_cidr: "10.96.0.0/12".into(),
-                node_port_range: (30000, 32767),
-                apps_dir: "apps".into(),
-            },
+            ssh: SshSettings::default(),
+            cluster: ClusterSettings::default(),
             hosts,
         }
     }

@@ -931,16 +931,15 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
             }
             None => {}
         }
+        // Range and uniqueness of nodePorts are the allocator's checks (manifest::parse_with).
         if let Some(np) = port.node_port
             && np != 0
+            && ty == "ClusterIP"
         {
-            if ty == "ClusterIP" {
-                v.forbidden(
-                    &pp.child("nodePort"),
-                    "may not be used when `type` is 'ClusterIP'",
-                );
-            }
-            // Range and uniqueness are the allocator's checks (manifest::parse_with), with its messages.
+            v.forbidden(
+                &pp.child("nodePort"),
+                "may not be used when `type` is 'ClusterIP'",
+            );
         }
         let key = format!(
             "{}/{}",

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::common::{
     Repo, Run, Testbed, WORKERS, clusterctl, clusterctl_with, managed_names, ok, pod_rows, reset,
-    rows, serial, stdout_ok,
+    rows, serial, stdout_ok, table,
 };
 
 #[test]
@@ -470,5 +470,109 @@ fn hostile_values_reach_docker_verbatim_and_run_nothing() {
             "canary created on {h}: a value reached a shell"
         );
     }
+    reset(&tb);
+}
+
+#[test]
+fn unknown_host_keys_are_refused_with_their_fingerprint() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), yaml).unwrap();
+    std::fs::copy(tb.identity_file(), dir.path().join("id_ed25519")).unwrap();
+    std::fs::write(dir.path().join("known_hosts"), "").unwrap();
+    let repo = Repo::new();
+    repo.seed("nginx-pod.yaml").commit("sc-nginx");
+    let run = clusterctl_with(
+        &dir.path().join("cluster.yaml"),
+        repo.path(),
+        &["get", "nodes"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    for row in table(&run.stdout).into_iter().skip(1) {
+        assert_eq!(row[1], "NotReady", "{run:?}");
+    }
+    // The fingerprint shown is the host's real key's, and the hint pins exactly that host.
+    let pubkey = tb.exec("k8s-node1", &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
+    let key_file = dir.path().join("node1.pub");
+    std::fs::write(&key_file, &pubkey.stdout).unwrap();
+    let fp = stdout_ok(
+        "ssh-keygen -lf",
+        Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&key_file)
+            .output()
+            .unwrap(),
+    );
+    let fp = fp.split_whitespace().nth(1).unwrap().to_string();
+    assert!(
+        run.stderr.contains(&format!(
+            "k8s-node1 is unreachable: host key is not known ({fp})"
+        )),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("ssh-keyscan -t ed25519 -p 22 172.30.0.11 >> "),
+        "{run:?}"
+    );
+    // Apply touches no host it cannot verify: the pod stays Pending and nothing is created anywhere.
+    let apply = clusterctl_with(
+        &dir.path().join("cluster.yaml"),
+        repo.path(),
+        &["apply", "--yes"],
+    );
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply
+            .stdout
+            .contains("! pod default/sc-nginx: 0/4 nodes are available"),
+        "{apply:?}"
+    );
+    for (h, _) in &tb.hosts {
+        assert!(managed_names(&tb, h).is_empty(), "{h} was touched");
+    }
+}
+
+#[test]
+fn a_held_lock_blocks_apply_and_names_its_holder_until_unlocked() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.seed("nginx-pod.yaml").commit("sc-nginx");
+    let holder = r#"{"user":"alice","machine":"laptop-7","commit":"abc1234","started":"2026-11-26T10:00:00Z","pid":4242}"#;
+    tb.ssh_ok(
+        "k8s-node2",
+        &format!("mkdir -p /var/lib/clusterctl/lock && printf '%s' '{holder}' > /var/lib/clusterctl/lock/holder"),
+    );
+    let blocked = clusterctl(&tb, &repo, &["apply", "--yes"]);
+    assert_ne!(blocked.code, 0, "{blocked:?}");
+    assert!(
+        blocked.stderr.contains(
+            "locked by another apply (on host k8s-node2): held by alice@laptop-7 (pid 4242) applying commit abc1234 since 2026-11-26T10:00:00Z"
+        ),
+        "{blocked:?}"
+    );
+    for (h, _) in &tb.hosts {
+        assert!(
+            managed_names(&tb, h).is_empty(),
+            "a blocked apply touched {h}"
+        );
+        // Locks taken on earlier hosts were given back.
+        let lock = tb.ssh(h, "test -e /var/lib/clusterctl/lock");
+        assert_eq!(lock.status.success(), h == "k8s-node2", "lock state on {h}");
+    }
+    let unlock = ok(clusterctl(&tb, &repo, &["unlock"]));
+    assert!(
+        unlock
+            .stderr
+            .contains("k8s-node2: released lock held by alice@laptop-7"),
+        "{unlock:?}"
+    );
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert_eq!(pod_rows(&tb, &repo).len(), 1);
     reset(&tb);
 }
