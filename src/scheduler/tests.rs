@@ -2,6 +2,35 @@ use super::filters::{Filter, NodePorts, NodeResourcesFit, TaintToleration, toler
 use super::scores::default_normalize;
 use super::snapshot::{CTaint, Effect};
 use super::*;
+
+/// Runs one filter plugin for `pod` against node `i`: the upstream reasons (empty = passes).
+fn filter_reasons(f: &dyn Filter, snap: &mut Snapshot, pod: &PodInfo, i: usize) -> Vec<String> {
+    let cx = Cycle::new(pod.clone(), snap);
+    let wanted = Wanted {
+        requests: pod.requests.clone(),
+        host_ports: pod.host_ports.clone(),
+    };
+    f.check(&cx, snap, i)
+        .map(|fail| {
+            fail.render(&snap.nodes[i], &wanted)
+                .into_iter()
+                .map(|r| r.upstream)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs one score plugin: normalized scores for `feasible`, `None` when it skips.
+fn plugin_scores(
+    s: &dyn Score,
+    snap: &mut Snapshot,
+    pod: &PodInfo,
+    feasible: &[u32],
+) -> Option<Vec<i64>> {
+    let cx = Cycle::new(pod.clone(), snap);
+    let mut out = vec![];
+    s.score(&cx, snap, feasible, &mut out).then_some(out)
+}
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -200,9 +229,9 @@ fn prefer_no_schedule_never_fails_filter_but_lowers_score() {
     assert_eq!(p.node, "b");
     assert!(p.rejected.is_empty());
     assert_eq!(p.scores[0], ("TaintToleration".to_string(), 300));
-    let snap = Snapshot::new(&nodes, &[]);
+    let mut snap = Snapshot::new(&nodes, &[]);
     let info = PodInfo::new(&pod(json!({"containers": []})));
-    assert!(TaintToleration.filter(&info, &snap.nodes[0]).is_empty());
+    assert!(filter_reasons(&TaintToleration, &mut snap, &info, 0).is_empty());
 }
 
 #[test]
@@ -278,19 +307,13 @@ fn resources_fit_rules() {
         json!({"nodeName": "n", "containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": "5m", "memory": "19"}}}]}),
     );
     existing.metadata.name = Some("e".into());
-    let snap = Snapshot::new(&[n], &[existing]);
+    let mut snap = Snapshot::new(&[n], &[existing]);
     let req = |cpu: &str, mem: &str| {
         PodInfo::new(&pod(
             json!({"containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": cpu, "memory": mem}}}]}),
         ))
     };
-    let reasons = |p: &PodInfo| -> Vec<String> {
-        NodeResourcesFit
-            .filter(p, &snap.nodes[0])
-            .into_iter()
-            .map(|r| r.upstream)
-            .collect()
-    };
+    let mut reasons = |p: &PodInfo| filter_reasons(&NodeResourcesFit, &mut snap, p, 0);
     assert!(reasons(&req("5m", "1")).is_empty(), "equality fits");
     assert_eq!(reasons(&req("6m", "1")), ["Insufficient cpu"]);
     assert_eq!(
@@ -354,18 +377,18 @@ fn host_port_conflicts() {
             json!({"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80, "hostPort": port, "hostIP": ip, "protocol": proto}]}]}),
         ))
     };
-    let snap = Snapshot::new(std::slice::from_ref(&n), &[used("127.0.0.1", 8080)]);
-    let fails = |p: &PodInfo, s: &Snapshot| !NodePorts.filter(p, &s.nodes[0]).is_empty();
-    assert!(fails(&want("127.0.0.1", 8080, "TCP"), &snap));
-    assert!(!fails(&want("127.0.0.2", 8080, "TCP"), &snap));
-    assert!(!fails(&want("127.0.0.1", 8080, "UDP"), &snap));
+    let mut snap = Snapshot::new(std::slice::from_ref(&n), &[used("127.0.0.1", 8080)]);
+    let fails = |p: &PodInfo, s: &mut Snapshot| !filter_reasons(&NodePorts, s, p, 0).is_empty();
+    assert!(fails(&want("127.0.0.1", 8080, "TCP"), &mut snap));
+    assert!(!fails(&want("127.0.0.2", 8080, "TCP"), &mut snap));
+    assert!(!fails(&want("127.0.0.1", 8080, "UDP"), &mut snap));
     assert!(
-        fails(&want("0.0.0.0", 8080, "TCP"), &snap),
+        fails(&want("0.0.0.0", 8080, "TCP"), &mut snap),
         "0.0.0.0 conflicts with any IP"
     );
-    let snap = Snapshot::new(&[n], &[used("0.0.0.0", 8001)]);
-    assert!(fails(&want("127.0.0.1", 8001, "TCP"), &snap));
-    assert!(!fails(&want("127.0.0.1", 8002, "TCP"), &snap));
+    let mut snap = Snapshot::new(&[n], &[used("0.0.0.0", 8001)]);
+    assert!(fails(&want("127.0.0.1", 8001, "TCP"), &mut snap));
+    assert!(!fails(&want("127.0.0.1", 8002, "TCP"), &mut snap));
 }
 
 #[test]
@@ -375,16 +398,16 @@ fn resource_scores_match_upstream_worked_example() {
         node("n1", "4", "10000", json!({}), json!([]), true),
         node("n2", "6", "10000", json!({}), json!([]), true),
     ];
-    let snap = Snapshot::new(&nodes, &[]);
+    let mut snap = Snapshot::new(&nodes, &[]);
     let p = PodInfo::new(&pod(
         json!({"containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": "3", "memory": "5000"}}}]}),
     ));
     assert_eq!(
-        scores::LeastAllocated.score(&p, &snap, &[0, 1]),
+        plugin_scores(&scores::LeastAllocated, &mut snap, &p, &[0, 1]),
         Some(vec![37, 50])
     );
     assert_eq!(
-        scores::BalancedAllocation.score(&p, &snap, &[0, 1]),
+        plugin_scores(&scores::BalancedAllocation, &mut snap, &p, &[0, 1]),
         Some(vec![87, 100])
     );
     let mut s = Scheduler::new(&nodes, &[]);
