@@ -239,6 +239,7 @@ impl Filter for NodeUnschedulable {
     fn skip(&self, cx: &Cycle, snap: &Snapshot) -> bool {
         !snap.any_unschedulable || cx.tolerates_unschedulable
     }
+    #[inline]
     fn check(&self, cx: &Cycle, snap: &Snapshot, i: usize) -> Option<Fail> {
         (snap.nodes[i].unschedulable && !cx.tolerates_unschedulable).then_some(Fail::Unschedulable)
     }
@@ -252,6 +253,7 @@ impl Filter for NodeName {
     fn skip(&self, cx: &Cycle, _snap: &Snapshot) -> bool {
         cx.pod.node_name.is_empty()
     }
+    #[inline]
     fn check(&self, cx: &Cycle, snap: &Snapshot, i: usize) -> Option<Fail> {
         (!cx.pod.node_name.is_empty() && cx.pod.node_name != snap.nodes[i].name)
             .then_some(Fail::NodeName)
@@ -266,6 +268,7 @@ impl Filter for TaintToleration {
     fn skip(&self, _cx: &Cycle, snap: &Snapshot) -> bool {
         !snap.any_hard_taint
     }
+    #[inline]
     fn check(&self, cx: &Cycle, snap: &Snapshot, i: usize) -> Option<Fail> {
         first_untolerated(&cx.pod.tolerations, &snap.nodes[i]).map(|t| Fail::Taint(t as u16))
     }
@@ -341,6 +344,7 @@ impl Filter for NodeAffinity {
     fn skip(&self, cx: &Cycle, _snap: &Snapshot) -> bool {
         cx.eligible.is_none()
     }
+    #[inline]
     fn check(&self, cx: &Cycle, _snap: &Snapshot, i: usize) -> Option<Fail> {
         cx.eligible
             .as_ref()
@@ -357,6 +361,7 @@ impl Filter for NodePorts {
     fn skip(&self, cx: &Cycle, _snap: &Snapshot) -> bool {
         cx.pod.host_ports.is_empty()
     }
+    #[inline]
     fn check(&self, cx: &Cycle, snap: &Snapshot, i: usize) -> Option<Fail> {
         let used = &snap.state[i].used_ports;
         cx.pod
@@ -378,31 +383,33 @@ impl Filter for NodeResourcesFit {
     fn name(&self) -> &'static str {
         "NodeResourcesFit"
     }
+    #[inline]
     fn check(&self, cx: &Cycle, snap: &Snapshot, i: usize) -> Option<Fail> {
-        let (node, st) = (&snap.nodes[i], &snap.state[i]);
+        let h = &snap.hot[i];
         let mut mask = 0;
-        if st.pod_count + 1 > node.allowed_pods {
+        if h.pods + 1 > h.allowed_pods {
             mask |= TOO_MANY_PODS;
         }
         let req = &cx.pod.requests;
-        let (a, r) = (&node.allocatable, &st.requested);
         let free = [
-            a.milli_cpu - r.milli_cpu,
-            a.memory - r.memory,
-            a.ephemeral_storage - r.ephemeral_storage,
+            h.alloc_cpu - h.req_cpu,
+            h.alloc_mem - h.req_mem,
+            h.alloc_eph - h.req_eph,
         ];
         let mut scalars = None;
         if !cx.requests_zero {
-            for (bit, want, free) in [
-                (NO_CPU, req.milli_cpu, free[0]),
-                (NO_MEMORY, req.memory, free[1]),
-                (NO_EPHEMERAL, req.ephemeral_storage, free[2]),
-            ] {
-                if want > 0 && want > free {
-                    mask |= bit;
-                }
+            // Only positive requests are checked: a zero request fits even an overcommitted node.
+            if req.milli_cpu > 0 && req.milli_cpu > free[0] {
+                mask |= NO_CPU;
+            }
+            if req.memory > 0 && req.memory > free[1] {
+                mask |= NO_MEMORY;
+            }
+            if req.ephemeral_storage > 0 && req.ephemeral_storage > free[2] {
+                mask |= NO_EPHEMERAL;
             }
             for (k, want) in &req.scalar {
+                let (a, r) = (&snap.nodes[i].allocatable, &snap.state[i].requested);
                 let free =
                     a.scalar.get(k).copied().unwrap_or(0) - r.scalar.get(k).copied().unwrap_or(0);
                 if *want > 0 && *want > free {
@@ -412,9 +419,12 @@ impl Filter for NodeResourcesFit {
                 }
             }
         }
-        (mask != 0 || scalars.is_some()).then(|| Fail::Resources {
+        if mask == 0 && scalars.is_none() {
+            return None;
+        }
+        Some(Fail::Resources {
             mask,
-            running: st.pod_count,
+            running: h.pods,
             free,
             scalars,
         })
@@ -429,6 +439,7 @@ impl Filter for PodTopologySpread {
     fn skip(&self, cx: &Cycle, _snap: &Snapshot) -> bool {
         cx.spread_hard.is_empty()
     }
+    #[inline]
     fn check(&self, cx: &Cycle, snap: &Snapshot, i: usize) -> Option<Fail> {
         for c in &cx.spread_hard {
             let Some(d) = snap.domain(c.key, i) else {
@@ -452,6 +463,7 @@ impl Filter for InterPodAffinity {
     fn skip(&self, cx: &Cycle, _snap: &Snapshot) -> bool {
         cx.affinity.is_empty() && cx.anti_affinity.is_empty() && cx.existing_anti.is_empty()
     }
+    #[inline]
     fn check(&self, cx: &Cycle, snap: &Snapshot, i: usize) -> Option<Fail> {
         // Required affinity: the node must have every term's key, and each term's domain must hold a pod
         // matching all terms — unless no such pod exists anywhere and the pod matches its own terms.

@@ -5,7 +5,15 @@
 
 use super::cycle::{CountSource, Cycle};
 use super::filters::{term_matches, tolerates};
-use super::snapshot::{Effect, Snapshot};
+use super::snapshot::{Effect, NO_DOMAIN, Snapshot};
+
+/// Go's `math.Round` (half away from zero) for the non-negative raw spread scores, without the libm
+/// call: truncate, then look at the exact fractional part.
+fn round_half_away(s: f64) -> i64 {
+    debug_assert!(s >= 0.0);
+    let t = s as i64;
+    if s - t as f64 >= 0.5 { t + 1 } else { t }
+}
 
 pub const MAX_NODE_SCORE: i64 = 100;
 
@@ -218,40 +226,71 @@ impl Score for PodTopologySpreadScore {
             }
             domain_counts.push(Some(counts));
         }
+        // Per constraint, what the node loop reads: the key's node→domain map, and either the per-node
+        // counts (hostname) or the per-domain counts.
+        let cols: Vec<(&[u32], Result<&[u32], &[i64]>, f64, f64)> = soft
+            .iter()
+            .zip(&domain_counts)
+            .zip(&weights)
+            .map(|((c, dc), w)| {
+                let dom = snap.keys[c.key as usize].node_dom.as_slice();
+                let cnt = match dc {
+                    Some(v) => Err(v.as_slice()),
+                    None => Ok(match c.source {
+                        CountSource::Counter(id) => snap.counters[id].per_node.as_slice(),
+                        CountSource::Owner => owner.map_or(&[][..], |o| o.per_node.as_slice()),
+                    }),
+                };
+                (dom, cnt, *w, (c.max_skew - 1) as f64)
+            })
+            .collect();
         out.clear();
         let mut min = i64::MAX;
         let mut max = 0;
         for &i in feasible {
             let i = i as usize;
-            if ignored(i) {
+            if cx.spread_require_all && ignored(i) {
                 out.push(-1);
                 continue;
             }
             let mut s = 0.0;
-            for (k, c) in soft.iter().enumerate() {
-                let Some(d) = snap.domain(c.key, i) else {
+            for (dom, cnt, w, skew) in &cols {
+                let d = dom[i];
+                if d == NO_DOMAIN {
                     continue;
+                }
+                let n = match cnt {
+                    Ok(per_node) => per_node.get(i).map_or(0, |v| i64::from(*v)),
+                    Err(per_domain) => per_domain[d as usize],
                 };
-                let cnt = match &domain_counts[k] {
-                    None => per_node(c.source, i),
-                    Some(v) => v[d],
-                };
-                s += cnt as f64 * weights[k] + (c.max_skew - 1) as f64;
+                s += n as f64 * w + skew;
             }
-            // Go's math.Round: half away from zero, as f64::round.
-            let s = s.round() as i64;
+            let s = round_half_away(s);
             min = min.min(s);
             max = max.max(s);
             out.push(s);
         }
-        for s in out.iter_mut() {
-            *s = if *s < 0 {
+        let normalize = |s: i64| -> i64 {
+            if s < 0 {
                 0
             } else if max == 0 {
                 MAX_NODE_SCORE
             } else {
-                MAX_NODE_SCORE * (max + min - *s) / max
-            };
+                MAX_NODE_SCORE * (max + min - s) / max
+            }
+        };
+        // Raw scores take few distinct values (pod counts are small): a table saves a division per node.
+        if min <= max && max - min <= 4096 {
+            let table: Vec<i64> = (min..=max).map(normalize).collect();
+            for s in out.iter_mut() {
+                *s = if *s < 0 {
+                    0
+                } else {
+                    table[(*s - min) as usize]
+                };
+            }
+        } else {
+            out.iter_mut().for_each(|s| *s = normalize(*s));
         }
         true
     }
@@ -323,13 +362,13 @@ impl Score for LeastAllocated {
         let (pc, pm) = cx.pod.non_zero;
         out.clear();
         out.extend(feasible.iter().map(|&i| {
-            let (n, st) = (&snap.nodes[i as usize], &snap.state[i as usize]);
-            let (ac, am) = (n.allocatable.milli_cpu, n.allocatable.memory);
+            let h = &snap.hot[i as usize];
+            let (ac, am) = (h.alloc_cpu, h.alloc_mem);
             // Resources with allocatable 0 are left out of the average.
             match (ac > 0, am > 0) {
-                (true, true) => (least(st.non_zero.0 + pc, ac) + least(st.non_zero.1 + pm, am)) / 2,
-                (true, false) => least(st.non_zero.0 + pc, ac),
-                (false, true) => least(st.non_zero.1 + pm, am),
+                (true, true) => (least(h.nz_cpu + pc, ac) + least(h.nz_mem + pm, am)) / 2,
+                (true, false) => least(h.nz_cpu + pc, ac),
+                (false, true) => least(h.nz_mem + pm, am),
                 (false, false) => 0,
             }
         }));
@@ -352,13 +391,13 @@ impl Score for BalancedAllocation {
         }
         out.clear();
         out.extend(feasible.iter().map(|&i| {
-            let (n, st) = (&snap.nodes[i as usize], &snap.state[i as usize]);
-            let (ac, am) = (n.allocatable.milli_cpu, n.allocatable.memory);
+            let h = &snap.hot[i as usize];
+            let (ac, am) = (h.alloc_cpu, h.alloc_mem);
             let frac = |r: i64, a: i64| (r as f64 / a as f64).min(1.0);
             // One resource (the other has allocatable 0): std 0.
             let std = if ac > 0 && am > 0 {
-                let fc = frac(st.requested.milli_cpu + req.milli_cpu, ac);
-                let fm = frac(st.requested.memory + req.memory, am);
+                let fc = frac(h.req_cpu + req.milli_cpu, ac);
+                let fm = frac(h.req_mem + req.memory, am);
                 (fc - fm).abs() / 2.0
             } else {
                 0.0

@@ -98,6 +98,22 @@ pub struct NodeInfo {
     pub allowed_pods: i64,
 }
 
+/// The numbers every pod reads for every node, packed together (allocatable next to requested) so the
+/// resource filter and scores touch one small record per node.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hot {
+    pub alloc_cpu: i64,
+    pub alloc_mem: i64,
+    pub alloc_eph: i64,
+    pub allowed_pods: i64,
+    pub req_cpu: i64,
+    pub req_mem: i64,
+    pub req_eph: i64,
+    pub pods: i64,
+    pub nz_cpu: i64,
+    pub nz_mem: i64,
+}
+
 /// What reserving pods changes on a node.
 #[derive(Debug, Clone, Default)]
 pub struct NodeState {
@@ -440,6 +456,7 @@ pub struct OwnerCount {
 pub struct Snapshot {
     pub nodes: Arc<Vec<NodeInfo>>,
     pub state: Vec<NodeState>,
+    pub hot: Vec<Hot>,
     pub pods: Vec<PodRec>,
     pub keys: Vec<TopoKey>,
     key_ix: HashMap<String, u32>,
@@ -524,6 +541,16 @@ impl Snapshot {
             any_unschedulable: infos.iter().any(|i| i.unschedulable),
             any_hard_taint: infos.iter().any(|i| i.has_hard_taint),
             any_soft_taint: infos.iter().any(|i| i.has_soft_taint),
+            hot: infos
+                .iter()
+                .map(|i| Hot {
+                    alloc_cpu: i.allocatable.milli_cpu,
+                    alloc_mem: i.allocatable.memory,
+                    alloc_eph: i.allocatable.ephemeral_storage,
+                    allowed_pods: i.allowed_pods,
+                    ..Hot::default()
+                })
+                .collect(),
             nodes: Arc::new(infos),
             state: vec![NodeState::default(); n],
             pods: vec![],
@@ -667,6 +694,13 @@ impl Snapshot {
         n.non_zero.1 += pod.non_zero.1;
         n.pod_count += 1;
         n.used_ports.extend(pod.host_ports.iter().cloned());
+        let h = &mut self.hot[i];
+        h.req_cpu += pod.requests.milli_cpu;
+        h.req_mem += pod.requests.memory;
+        h.req_eph += pod.requests.ephemeral_storage;
+        h.pods += 1;
+        h.nz_cpu += pod.non_zero.0;
+        h.nz_mem += pod.non_zero.1;
         let zone = self.domain(self.zone_key, i);
         if let Some(owner) = &pod.owner {
             let (len, zones) = (self.nodes.len(), self.keys[self.zone_key as usize].domains);
