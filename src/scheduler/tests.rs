@@ -1065,3 +1065,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn describe_node_allocated_resources_agree_with_scheduler_accounting() {
+    // A sidecar (restartable init container) and pod overhead: both count toward what the node has
+    // allocated, in the scheduler and in `describe node` alike.
+    let n = node("n", "2", "4Gi", json!({}), json!([]), true);
+    let p: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p", "namespace": "default"},
+        "spec": {"nodeName": "n", "overhead": {"cpu": "50m", "memory": "16Mi"},
+            "initContainers": [
+                {"name": "proxy", "image": "i", "restartPolicy": "Always",
+                 "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}},
+                {"name": "setup", "image": "i", "resources": {"requests": {"cpu": "1", "memory": "32Mi"}}}],
+            "containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}]}
+    }))
+    .unwrap();
+    let s = Scheduler::new(std::slice::from_ref(&n), std::slice::from_ref(&p));
+    // max(250m + 100m, 1 + 100m) + 50m = 1150m; max(128Mi + 64Mi, 32Mi + 64Mi) + 16Mi = 208Mi.
+    assert_eq!(s.reserved("n"), Some((1150, 208 << 20, 1)));
+    let r = pod_requests(&p, false);
+    assert_eq!((r.milli_cpu, r.memory), (1150, 208 << 20));
+    let text = crate::output::describe::describe_node(&n, &[p], chrono::Utc::now());
+    let line = |k: &str| {
+        text.lines()
+            .skip_while(|l| !l.starts_with("Allocated resources:"))
+            .find(|l| l.trim_start().starts_with(k))
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap()
+    };
+    assert_eq!(line("cpu"), "cpu 1150m (57%)");
+    assert_eq!(line("memory"), "memory 208Mi (5%)");
+}
