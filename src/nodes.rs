@@ -133,6 +133,8 @@ fn node_object(
                 kernel_version: f.kernel_version.clone(),
                 operating_system: "linux".into(),
                 os_image: f.os_image.clone(),
+                // There is no kubelet: VERSION shows the agentless manager's version instead.
+                kubelet_version: format!("clusterctl-v{}", env!("CARGO_PKG_VERSION")),
                 ..Default::default()
             }),
             ..Default::default()

@@ -88,10 +88,12 @@ async fn observe_host(
         Ok(t) => t,
         Err(e) => return (down(host, e.to_string()), None),
     };
+    let started = std::time::Instant::now();
     let out = match transport.run(&rt.observe_cmd()).await {
         Ok(out) => out,
         Err(e) => return (down(host, e.to_string()), None),
     };
+    tracing::debug!(host = %host.name, elapsed_ms = started.elapsed().as_millis() as u64, bytes = out.stdout.len(), "observed");
     let stdout = out.stdout_str();
     match rt.parse_observation(&stdout) {
         Ok((facts, containers)) => (

@@ -644,13 +644,20 @@ pub fn roster_after(
     let mut pods: Vec<model::RosterPod> = model::observed_pods(observed)
         .into_iter()
         .filter(|p| !leaving.contains(&(p.namespace.as_str(), p.name.as_str(), p.node.as_str())))
-        .map(|p| model::RosterPod {
-            namespace: p.namespace,
-            name: p.name,
-            node: p.node,
-            owner: p.owner,
-            template_hash: p.template_hash,
-            manifest: p.manifest,
+        .map(|p| {
+            let created = p
+                .sandbox
+                .as_ref()
+                .map(|s| s.created_at.clone())
+                .unwrap_or_default();
+            model::RosterPod {
+                manifest: p.manifest.map(|m| stamped(m, &created)),
+                namespace: p.namespace,
+                name: p.name,
+                node: p.node,
+                owner: p.owner,
+                template_hash: p.template_hash,
+            }
         })
         .collect();
     pods.extend(binding.created.iter().map(|b| {
@@ -674,6 +681,17 @@ pub fn roster_after(
         commit: plan.commit.clone(),
         pods,
     }
+}
+
+/// Records when a pod was created (RFC 3339) in its metadata, unless it already says.
+fn stamped(mut pod: Pod, created: &str) -> Pod {
+    if pod.metadata.creation_timestamp.is_none() {
+        if let Ok(t) = created.parse::<k8s_openapi::jiff::Timestamp>() {
+            pod.metadata.creation_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t));
+        }
+    }
+    pod
 }
 
 /// An observed pod as the scheduler sees it: its recorded spec bound to its node.

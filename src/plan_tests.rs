@@ -11,7 +11,7 @@ use super::*;
 use crate::controllers;
 use crate::inventory::{Capacity, ClusterSettings, Host, Inventory, RuntimeKind, SshSettings};
 use crate::manifest::Manifest;
-use crate::model::{NodeFacts, OBSERVED_FORMAT_VERSION, ObservedContainer, ObservedNode};
+use crate::model::{NodeFacts, OBSERVED_FORMAT_VERSION, ObservedNode};
 use crate::runtime::docker::DockerRuntime;
 
 fn host(name: &str, i: u8, master: bool) -> Host {
@@ -147,68 +147,18 @@ impl Sim {
 
     /// Interprets the docker commands of every change, as the hosts' engines would.
     fn apply(&mut self, plan: &Plan) {
+        let mut clock = u64::from(self.clock);
         for change in &plan.changes {
-            for cmd in &change.steps {
-                assert_eq!(cmd.program, "docker");
-                self.clock += 1;
-                let clock = self.clock;
-                let node = self.node(&change.node);
-                match cmd.args[0].as_str() {
-                    "create" => {
-                        let name = arg(&cmd.args, "--name=").expect("named");
-                        let labels: BTreeMap<String, String> = cmd
-                            .args
-                            .iter()
-                            .filter_map(|a| a.strip_prefix("--label="))
-                            .map(|l| {
-                                let (k, v) = l.split_once('=').unwrap();
-                                (k.to_string(), v.to_string())
-                            })
-                            .collect();
-                        let dd = cmd
-                            .args
-                            .iter()
-                            .position(|a| a == "--")
-                            .expect("image after --");
-                        assert!(
-                            node.containers.iter().all(|c| c.name != name),
-                            "duplicate container {name}"
-                        );
-                        node.containers.push(ObservedContainer {
-                            id: format!("{clock:064x}"),
-                            name,
-                            image: cmd.args[dd + 1].clone(),
-                            labels,
-                            status: "created".into(),
-                            created_at: format!("2026-11-26T12:{:02}:00Z", clock % 60),
-                            ..Default::default()
-                        });
-                    }
-                    "start" | "restart" => {
-                        let c = node
-                            .containers
-                            .iter_mut()
-                            .find(|c| c.name == cmd.args[1])
-                            .expect("exists");
-                        c.status = "running".into();
-                    }
-                    "rm" => {
-                        assert_eq!(cmd.args[1], "-f");
-                        node.containers.retain(|c| c.name != cmd.args[2]);
-                    }
-                    other => panic!("unexpected docker {other}"),
-                }
-            }
+            let node = self
+                .state
+                .nodes
+                .iter_mut()
+                .find(|n| n.name == change.node)
+                .expect("node");
+            crate::runtime::sim::apply_steps(node, &change.steps, &mut clock);
         }
-        for n in &mut self.state.nodes {
-            n.containers.sort_by(|a, b| a.name.cmp(&b.name));
-        }
+        self.clock = clock as u32;
     }
-}
-
-fn arg(args: &[String], prefix: &str) -> Option<String> {
-    args.iter()
-        .find_map(|a| a.strip_prefix(prefix).map(str::to_string))
 }
 
 /// Manifests through the real parser (API-server defaults included), as `plan` gets them.
@@ -491,5 +441,57 @@ fn unmanaged_state_is_never_touched_and_orphans_are_pruned() {
             .filter(|s| s.starts_with("rm "))
             .all(|s| s.contains("sc-nginx")),
         "{steps:?}"
+    );
+}
+
+#[test]
+fn seed_manifests_through_the_parser_give_kubernetes_replica_set_names() {
+    let seed = |f: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/seed-apps/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let expanded = controllers::expand(&parse(&seed("my_nginx.yaml")));
+    assert_eq!(
+        expanded.replica_sets[0].metadata.name.as_deref(),
+        Some("my-nginx-cf54cdbf7")
+    );
+    let created = parse(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: k8s-nginx\n  labels:\n    app: k8s-nginx\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: k8s-nginx\n  template:\n    metadata:\n      labels:\n        app: k8s-nginx\n    spec:\n      containers:\n      - image: nginx\n        name: nginx\n",
+    );
+    let expanded = controllers::expand(&created);
+    assert_eq!(
+        expanded.replica_sets[0].metadata.name.as_deref(),
+        Some("k8s-nginx-6d779d947c")
+    );
+    // Pods made from the template get the pod-only defaults.
+    let pod_spec = expanded.pod_sets[0].template.spec.as_ref().unwrap();
+    assert_eq!(pod_spec.enable_service_links, Some(true));
+}
+
+#[test]
+fn plan_views_snapshot() {
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[bare_pod("100m"), deployment(2, "nginx")]));
+    // Scale up, drop the bare pod, and ask for more cpu than any node has.
+    let big = manifest(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n  - name: c\n    image: nginx\n    resources:\n      requests:\n        cpu: \"5\"\n",
+    );
+    let plan = sim.plan(&[deployment(3, "nginx"), big]);
+    let opts = crate::output::plan::Options {
+        color: false,
+        explain: true,
+    };
+    insta::assert_snapshot!(
+        "plan_human",
+        crate::output::plan::render(&plan, "0123456", &opts)
+    );
+    insta::assert_snapshot!("plan_json", serde_json::to_string_pretty(&plan).unwrap());
+    let empty = sim.plan(&[bare_pod("100m"), deployment(2, "nginx")]);
+    insta::assert_snapshot!(
+        "plan_no_changes",
+        crate::output::plan::render(&empty, "0123456", &opts)
     );
 }

@@ -58,14 +58,15 @@ fn container_status(
     node_reachable: bool,
 ) -> ContainerStatus {
     let Some(c) = c else {
-        // Desired but not (yet) on the host.
+        // Desired but not (yet) on the host — or on a host that cannot be read, where nothing is known
+        // (no state, so kubectl's STATUS falls back to the phase: `Unknown`).
         return ContainerStatus {
             name: name.to_string(),
             image: image.to_string(),
             ready: false,
             restart_count: 0,
             started: Some(false),
-            state: Some(waiting("ContainerCreating", None)),
+            state: node_reachable.then(|| waiting("ContainerCreating", None)),
             ..Default::default()
         };
     };
@@ -232,6 +233,8 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
             .values()
             .find_map(|c| parse_time(&c.created_at))
     });
+    // A pod on an unreachable host has no containers to date it: the roster's record does.
+    let created = created.or_else(|| manifest.metadata.creation_timestamp.clone());
     metadata.creation_timestamp = created.clone();
     if metadata.owner_references.is_none()
         && let Some(owner) = &p.owner

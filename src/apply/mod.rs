@@ -163,6 +163,7 @@ async fn run_change(
             mutating.fetch_add(1, Ordering::SeqCst);
         }
         *commands += 1;
+        tracing::debug!(host = transport.host(), "run: {}", cmd.to_shell_line());
         let out = transport.run(cmd).await.map_err(|e| e.to_string())?;
         if !out.success() {
             let stderr = out.stderr_str();

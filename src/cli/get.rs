@@ -87,7 +87,7 @@ pub async fn world(
             pending.insert((p.namespace.clone(), p.name.clone()), p.message.clone());
         }
     }
-    pods.sort_by(|a, b| key(&a.metadata).cmp(&key(&b.metadata)));
+    pods.sort_by_key(|p| key(&p.metadata));
     let replica_sets: Vec<ReplicaSet> = desired
         .expanded
         .replica_sets

@@ -131,7 +131,7 @@ pub enum CliError {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let ui = Ui::new(&cli.global);
-    init_logging(cli.global.verbose);
+    init_logging(cli.global.verbose, ui.stderr_tty && ui.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -170,7 +170,7 @@ async fn run(cli: Cli, ui: &Ui) -> Result<i32, CliError> {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, ansi: bool) {
     let level = match verbose {
         0 => "warn",
         1 => "clusterctl=debug",
@@ -180,6 +180,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .try_init();
 }

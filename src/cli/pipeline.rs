@@ -44,6 +44,7 @@ pub fn load_desired(
 ) -> Result<Desired, CliError> {
     let source =
         source::read(&g.repo, &g.git_ref, apps_dir).map_err(|e| CliError::Other(e.into()))?;
+    tracing::debug!(commit = %source.commit, files = source.files.len(), "read the manifests");
     let parsed = manifest::parse(&source.files);
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
     let expanded = controllers::expand(&parsed.manifests);
@@ -126,10 +127,12 @@ pub fn warn_dirty(desired: &Desired, ui: &Ui) {
 
 pub fn warn_unreachable(state: &ObservedState, ui: &Ui) {
     for n in state.nodes.iter().filter(|n| !n.reachable) {
+        let why = n.error.as_deref().unwrap_or("no answer");
+        // The transport's message may already name the host.
+        let why = why.strip_prefix(&format!("{}: ", n.name)).unwrap_or(why);
         ui.warn(&format!(
-            "node {} is unreachable ({}); it shows NotReady and its pods Unknown, and they are left alone",
-            n.name,
-            n.error.as_deref().unwrap_or("no answer")
+            "node {} is unreachable: {why}\n  It shows NotReady and its pods Unknown; clusterctl leaves them alone.",
+            n.name
         ));
     }
 }

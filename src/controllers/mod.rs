@@ -250,7 +250,10 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
             )]),
             ..Default::default()
         },
-        spec: template.spec.clone(),
+        spec: template.spec.clone().map(|mut s| {
+            crate::manifest::defaults::pod_only(&mut s);
+            s
+        }),
         status: None,
     };
     PodSet {

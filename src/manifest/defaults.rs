@@ -23,7 +23,9 @@ pub fn apply(object: &mut Object) {
     match object {
         Object::Pod(p) => {
             namespace(&mut p.metadata);
-            pod_spec(p.spec.get_or_insert_with(Default::default));
+            let spec = p.spec.get_or_insert_with(Default::default);
+            pod_spec(spec);
+            pod_only(spec);
         }
         Object::Deployment(d) => {
             namespace(&mut d.metadata);
@@ -136,12 +138,36 @@ pub fn pod_spec(spec: &mut PodSpec) {
         .get_or_insert_with(|| "default-scheduler".to_string());
     spec.security_context
         .get_or_insert_with(PodSecurityContext::default);
-    spec.enable_service_links.get_or_insert(true);
     for c in spec.containers.iter_mut() {
         container(c);
     }
     for c in spec.init_containers.iter_mut().flatten() {
         container(c);
+    }
+}
+
+/// Defaults upstream applies to a Pod but never to a pod template (`SetDefaults_Pod`): they must stay out of
+/// the template that `pod-template-hash` is computed over, and are applied when a controller makes a pod.
+pub fn pod_only(spec: &mut PodSpec) {
+    spec.enable_service_links.get_or_insert(true);
+    for c in spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten())
+    {
+        // A limit without a request: the request defaults to the limit.
+        let r = c
+            .resources
+            .get_or_insert_with(ResourceRequirements::default);
+        if let Some(limits) = &r.limits {
+            let requests = r.requests.get_or_insert_with(BTreeMap::new);
+            for (k, v) in limits {
+                // An unparsable limit is reported once, on the limit.
+                if crate::quantity::Quantity::parse(&v.0).is_ok() {
+                    requests.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
     }
 }
 
@@ -161,19 +187,8 @@ fn container(c: &mut Container) {
     for p in c.ports.iter_mut().flatten() {
         p.protocol.get_or_insert_with(|| "TCP".to_string());
     }
-    // A limit without a request: the request defaults to the limit.
-    let r = c
-        .resources
+    c.resources
         .get_or_insert_with(ResourceRequirements::default);
-    if let Some(limits) = &r.limits {
-        let requests = r.requests.get_or_insert_with(BTreeMap::new);
-        for (k, v) in limits {
-            // An unparsable limit is reported once, on the limit.
-            if crate::quantity::Quantity::parse(&v.0).is_ok() {
-                requests.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-    }
 }
 
 /// The tag of an image reference as upstream's `ParseImageName` sees it: `latest` when neither a tag nor a

@@ -121,7 +121,6 @@ fn defaults_match_the_api_server() {
                         "terminationMessagePolicy": "File"
                     }],
                     "dnsPolicy": "ClusterFirst",
-                    "enableServiceLinks": true,
                     "restartPolicy": "Always",
                     "schedulerName": "default-scheduler",
                     "securityContext": {},
@@ -176,8 +175,9 @@ fn job_and_daemonset_defaults() {
         (Some(1), Some(1), Some(6))
     );
     let c = &spec.template.spec.as_ref().unwrap().containers[0];
-    let req = c.resources.as_ref().unwrap().requests.as_ref().unwrap();
-    assert_eq!(req["cpu"].0, "500m", "requests default to limits");
+    // Requests default to limits on pods only (upstream SetDefaults_Pod), never in a template: the
+    // pod-template-hash is computed over the template as stored.
+    assert!(c.resources.as_ref().unwrap().requests.is_none());
     let Object::DaemonSet(d) = &parsed.manifests[1].object else {
         panic!()
     };
@@ -473,4 +473,71 @@ fn kubectl_create_dry_run_output_parses_clean() {
         s.strategy.as_ref().unwrap().type_.as_deref(),
         Some("RollingUpdate")
     );
+}
+
+#[test]
+fn more_error_classes() {
+    let cases: Vec<(&str, &str, Vec<&str>)> = vec![
+        (
+            "nodePort on a ClusterIP service",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports:\n  - {port: 80, nodePort: 30080}\n",
+            vec![
+                "a.yaml:7:26: spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
+            ],
+        ),
+        (
+            "maxSurge and maxUnavailable both 0",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {a: b}}\n  strategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 0}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n",
+            vec![
+                "a.yaml:6:59: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0",
+            ],
+        ),
+        (
+            "namespace names have no dots",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a.b\n",
+            vec!["a.yaml:4:9: metadata.name: Invalid value: \"a.b\": must not contain dots"],
+        ),
+        ("only comments", "# nothing here\n---\n# nor here\n", vec![]),
+        (
+            "tabs are not indentation",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n\tname: x\n",
+            vec![
+                "a.yaml:4:2: invalid YAML: tabs disallowed within this context (block indentation)",
+            ],
+        ),
+        (
+            "toleration effect",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  tolerations:\n  - {key: k, operator: Exists, effect: Sometimes}\n  containers: [{name: c, image: i}]\n",
+            vec![
+                "a.yaml:6:40: spec.tolerations[0].effect: Unsupported value: \"Sometimes\": supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"",
+            ],
+        ),
+        (
+            "empty containers",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: []\n",
+            vec!["a.yaml:5:15: spec.containers: Required value"],
+        ),
+        (
+            "a mapping where a list is expected",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: {name: c}\n",
+            vec!["a.yaml:5:15: spec.containers: invalid type: map, expected a sequence"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, text, want) in &cases {
+        let got = check(&[("a.yaml", text)]);
+        if &got != want {
+            failures.push(format!("{name}:\n  want {want:#?}\n  got  {got:#?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn non_utf8_files_are_reported() {
+    let parsed = parse(&[RawFile {
+        path: "a.yaml".to_string(),
+        bytes: b"apiVersion: v1\nkind: \xff\n".to_vec(),
+    }]);
+    assert_eq!(render(&parsed), vec!["a.yaml:2:7: file is not valid UTF-8"]);
 }

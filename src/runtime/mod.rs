@@ -6,6 +6,7 @@
 pub mod docker;
 #[cfg(test)]
 mod docker_e2e;
+pub mod sim;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

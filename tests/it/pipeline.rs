@@ -32,6 +32,8 @@ impl Repo {
         repo.git(&["config", "user.email", "test@clusterctl.local"]);
         repo.git(&["config", "user.name", "clusterctl tests"]);
         std::fs::create_dir_all(repo.path().join("apps")).unwrap();
+        // Git keeps no empty directories: this keeps apps/ in every commit, also when no manifest is left.
+        std::fs::write(repo.path().join("apps/.gitkeep"), "").unwrap();
         repo
     }
     fn path(&self) -> &Path {
@@ -130,21 +132,47 @@ fn managed_names(tb: &Testbed, host: &str) -> Vec<String> {
     v
 }
 
-/// Lines of a table whose first column starts with `prefix`.
-fn rows<'a>(table: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
-    table
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .map(|l| l.split_whitespace().collect())
+/// A kubectl table as rows of cells, split at the header's column starts (cells may contain spaces,
+/// like `3 (5s ago)`; columns are at least 3 spaces apart).
+fn table(text: &str) -> Vec<Vec<String>> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return vec![];
+    };
+    let bytes = header.as_bytes();
+    let starts: Vec<usize> = (0..bytes.len())
+        .filter(|&i| bytes[i] != b' ' && (i == 0 || (i >= 2 && &bytes[i - 2..i] == b"  ")))
+        .collect();
+    let cell = |line: &str, k: usize| {
+        let end = starts
+            .get(k + 1)
+            .copied()
+            .unwrap_or(line.len())
+            .min(line.len());
+        line.get(starts[k].min(line.len())..end)
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    std::iter::once(header)
+        .chain(lines)
+        .map(|l| (0..starts.len()).map(|k| cell(l, k)).collect())
         .collect()
 }
 
+/// Rows (header excluded) whose first cell is `name`.
+fn rows(text: &str, name: &str) -> Vec<Vec<String>> {
+    table(text)
+        .into_iter()
+        .skip(1)
+        .filter(|r| r[0] == name)
+        .collect()
+}
+
+/// `get pods -o wide` rows: NAME READY STATUS RESTARTS AGE IP NODE ...
 fn pod_rows(tb: &Testbed, repo: &Repo) -> Vec<Vec<String>> {
     let out = ok(clusterctl(tb, repo, &["get", "pods", "-o", "wide"])).stdout;
-    out.lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().map(str::to_string).collect())
-        .collect()
+    table(&out).into_iter().skip(1).collect()
 }
 
 #[test]
@@ -407,7 +435,7 @@ fn bad_input_is_reported_with_positions_and_touches_no_host() {
         .write("kind.yaml", "apiVersion: v1\nkind: Gizmo\nmetadata:\n  name: g\n")
         .write(
             "selector.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  selector:\n    matchLabels:\n      app: x\n  template:\n    metadata:\n      labels:\n        app: y\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: db\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
         )
         .write(
             "port.yaml",
@@ -419,11 +447,11 @@ fn bad_input_is_reported_with_positions_and_touches_no_host() {
         let run = clusterctl(&tb, &repo, cmd);
         assert_ne!(run.code, 0, "{cmd:?} must fail: {run:?}");
         for needle in [
-            "apps/broken.yaml:4:",
-            "apps/dupkey.yaml:5:3",
-            "apps/kind.yaml:2:7",
-            "apps/selector.yaml:",
-            "apps/port.yaml:10:",
+            "apps/broken.yaml:5:1: invalid YAML",
+            "apps/dupkey.yaml:5:3: metadata.name: duplicate key",
+            "apps/kind.yaml:2:7: kind: unsupported kind \"Gizmo\"",
+            "apps/selector.yaml:12:9: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"db\"}: `selector` does not match template `labels`",
+            "apps/port.yaml:10:22: spec.containers[0].ports[0].containerPort: Invalid value: 70000",
             "70000",
         ] {
             assert!(
@@ -565,7 +593,7 @@ fn hostile_values_reach_docker_verbatim_and_run_nothing() {
         .map(|v| format!("    - {}\n", serde_json::to_string(v).unwrap()))
         .collect();
     let pod = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hostile\nspec:\n  containers:\n  - name: app\n    image: busybox:latest\n    command: [\"sleep\", \"3600\"]\n    args:\n{args_yaml}    env:\n{env_yaml}"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hostile\nspec:\n  containers:\n  - name: app\n    image: busybox:latest\n    command: [\"sh\", \"-c\", \"exec sleep 3600\", \"--\"]\n    args:\n{args_yaml}    env:\n{env_yaml}"
     );
     let repo = Repo::new();
     repo.write("hostile.yaml", &pod).commit("hostile");
@@ -606,4 +634,67 @@ fn hostile_values_reach_docker_verbatim_and_run_nothing() {
         );
     }
     reset(&tb);
+}
+
+#[test]
+fn unknown_host_keys_are_refused_with_their_fingerprint() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), yaml).unwrap();
+    std::fs::copy(tb.identity_file(), dir.path().join("id_ed25519")).unwrap();
+    std::fs::write(dir.path().join("known_hosts"), "").unwrap();
+    let repo = Repo::new();
+    repo.seed("nginx-pod.yaml").commit("sc-nginx");
+    let run = clusterctl_with(
+        &dir.path().join("cluster.yaml"),
+        repo.path(),
+        &["get", "nodes"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    for row in table(&run.stdout).into_iter().skip(1) {
+        assert_eq!(row[1], "NotReady", "{run:?}");
+    }
+    // The fingerprint shown is the host's real key's, and the hint pins exactly that host.
+    let pubkey = tb.exec("k8s-node1", &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]);
+    let key_file = dir.path().join("node1.pub");
+    std::fs::write(&key_file, &pubkey.stdout).unwrap();
+    let fp = stdout_ok(
+        "ssh-keygen -lf",
+        Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&key_file)
+            .output()
+            .unwrap(),
+    );
+    let fp = fp.split_whitespace().nth(1).unwrap().to_string();
+    assert!(
+        run.stderr.contains(&format!(
+            "k8s-node1 is unreachable: host key is not known ({fp})"
+        )),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("ssh-keyscan -t ed25519 -p 22 172.30.0.11 >> "),
+        "{run:?}"
+    );
+    // Apply touches no host it cannot verify: the pod stays Pending and nothing is created anywhere.
+    let apply = clusterctl_with(
+        &dir.path().join("cluster.yaml"),
+        repo.path(),
+        &["apply", "--yes"],
+    );
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply
+            .stdout
+            .contains("! pod default/sc-nginx: 0/4 nodes are available"),
+        "{apply:?}"
+    );
+    for (h, _) in &tb.hosts {
+        assert!(managed_names(&tb, h).is_empty(), "{h} was touched");
+    }
 }

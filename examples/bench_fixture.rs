@@ -1,0 +1,44 @@
+//! Writes the plan benchmark's synthetic cluster to a directory, to measure the real CLI's time and peak
+//! memory: `cargo run --release --example bench_fixture -- DIR` then
+//! `/usr/bin/time -v target/release/clusterctl --cluster DIR/cluster.yaml --repo DIR plan --observed DIR/state.json`.
+
+#[path = "../benches/fixture.rs"]
+mod fixture;
+
+use std::process::Command;
+
+fn main() {
+    let dir = std::env::args().nth(1).expect("usage: bench_fixture DIR");
+    let dir = std::path::Path::new(&dir);
+    let fx = fixture::build(1_000, 15, 50);
+    std::fs::create_dir_all(dir.join("apps")).unwrap();
+    std::fs::write(dir.join("cluster.yaml"), &fx.cluster_yaml).unwrap();
+    std::fs::write(dir.join("state.json"), &fx.snapshot_json).unwrap();
+    for f in &fx.files {
+        std::fs::write(dir.join(&f.path), &f.bytes).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "git {args:?} failed");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "apps"]);
+    git(&[
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@clusterctl.local",
+        "commit",
+        "-qm",
+        "bench fixture",
+    ]);
+    println!(
+        "wrote {} (cluster.yaml, state.json, apps/ committed)",
+        dir.display()
+    );
+}

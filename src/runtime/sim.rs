@@ -1,0 +1,76 @@
+//! A simulated docker engine for tests and benchmarks: interprets the `docker create/start/restart/rm`
+//! commands the docker runtime builds into [`ObservedContainer`]s, as a host's engine would, so "apply,
+//! then observe" can be exercised without SSH. Never used by the CLI.
+
+use std::collections::BTreeMap;
+
+use crate::model::{ObservedContainer, ObservedNode};
+use crate::transport::Cmd;
+
+/// Applies `steps` to `node`'s containers. `clock` numbers the containers (ids and creation times) so results
+/// are deterministic. Panics on commands a docker engine would refuse (a duplicate name, an unknown container).
+pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
+    for cmd in steps {
+        assert_eq!(cmd.program, "docker", "only docker commands are simulated");
+        *clock += 1;
+        match cmd.args[0].as_str() {
+            "create" => {
+                let name = flag(&cmd.args, "--name=").expect("docker create --name=");
+                let labels: BTreeMap<String, String> = cmd
+                    .args
+                    .iter()
+                    .filter_map(|a| a.strip_prefix("--label="))
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                let image_at = cmd
+                    .args
+                    .iter()
+                    .position(|a| a == "--")
+                    .expect("image after --")
+                    + 1;
+                assert!(
+                    node.containers.iter().all(|c| c.name != name),
+                    "duplicate container {name}"
+                );
+                node.containers.push(ObservedContainer {
+                    id: format!("{clock:064x}"),
+                    name,
+                    image: cmd.args[image_at].clone(),
+                    labels,
+                    status: "created".into(),
+                    created_at: format!(
+                        "2026-11-26T12:{:02}:{:02}Z",
+                        (*clock / 60) % 60,
+                        *clock % 60
+                    ),
+                    ..Default::default()
+                });
+            }
+            "start" | "restart" => {
+                let c = node
+                    .containers
+                    .iter_mut()
+                    .find(|c| c.name == cmd.args[1])
+                    .expect("container exists");
+                c.status = "running".into();
+                c.started_at = format!(
+                    "2026-11-26T12:{:02}:{:02}Z",
+                    (*clock / 60) % 60,
+                    *clock % 60
+                );
+            }
+            "rm" => {
+                let name = cmd.args.last().expect("a name");
+                node.containers.retain(|c| &c.name != name);
+            }
+            other => panic!("unexpected docker {other}"),
+        }
+    }
+    node.containers.sort_by(|a, b| a.name.cmp(&b.name));
+}
+
+fn flag(args: &[String], prefix: &str) -> Option<String> {
+    args.iter()
+        .find_map(|a| a.strip_prefix(prefix).map(str::to_string))
+}
