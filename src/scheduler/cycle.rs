@@ -207,14 +207,14 @@ impl Cycle {
             let mut counts = vec![0i64; domains];
             let mut present = vec![false; domains];
             let per_node = &snap.counters[counter].per_node;
-            for i in 0..snap.nodes.len() {
+            for (i, pods) in per_node.iter().enumerate() {
                 if !self.spread_includes(snap, i, c.honor_affinity, c.honor_taints)
                     || hard_keys.iter().any(|k| snap.domain(*k, i).is_none())
                 {
                     continue;
                 }
                 let d = snap.domain(key, i).expect("eligible nodes carry every key");
-                counts[d] += i64::from(per_node[i]);
+                counts[d] += i64::from(*pods);
                 present[d] = true;
             }
             let eligible_domains = present.iter().filter(|p| **p).count() as i64;

@@ -121,7 +121,7 @@ impl Fail {
                     });
                 }
                 let r = &pod.requests;
-                let rows: [(u8, &str, i64, i64, fn(i64) -> String); 3] = [
+                let rows: [ResourceRow; 3] = [
                     (NO_CPU, "cpu", r.milli_cpu, free[0], cpu),
                     (NO_MEMORY, "memory", r.memory, free[1], bytes),
                     (
@@ -151,6 +151,9 @@ impl Fail {
         }
     }
 }
+
+/// (mask bit, resource name, requested, free, formatter).
+type ResourceRow<'a> = (u8, &'a str, i64, i64, fn(i64) -> String);
 
 fn insufficient(name: &str, want: &str, free: &str) -> Reason {
     Reason {

@@ -131,6 +131,9 @@ impl Score for NodeAffinityScore {
     }
 }
 
+/// Per soft constraint: node→domain map, per-node (Ok) or per-domain (Err) counts, weight, maxSkew − 1.
+type SpreadColumn<'a> = (&'a [u32], Result<&'a [u32], &'a [i64]>, f64, f64);
+
 /// PodTopologySpread scoring for the pod's ScheduleAnyway constraints, or the system defaults
 /// (hostname maxSkew 3, zone maxSkew 5) selecting the pods of the same controller owner.
 pub struct PodTopologySpreadScore;
@@ -228,7 +231,7 @@ impl Score for PodTopologySpreadScore {
         }
         // Per constraint, what the node loop reads: the key's node→domain map, and either the per-node
         // counts (hostname) or the per-domain counts.
-        let cols: Vec<(&[u32], Result<&[u32], &[i64]>, f64, f64)> = soft
+        let cols: Vec<SpreadColumn> = soft
             .iter()
             .zip(&domain_counts)
             .zip(&weights)
