@@ -318,20 +318,8 @@ mod tests {
         });
         Inventory {
             path: "cluster.yaml".into(),
-            ssh: SshSettings {
-                user: "root".into(),
-                identity_file: None,
-                known_hosts_file: None,
-                strict_host_key_checking: true,
-                connect_timeout: 10,
-                max_sessions: 8,
-            },
-            cluster: ClusterSettings {
-                pod_cidr: "10.244.0.0/16".into(),
-                service_cidr: "10.96.0.0/12".into(),
-                node_port_range: (30000, 32767),
-                apps_dir: "apps".into(),
-            },
+            ssh: SshSettings::default(),
+            cluster: ClusterSettings::default(),
             hosts: vec![
                 host("k8s-node2", "192.168.1.12"),
                 master,

@@ -148,6 +148,12 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
 
         // Pods of this set whose template no longer matches (bare pods edited in Git) are replaced in place.
         let mut current: Vec<usize> = Vec::new();
+        let spec_hashes: Vec<String> = set
+            .template
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter().map(move |c| controllers::container_spec_hash(s, c)))
+            .collect();
         for &i in &members {
             let pod = &observed[i];
             if !pod.node_reachable {
@@ -155,7 +161,7 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                 current.push(i);
                 continue;
             }
-            match drift(pod, set) {
+            match drift(pod, set, &spec_hashes) {
                 Some(why) => {
                     let name = pod.name.clone();
                     to_create.push((set, name, Some(i)));
@@ -355,17 +361,16 @@ fn belongs_to(pod: &ObservedPod, set: &PodSet) -> bool {
 }
 
 /// Why an existing pod of this set no longer matches what Git wants, if it doesn't.
-fn drift(pod: &ObservedPod, set: &PodSet) -> Option<String> {
+/// `spec_hashes` are the set's container spec hashes, computed once per set (in container order).
+fn drift(pod: &ObservedPod, set: &PodSet, spec_hashes: &[String]) -> Option<String> {
     if pod.template_hash.as_deref() != Some(set.template_hash.as_str()) {
         return Some(template_diff(pod, set));
     }
-    let Some(sandbox) = &pod.sandbox else {
+    if pod.sandbox.is_none() {
         return Some("pod sandbox container is missing (removed by hand)".into());
-    };
-    let _ = sandbox;
+    }
     let spec = set.template.spec.as_ref()?;
-    for c in &spec.containers {
-        let want = controllers::container_spec_hash(spec, c);
+    for (c, want) in spec.containers.iter().zip(spec_hashes) {
         match pod.containers.get(&c.name) {
             None => {
                 return Some(format!(

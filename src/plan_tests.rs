@@ -49,20 +49,8 @@ fn host(name: &str, i: u8, master: bool) -> Host {
 fn inventory() -> Inventory {
     Inventory {
         path: PathBuf::from("cluster.yaml"),
-        ssh: SshSettings {
-            user: "root".into(),
-            identity_file: None,
-            known_hosts_file: None,
-            strict_host_key_checking: true,
-            connect_timeout: 10,
-            max_sessions: 8,
-        },
-        cluster: ClusterSettings {
-            pod_cidr: "10.244.0.0/16".into(),
-            service_cidr: "10.96.0.0/12".into(),
-            node_port_range: (30000, 32767),
-            apps_dir: "apps".into(),
-        },
+        ssh: SshSettings::default(),
+        cluster: ClusterSettings::default(),
         hosts: vec![
             host("k8s-master", 0, true),
             host("k8s-node1", 1, false),

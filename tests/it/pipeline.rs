@@ -698,3 +698,44 @@ fn unknown_host_keys_are_refused_with_their_fingerprint() {
         assert!(managed_names(&tb, h).is_empty(), "{h} was touched");
     }
 }
+
+#[test]
+fn a_held_lock_blocks_apply_and_names_its_holder_until_unlocked() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.seed("nginx-pod.yaml").commit("sc-nginx");
+    let holder = r#"{"user":"alice","machine":"laptop-7","commit":"abc1234","started":"2026-11-26T10:00:00Z","pid":4242}"#;
+    tb.ssh_ok(
+        "k8s-node2",
+        &format!("mkdir -p /var/lib/clusterctl/lock && printf '%s' '{holder}' > /var/lib/clusterctl/lock/holder"),
+    );
+    let blocked = clusterctl(&tb, &repo, &["apply", "--yes"]);
+    assert_ne!(blocked.code, 0, "{blocked:?}");
+    assert!(
+        blocked.stderr.contains(
+            "locked by another apply (on host k8s-node2): held by alice@laptop-7 (pid 4242) applying commit abc1234 since 2026-11-26T10:00:00Z"
+        ),
+        "{blocked:?}"
+    );
+    for (h, _) in &tb.hosts {
+        assert!(
+            managed_names(&tb, h).is_empty(),
+            "a blocked apply touched {h}"
+        );
+        // Locks taken on earlier hosts were given back.
+        let lock = tb.ssh(h, "test -e /var/lib/clusterctl/lock");
+        assert_eq!(lock.status.success(), h == "k8s-node2", "lock state on {h}");
+    }
+    let unlock = ok(clusterctl(&tb, &repo, &["unlock"]));
+    assert!(
+        unlock
+            .stderr
+            .contains("k8s-node2: released lock held by alice@laptop-7"),
+        "{unlock:?}"
+    );
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert_eq!(pod_rows(&tb, &repo).len(), 1);
+    reset(&tb);
+}
