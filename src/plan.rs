@@ -152,7 +152,11 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
             .template
             .spec
             .iter()
-            .flat_map(|s| s.containers.iter().map(move |c| controllers::container_spec_hash(s, c)))
+            .flat_map(|s| {
+                s.containers
+                    .iter()
+                    .map(move |c| controllers::container_spec_hash(s, c))
+            })
             .collect();
         for &i in &members {
             let pod = &observed[i];

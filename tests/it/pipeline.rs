@@ -753,16 +753,29 @@ fn a_pod_that_fits_nowhere_stays_pending_with_the_scheduler_message() {
     .commit("big");
     let msg = "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu.";
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
-    assert!(plan.stdout.contains(&format!("! pod default/big: {msg}")), "{plan:?}");
+    assert!(
+        plan.stdout.contains(&format!("! pod default/big: {msg}")),
+        "{plan:?}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let pods = pod_rows(&tb, &repo);
     assert_eq!(pods.len(), 1, "{pods:?}");
-    assert_eq!((pods[0][0].as_str(), pods[0][2].as_str(), pods[0][6].as_str()), ("big", "Pending", "<none>"));
+    assert_eq!(
+        (
+            pods[0][0].as_str(),
+            pods[0][2].as_str(),
+            pods[0][6].as_str()
+        ),
+        ("big", "Pending", "<none>")
+    );
     let describe = ok(clusterctl(&tb, &repo, &["describe", "pod", "big"])).stdout;
     assert!(describe.contains("Status:           Pending"), "{describe}");
-    assert!(describe.contains(&format!("FailedScheduling  ")), "{describe}");
+    assert!(describe.contains("FailedScheduling  "), "{describe}");
     assert!(describe.contains(msg), "{describe}");
     for (h, _) in &tb.hosts {
-        assert!(managed_names(&tb, h).is_empty(), "nothing runs for a Pending pod ({h})");
+        assert!(
+            managed_names(&tb, h).is_empty(),
+            "nothing runs for a Pending pod ({h})"
+        );
     }
 }
