@@ -1,5 +1,7 @@
 //! Scheduler throughput: 5,000 nodes, 1,000 existing pods, 10,000 new pods (100 ReplicaSets of 100),
-//! default plugins, every node evaluated (no sampling). Reproduce:
+//! default plugins, every node evaluated (no sampling). Variant `affinity_spread`: every pod (existing and
+//! new) also has required pod anti-affinity on `kubernetes.io/hostname` against its ReplicaSet and a
+//! DoNotSchedule zone spread constraint (maxSkew 1) over it. Reproduce:
 //! `CARGO_TARGET_DIR=/work/target cargo bench --bench scheduler -- --sample-size 10`
 //! See docs/performance.md.
 
@@ -39,7 +41,7 @@ fn nodes() -> Vec<Node> {
         .collect()
 }
 
-fn pod(rs: usize, i: usize, node: Option<String>) -> Pod {
+fn pod(rs: usize, i: usize, node: Option<String>, constrained: bool) -> Pod {
     let mut spec = json!({"containers": [{"name": "app", "image": "nginx",
         "resources": {"requests": {"cpu": format!("{}m", 100 + (i % 5) * 50), "memory": "128Mi"}}}]});
     if rs % 4 == 0 {
@@ -48,15 +50,22 @@ fn pod(rs: usize, i: usize, node: Option<String>) -> Pod {
     if let Some(n) = node {
         spec["nodeName"] = json!(n);
     }
+    let app = json!({"matchLabels": {"app": format!("rs{rs}")}});
+    if constrained {
+        spec["affinity"] = json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": app, "topologyKey": "kubernetes.io/hostname"}]}});
+        spec["topologySpreadConstraints"] = json!([{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule", "labelSelector": app}]);
+    }
     serde_json::from_value(json!({
-        "metadata": {"name": format!("rs{rs}-{i}"), "namespace": "default",
+        "metadata": {"name": format!("rs{rs}-{i}"), "namespace": "default", "labels": {"app": format!("rs{rs}")},
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("rs{rs}"), "uid": "", "controller": true}]},
         "spec": spec
     }))
     .unwrap()
 }
 
-fn bench(c: &mut Criterion) {
+fn run(c: &mut Criterion, name: &str, constrained: bool) {
     let nodes = nodes();
     let existing: Vec<Pod> = (0..EXISTING)
         .map(|i| {
@@ -64,13 +73,16 @@ fn bench(c: &mut Criterion) {
                 1000 + i % 10,
                 i,
                 Some(format!("node-{:05}", (i * 7) % NODES)),
+                constrained,
             )
         })
         .collect();
-    let new: Vec<Pod> = (0..NEW).map(|i| pod(i / 100, i, None)).collect();
+    let new: Vec<Pod> = (0..NEW)
+        .map(|i| pod(i / 100, i, None, constrained))
+        .collect();
     let mut g = c.benchmark_group("scheduler");
     g.throughput(Throughput::Elements(NEW as u64));
-    g.bench_function("default_plugins_5000n_1000e_10000p", |b| {
+    g.bench_function(name, |b| {
         b.iter_batched(
             || Scheduler::new(&nodes, &existing),
             |mut s| {
@@ -82,6 +94,11 @@ fn bench(c: &mut Criterion) {
         )
     });
     g.finish();
+}
+
+fn bench(c: &mut Criterion) {
+    run(c, "default_plugins_5000n_1000e_10000p", false);
+    run(c, "affinity_spread_5000n_1000e_10000p", true);
 }
 
 criterion_group!(benches, bench);

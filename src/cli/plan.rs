@@ -6,6 +6,32 @@ use clap::Args;
 
 use super::{CliError, Format, Global, Ui, pipeline};
 use crate::output::plan as view;
+use crate::scheduler::whatif;
+
+/// The pods running now, as the scheduler sees them (controller owner included, for the what-if).
+fn current_pods(state: &crate::model::ObservedState) -> Vec<k8s_openapi::api::core::v1::Pod> {
+    crate::model::observed_pods(state)
+        .iter()
+        .map(|p| {
+            let mut pod = crate::plan::existing_pod(p);
+            if let Some(o) = &p.owner {
+                let refs = pod.metadata.owner_references.get_or_insert_with(Vec::new);
+                if !refs.iter().any(|r| r.controller == Some(true)) {
+                    refs.push(
+                        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                            api_version: "apps/v1".into(),
+                            kind: o.kind.clone(),
+                            name: o.name.clone(),
+                            controller: Some(true),
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+            pod
+        })
+        .collect()
+}
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -21,6 +47,12 @@ pub struct PlanArgs {
     /// Treat manifest warnings (unknown fields) as errors.
     #[arg(long)]
     pub strict: bool,
+    /// What if NODE were drained: where its pods would go and which would stay Pending (changes nothing).
+    #[arg(long, value_name = "NODE", conflicts_with = "lose")]
+    pub drain: Option<String>,
+    /// What if NODE were lost: where its pods would go and which would stay Pending (changes nothing).
+    #[arg(long, value_name = "NODE")]
+    pub lose: Option<String>,
 }
 
 pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<i32, CliError> {
@@ -29,6 +61,19 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<i32, CliError> 
     pipeline::warn_dirty(&desired, ui);
     let observed = pipeline::observe(&inv, args.observed.as_deref()).await?;
     pipeline::warn_unreachable(&observed.state, ui);
+    let what_if = match (&args.drain, &args.lose) {
+        (Some(n), _) => Some((n, whatif::Mode::Drain)),
+        (None, Some(n)) => Some((n, whatif::Mode::Lose)),
+        (None, None) => None,
+    };
+    if let Some((node, mode)) = what_if {
+        let nodes = pipeline::nodes(&inv, &observed.state);
+        let pods = current_pods(&observed.state);
+        let outcomes =
+            whatif::what_if(&nodes, &pods, node, mode).map_err(|e| anyhow::anyhow!("{e}"))?;
+        ui.out(&whatif::render(node, mode, &outcomes, args.explain));
+        return Ok(0);
+    }
     let (plan, _) = pipeline::make_plan(&inv, &desired, &observed.state);
     match g.output {
         Format::Json => ui.out(&serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?),

@@ -219,6 +219,32 @@ fn pod_requests_limits(
             }
         }
     }
+    // The amounts come from the scheduler's accounting (sidecars, overhead, init maxima), so describe
+    // and placement always agree; the sums above only supply each resource's display format.
+    let sched = crate::scheduler::pod_requests(pod, false);
+    let mut amounts: Vec<(&str, i128)> = vec![
+        ("cpu", i128::from(sched.milli_cpu)),
+        ("memory", i128::from(sched.memory) * 1000),
+        (
+            "ephemeral-storage",
+            i128::from(sched.ephemeral_storage) * 1000,
+        ),
+    ];
+    amounts.extend(
+        sched
+            .scalar
+            .iter()
+            .map(|(k, v)| (k.as_str(), i128::from(*v) * 1000)),
+    );
+    for (k, milli) in amounts {
+        match reqs.get_mut(k) {
+            Some(q) => *q = q.with_milli(milli),
+            None if milli != 0 => {
+                reqs.insert(k.to_string(), QuantitySum::default().with_milli(milli));
+            }
+            None => {}
+        }
+    }
     (reqs, lims)
 }
 

@@ -36,6 +36,11 @@ impl QuantitySum {
         }
     }
 
+    /// The same display format with another amount (totals computed elsewhere, printed like kubectl).
+    pub fn with_milli(self, milli: i128) -> QuantitySum {
+        QuantitySum { milli, ..self }
+    }
+
     pub fn milli_value(&self) -> i128 {
         self.milli
     }

@@ -1,25 +1,38 @@
 //! Scheduler: kube-scheduler semantics as a small framework — `Filter` and `Score` plugins over a snapshot
 //! of nodes and existing pods. Each placement is reserved into the working copy so the next pod sees it;
 //! existing pods never move. Deterministic: ties go to the lowest node name (upstream picks at random).
-//! Pure: no IO. Not implemented yet: InterPodAffinity, explicit PodTopologySpread constraints,
-//! ImageLocality (contributes 0), preemption.
+//! Pure: no IO. Not implemented: ImageLocality (contributes 0), volume plugins, preemption.
+//!
+//! Speed: per pod, a `Cycle` pre-computes everything label-based (counters kept incrementally by the
+//! snapshot); each filter runs once over the surviving node list; rejections are compact codes rendered
+//! only when read. See docs/performance.md.
 
+pub mod cycle;
 pub mod filters;
 pub mod scores;
 pub mod snapshot;
+pub mod terms;
+pub mod whatif;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use filters::{Filter, Reason};
+use cycle::Cycle;
+use filters::{Fail, Filter, Reason, Wanted};
 use scores::Score;
-use snapshot::{PodInfo, Snapshot};
+use snapshot::{NodeInfo, PodInfo, Snapshot};
+pub use snapshot::{Resources, pod_requests};
 
 pub struct Scheduler {
     snap: Snapshot,
     filters: Vec<Box<dyn Filter>>,
     scores: Vec<Box<dyn Score>>,
+    /// Reused per pod: the feasible node list, per-plugin scores, totals.
+    feasible: Vec<u32>,
+    score_bufs: Vec<Vec<i64>>,
+    totals: Vec<i64>,
 }
 
 /// Where a pod went and why.
@@ -31,7 +44,46 @@ pub struct Placement {
     /// Weighted score per plugin on the chosen node.
     pub scores: Vec<(String, i64)>,
     /// Nodes that failed a filter, with a detailed reason, sorted by node.
-    pub rejected: Vec<(String, String)>,
+    pub rejected: Rejected,
+}
+
+/// The nodes a pod could not go to, kept as codes; `iter` renders `(node, detail)` sorted by node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    nodes: Arc<Vec<NodeInfo>>,
+    pod: Wanted,
+    items: Vec<(u32, Fail)>,
+}
+
+impl Rejected {
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    fn sorted(&self) -> Vec<&(u32, Fail)> {
+        let mut v: Vec<&(u32, Fail)> = self.items.iter().collect();
+        v.sort_unstable_by_key(|(i, _)| *i);
+        v
+    }
+    /// Per node (sorted by name): the upstream reason(s).
+    pub fn reasons(&self) -> Vec<(&str, Vec<Reason>)> {
+        self.sorted()
+            .into_iter()
+            .map(|(i, f)| {
+                let n = &self.nodes[*i as usize];
+                (n.name.as_str(), f.render(n, &self.pod))
+            })
+            .collect()
+    }
+    /// `(node, "Insufficient memory (requested 300Mi, free 120Mi)")`, sorted by node.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, String)> + '_ {
+        self.reasons().into_iter().map(|(n, rs)| {
+            let detail: Vec<String> = rs.into_iter().map(|r| r.detail).collect();
+            (n, detail.join(", "))
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,61 +97,67 @@ pub struct FitError {
 
 impl Scheduler {
     pub fn new(nodes: &[Node], existing: &[Pod]) -> Scheduler {
+        let scores = scores::default_scores();
         Scheduler {
             snap: Snapshot::new(nodes, existing),
             filters: filters::default_filters(),
-            scores: scores::default_scores(),
+            score_bufs: vec![vec![]; scores.len()],
+            scores,
+            feasible: vec![],
+            totals: vec![],
         }
     }
 
     /// Filters, scores and picks a node for `pod`, then reserves it there.
     pub fn schedule(&mut self, pod: &Pod) -> Result<Placement, FitError> {
-        let info = PodInfo::new(pod);
-        let mut feasible = Vec::with_capacity(self.snap.nodes.len());
-        let mut rejected: Vec<(usize, Vec<Reason>)> = vec![];
-        for (i, node) in self.snap.nodes.iter().enumerate() {
-            // Per node, the first failing plugin decides (upstream short-circuits).
-            let failure = self
-                .filters
-                .iter()
-                .map(|f| f.filter(&info, node))
-                .find(|r| !r.is_empty());
-            match failure {
-                None => feasible.push(i),
-                Some(reasons) => rejected.push((i, reasons)),
+        let cx = Cycle::new(PodInfo::new(pod), &mut self.snap);
+        let snap = &self.snap;
+        let feasible = &mut self.feasible;
+        feasible.clear();
+        feasible.extend(0..snap.nodes.len() as u32);
+        let mut rejected: Vec<(u32, Fail)> = vec![];
+        // Per node the first failing plugin decides (upstream short-circuits): later plugins only see
+        // the survivors.
+        for f in &self.filters {
+            if feasible.is_empty() {
+                break;
             }
+            f.run(&cx, snap, feasible, &mut rejected);
         }
-        let rejected_out = || -> Vec<(String, String)> {
-            rejected
-                .iter()
-                .map(|(i, rs)| {
-                    let detail: Vec<&str> = rs.iter().map(|r| r.detail.as_str()).collect();
-                    (self.snap.nodes[*i].name.clone(), detail.join(", "))
-                })
-                .collect()
+        let rejected = Rejected {
+            nodes: snap.nodes.clone(),
+            pod: Wanted {
+                requests: cx.pod.requests.clone(),
+                host_ports: cx.pod.host_ports.clone(),
+            },
+            items: rejected,
         };
         if feasible.is_empty() {
+            let reasons = rejected.reasons();
             return Err(FitError {
                 message: fit_message(
-                    self.snap.nodes.len(),
-                    rejected.iter().flat_map(|(_, rs)| rs),
+                    snap.nodes.len(),
+                    reasons.iter().flat_map(|(_, rs)| rs.iter()),
                 ),
-                reasons: rejected_out(),
+                reasons: rejected.iter().map(|(n, d)| (n.to_string(), d)).collect(),
             });
         }
         let (chosen, total, per_plugin) = if feasible.len() == 1 {
-            (feasible[0], 0, vec![])
+            (feasible[0] as usize, 0, vec![])
         } else {
-            let mut totals = vec![0i64; feasible.len()];
-            let mut per_plugin: Vec<(&'static str, i64, Option<Vec<i64>>)> = vec![];
-            for s in &self.scores {
-                let scores = s.score(&info, &self.snap, &feasible);
-                if let Some(sc) = &scores {
-                    for (t, v) in totals.iter_mut().zip(sc) {
-                        *t += v * s.weight();
+            let totals = &mut self.totals;
+            totals.clear();
+            totals.resize(feasible.len(), 0);
+            let mut ran = Vec::with_capacity(self.scores.len());
+            for (s, buf) in self.scores.iter().zip(&mut self.score_bufs) {
+                let used = s.score(&cx, snap, feasible, buf);
+                if used {
+                    let w = s.weight();
+                    for (t, v) in totals.iter_mut().zip(buf.iter()) {
+                        *t += v * w;
                     }
                 }
-                per_plugin.push((s.name(), s.weight(), scores));
+                ran.push(used);
             }
             // First maximum in name order: the lowest node name wins ties.
             let mut best = 0;
@@ -108,25 +166,33 @@ impl Scheduler {
                     best = k;
                 }
             }
-            let breakdown = per_plugin
-                .into_iter()
-                .map(|(name, w, sc)| (name.to_string(), sc.map_or(0, |v| v[best] * w)))
+            let breakdown = self
+                .scores
+                .iter()
+                .zip(&self.score_bufs)
+                .zip(ran)
+                .map(|((s, buf), used)| {
+                    (
+                        s.name().to_string(),
+                        if used { buf[best] * s.weight() } else { 0 },
+                    )
+                })
                 .collect();
-            (feasible[best], totals[best], breakdown)
+            (feasible[best] as usize, totals[best], breakdown)
         };
         let placement = Placement {
-            node: self.snap.nodes[chosen].name.clone(),
+            node: snap.nodes[chosen].name.clone(),
             total,
             scores: per_plugin,
-            rejected: rejected_out(),
+            rejected,
         };
-        self.snap.reserve(&info, chosen);
+        self.snap.reserve(&cx.pod, chosen);
         Ok(placement)
     }
 
     /// Requested resources reserved so far on `node` (cpu millicores, memory bytes, pods).
     pub fn reserved(&self, node: &str) -> Option<(i64, i64, i64)> {
-        let n = &self.snap.nodes[self.snap.index_of(node)?];
+        let n = &self.snap.state[self.snap.index_of(node)?];
         Some((n.requested.milli_cpu, n.requested.memory, n.pod_count))
     }
 }

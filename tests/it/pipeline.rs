@@ -576,3 +576,43 @@ fn a_held_lock_blocks_apply_and_names_its_holder_until_unlocked() {
     assert_eq!(pod_rows(&tb, &repo).len(), 1);
     reset(&tb);
 }
+
+#[test]
+fn a_pod_that_fits_nowhere_stays_pending_with_the_scheduler_message() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.write(
+        "big.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n  - name: web\n    image: nginx\n    resources:\n      requests:\n        cpu: \"5\"\n",
+    )
+    .commit("big");
+    let msg = "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu.";
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(
+        plan.stdout.contains(&format!("! pod default/big: {msg}")),
+        "{plan:?}"
+    );
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let pods = pod_rows(&tb, &repo);
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert_eq!(
+        (
+            pods[0][0].as_str(),
+            pods[0][2].as_str(),
+            pods[0][6].as_str()
+        ),
+        ("big", "Pending", "<none>")
+    );
+    let describe = ok(clusterctl(&tb, &repo, &["describe", "pod", "big"])).stdout;
+    assert!(describe.contains("Status:           Pending"), "{describe}");
+    assert!(describe.contains("FailedScheduling  "), "{describe}");
+    assert!(describe.contains(msg), "{describe}");
+    for (h, _) in &tb.hosts {
+        assert!(
+            managed_names(&tb, h).is_empty(),
+            "nothing runs for a Pending pod ({h})"
+        );
+    }
+}
