@@ -3,5 +3,6 @@
 
 mod common;
 mod pipeline;
+mod scheduling;
 mod services;
 mod testbed;
