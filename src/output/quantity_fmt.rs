@@ -1,7 +1,6 @@
 //! Sums of resource quantities and their canonical text, as `kubectl describe node` prints request/limit
-//! totals (`750m`, `150Mi`, `1`, `0`). Canonical form follows `resource.Quantity.String()`: the largest
-//! exponent that keeps an integer mantissa, in the format of the first quantity added (BinarySI values below
-//! 1024 or not whole fall back to decimal). Parsing stays in `crate::quantity`; this only adds and prints.
+//! totals (`750m`, `150Mi`, `1`, `0`). Canonical form is `crate::quantity`'s (`resource.Quantity.String()`), in the format of the
+//! first quantity added. Parsing and formatting stay in `crate::quantity`; this only adds.
 
 use crate::quantity::{Format, Quantity};
 
@@ -64,45 +63,10 @@ impl std::fmt::Display for QuantitySum {
     }
 }
 
-/// Canonical text of `milli / 1000` in `format`.
+/// Canonical text of `milli / 1000` in `format`: `resource.Quantity.String()`, via [`Quantity::canonical`].
 pub fn canonical(milli: i128, format: Format) -> String {
-    if milli == 0 {
-        return "0".to_string();
-    }
-    if format == Format::BinarySI && milli % 1000 == 0 && (milli / 1000).abs() >= 1024 {
-        let mut v = milli / 1000;
-        let mut k = 0;
-        while k < 6 && v % 1024 == 0 {
-            v /= 1024;
-            k += 1;
-        }
-        const SUFFIX: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-        return format!("{v}{}", SUFFIX[k]);
-    }
-    let mut mantissa = milli;
-    let mut exp: i32 = -3;
-    while exp < 18 && mantissa % 1000 == 0 {
-        mantissa /= 1000;
-        exp += 3;
-    }
-    if format == Format::DecimalExponent {
-        return if exp == 0 {
-            mantissa.to_string()
-        } else {
-            format!("{mantissa}e{exp}")
-        };
-    }
-    let suffix = match exp {
-        -3 => "m",
-        0 => "",
-        3 => "k",
-        6 => "M",
-        9 => "G",
-        12 => "T",
-        15 => "P",
-        _ => "E",
-    };
-    format!("{mantissa}{suffix}")
+    let milli = i64::try_from(milli).unwrap_or(if milli < 0 { i64::MIN } else { i64::MAX });
+    Quantity::from_scaled(milli, 3, format).canonical()
 }
 
 #[cfg(test)]
