@@ -187,6 +187,10 @@ pub fn plan_host(
             observed.fdb.as_slice(),
         )
     };
+    // Looked up once per peer: sets, so a host with N peers costs O(N log N), not O(N²).
+    let have_routes: BTreeSet<&(String, String)> = routes.iter().collect();
+    let have_neigh: BTreeSet<&(String, String)> = neighbors.iter().collect();
+    let have_fdb: BTreeSet<&(String, String)> = fdb.iter().collect();
     let mut want_routes = BTreeSet::new();
     let mut want_neigh = BTreeSet::new();
     let mut want_fdb = BTreeSet::new();
@@ -196,14 +200,14 @@ pub fn plan_host(
         want_neigh.insert((vip.clone(), mac.clone()));
         want_fdb.insert((mac.clone(), p.address.clone()));
         let mut added = false;
-        if !fdb.contains(&(mac.clone(), p.address.clone())) {
+        if !have_fdb.contains(&(mac.clone(), p.address.clone())) {
             steps.push(Cmd::write(
                 "bridge",
                 ["fdb", "replace", &mac, "dev", VXLAN_DEV, "dst", &p.address],
             ));
             added = true;
         }
-        if !neighbors.contains(&(vip.clone(), mac.clone())) {
+        if !have_neigh.contains(&(vip.clone(), mac.clone())) {
             steps.push(ip(&[
                 "neigh",
                 "replace",
@@ -217,7 +221,7 @@ pub fn plan_host(
             ]));
             added = true;
         }
-        if !routes.contains(&(p.pod_cidr.clone(), vip.clone())) {
+        if !have_routes.contains(&(p.pod_cidr.clone(), vip.clone())) {
             steps.push(ip(&[
                 "route",
                 "replace",

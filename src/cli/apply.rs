@@ -39,15 +39,7 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
     if first_plan.changes.is_empty() {
         // Nothing to do: no lock, no remote write at all.
-        ui.out(&view::render(
-            &first_plan,
-            &desired.source.short,
-            &view::Options {
-                color: ui.color,
-                explain: false,
-            },
-        ));
-        return Ok(0);
+        return Ok(nothing_to_do(&first_plan, &desired.source.short, ui));
     }
     let held = lock::acquire(&connected.transports, &holder)
         .await
@@ -67,8 +59,7 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     };
     if plan.changes.is_empty() {
         held.release().await;
-        ui.out(&view::render(&plan, &desired.source.short, &opts));
-        return Ok(0);
+        return Ok(nothing_to_do(&plan, &desired.source.short, ui));
     }
     if g.output == Format::Json {
         ui.out(&serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?);
@@ -112,6 +103,17 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
         ));
     }
     Ok(0)
+}
+
+/// Reports an apply that found nothing to do (Terraform's manner: the plan view, then a zero summary).
+fn nothing_to_do(plan: &crate::plan::Plan, commit: &str, ui: &Ui) -> i32 {
+    let opts = view::Options {
+        color: ui.color,
+        explain: false,
+    };
+    ui.out(&view::render(plan, commit, &opts));
+    ui.out("Apply complete! Pods: 0 added, 0 changed, 0 destroyed. Mutating remote commands: 0.");
+    0
 }
 
 /// One progress bar per host, drawn only when stderr is a terminal.
