@@ -131,7 +131,7 @@ impl Inventory {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
-    #[error("cannot read inventory {}: {source}", path.display())]
+    #[error("cannot read inventory {}: {source} (point --cluster at the inventory; see docs/cluster-yaml.md)", path.display())]
     Read {
         path: PathBuf,
         #[source]

@@ -30,7 +30,7 @@ pub struct SourceTree {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{path} is not inside a Git repository: {source}")]
+    #[error("{} is not inside a Git repository: {} (point --repo at the repository holding the manifests)", path.display(), source.message())]
     NotARepo {
         path: PathBuf,
         #[source]

@@ -44,7 +44,7 @@ pub fn load_desired(
     ui: &Ui,
 ) -> Result<Desired, CliError> {
     let source = source::read(&g.repo, &g.git_ref, &inv.cluster.apps_dir)
-        .map_err(|e| CliError::Other(e.into()))?;
+        .map_err(|e| CliError::Reported(e.to_string()))?;
     tracing::debug!(commit = %source.commit, files = source.files.len(), "read the manifests");
     let parsed = manifest::parse_with(
         &source.files,
