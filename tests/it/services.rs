@@ -111,7 +111,7 @@ fn node_port_answers_on_every_host_and_spreads_and_a_second_apply_writes_nothing
     let second = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert!(second.stdout.contains("No changes."), "{second:?}");
     assert!(
-        !second.stdout.contains("Mutating remote commands"),
+        second.stdout.contains("Mutating remote commands: 0."),
         "{second:?}"
     );
     let after: Vec<(String, String)> = tb
