@@ -69,16 +69,24 @@ impl ApplyReport {
 }
 
 /// When a change runs: pod networks on every host first, then pods, then service rules (so rules point at
-/// pods that exist, and endpoints of removed pods are dropped once they are gone).
-fn phase(change: &Change) -> usize {
-    match change.kind.as_str() {
-        "Network" => 0,
-        "ServiceRules" => 2,
-        _ => 1,
+/// pods that exist). When the plan only removes pods (a scale-down, a deletion), the rules go first instead:
+/// endpoints are dropped before their pods stop, so no request is sent to a pod that is going away.
+fn phase(change: &Change, rules_first: bool) -> usize {
+    match (change.kind.as_str(), rules_first) {
+        ("Network", _) => 0,
+        ("ServiceRules", true) => 1,
+        ("ServiceRules", false) => 3,
+        _ => 2,
     }
 }
 
-/// Runs `plan` against `transports` (by node name), in three phases (see [`phase`]); hosts run in parallel
+/// True when every pod change of the plan is a deletion (see [`phase`]).
+fn rules_first(plan: &Plan) -> bool {
+    let mut pods = plan.changes.iter().filter(|c| c.kind == "Pod").peekable();
+    pods.peek().is_some() && pods.all(|c| c.action == Action::Delete)
+}
+
+/// Runs `plan` against `transports` (by node name), in phases (see [`phase`]); hosts run in parallel
 /// within a phase. Changes for a host without a transport fail.
 pub async fn execute(
     plan: &Plan,
@@ -87,11 +95,12 @@ pub async fn execute(
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
     let mut hosts: BTreeMap<String, HostReport> = BTreeMap::new();
-    for p in 0..3 {
+    let rules_first = rules_first(plan);
+    for p in 0..4 {
         let changes: Vec<Change> = plan
             .changes
             .iter()
-            .filter(|c| phase(c) == p)
+            .filter(|c| phase(c, rules_first) == p)
             .cloned()
             .collect();
         if changes.is_empty() {
@@ -268,5 +277,78 @@ pub fn subject(change: &Change) -> String {
         "Network" => format!("network {}", change.name),
         "ServiceRules" => "service rules".to_string(),
         _ => format!("{}/{}", change.namespace, change.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PLAN_FORMAT_VERSION, Summary};
+    use crate::transport::Cmd;
+    use crate::transport::fake::FakeConnector;
+
+    fn change(kind: &str, action: Action, name: &str, program: &str) -> Change {
+        Change {
+            action,
+            kind: kind.into(),
+            namespace: "default".into(),
+            name: name.into(),
+            node: "k8s-node1".into(),
+            reason: "test".into(),
+            details: vec![],
+            steps: vec![Cmd::write(program, [name])],
+        }
+    }
+
+    fn order(changes: Vec<Change>) -> Vec<String> {
+        let plan = Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            commit: "c".into(),
+            changes,
+            pending: vec![],
+            unreachable_nodes: vec![],
+            summary: Summary::default(),
+        };
+        let fake = FakeConnector::new();
+        let transports: BTreeMap<String, Arc<dyn Transport>> = BTreeMap::from([(
+            "k8s-node1".to_string(),
+            fake.transport("k8s-node1") as Arc<dyn Transport>,
+        )]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let report = rt.block_on(execute(&plan, &transports, &|_| {}));
+        assert!(!report.failed(), "{report:?}");
+        fake.commands("k8s-node1")
+            .iter()
+            .map(|c| c.program.clone())
+            .collect()
+    }
+
+    #[test]
+    fn rules_follow_new_pods_but_precede_removals() {
+        // New pods: network, then pods, then the rules that point at them.
+        let grow = order(vec![
+            change(
+                "ServiceRules",
+                Action::Update,
+                "iptables",
+                "iptables-restore",
+            ),
+            change("Pod", Action::Create, "web-1", "docker"),
+            change("Network", Action::Create, "clusterctl-pods", "ip"),
+        ]);
+        assert_eq!(grow, ["ip", "docker", "iptables-restore"]);
+        // Only removals (scale-down): endpoints are dropped before their pods stop.
+        let shrink = order(vec![
+            change("Pod", Action::Delete, "web-2", "docker"),
+            change(
+                "ServiceRules",
+                Action::Update,
+                "iptables",
+                "iptables-restore",
+            ),
+        ]);
+        assert_eq!(shrink, ["iptables-restore", "docker"]);
     }
 }
