@@ -144,6 +144,10 @@ pub struct Roster {
     pub commit: String,
     /// Sorted by (namespace, name).
     pub pods: Vec<RosterPod>,
+    /// When each Service (`namespace/name`) was first applied, RFC 3339: there is no API server to keep a
+    /// Service's creationTimestamp, and `get svc` shows its AGE.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

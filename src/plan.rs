@@ -740,9 +740,29 @@ pub fn roster_after(
         }
     }));
     pods.sort_by(|a, b| (&a.namespace, &a.name, &a.node).cmp(&(&b.namespace, &b.name, &b.node)));
+    // A Service keeps the time it was first applied; new ones are stamped now.
+    let known = observed.roster().map(|r| &r.services);
+    let services = binding
+        .services
+        .services
+        .iter()
+        .map(|s| {
+            let key = format!(
+                "{}/{}",
+                s.metadata.namespace.as_deref().unwrap_or_default(),
+                s.metadata.name.as_deref().unwrap_or_default()
+            );
+            let created = known
+                .and_then(|k| k.get(&key))
+                .cloned()
+                .unwrap_or_else(|| written_at.to_string());
+            (key, created)
+        })
+        .collect();
     model::Roster {
         written_at: written_at.to_string(),
         commit: plan.commit.clone(),
+        services,
         pods,
     }
 }

@@ -485,3 +485,40 @@ fn plan_views_snapshot() {
         crate::output::plan::render(&empty, "0123456", &opts)
     );
 }
+
+#[test]
+fn the_roster_keeps_when_each_service_was_first_applied() {
+    let mut sim = Sim::new();
+    let svc = |name: &str| k8s_openapi::api::core::v1::Service {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("default".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let plan = sim.plan(&[]);
+    let mut binding = Binding::default();
+    binding.services.services = vec![svc("old")];
+    let first = roster_after(&sim.state, &plan, &binding, "2026-11-26T10:00:00Z");
+    assert_eq!(first.services["default/old"], "2026-11-26T10:00:00Z");
+    for n in &mut sim.state.nodes {
+        n.roster = Some(first.clone());
+    }
+    binding.services.services = vec![svc("old"), svc("new")];
+    let second = roster_after(&sim.state, &plan, &binding, "2026-11-26T12:00:00Z");
+    assert_eq!(
+        second.services["default/old"], "2026-11-26T10:00:00Z",
+        "kept"
+    );
+    assert_eq!(
+        second.services["default/new"], "2026-11-26T12:00:00Z",
+        "stamped when first applied"
+    );
+    binding.services.services = vec![svc("new")];
+    let third = roster_after(&sim.state, &plan, &binding, "2026-11-26T13:00:00Z");
+    assert!(
+        !third.services.contains_key("default/old"),
+        "a removed service is forgotten"
+    );
+}

@@ -108,11 +108,37 @@ pub async fn world(
         deployments,
         replica_sets,
         nodes: pipeline::nodes(&inv, &observed.state),
-        // With their allocated ClusterIPs and NodePorts.
-        services: binding.services.services,
+        // With their allocated ClusterIPs and NodePorts, dated by the roster.
+        services: with_creation_times(binding.services.services, &observed.state),
         pending,
         endpoints: binding.services.endpoints,
     })
+}
+
+/// Services get the time they were first applied (kept in the roster) as their creationTimestamp.
+fn with_creation_times(
+    mut services: Vec<Service>,
+    state: &crate::model::ObservedState,
+) -> Vec<Service> {
+    let Some(roster) = state.roster() else {
+        return services;
+    };
+    for s in &mut services {
+        let key = format!(
+            "{}/{}",
+            s.metadata.namespace.as_deref().unwrap_or_default(),
+            s.metadata.name.as_deref().unwrap_or_default()
+        );
+        if let Some(t) = roster
+            .services
+            .get(&key)
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        {
+            s.metadata.creation_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t));
+        }
+    }
+    services
 }
 
 fn key(m: &ObjectMeta) -> (String, String) {
