@@ -312,7 +312,6 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                                 change
                                     .details
                                     .push(format!("moves to node {}", placed.node));
-                                change.steps.extend(Vec::new());
                             }
                             change.steps.extend(steps);
                         }
