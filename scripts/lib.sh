@@ -24,6 +24,11 @@ die() { log "error: $*"; exit 1; }
 
 # now_ms: milliseconds since the epoch, for phase timings.
 now_ms() { date +%s%3N; }
+
+# testbed_default_dir: the state dir of testbed $TESTBED_ID (see scripts/testbed: .testbed, .testbed-ID).
+testbed_default_dir() {
+  if [ "${TESTBED_ID:-0}" = 0 ]; then echo "$REPO_ROOT/.testbed"; else echo "$REPO_ROOT/.testbed-$((10#$TESTBED_ID))"; fi
+}
 # since MS: seconds elapsed since MS, with one decimal ("12.3s").
 since() { local d=$(( $(now_ms) - $1 )); printf '%d.%ds' $((d / 1000)) $((d % 1000 / 100)); }
 

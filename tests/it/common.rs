@@ -21,6 +21,9 @@ pub const HOSTS: usize = 4;
 pub struct Testbed {
     pub dir: PathBuf,
     pub hosts: Vec<(String, String)>,
+    /// The docker container of each host, in the order of `hosts` (`ctb-<name>`, or `ctbID-<name>`
+    /// for testbed `TESTBED_ID`).
+    pub containers: Vec<String>,
 }
 
 /// The outcome of the one attempt per process: a failed `up` is not retried by every test.
@@ -59,11 +62,14 @@ impl Testbed {
         let dir = std::env::var_os("TESTBED_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join(".testbed"));
+            .unwrap_or_else(|| match std::env::var("TESTBED_ID").ok().filter(|i| i != "0" && !i.is_empty()) {
+                Some(id) => repo_root().join(format!(".testbed-{id}")),
+                None => repo_root().join(".testbed"),
+            });
         Testbed::load(&dir).map_err(|e| format!("{}: {e}", dir.display()))
     }
 
-    /// Reads a testbed's state dir (its `hosts` file: one `name address` line per host).
+    /// Reads a testbed's state dir (its `hosts` file: one `name address [container]` line per host).
     pub fn load(dir: &Path) -> Result<Testbed, String> {
         let hosts_file = dir.join("hosts");
         let text = std::fs::read_to_string(&hosts_file).map_err(|e| {
@@ -72,24 +78,34 @@ impl Testbed {
                 hosts_file.display()
             )
         })?;
-        let hosts: Vec<(String, String)> = text
+        let rows: Vec<(String, String, String)> = text
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 let mut parts = l.split_whitespace();
-                match (parts.next(), parts.next()) {
-                    (Some(n), Some(a)) => Ok((n.to_string(), a.to_string())),
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(n), Some(a), c) => Ok((
+                        n.to_string(),
+                        a.to_string(),
+                        c.map_or_else(|| format!("ctb-{n}"), str::to_string),
+                    )),
                     _ => Err(format!("{}: bad line {l:?}", hosts_file.display())),
                 }
             })
             .collect::<Result<_, _>>()?;
+        let containers = rows.iter().map(|r| r.2.clone()).collect();
+        let hosts: Vec<(String, String)> = rows.into_iter().map(|(n, a, _)| (n, a)).collect();
         if hosts.is_empty() {
             return Err(format!("{} lists no hosts", hosts_file.display()));
         }
         let dir = dir
             .canonicalize()
             .map_err(|e| format!("{}: {e}", dir.display()))?;
-        Ok(Testbed { dir, hosts })
+        Ok(Testbed {
+            dir,
+            hosts,
+            containers,
+        })
     }
 
     /// The testbed's inventory, ready for clusterctl (`--inventory`/`-f`).
@@ -156,10 +172,17 @@ impl Testbed {
             .expect("cannot run ssh")
     }
 
-    /// Runs `args` inside the host's container (`docker exec ctb-<name> ARGS...`).
+    /// The docker container that is the host.
+    pub fn container(&self, host: &str) -> &str {
+        let name = self.name(host);
+        let i = self.hosts.iter().position(|(n, _)| n == name).expect("a testbed host");
+        &self.containers[i]
+    }
+
+    /// Runs `args` inside the host's container (`docker exec <container> ARGS...`).
     pub fn exec(&self, host: &str, args: &[&str]) -> Output {
         Command::new("docker")
-            .args(["exec", &format!("ctb-{}", self.name(host))])
+            .args(["exec", self.container(host)])
             .args(args)
             .stdin(Stdio::null())
             .output()

@@ -514,8 +514,10 @@ fn unknown_host_keys_are_refused_with_their_fingerprint() {
         "{run:?}"
     );
     assert!(
-        run.stderr
-            .contains("ssh-keyscan -t ed25519 -p 22 172.30.0.11 >> "),
+        run.stderr.contains(&format!(
+            "ssh-keyscan -t ed25519 -p 22 {} >> ",
+            tb.addr("k8s-node1")
+        )),
         "{run:?}"
     );
     // Apply touches no host it cannot verify: the pod stays Pending and nothing is created anywhere.
