@@ -1,5 +1,5 @@
-//! The shared vocabulary of the pipeline: where a manifest came from, what the hosts run (observed state),
-//! and the labels that tie a container back to its desired object. Pure data: no IO, no policy.
+//! The shared vocabulary of the pipeline: what the hosts run (observed state), the labels that tie a container
+//! back to its desired object, and what an apply did. Pure data: no IO, no policy. A leaf of the module graph.
 //!
 //! Desired objects use the real Kubernetes types (`k8s_openapi`); observed state is what a runtime reports,
 //! kept close to the wire so a snapshot file (`clusterctl snapshot -o json`) round-trips losslessly.

@@ -144,6 +144,8 @@ impl TransportError {
     }
 }
 
+// What a transport can carry, and how the remote shell sees it, are transport questions: these live here, not
+// with the `Cmd` value in `crate::cmd`.
 impl Cmd {
     /// Rejects what no transport can carry faithfully: NUL bytes cannot be part of an argv element.
     pub fn check_sendable(&self, host: &str) -> Result<(), TransportError> {
