@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use clusterctl::manifest::RawFile;
 use clusterctl::model::{NodeFacts, OBSERVED_FORMAT_VERSION, ObservedNode, ObservedState};
 use clusterctl::runtime::{Runtime, docker::DockerRuntime};
-use clusterctl::source::RawFile;
 
 pub struct Fixture {
     pub cluster_yaml: String,

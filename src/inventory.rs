@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::Taint;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::yaml::{self, Entry, FieldPath, Node, NodeKind, Pos, Resolved, go_quote};
-use crate::manifest::{Diagnostic, Severity, rules};
-use crate::model::SourceRef;
 use crate::quantity::Quantity;
+use crate::rules;
+use crate::yaml::{
+    self, Diagnostic, Entry, FieldPath, Node, NodeKind, Pos, Resolved, Severity, SourceRef,
+    go_quote,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

@@ -1,5 +1,5 @@
-//! The shared vocabulary of the pipeline: where a manifest came from, what the hosts run (observed state),
-//! and the labels that tie a container back to its desired object. Pure data: no IO, no policy.
+//! The shared vocabulary of the pipeline: what the hosts run (observed state), the labels that tie a container
+//! back to its desired object, and what an apply did. Pure data: no IO, no policy. A leaf of the module graph.
 //!
 //! Desired objects use the real Kubernetes types (`k8s_openapi`); observed state is what a runtime reports,
 //! kept close to the wire so a snapshot file (`clusterctl snapshot -o json`) round-trips losslessly.
@@ -33,20 +33,6 @@ pub mod labels {
     pub const POD_MANIFEST: &str = "clusterctl.io/pod-manifest";
     /// Value of [`CONTAINER`] for the pod sandbox (the container that owns the network namespace).
     pub const SANDBOX_CONTAINER: &str = "POD";
-}
-
-/// Where an object or value was written: `file:line:col` (1-based).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
-pub struct SourceRef {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl std::fmt::Display for SourceRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
-    }
 }
 
 /// The controller that owns a pod (Kubernetes `ownerReferences[controller=true]`, reduced).
@@ -333,4 +319,36 @@ pub fn observed_pods(state: &ObservedState) -> Vec<ObservedPod> {
         }
     }
     pods.into_values().collect()
+}
+
+// ---- apply ------------------------------------------------------------------------------------------------
+
+/// What `apply` did, per host: produced by `apply`, rendered by `output`.
+/// Outcome per host.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostReport {
+    pub node: String,
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    pub failed: usize,
+    /// Network and service-rule changes done.
+    pub network: usize,
+    pub commands: usize,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyReport {
+    pub hosts: Vec<HostReport>,
+    /// Mutating remote commands issued (0 after an apply that found nothing to do).
+    pub mutating_commands: usize,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> bool {
+        self.hosts.iter().any(|h| h.failed > 0)
+    }
 }

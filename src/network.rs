@@ -13,8 +13,8 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
+use crate::cmd::Cmd;
 use crate::model::ObservedNetwork;
-use crate::transport::Cmd;
 
 /// The docker network every pod sandbox joins.
 pub const POD_NETWORK: &str = "clusterctl-pods";
@@ -282,7 +282,7 @@ pub struct PodIps {
 
 impl PodIps {
     pub fn new(pod_cidr: &str) -> Option<PodIps> {
-        let (net, len) = crate::services::alloc::parse_cidr(pod_cidr)?;
+        let (net, len) = crate::cidr::parse_cidr(pod_cidr)?;
         Some(PodIps {
             net,
             size: 1u32.checked_shl(32 - len).unwrap_or(0),

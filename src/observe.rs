@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::inventory::{Host, Inventory, RuntimeKind};
+use crate::inventory::{Host, Inventory, RuntimeKind, SshSettings};
 use crate::model::{OBSERVED_FORMAT_VERSION, ObservedNode, ObservedState};
 use crate::runtime::{Runtime, RuntimeError};
-use crate::transport::{Connector, Transport};
+use crate::transport::{Connector, Target, Transport};
 
 /// What one observation yields: the state, and live connections to the hosts that answered
 /// (apply reuses them instead of reconnecting).
@@ -25,6 +25,24 @@ impl Cluster {
     /// Closes every connection (SSH masters). Dropping the transports does the same, less gracefully.
     pub async fn close(&self) {
         futures::future::join_all(self.transports.values().map(|t| t.close())).await;
+    }
+}
+
+/// The connection target of an inventory host: its own user and key where it sets them, the cluster's otherwise.
+pub fn target(host: &Host, ssh: &SshSettings) -> Target {
+    Target {
+        name: host.name.clone(),
+        address: host.address.clone(),
+        port: host.port,
+        user: host.ssh_user(ssh).to_string(),
+        identity_file: host
+            .identity_file
+            .clone()
+            .or_else(|| ssh.identity_file.clone()),
+        known_hosts_file: ssh.known_hosts_file.clone(),
+        strict_host_key_checking: ssh.strict_host_key_checking,
+        connect_timeout: ssh.connect_timeout,
+        max_sessions: ssh.max_sessions,
     }
 }
 
@@ -85,7 +103,7 @@ async fn observe_host(
         Ok(rt) => rt,
         Err(e) => return (down(host, e.to_string()), None),
     };
-    let transport = match connector.connect(host, &inv.ssh).await {
+    let transport = match connector.connect(&target(host, &inv.ssh)).await {
         Ok(t) => t,
         Err(e) => return (down(host, e.to_string()), None),
     };
@@ -194,10 +212,11 @@ pub fn save_snapshot(path: &Path, state: &ObservedState) -> Result<(), SnapshotE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{ClusterSettings, SshSettings};
+    use crate::cmd::Cmd;
+    use crate::inventory::ClusterSettings;
     use crate::runtime::{DockerRuntime, runtime_for};
     use crate::transport::fake::FakeConnector;
-    use crate::transport::{Cmd, Output, TransportError};
+    use crate::transport::{Output, TransportError};
     use futures::future::BoxFuture;
 
     const FIXTURE_OBSERVE: &str = include_str!("../tests/fixtures/docker/observe.txt");
@@ -299,12 +318,11 @@ mod tests {
     impl Connector for Slow {
         fn connect<'a>(
             &'a self,
-            host: &'a Host,
-            ssh: &'a SshSettings,
+            target: &'a Target,
         ) -> BoxFuture<'a, Result<Arc<dyn Transport>, TransportError>> {
             Box::pin(async move {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                self.0.connect(host, ssh).await
+                self.0.connect(target).await
             })
         }
     }
@@ -414,13 +432,18 @@ mod tests {
         use crate::transport::ssh::SshConnector;
         use crate::transport::test_sshd::{TestSshd, free_port};
         let sshd = TestSshd::start();
-        let mut up = sshd.host();
-        up.name = "node-a".into();
-        let mut gone = TestSshd::host_template(free_port());
-        gone.name = "node-b".into();
-        let mut inv = inventory(vec![up, gone]);
-        inv.ssh = sshd.ssh(true);
-        inv.ssh.connect_timeout = 2;
+        let at = |name: &str, port| Host {
+            address: "127.0.0.1".into(),
+            port,
+            ..host(name, RuntimeKind::Docker)
+        };
+        let mut inv = inventory(vec![at("node-a", sshd.port), at("node-b", free_port())]);
+        inv.ssh = SshSettings {
+            identity_file: Some(sshd.client_key.clone()),
+            known_hosts_file: Some(sshd.known_hosts.clone()),
+            connect_timeout: 2,
+            ..SshSettings::default()
+        };
         let cluster = observe(&inv, &SshConnector::new().unwrap(), runtime_for).await;
         let [a, b] = &cluster.state.nodes[..] else {
             panic!("two nodes")

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::transport::Cmd;
+use crate::cmd::Cmd;
 
 /// Version of the plan JSON schema (docs/plan-format.md).
 pub const PLAN_FORMAT_VERSION: u32 = 1;

@@ -9,10 +9,10 @@ use std::net::Ipv4Addr;
 use k8s_openapi::api::core::v1::{Pod, Service};
 
 use super::{Action, Binding, Change, PlanInput};
+use crate::cmd::Cmd;
 use crate::model::{self, ObservedPod};
 use crate::network::{self, HostNet};
 use crate::services::{self, Allocated, EndpointPod, Protocol, iptables, render};
-use crate::transport::Cmd;
 
 /// Cluster network settings and the desired services: the planner's network input.
 #[derive(Debug, Clone)]

@@ -153,7 +153,7 @@ impl Sim {
 
 /// Manifests through the real parser (API-server defaults included), as `plan` gets them.
 fn parse(yaml: &str) -> Vec<Manifest> {
-    let parsed = crate::manifest::parse(&[crate::source::RawFile {
+    let parsed = crate::manifest::parse(&[crate::manifest::RawFile {
         path: "apps/x.yaml".into(),
         bytes: yaml.into(),
     }]);

@@ -6,13 +6,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Repository, Status, StatusOptions, TreeWalkMode, TreeWalkResult};
 
-/// One file of the manifest directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawFile {
-    /// Repository-relative, `/`-separated, e.g. `apps/my_nginx.yaml`.
-    pub path: String,
-    pub bytes: Vec<u8>,
-}
+use crate::manifest::RawFile;
 
 /// The manifest files of one commit.
 #[derive(Debug, Clone, PartialEq, Eq)]

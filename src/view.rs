@@ -23,8 +23,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::age::{human_duration, to_chrono, to_time};
 use crate::model::ObservedPod;
-use crate::output::age::{human_duration, to_chrono, to_time};
 use crate::quantity::Quantity;
 
 /// Label the ReplicaSet controller puts on its pods and ReplicaSets.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::transport::{Cmd, Transport};
+use crate::cmd::Cmd;
+use crate::transport::Transport;
 
 pub const LOCK_DIR: &str = "/var/lib/clusterctl/lock";
 const HOLDER_FILE: &str = "/var/lib/clusterctl/lock/holder";

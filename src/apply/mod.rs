@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::future::join_all;
-use serde::Serialize;
 
+pub use crate::model::{ApplyReport, HostReport};
 use crate::plan::{Action, Change, Plan};
 use crate::transport::Transport;
 
@@ -37,35 +37,6 @@ pub enum Event {
     HostFinished {
         node: String,
     },
-}
-
-/// Outcome per host.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HostReport {
-    pub node: String,
-    pub added: usize,
-    pub changed: usize,
-    pub destroyed: usize,
-    pub failed: usize,
-    /// Network and service-rule changes done.
-    pub network: usize,
-    pub commands: usize,
-    pub errors: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplyReport {
-    pub hosts: Vec<HostReport>,
-    /// Mutating remote commands issued (0 after an apply that found nothing to do).
-    pub mutating_commands: usize,
-}
-
-impl ApplyReport {
-    pub fn failed(&self) -> bool {
-        self.hosts.iter().any(|h| h.failed > 0)
-    }
 }
 
 /// When a change runs: pod networks on every host first, then pods, then service rules (so rules point at
@@ -249,8 +220,7 @@ pub async fn write_roster(
     let writes = transports.iter().map(|(host, t)| {
         let body = body.clone();
         async move {
-            let cmd =
-                crate::transport::Cmd::write("tee", [crate::model::ROSTER_PATH]).with_stdin(body);
+            let cmd = crate::cmd::Cmd::write("tee", [crate::model::ROSTER_PATH]).with_stdin(body);
             match t.run(&cmd).await {
                 Ok(out) if out.success() => None,
                 Ok(out) => Some((host.clone(), out.stderr_str().trim().to_string())),
@@ -283,8 +253,8 @@ pub fn subject(change: &Change) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::Cmd;
     use crate::plan::{PLAN_FORMAT_VERSION, Summary};
-    use crate::transport::Cmd;
     use crate::transport::fake::FakeConnector;
 
     fn change(kind: &str, action: Action, name: &str, program: &str) -> Change {

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Node;
 use super::{CliError, Global, Ui};
 use crate::controllers::{self, Expanded};
 use crate::inventory::{self, Inventory};
-use crate::manifest::{self, Diagnostic, Severity};
+use crate::manifest;
 use crate::model::ObservedState;
 use crate::network::HostNet;
 use crate::observe;
@@ -19,6 +19,7 @@ use crate::runtime::{self, Runtime};
 use crate::source::{self, SourceTree};
 use crate::transport::Transport;
 use crate::transport::ssh::SshConnector;
+use crate::yaml::{Diagnostic, Severity};
 
 /// What Git wants, validated and expanded.
 pub struct Desired {

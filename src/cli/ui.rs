@@ -1,5 +1,7 @@
 //! Terminal manners (clig.dev): data to stdout, messages to stderr, colour only on a TTY and never with
-//! `--no-color` or `NO_COLOR`. Everything clusterctl prints goes through here.
+//! `--no-color` or `NO_COLOR`. Everything clusterctl prints goes through here: the crate denies
+//! `print!`/`eprint!` everywhere else (lib.rs).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{IsTerminal, Write};
 

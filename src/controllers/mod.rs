@@ -18,7 +18,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
 use crate::manifest::{Manifest, Object};
-use crate::model::{OwnerRef, SourceRef};
+use crate::model::OwnerRef;
+use crate::yaml::SourceRef;
 
 /// Label the deployment controller adds to ReplicaSets and their pods.
 pub const POD_TEMPLATE_HASH_LABEL: &str = "pod-template-hash";

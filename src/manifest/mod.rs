@@ -9,18 +9,21 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::model::SourceRef;
-pub use crate::source::RawFile;
+use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severity, SourceRef, de};
 
-pub mod de;
 pub mod defaults;
-pub mod rules;
+mod registry;
 #[cfg(test)]
 mod tests;
 pub mod validate;
-pub mod yaml;
 
-use yaml::{FieldPath, Node, NodeKind, Resolved};
+/// One file of the manifest directory, as `source` reads it from a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFile {
+    /// Repository-relative, `/`-separated, e.g. `apps/my_nginx.yaml`.
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
 
 /// One object read from the repo.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,32 +42,6 @@ pub enum Object {
 pub struct Manifest {
     pub object: Object,
     pub source: SourceRef,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Warning,
-    Error,
-}
-
-/// `file:line:col: field.path: message`
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Diagnostic {
-    pub source: SourceRef,
-    pub severity: Severity,
-    /// Kubernetes-style field path, e.g. `spec.template.spec.containers[0].ports[0].containerPort`.
-    pub field: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.field.is_empty() {
-            write!(f, "{}: {}", self.source, self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.source, self.field, self.message)
-        }
-    }
 }
 
 impl Object {
@@ -462,11 +439,9 @@ fn read_document<'n>(
             .filter(|ip| !ip.is_empty() && *ip != "None")
         {
             let at = sp.child("clusterIP");
-            if let Some(msg) = crate::services::alloc::check_cluster_ip(
-                ip,
-                &opts.service_cidr,
-                &mut claims.cluster_ips,
-            ) {
+            if let Some(msg) =
+                registry::check_cluster_ip(ip, &opts.service_cidr, &mut claims.cluster_ips)
+            {
                 diags.push(diag(
                     file,
                     node.locate(&at),
@@ -482,11 +457,9 @@ fn read_document<'n>(
                 continue;
             };
             let at = sp.child("ports").index(i).child("nodePort");
-            if let Some(msg) = crate::services::alloc::check_node_port(
-                np,
-                opts.node_port_range,
-                &mut claims.node_ports,
-            ) {
+            if let Some(msg) =
+                registry::check_node_port(np, opts.node_port_range, &mut claims.node_ports)
+            {
                 diags.push(diag(file, node.locate(&at), &at, Severity::Error, msg));
                 ok = false;
             }

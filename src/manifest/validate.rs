@@ -11,10 +11,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::rules::{self, percent_error};
-use super::yaml::{FieldPath, Node, go_quote};
 use super::{Object, Severity};
 use crate::quantity::Quantity;
+use crate::rules::{self, percent_error};
+use crate::yaml::{FieldPath, Node, go_quote};
 
 /// One problem found on an object.
 #[derive(Debug, Clone, PartialEq)]

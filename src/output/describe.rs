@@ -11,10 +11,10 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::age::{age, rfc1123z};
 use super::quantity_fmt::QuantitySum;
 use super::table::node_roles;
 use super::tabwriter::DESCRIBE;
+use crate::age::{age, rfc1123z};
 use crate::quantity::Quantity;
 use crate::view::{effective_requests, qos_class};
 

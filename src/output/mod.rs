@@ -1,9 +1,8 @@
 //! Rendering to text, byte-identical to kubectl where kubectl has an equivalent: `get` tables (`table`),
-//! `describe` (`describe`), plans and apply reports (`plan`), `-o json|yaml` (`objects`), AGE (`age`). Everything here returns `String`s;
+//! `describe` (`describe`), plans and apply reports (`plan`), `-o json|yaml` (`objects`); AGE cells come from `crate::age`. Everything here returns `String`s;
 //! the CLI is the one place that prints them (tables to stdout, [`Rendered::Empty`] messages to stderr).
 //! Pure: no IO, no clock — `now` is always a parameter so output is reproducible.
 
-pub mod age;
 pub mod describe;
 pub mod objects;
 pub mod plan;

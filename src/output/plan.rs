@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use owo_colors::OwoColorize;
 
-use crate::apply::ApplyReport;
+use crate::model::ApplyReport;
 use crate::plan::{Action, Plan};
 
 pub struct Options {

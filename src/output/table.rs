@@ -7,9 +7,9 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::age::age;
 use super::tabwriter::TABLE;
 use super::{Rendered, Scope};
+use crate::age::age;
 use crate::view::pod_cells;
 
 const NONE: &str = "<none>";

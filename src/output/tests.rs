@@ -13,11 +13,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KQ;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::age::to_time;
 use super::describe::{describe_node, describe_pod, failed_scheduling_event};
 use super::objects::{to_json, to_yaml};
 use super::table::{deployments, nodes, pods, replica_sets, services};
 use super::{Rendered, Scope};
+use crate::age::to_time;
 use crate::model::{ObservedContainer, ObservedPod, OwnerRef, labels};
 use crate::view::{
     deployment_with_status, pending_pod, pod_from_observed, replica_set_with_status,

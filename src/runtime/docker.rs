@@ -17,9 +17,9 @@ use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use serde::Deserialize;
 
 use super::{PodRun, Runtime, RuntimeError};
+use crate::cmd::Cmd;
 use crate::model::{NodeFacts, ObservedContainer, ObservedPod, labels};
 use crate::quantity::Quantity;
-use crate::transport::Cmd;
 
 /// The sandbox image of Kubernetes 1.28–1.30 (kubelet's default pod infra image).
 pub const DEFAULT_SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.9";

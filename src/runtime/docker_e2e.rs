@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::docker::{DockerRuntime, container_name, sandbox_name};
 use super::{PodRun, Runtime};
+use crate::cmd::Cmd;
 use crate::model::{
     OBSERVED_FORMAT_VERSION, ObservedNode, ObservedState, OwnerRef, labels, observed_pods,
 };
@@ -17,7 +18,7 @@ use crate::transport::test_sshd::{
     CANARY, ContainerCleanup, HOSTILE, TEST_APP_IMAGE, TEST_PAUSE_IMAGE, TestSshd,
     ensure_test_images,
 };
-use crate::transport::{Cmd, Connector, Transport, ssh::SshConnector};
+use crate::transport::{Connector, Transport, ssh::SshConnector};
 
 async fn run_ok(t: &dyn Transport, c: &Cmd) -> String {
     let out = t.run(c).await.unwrap();
@@ -31,7 +32,7 @@ async fn create_observe_start_remove_over_real_ssh() {
     let sshd = TestSshd::start();
     let t = SshConnector::new()
         .unwrap()
-        .connect(&sshd.host(), &sshd.ssh(true))
+        .connect(&sshd.target(true))
         .await
         .unwrap();
     let rt = DockerRuntime {

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::cmd::Cmd;
 use crate::inventory::RuntimeKind;
 use crate::model::{NodeFacts, ObservedContainer, ObservedPod, OwnerRef};
-use crate::transport::Cmd;
 
 pub use docker::DockerRuntime;
 

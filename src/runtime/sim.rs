@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::cmd::Cmd;
 use crate::model::{ObservedContainer, ObservedNode};
-use crate::transport::Cmd;
 
 /// Applies `steps` to `node`'s containers. `clock` numbers the containers (ids and creation times) so results
 /// are deterministic. Panics on commands a docker engine would refuse (a duplicate name, an unknown container).

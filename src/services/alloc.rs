@@ -10,6 +10,8 @@ use std::net::Ipv4Addr;
 
 use k8s_openapi::api::core::v1::Service;
 
+use crate::cidr::{in_cidr, parse_cidr};
+
 /// What is already in use on the hosts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InUse {
@@ -26,20 +28,6 @@ pub struct Allocation {
     pub cluster_ip: Option<Ipv4Addr>,
     /// One per `spec.ports[i]`; `Some` only for NodePort services.
     pub node_ports: Vec<Option<u16>>,
-}
-
-/// `a.b.c.d/len` → (network, prefix length).
-pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
-    let (ip, len) = cidr.split_once('/')?;
-    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
-    let ip: Ipv4Addr = ip.parse().ok()?;
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    Some((u32::from(ip) & mask, len))
-}
-
-fn in_cidr(ip: Ipv4Addr, (net, len): (u32, u32)) -> bool {
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    u32::from(ip) & mask == net
 }
 
 fn key(s: &Service) -> String {
@@ -175,49 +163,4 @@ pub fn allocate(
             node_ports: std::mem::take(&mut ports[i]),
         })
         .collect()
-}
-
-/// Checks an explicit nodePort against the range and the ports already claimed (in file order), with
-/// the API server's messages. Returns the message for `spec.ports[i].nodePort`, if any.
-pub fn check_node_port(
-    port: i32,
-    range: (u16, u16),
-    claimed: &mut BTreeSet<i32>,
-) -> Option<String> {
-    if port < i32::from(range.0) || port > i32::from(range.1) {
-        return Some(format!(
-            "Invalid value: {port}: provided port is not in the valid range. The range of valid ports is {}-{}",
-            range.0, range.1
-        ));
-    }
-    if !claimed.insert(port) {
-        return Some(format!(
-            "Invalid value: {port}: provided port is already allocated"
-        ));
-    }
-    None
-}
-
-/// Checks an explicit ClusterIP against the service CIDR and the IPs already claimed.
-pub fn check_cluster_ip(
-    ip: &str,
-    service_cidr: &str,
-    claimed: &mut BTreeSet<String>,
-) -> Option<String> {
-    let Ok(addr) = ip.parse::<Ipv4Addr>() else {
-        return None; // format errors are reported by validation
-    };
-    if let Some(c) = parse_cidr(service_cidr) {
-        if !in_cidr(addr, c) {
-            return Some(format!(
-                "Invalid value: \"{ip}\": provided IP is not in the valid range. The range of valid IPs is {service_cidr}"
-            ));
-        }
-    }
-    if !claimed.insert(ip.to_string()) {
-        return Some(format!(
-            "Invalid value: \"{ip}\": provided IP is already allocated"
-        ));
-    }
-    None
 }

@@ -323,23 +323,6 @@ fn allocation_is_deterministic_stable_and_honours_explicit_values() {
 }
 
 #[test]
-fn node_port_checks_use_the_api_servers_words() {
-    let mut claimed = Default::default();
-    assert_eq!(
-        alloc::check_node_port(70000, (30000, 32767), &mut claimed).unwrap(),
-        "Invalid value: 70000: provided port is not in the valid range. The range of valid ports is 30000-32767"
-    );
-    assert_eq!(
-        alloc::check_node_port(30080, (30000, 32767), &mut claimed),
-        None
-    );
-    assert_eq!(
-        alloc::check_node_port(30080, (30000, 32767), &mut claimed).unwrap(),
-        "Invalid value: 30080: provided port is already allocated"
-    );
-}
-
-#[test]
 fn endpoints_are_ready_selected_pods_with_named_ports() {
     let s = svc(
         serde_json::json!({"metadata": {"name": "web", "namespace": "default"},

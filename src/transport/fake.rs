@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 
-use super::{Cmd, Connector, Output, Transport, TransportError};
-use crate::inventory::{Host, SshSettings};
+use super::{Cmd, Connector, Output, Target, Transport, TransportError};
 
 type Matcher = Box<dyn Fn(&str, &Cmd) -> bool + Send + Sync>;
 
@@ -101,8 +100,7 @@ impl FakeConnector {
 impl Connector for FakeConnector {
     fn connect<'a>(
         &'a self,
-        host: &'a Host,
-        _ssh: &'a SshSettings,
+        host: &'a Target,
     ) -> BoxFuture<'a, Result<Arc<dyn Transport>, TransportError>> {
         Box::pin(async move {
             if self.state.lock().unwrap().unreachable.contains(&host.name) {
@@ -148,24 +146,11 @@ impl Transport for FakeTransport {
 mod tests {
     use super::*;
 
-    fn host(name: &str) -> Host {
-        Host {
+    fn host(name: &str) -> Target {
+        Target {
             name: name.into(),
             address: "10.0.0.1".into(),
             port: 22,
-            user: None,
-            identity_file: None,
-            labels: Default::default(),
-            taints: vec![],
-            unschedulable: false,
-            capacity: Default::default(),
-            runtime: Default::default(),
-            pod_cidr: None,
-        }
-    }
-
-    pub(crate) fn ssh() -> SshSettings {
-        SshSettings {
             user: "root".into(),
             identity_file: None,
             known_hosts_file: None,
@@ -179,8 +164,8 @@ mod tests {
     async fn records_per_host_and_replies_by_rule() {
         let fake = FakeConnector::new();
         fake.on_program("a", "docker", "ok-a");
-        let ta = fake.connect(&host("a"), &ssh()).await.unwrap();
-        let tb = fake.connect(&host("b"), &ssh()).await.unwrap();
+        let ta = fake.connect(&host("a")).await.unwrap();
+        let tb = fake.connect(&host("b")).await.unwrap();
         let c1 = Cmd::read("docker", ["ps"]);
         let c2 = Cmd::write("docker", ["rm", "-f", "x"]);
         assert_eq!(ta.run(&c1).await.unwrap().stdout, b"ok-a");
@@ -198,8 +183,8 @@ mod tests {
     async fn unreachable_hosts_fail_to_connect() {
         let fake = FakeConnector::new();
         fake.set_unreachable("down");
-        let err = fake.connect(&host("down"), &ssh()).await.err().unwrap();
+        let err = fake.connect(&host("down")).await.err().unwrap();
         assert!(matches!(err, TransportError::Unreachable { ref host, .. } if host == "down"));
-        assert!(fake.connect(&host("up"), &ssh()).await.is_ok());
+        assert!(fake.connect(&host("up")).await.is_ok());
     }
 }

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tokio::io::AsyncWriteExt;
 
-use super::{Cmd, Connector, Output, Transport, TransportError};
-use crate::inventory::{Host, SshSettings};
+use super::{Cmd, Connector, Output, Target, Transport, TransportError};
 
 /// A transport that executes commands locally.
 #[derive(Debug, Clone)]
@@ -77,10 +76,11 @@ pub struct LocalConnector;
 impl Connector for LocalConnector {
     fn connect<'a>(
         &'a self,
-        host: &'a Host,
-        _ssh: &'a SshSettings,
+        target: &'a Target,
     ) -> BoxFuture<'a, Result<Arc<dyn Transport>, TransportError>> {
-        Box::pin(async move { Ok(Arc::new(LocalTransport::new(&host.name)) as Arc<dyn Transport>) })
+        Box::pin(
+            async move { Ok(Arc::new(LocalTransport::new(&target.name)) as Arc<dyn Transport>) },
+        )
     }
 }
 

@@ -1,41 +1,10 @@
-//! Running commands on hosts. A command is data ([`Cmd`]: program + argv + stdin); each transport quotes
-//! every argv element exactly once, so no manifest value is ever pasted into a shell string.
+//! Running commands on hosts. A command is data ([`Cmd`], from the leaf `crate::cmd`: program + argv + stdin);
+//! each transport quotes every argv element exactly once, so no manifest value is ever pasted into a shell
+//! string. A transport is opened to a [`Target`] the caller builds (from the inventory); it knows no
+//! inventory, manifest or docker type.
 //! Implementations: `ssh` (real hosts), `fake` (records commands and replays canned output, unit tests only).
 
-use serde::{Deserialize, Serialize};
-
-/// One remote command. `mutating` is false for pure reads, so apply can prove idempotence by counting writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cmd {
-    pub program: String,
-    pub args: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdin: Option<String>,
-    pub mutating: bool,
-}
-
-impl Cmd {
-    /// A read-only command.
-    pub fn read(program: &str, args: impl IntoIterator<Item = impl Into<String>>) -> Cmd {
-        Cmd {
-            program: program.to_string(),
-            args: args.into_iter().map(Into::into).collect(),
-            stdin: None,
-            mutating: false,
-        }
-    }
-    /// A command that changes the host.
-    pub fn write(program: &str, args: impl IntoIterator<Item = impl Into<String>>) -> Cmd {
-        Cmd {
-            mutating: true,
-            ..Cmd::read(program, args)
-        }
-    }
-    pub fn with_stdin(mut self, stdin: impl Into<String>) -> Cmd {
-        self.stdin = Some(stdin.into());
-        self
-    }
-}
+use crate::cmd::Cmd;
 
 /// What a command returned.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -64,11 +33,32 @@ pub mod ssh;
 #[cfg(test)]
 pub(crate) mod test_sshd;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::inventory::{Host, SshSettings};
+/// Where and how to reach one host, fully resolved: the caller builds it (observe, from an inventory host and
+/// the cluster's SSH settings), so the transport needs no inventory type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The host's name, as every error and log line about it names it.
+    pub name: String,
+    /// IP address or DNS name the connection goes to.
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    /// Private key to offer; `None` means ssh's defaults.
+    pub identity_file: Option<PathBuf>,
+    /// `None` means ssh's default (~/.ssh/known_hosts).
+    pub known_hosts_file: Option<PathBuf>,
+    /// Unknown or changed host keys are refused.
+    pub strict_host_key_checking: bool,
+    /// Seconds.
+    pub connect_timeout: u64,
+    /// Concurrent sessions over the one multiplexed connection.
+    pub max_sessions: usize,
+}
 
 /// A live channel to one host that runs [`Cmd`]s. Cheap to share (`Arc`); calls may run concurrently.
 pub trait Transport: Send + Sync {
@@ -82,12 +72,11 @@ pub trait Transport: Send + Sync {
     }
 }
 
-/// Opens a [`Transport`] to an inventory host.
+/// Opens a [`Transport`] to a host.
 pub trait Connector: Send + Sync {
     fn connect<'a>(
         &'a self,
-        host: &'a Host,
-        ssh: &'a SshSettings,
+        target: &'a Target,
     ) -> BoxFuture<'a, Result<Arc<dyn Transport>, TransportError>>;
 }
 
@@ -155,6 +144,8 @@ impl TransportError {
     }
 }
 
+// What a transport can carry, and how the remote shell sees it, are transport questions: these live here, not
+// with the `Cmd` value in `crate::cmd`.
 impl Cmd {
     /// Rejects what no transport can carry faithfully: NUL bytes cannot be part of an argv element.
     pub fn check_sendable(&self, host: &str) -> Result<(), TransportError> {

@@ -22,8 +22,7 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{RwLock, Semaphore};
 
-use super::{Cmd, Connector, Output, Transport, TransportError};
-use crate::inventory::{Host, SshSettings};
+use super::{Cmd, Connector, Output, Target, Transport, TransportError};
 
 /// How long an idle master survives if we die without closing it (no orphaned ssh processes forever).
 const CONTROL_PERSIST_IDLE_SECS: usize = 300;
@@ -73,55 +72,55 @@ impl SshConnector {
         })
     }
 
-    async fn open(&self, host: &Host, ssh: &SshSettings) -> Result<SshTransport, TransportError> {
-        let user = host.ssh_user(ssh).to_string();
+    async fn open(&self, target: &Target) -> Result<SshTransport, TransportError> {
+        let user = target.user.clone();
         let mut b = SessionBuilder::default();
         b.user(user.clone())
-            .port(host.port)
-            .known_hosts_check(if ssh.strict_host_key_checking {
+            .port(target.port)
+            .known_hosts_check(if target.strict_host_key_checking {
                 KnownHosts::Strict
             } else {
                 KnownHosts::Add
             })
-            .connect_timeout(Duration::from_secs(ssh.connect_timeout.max(1)))
+            .connect_timeout(Duration::from_secs(target.connect_timeout.max(1)))
             .server_alive_interval(Duration::from_secs(15))
             .control_directory(&self.control_dir.0)
             .control_persist(ControlPersist::IdleFor(
                 std::num::NonZeroUsize::new(CONTROL_PERSIST_IDLE_SECS).expect("non-zero"),
             ));
-        if let Some(key) = host.identity_file.as_ref().or(ssh.identity_file.as_ref()) {
+        if let Some(key) = &target.identity_file {
             b.keyfile(key);
         }
-        if let Some(kh) = &ssh.known_hosts_file {
+        if let Some(kh) = &target.known_hosts_file {
             b.user_known_hosts_file(kh);
         }
-        let deadline = Duration::from_secs(ssh.connect_timeout.max(1)) + HANDSHAKE_GRACE;
-        let session = match tokio::time::timeout(deadline, b.connect_mux(&host.address)).await {
+        let deadline = Duration::from_secs(target.connect_timeout.max(1)) + HANDSHAKE_GRACE;
+        let session = match tokio::time::timeout(deadline, b.connect_mux(&target.address)).await {
             Err(_) => {
                 return Err(TransportError::Unreachable {
-                    host: host.name.clone(),
+                    host: target.name.clone(),
                     reason: format!("no SSH session within {}s", deadline.as_secs()),
                 });
             }
             Ok(Err(e)) => {
                 let text = ssh_error_text(&e);
                 let ctx = ConnectContext {
-                    host: &host.name,
-                    address: &host.address,
-                    port: host.port,
+                    host: &target.name,
+                    address: &target.address,
+                    port: target.port,
                     user: &user,
-                    known_hosts: ssh.known_hosts_file.as_deref(),
+                    known_hosts: target.known_hosts_file.as_deref(),
                 };
                 let mut err = classify_connect_error(&ctx, &text);
-                fill_fingerprint(&mut err, &ctx, &text, ssh.connect_timeout).await;
+                fill_fingerprint(&mut err, &ctx, &text, target.connect_timeout).await;
                 return Err(err);
             }
             Ok(Ok(s)) => s,
         };
         Ok(SshTransport {
-            host: host.name.clone(),
+            host: target.name.clone(),
             session: RwLock::new(Some(session)),
-            sessions: Semaphore::new(ssh.max_sessions.max(1)),
+            sessions: Semaphore::new(target.max_sessions.max(1)),
             _control_dir: self.control_dir.clone(),
         })
     }
@@ -130,10 +129,9 @@ impl SshConnector {
 impl Connector for SshConnector {
     fn connect<'a>(
         &'a self,
-        host: &'a Host,
-        ssh: &'a SshSettings,
+        target: &'a Target,
     ) -> BoxFuture<'a, Result<Arc<dyn Transport>, TransportError>> {
-        Box::pin(async move { Ok(Arc::new(self.open(host, ssh).await?) as Arc<dyn Transport>) })
+        Box::pin(async move { Ok(Arc::new(self.open(target).await?) as Arc<dyn Transport>) })
     }
 }
 
@@ -583,10 +581,7 @@ mod tests {
     async fn real_sshd_argv_stdin_exit_and_sessions() {
         let sshd = TestSshd::start();
         let connector = SshConnector::new().unwrap();
-        let t = connector
-            .connect(&sshd.host(), &sshd.ssh(true))
-            .await
-            .unwrap();
+        let t = connector.connect(&sshd.target(true)).await.unwrap();
         assert_eq!(t.host(), "loopback");
 
         let hostile = crate::transport::test_sshd::HOSTILE;
@@ -636,11 +631,7 @@ mod tests {
 
         // Unknown: empty known_hosts, strict.
         std::fs::write(&sshd.known_hosts, "").unwrap();
-        let err = connector
-            .connect(&sshd.host(), &sshd.ssh(true))
-            .await
-            .err()
-            .unwrap();
+        let err = connector.connect(&sshd.target(true)).await.err().unwrap();
         match err {
             TransportError::HostKeyUnknown {
                 fingerprint,
@@ -667,21 +658,13 @@ mod tests {
             format!("[127.0.0.1]:{} {}\n", sshd.port, sshd.other_public_key()),
         )
         .unwrap();
-        let err = connector
-            .connect(&sshd.host(), &sshd.ssh(true))
-            .await
-            .err()
-            .unwrap();
+        let err = connector.connect(&sshd.target(true)).await.err().unwrap();
         assert!(
             matches!(err, TransportError::HostKeyChanged { ref fingerprint, .. } if *fingerprint == expected_fp),
             "{err:?}"
         );
         // Not strict: still refuses a *changed* key (accept-new only accepts unknown ones).
-        let err = connector
-            .connect(&sshd.host(), &sshd.ssh(false))
-            .await
-            .err()
-            .unwrap();
+        let err = connector.connect(&sshd.target(false)).await.err().unwrap();
         assert!(
             matches!(err, TransportError::HostKeyChanged { .. }),
             "{err:?}"
@@ -689,10 +672,7 @@ mod tests {
 
         // Not strict + unknown: accepted and pinned.
         std::fs::write(&sshd.known_hosts, "").unwrap();
-        let t = connector
-            .connect(&sshd.host(), &sshd.ssh(false))
-            .await
-            .unwrap();
+        let t = connector.connect(&sshd.target(false)).await.unwrap();
         assert!(
             t.run(&Cmd::read("true", Vec::<String>::new()))
                 .await
@@ -711,9 +691,10 @@ mod tests {
     async fn unreachable_port_fails_fast() {
         // A bound-then-closed loopback port: connection refused.
         let port = crate::transport::test_sshd::free_port();
-        let mut host = TestSshd::host_template(port);
-        host.name = "gone".into();
-        let ssh = SshSettings {
+        let target = Target {
+            name: "gone".into(),
+            address: "127.0.0.1".into(),
+            port,
             user: "root".into(),
             identity_file: None,
             known_hosts_file: Some(PathBuf::from("/dev/null")),
@@ -724,7 +705,7 @@ mod tests {
         let started = std::time::Instant::now();
         let err = SshConnector::new()
             .unwrap()
-            .connect(&host, &ssh)
+            .connect(&target)
             .await
             .err()
             .unwrap();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::inventory::{Host, SshSettings};
+use super::Target;
 
 /// A file no test creates; hostile values try to create it through a shell.
 pub const CANARY: &str = "/tmp/clusterctl-pwned-canary";
@@ -132,28 +132,12 @@ impl TestSshd {
         }
     }
 
-    pub fn host_template(port: u16) -> Host {
-        Host {
+    /// This server as a connection target: root with the client key, against its known_hosts file.
+    pub fn target(&self, strict: bool) -> Target {
+        Target {
             name: "loopback".into(),
             address: "127.0.0.1".into(),
-            port,
-            user: None,
-            identity_file: None,
-            labels: Default::default(),
-            taints: vec![],
-            unschedulable: false,
-            capacity: Default::default(),
-            runtime: Default::default(),
-            pod_cidr: None,
-        }
-    }
-
-    pub fn host(&self) -> Host {
-        TestSshd::host_template(self.port)
-    }
-
-    pub fn ssh(&self, strict: bool) -> SshSettings {
-        SshSettings {
+            port: self.port,
             user: "root".into(),
             identity_file: Some(self.client_key.clone()),
             known_hosts_file: Some(self.known_hosts.clone()),

@@ -1,5 +1,6 @@
 //! Durations and timestamps as kubectl prints them: `HumanDuration` (AGE, DURATION, "ago") and the RFC 1123
 //! timestamps of `describe`. Pure: `now` is always passed in, never read from the clock here.
+//! A leaf of the module graph (docs/architecture.md): `view` (the RESTARTS "ago") and `output` both use it.
 
 use chrono::{DateTime, Duration, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

@@ -1,5 +1,7 @@
-//! Position-annotated YAML: text → documents of [`Node`]s, each carrying the `line:col` where it was written.
+//! Position-annotated YAML: text → documents of [`Node`]s, each carrying the `line:col` where it was written,
+//! a serde deserializer over them ([`de`]) and the `file:line:col: field.path: message` [`Diagnostic`].
 //! Shared by the manifest reader and the inventory (`cluster.yaml`) so both report problems the same way.
+//! A leaf of the module graph: imports nothing of this crate (docs/architecture.md).
 //!
 //! Built on `saphyr-parser`'s event stream. Beyond plain parsing it
 //! - rejects duplicate mapping keys (at the second occurrence, naming the first),
@@ -13,6 +15,11 @@ use std::collections::HashMap;
 use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+pub mod de;
+mod diagnostic;
+
+pub use diagnostic::{Diagnostic, Severity, SourceRef};
 
 /// 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use super::yaml::{FieldPath, Node, NodeKind, Pos, Resolved, Scalar};
+use super::{FieldPath, Node, NodeKind, Pos, Resolved, Scalar};
 
 /// A key the schema does not know: (path of the mapping holding it, the key, the key's position).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,8 +266,8 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'de> {
 }
 
 struct MapAccess<'a> {
-    entries: std::slice::Iter<'a, super::yaml::Entry>,
-    current: Option<&'a super::yaml::Entry>,
+    entries: std::slice::Iter<'a, super::Entry>,
+    current: Option<&'a super::Entry>,
     path: FieldPath,
     ctx: &'a Ctx,
     is_struct: bool,
@@ -408,7 +408,7 @@ impl<'de> de::Deserializer<'de> for FieldDe<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::yaml::parse_documents;
+    use crate::yaml::parse_documents;
     use k8s_openapi::api::apps::v1::Deployment;
 
     fn decode(text: &str) -> (Result<Deployment, DeError>, Vec<UnknownField>) {
