@@ -62,7 +62,7 @@ pub mod fake;
 pub mod local;
 pub mod ssh;
 #[cfg(test)]
-pub(crate) mod test_sshd;
+pub(crate) mod testutil;
 
 use std::sync::Arc;
 
