@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// How many hosts the suite asks for when it brings the testbed up itself (master + 3 workers).
 pub const HOSTS: usize = 4;
@@ -259,8 +259,22 @@ pub fn repo_root() -> PathBuf {
 
 pub static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Held by every test that applies: they must not see each other's pods.
 pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+static HOSTS_UP: RwLock<()> = RwLock::new(());
+
+/// Held (shared) by a test that does not take [`serial`] but needs every host up: it then never runs
+/// while a test has a host stopped.
+pub fn hosts_up() -> RwLockReadGuard<'static, ()> {
+    HOSTS_UP.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held (exclusive, after [`serial`]) by a test that stops, pauses or cuts a host.
+pub fn breaking_a_host() -> RwLockWriteGuard<'static, ()> {
+    HOSTS_UP.write().unwrap_or_else(|e| e.into_inner())
 }
 
 pub const WORKERS: [&str; 3] = ["k8s-node1", "k8s-node2", "k8s-node3"];
@@ -479,7 +493,8 @@ impl OwnKey {
             tb.ssh_ok(
                 h,
                 &format!(
-                    "printf '%s\\n' '{}' >> /root/.ssh/authorized_keys",
+                    // Under a lock: another test removing its key must not lose this one.
+                    "flock /root/.ssh/.clusterctl-test.lock sh -c \"printf '%s\\n' '{}' >> /root/.ssh/authorized_keys\"",
                     public.trim()
                 ),
             );
@@ -526,7 +541,10 @@ impl Drop for OwnKey {
         for (h, _) in &self.tb.hosts {
             let _ = self.tb.ssh(
                 h,
-                &format!("sed -i '/ {}$/d' /root/.ssh/authorized_keys", self.marker),
+                &format!(
+                    "flock /root/.ssh/.clusterctl-test.lock sed -i '/ {}$/d' /root/.ssh/authorized_keys",
+                    self.marker
+                ),
             );
         }
     }
@@ -579,7 +597,7 @@ fn kube_rule_counters(tb: &Testbed) -> Vec<(String, String, u64)> {
 
 /// Runs `run` (a clusterctl command that must change nothing) and proves from the hosts' side that it
 /// wrote nothing: a foreign lock is held on every host meanwhile, so an apply that takes the lock is
-/// refused; afterwards no host saw a container event, the foreign lock is still there unchanged, and
+/// refused; afterwards no host saw an event of a managed container, the foreign lock is still there unchanged, and
 /// no rule of clusterctl's chains lost packets it had counted (rewriting a chain resets its counters).
 pub fn assert_writes_nothing(tb: &Testbed, run: impl FnOnce() -> Run) -> Run {
     let holder = r#"{"user":"writes-nothing","machine":"check","commit":"0000000","started":"2026-01-01T00:00:00Z","pid":1}"#;
@@ -604,7 +622,7 @@ pub fn assert_writes_nothing(tb: &Testbed, run: impl FnOnce() -> Run) -> Run {
     for (h, _) in &tb.hosts {
         let events = tb.ssh_ok(
             h,
-            &format!("docker events --since {since} --until $(date +%s.%N) --filter type=container --format '{{{{.Action}}}} {{{{.Actor.Attributes.name}}}}'"),
+            &format!("docker events --since {since} --until $(date +%s.%N) --filter type=container --filter label=clusterctl.io/managed=true --format '{{{{.Action}}}} {{{{.Actor.Attributes.name}}}}'"),
         );
         assert!(
             events.trim().is_empty(),

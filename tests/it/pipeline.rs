@@ -1,15 +1,17 @@
 //! The core pipeline end to end on the testbed's real hosts (issue 3's acceptance): the seed's flows,
 //! drift, idempotence, bad input touching no host, node loss, the cluster lock and hostile values.
 //!
-//! Every test takes [`serial`] and starts from a cluster without managed containers: the repository is the
-//! whole desired state, so tests must not see each other's pods.
+//! Every test that applies takes [`serial`] and starts from a cluster without managed containers (`reset`;
+//! none cleans up after itself, the next one does): the repository is the whole desired state, so tests must
+//! not see each other's pods.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::{
-    OnDrop, Repo, Testbed, WORKERS, assert_no_login, assert_writes_nothing, clusterctl,
-    clusterctl_with, managed_names, ok, pod_rows, reset, rows, serial, stdout_ok, table,
+    OnDrop, Repo, Testbed, WORKERS, assert_no_login, assert_writes_nothing, breaking_a_host,
+    clusterctl, clusterctl_with, hosts_up, managed_names, ok, pod_rows, reset, rows, serial,
+    stdout_ok, table,
 };
 
 #[test]
@@ -85,7 +87,6 @@ fn seed_deployment_is_planned_applied_and_serves() {
     assert!(again.stdout.contains("No changes."), "{again:?}");
     let second = assert_writes_nothing(&tb, || ok(clusterctl(&tb, &repo, &["apply", "--yes"])));
     assert!(second.stdout.contains("No changes."), "{second:?}");
-    reset(&tb);
 }
 
 #[test]
@@ -229,13 +230,13 @@ fn drift_is_repaired_and_image_changes_replace_pods() {
         ["my-nginx", "3/3", "3", "3"],
         "{deploy}"
     );
-    reset(&tb);
 }
 
 #[test]
 fn bad_input_is_reported_with_positions_and_touches_no_host() {
     let tb = Testbed::get();
-    let _g = serial();
+    // No serial(): it counts only its own key's logins.
+    let _up = hosts_up();
     let repo = Repo::new();
     repo.write("broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n")
         .write("dupkey.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  name: b\nspec:\n  containers:\n  - name: c\n    image: nginx\n")
@@ -275,6 +276,7 @@ fn bad_input_is_reported_with_positions_and_touches_no_host() {
 fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     let tb = Testbed::get();
     let _g = serial();
+    let _down = breaking_a_host();
     reset(&tb);
     let repo = Repo::new();
     repo.seed("my_nginx.yaml").commit("my-nginx");
@@ -323,7 +325,6 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     assert_eq!(sc[2], "Running");
     assert_ne!(sc[6], "k8s-node3");
     drop(_restart);
-    reset(&tb);
 }
 
 /// POSIX single quotes around `s`.
@@ -406,7 +407,6 @@ fn concurrent_applies_take_turns_through_the_lock() {
         let lock = tb.ssh(h, "test -e /var/lib/clusterctl/lock");
         assert!(!lock.status.success(), "{h}: the lock was not released");
     }
-    reset(&tb);
 }
 
 #[test]
@@ -480,7 +480,6 @@ fn hostile_values_reach_docker_verbatim_and_run_nothing() {
             "canary created on {h}: a value reached a shell"
         );
     }
-    reset(&tb);
 }
 
 #[test]
@@ -587,7 +586,6 @@ fn a_held_lock_blocks_apply_and_names_its_holder_until_unlocked() {
     );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert_eq!(pod_rows(&tb, &repo).len(), 1);
-    reset(&tb);
 }
 
 #[test]

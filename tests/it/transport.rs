@@ -19,7 +19,7 @@ use clusterctl::transport::ssh::SshConnector;
 use clusterctl::transport::{Cmd, Connector, Transport, TransportError};
 use serde_json::json;
 
-use crate::common::{Testbed, serial, stdout_ok, unique};
+use crate::common::{Testbed, hosts_up, serial, stdout_ok, unique};
 
 /// A file no test creates; the hostile values below try to create it through a shell on the host.
 const CANARY: &str = "/tmp/clusterctl-pwned-canary";
@@ -108,6 +108,7 @@ fn pinned_key(tb: &Testbed, address: &str) -> String {
 async fn argv_stdin_exit_codes_and_the_session_bound_over_real_ssh() {
     let tb = Testbed::get();
     let inv = testbed_inventory(&tb);
+    let _up = hosts_up();
     let node = "k8s-node1";
     tb.ssh_ok(node, &format!("rm -f {CANARY}"));
     let mut ssh = inv.ssh.clone();
@@ -179,6 +180,7 @@ async fn argv_stdin_exit_codes_and_the_session_bound_over_real_ssh() {
 async fn unknown_and_changed_host_keys_are_refused_with_the_real_fingerprint() {
     let tb = Testbed::get();
     let inv = testbed_inventory(&tb);
+    let _up = hosts_up();
     let (name, other) = ("k8s-node2", "k8s-node3");
     let target = host(&inv, name);
     let expected_fp = fingerprint(&pinned_key(&tb, &target.address));
@@ -249,6 +251,7 @@ async fn unknown_and_changed_host_keys_are_refused_with_the_real_fingerprint() {
 async fn observe_reads_every_reachable_host_and_reports_the_unreachable_one() {
     let tb = Testbed::get();
     let mut inv = testbed_inventory(&tb);
+    let _up = hosts_up();
     // A worker whose sshd port is closed: the host answers with a refusal at once.
     let gone = inv
         .hosts
