@@ -298,26 +298,42 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
         }
     }
     let _restart = Restart(script);
+    // Every command waits for the stopped host's connect timeout: 2 s here instead of the default 10 s.
+    let fast = tempfile::tempdir().unwrap();
+    for f in ["id_ed25519", "known_hosts"] {
+        std::fs::copy(tb.dir.join(f), fast.path().join(f)).unwrap();
+    }
+    let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
+    let cluster = fast.path().join("cluster.yaml");
+    std::fs::write(
+        &cluster,
+        yaml.replacen("ssh:\n", "ssh:\n  connectTimeout: 2\n", 1),
+    )
+    .unwrap();
+    let run = |args: &[&str]| clusterctl_with(&cluster, repo.path(), args);
 
-    let nodes = ok(clusterctl(&tb, &repo, &["get", "nodes"])).stdout;
+    let nodes = ok(run(&["get", "nodes"])).stdout;
     assert_eq!(rows(&nodes, "k8s-node3")[0][1], "NotReady", "{nodes}");
     assert_eq!(rows(&nodes, "k8s-node1")[0][1], "Ready", "{nodes}");
-    let pods = ok(clusterctl(&tb, &repo, &["get", "pods", "-o", "wide"])).stdout;
+    let pods = ok(run(&["get", "pods", "-o", "wide"])).stdout;
     let on3: Vec<_> = pods.lines().filter(|l| l.contains("k8s-node3")).collect();
     assert_eq!(on3.len(), 1, "{pods}");
     assert!(on3[0].contains("Unknown"), "{pods}");
 
     // The other hosts are planned and applied normally: add a bare pod, which lands on a reachable worker.
     repo.seed("nginx-pod.yaml").commit("sc-nginx");
-    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    let plan = ok(run(&["plan"]));
     assert!(plan.stderr.contains("k8s-node3 is unreachable"), "{plan:?}");
     assert!(
         plan.stdout
             .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
         "{plan:?}"
     );
-    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    let pods = pod_rows(&tb, &repo);
+    ok(run(&["apply", "--yes"]));
+    let pods: Vec<Vec<String>> = table(&ok(run(&["get", "pods", "-o", "wide"])).stdout)
+        .into_iter()
+        .skip(1)
+        .collect();
     let sc = pods
         .iter()
         .find(|p| p[0] == "sc-nginx")
