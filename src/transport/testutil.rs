@@ -1,6 +1,6 @@
 //! Test values for the unit tier (cfg(test) only): shell-hostile argv elements and the canary file they try
 //! to create. Nothing here starts a server or needs root: the tests that run against a real sshd and docker
-//! live in the testbed tier (`tests/it/transport.rs`).
+//! live in the testbed tier (`tests/it/ssh_runtime.rs`).
 
 /// A file no test creates; hostile values try to create it through a shell.
 pub const CANARY: &str = "/tmp/clusterctl-pwned-canary";
