@@ -10,8 +10,6 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TESTBED_HOST_PACKAGES=(debootstrap busybox-static openssh-client ca-certificates procps)
 # What building and testing clusterctl needs (git2/openssl-sys/libssh2-sys build C code; openssh uses ssh).
 BUILD_PACKAGES=(git build-essential pkg-config libssl-dev zlib1g-dev cmake iptables)
-# The transport tests start a private sshd on loopback.
-TEST_PACKAGES=(openssh-server)
 
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/clusterctl-dockerd.log}
 APT_LOG=${APT_LOG:-/var/log/clusterctl-apt.log}
@@ -55,7 +53,7 @@ ensure_packages() {
 
 # ensure_prereqs: everything scripts/test and scripts/demo need, installed only when missing.
 ensure_prereqs() {
-  ensure_packages "${TESTBED_HOST_PACKAGES[@]}" "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+  ensure_packages "${TESTBED_HOST_PACKAGES[@]}" "${BUILD_PACKAGES[@]}"
   ensure_cargo_on_path
   ensure_docker
 }

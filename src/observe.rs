@@ -426,39 +426,4 @@ mod tests {
         // The doc shows exactly what we would write.
         assert_eq!(snapshot_to_json(&state), doc[start..end]);
     }
-
-    #[tokio::test]
-    async fn real_ssh_observe_with_one_host_down() {
-        use crate::transport::ssh::SshConnector;
-        use crate::transport::test_sshd::{TestSshd, free_port};
-        let sshd = TestSshd::start();
-        let at = |name: &str, port| Host {
-            address: "127.0.0.1".into(),
-            port,
-            ..host(name, RuntimeKind::Docker)
-        };
-        let mut inv = inventory(vec![at("node-a", sshd.port), at("node-b", free_port())]);
-        inv.ssh = SshSettings {
-            identity_file: Some(sshd.client_key.clone()),
-            known_hosts_file: Some(sshd.known_hosts.clone()),
-            connect_timeout: 2,
-            ..SshSettings::default()
-        };
-        let cluster = observe(&inv, &SshConnector::new().unwrap(), runtime_for).await;
-        let [a, b] = &cluster.state.nodes[..] else {
-            panic!("two nodes")
-        };
-        assert!(a.reachable, "{:?}", a.error);
-        let facts = a.facts.as_ref().unwrap();
-        assert!(facts.container_runtime_version.starts_with("docker://"));
-        assert_eq!(facts.hostname, hostname::get().unwrap().to_string_lossy());
-        assert!(!b.reachable);
-        assert!(
-            b.error.as_deref().unwrap().contains("Connection refused"),
-            "{:?}",
-            b.error
-        );
-        assert_eq!(cluster.transports.keys().collect::<Vec<_>>(), ["node-a"]);
-        cluster.close().await;
-    }
 }

@@ -762,7 +762,7 @@ mod tests {
 
     #[test]
     fn hostile_values_are_single_byte_exact_elements() {
-        let hostile = crate::transport::test_sshd::HOSTILE;
+        let hostile = crate::transport::testutil::HOSTILE;
         let env: Vec<_> = hostile
             .iter()
             .enumerate()

@@ -4,8 +4,6 @@
 //! commands, `observe`/`apply` drive them.
 
 pub mod docker;
-#[cfg(test)]
-mod docker_e2e;
 pub mod sim;
 
 use std::collections::BTreeMap;

@@ -31,7 +31,7 @@ pub mod fake;
 pub mod local;
 pub mod ssh;
 #[cfg(test)]
-pub(crate) mod test_sshd;
+pub(crate) mod testutil;
 
 use std::path::PathBuf;
 use std::sync::Arc;

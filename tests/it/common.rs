@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// How many hosts the suite asks for when it brings the testbed up itself (master + 3 workers).
 pub const HOSTS: usize = 4;
@@ -62,9 +62,14 @@ impl Testbed {
         let dir = std::env::var_os("TESTBED_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
-            .unwrap_or_else(|| match std::env::var("TESTBED_ID").ok().filter(|i| i != "0" && !i.is_empty()) {
-                Some(id) => repo_root().join(format!(".testbed-{id}")),
-                None => repo_root().join(".testbed"),
+            .unwrap_or_else(|| {
+                match std::env::var("TESTBED_ID")
+                    .ok()
+                    .filter(|i| i != "0" && !i.is_empty())
+                {
+                    Some(id) => repo_root().join(format!(".testbed-{id}")),
+                    None => repo_root().join(".testbed"),
+                }
             });
         Testbed::load(&dir).map_err(|e| format!("{}: {e}", dir.display()))
     }
@@ -175,7 +180,11 @@ impl Testbed {
     /// The docker container that is the host.
     pub fn container(&self, host: &str) -> &str {
         let name = self.name(host);
-        let i = self.hosts.iter().position(|(n, _)| n == name).expect("a testbed host");
+        let i = self
+            .hosts
+            .iter()
+            .position(|(n, _)| n == name)
+            .expect("a testbed host");
         &self.containers[i]
     }
 
@@ -250,8 +259,22 @@ pub fn repo_root() -> PathBuf {
 
 pub static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Held by every test that applies: they must not see each other's pods.
 pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+static HOSTS_UP: RwLock<()> = RwLock::new(());
+
+/// Held (shared) by a test that does not take [`serial`] but needs every host up: it then never runs
+/// while a test has a host stopped.
+pub fn hosts_up() -> RwLockReadGuard<'static, ()> {
+    HOSTS_UP.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held (exclusive, after [`serial`]) by a test that stops, pauses or cuts a host.
+pub fn breaking_a_host() -> RwLockWriteGuard<'static, ()> {
+    HOSTS_UP.write().unwrap_or_else(|e| e.into_inner())
 }
 
 pub const WORKERS: [&str; 3] = ["k8s-node1", "k8s-node2", "k8s-node3"];
@@ -416,4 +439,211 @@ pub fn rows(text: &str, name: &str) -> Vec<Vec<String>> {
 pub fn pod_rows(tb: &Testbed, repo: &Repo) -> Vec<Vec<String>> {
     let out = ok(clusterctl(tb, repo, &["get", "pods", "-o", "wide"])).stdout;
     table(&out).into_iter().skip(1).collect()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Proofs from the hosts' side, so a test does not take clusterctl's own word for what it did.
+
+/// A fresh client key authorized for root on every host (removed again on drop), and a copy of the
+/// inventory that logs in with it. Each host's sshd logs the key's fingerprint with every login it
+/// accepts, so the logins one test causes are told apart from every other test's.
+pub struct OwnKey {
+    dir: tempfile::TempDir,
+    fingerprint: String,
+    tb: Testbed,
+    marker: String,
+}
+
+impl OwnKey {
+    pub fn new(tb: &Testbed) -> OwnKey {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = unique("clusterctl-test-key");
+        let key = dir.path().join("id_ed25519");
+        stdout_ok(
+            "ssh-keygen",
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", &marker, "-f"])
+                .arg(&key)
+                .output()
+                .expect("ssh-keygen"),
+        );
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        let fingerprint = stdout_ok(
+            "ssh-keygen -lf",
+            Command::new("ssh-keygen")
+                .arg("-lf")
+                .arg(key.with_extension("pub"))
+                .output()
+                .unwrap(),
+        )
+        .split_whitespace()
+        .nth(1)
+        .expect("a fingerprint")
+        .to_string();
+        std::fs::copy(tb.known_hosts(), dir.path().join("known_hosts")).unwrap();
+        // The inventory's identityFile is relative (`id_ed25519`): it now names this key.
+        std::fs::copy(tb.cluster_yaml(), dir.path().join("cluster.yaml")).unwrap();
+        let own = OwnKey {
+            dir,
+            fingerprint,
+            tb: tb.clone(),
+            marker,
+        };
+        for (h, _) in &tb.hosts {
+            tb.ssh_ok(
+                h,
+                &format!(
+                    // Under a lock: another test removing its key must not lose this one.
+                    "flock /root/.ssh/.clusterctl-test.lock sh -c \"printf '%s\\n' '{}' >> /root/.ssh/authorized_keys\"",
+                    public.trim()
+                ),
+            );
+        }
+        own
+    }
+
+    /// The inventory that logs in with this key.
+    pub fn cluster_yaml(&self) -> PathBuf {
+        self.dir.path().join("cluster.yaml")
+    }
+
+    /// Logins with this key that the hosts' sshd accepted so far (summed over all hosts). Panics when a
+    /// host's sshd log cannot be read: a missing log must not read as "no login".
+    pub fn logins(&self) -> usize {
+        let mut total = 0;
+        for (h, _) in &self.tb.hosts {
+            let out = self.tb.exec(
+                h,
+                &[
+                    "grep",
+                    "-c",
+                    // sshd -e ends its lines with \r\n: no `$` anchor.
+                    &format!("Accepted publickey for root .* {}", self.fingerprint),
+                    "/var/log/testbed/sshd.log",
+                ],
+            );
+            // grep -c: exit 0 = some, 1 = none (and prints 0), 2 = the log is unreadable.
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{h}: cannot count logins in /var/log/testbed/sshd.log: {out:?}"
+            );
+            total += String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<usize>()
+                .unwrap_or_else(|e| panic!("{h}: grep -c printed {out:?}: {e}"));
+        }
+        total
+    }
+}
+
+impl Drop for OwnKey {
+    fn drop(&mut self) {
+        for (h, _) in &self.tb.hosts {
+            let _ = self.tb.ssh(
+                h,
+                &format!(
+                    "flock /root/.ssh/.clusterctl-test.lock sed -i '/ {}$/d' /root/.ssh/authorized_keys",
+                    self.marker
+                ),
+            );
+        }
+    }
+}
+
+/// Asserts that `runs` opened no SSH login on any host, and that the same key does log in when
+/// clusterctl does contact the hosts (`get nodes`), so the count cannot pass for want of a log.
+pub fn assert_no_login(tb: &Testbed, runs: impl FnOnce(&Path)) {
+    let key = OwnKey::new(tb);
+    let before = key.logins();
+    runs(&key.cluster_yaml());
+    assert_eq!(
+        key.logins(),
+        before,
+        "an invalid input must not open any SSH connection"
+    );
+    let empty = Repo::new();
+    empty.commit("empty");
+    ok(clusterctl_with(
+        &key.cluster_yaml(),
+        empty.path(),
+        &["get", "nodes"],
+    ));
+    let after = key.logins();
+    assert!(
+        after >= before + tb.hosts.len(),
+        "`get nodes` with the same key was not seen in the sshd logs ({before} → {after} logins)"
+    );
+}
+
+/// The packet counts of the rules in clusterctl's chains (`KUBE-*`), per host and rule.
+fn kube_rule_counters(tb: &Testbed) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    for (h, _) in &tb.hosts {
+        let text = tb.ssh_ok(h, "iptables-save -c -t nat; iptables-save -c -t filter");
+        for line in text.lines() {
+            // `[packets:bytes] -A CHAIN ...`
+            let Some((counts, rule)) = line.strip_prefix('[').and_then(|l| l.split_once("] "))
+            else {
+                continue;
+            };
+            if rule.starts_with("-A KUBE-") {
+                let packets = counts.split(':').next().unwrap().parse().unwrap();
+                out.push((h.clone(), rule.to_string(), packets));
+            }
+        }
+    }
+    out
+}
+
+/// Runs `run` (a clusterctl command that must change nothing) and proves from the hosts' side that it
+/// wrote nothing: a foreign lock is held on every host meanwhile, so an apply that takes the lock is
+/// refused; afterwards no host saw an event of a managed container, the foreign lock is still there unchanged, and
+/// no rule of clusterctl's chains lost packets it had counted (rewriting a chain resets its counters).
+pub fn assert_writes_nothing(tb: &Testbed, run: impl FnOnce() -> Run) -> Run {
+    let holder = r#"{"user":"writes-nothing","machine":"check","commit":"0000000","started":"2026-01-01T00:00:00Z","pid":1}"#;
+    let _unlock: Vec<OnDrop> = tb
+        .hosts
+        .iter()
+        .map(|(h, _)| {
+            tb.ssh_ok(
+                h,
+                &format!("mkdir -p /var/lib/clusterctl/lock && printf '%s' '{holder}' > /var/lib/clusterctl/lock/holder"),
+            );
+            tb.on_drop(h, "rm -rf /var/lib/clusterctl/lock")
+        })
+        .collect();
+    let counters = kube_rule_counters(tb);
+    assert!(
+        counters.iter().any(|c| c.2 > 0),
+        "no rule of clusterctl's chains has counted a packet: the counter check would prove nothing"
+    );
+    let since = tb.ssh_ok(&tb.hosts[0].0, "date +%s.%N").trim().to_string();
+    let result = run();
+    for (h, _) in &tb.hosts {
+        let events = tb.ssh_ok(
+            h,
+            &format!("docker events --since {since} --until $(date +%s.%N) --filter type=container --filter label=clusterctl.io/managed=true --format '{{{{.Action}}}} {{{{.Actor.Attributes.name}}}}'"),
+        );
+        assert!(
+            events.trim().is_empty(),
+            "{h}: container operations: {events}\n{result:?}"
+        );
+        assert_eq!(
+            tb.ssh_ok(h, "cat /var/lib/clusterctl/lock/holder"),
+            holder,
+            "{h}: the lock was touched\n{result:?}"
+        );
+    }
+    let after = kube_rule_counters(tb);
+    for (h, rule, packets) in &counters {
+        let now = after
+            .iter()
+            .find(|(h2, r2, _)| h2 == h && r2 == rule)
+            .map(|c| c.2);
+        assert!(
+            now.is_some_and(|n| n >= *packets),
+            "{h}: rule `{rule}` counted {packets} packets before and {now:?} after: it was rewritten\n{result:?}"
+        );
+    }
+    result
 }

@@ -5,4 +5,5 @@ mod common;
 mod pipeline;
 mod scheduling;
 mod services;
+mod ssh_runtime;
 mod testbed;

@@ -1,15 +1,17 @@
 //! The core pipeline end to end on the testbed's real hosts (issue 3's acceptance): the seed's flows,
 //! drift, idempotence, bad input touching no host, node loss, the cluster lock and hostile values.
 //!
-//! Every test takes [`serial`] and starts from a cluster without managed containers: the repository is the
-//! whole desired state, so tests must not see each other's pods.
+//! Every test that applies takes [`serial`] and starts from a cluster without managed containers (`reset`;
+//! none cleans up after itself, the next one does): the repository is the whole desired state, so tests must
+//! not see each other's pods.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::{
-    Repo, Run, Testbed, WORKERS, clusterctl, clusterctl_with, managed_names, ok, pod_rows, reset,
-    rows, serial, stdout_ok, table,
+    OnDrop, Repo, Testbed, WORKERS, assert_no_login, assert_writes_nothing, breaking_a_host,
+    clusterctl, clusterctl_with, hosts_up, managed_names, ok, pod_rows, reset, rows, serial,
+    stdout_ok, table,
 };
 
 #[test]
@@ -80,22 +82,11 @@ fn seed_deployment_is_planned_applied_and_serves() {
     let row = &rows(&deploy, "my-nginx")[0];
     assert_eq!(&row[..4], ["my-nginx", "3/3", "3", "3"], "{deploy}");
 
-    // Converged: an empty plan, and a second apply that changes nothing on any host.
+    // Converged: an empty plan, and a second apply that writes nothing on any host and takes no lock.
     let again = ok(clusterctl(&tb, &repo, &["plan", "--detailed-exitcode"]));
     assert!(again.stdout.contains("No changes."), "{again:?}");
-    let since = tb.ssh_ok("k8s-node1", "date +%s").trim().to_string();
-    let second = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let second = assert_writes_nothing(&tb, || ok(clusterctl(&tb, &repo, &["apply", "--yes"])));
     assert!(second.stdout.contains("No changes."), "{second:?}");
-    for (h, _) in &tb.hosts {
-        let events = tb.ssh_ok(h, &format!("docker events --since {since} --until $(date +%s) --filter type=container --format '{{{{.Action}}}}'"));
-        assert!(
-            events.trim().is_empty(),
-            "second apply must issue no container operation on {h}: {events}"
-        );
-        let lock = tb.ssh(h, "test -e /var/lib/clusterctl/lock");
-        assert!(!lock.status.success(), "a no-op apply takes no lock");
-    }
-    reset(&tb);
 }
 
 #[test]
@@ -239,33 +230,13 @@ fn drift_is_repaired_and_image_changes_replace_pods() {
         ["my-nginx", "3/3", "3", "3"],
         "{deploy}"
     );
-    reset(&tb);
-}
-
-fn ssh_logins(tb: &Testbed) -> usize {
-    tb.hosts
-        .iter()
-        .map(|(h, _)| {
-            let out = tb.exec(
-                h,
-                &[
-                    "sh",
-                    "-c",
-                    "grep -c 'Accepted publickey' /var/log/testbed/sshd.log || true",
-                ],
-            );
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse::<usize>()
-                .unwrap_or(0)
-        })
-        .sum()
 }
 
 #[test]
 fn bad_input_is_reported_with_positions_and_touches_no_host() {
     let tb = Testbed::get();
-    let _g = serial();
+    // No serial(): it counts only its own key's logins.
+    let _up = hosts_up();
     let repo = Repo::new();
     repo.write("broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n")
         .write("dupkey.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  name: b\nspec:\n  containers:\n  - name: c\n    image: nginx\n")
@@ -279,35 +250,33 @@ fn bad_input_is_reported_with_positions_and_touches_no_host() {
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n    ports:\n    - containerPort: 70000\n",
         )
         .commit("bad");
-    let before = ssh_logins(&tb);
-    for cmd in [&["plan"][..], &["apply", "--yes"], &["validate"]] {
-        let run = clusterctl(&tb, &repo, cmd);
-        assert_ne!(run.code, 0, "{cmd:?} must fail: {run:?}");
-        for needle in [
-            "apps/broken.yaml:5:1: invalid YAML",
-            "apps/dupkey.yaml:5:3: metadata.name: duplicate key",
-            "apps/kind.yaml:2:7: kind: unsupported kind \"Gizmo\"",
-            "apps/selector.yaml:12:9: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"db\"}: `selector` does not match template `labels`",
-            "apps/port.yaml:10:22: spec.containers[0].ports[0].containerPort: Invalid value: 70000",
-            "70000",
-        ] {
-            assert!(
-                run.stderr.contains(needle),
-                "{cmd:?}: missing {needle:?} in {run:?}"
-            );
+    // Run with a key of its own, so only these runs' logins are counted.
+    assert_no_login(&tb, |cluster| {
+        for cmd in [&["plan"][..], &["apply", "--yes"], &["validate"]] {
+            let run = clusterctl_with(cluster, repo.path(), cmd);
+            assert_ne!(run.code, 0, "{cmd:?} must fail: {run:?}");
+            for needle in [
+                "apps/broken.yaml:5:1: invalid YAML",
+                "apps/dupkey.yaml:5:3: metadata.name: duplicate key",
+                "apps/kind.yaml:2:7: kind: unsupported kind \"Gizmo\"",
+                "apps/selector.yaml:12:9: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"db\"}: `selector` does not match template `labels`",
+                "apps/port.yaml:10:22: spec.containers[0].ports[0].containerPort: Invalid value: 70000",
+                "70000",
+            ] {
+                assert!(
+                    run.stderr.contains(needle),
+                    "{cmd:?}: missing {needle:?} in {run:?}"
+                );
+            }
         }
-    }
-    assert_eq!(
-        ssh_logins(&tb),
-        before,
-        "validation failures must not open any SSH connection"
-    );
+    });
 }
 
 #[test]
 fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     let tb = Testbed::get();
     let _g = serial();
+    let _down = breaking_a_host();
     reset(&tb);
     let repo = Repo::new();
     repo.seed("my_nginx.yaml").commit("my-nginx");
@@ -329,26 +298,42 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
         }
     }
     let _restart = Restart(script);
+    // Every command waits for the stopped host's connect timeout: 2 s here instead of the default 10 s.
+    let fast = tempfile::tempdir().unwrap();
+    for f in ["id_ed25519", "known_hosts"] {
+        std::fs::copy(tb.dir.join(f), fast.path().join(f)).unwrap();
+    }
+    let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
+    let cluster = fast.path().join("cluster.yaml");
+    std::fs::write(
+        &cluster,
+        yaml.replacen("ssh:\n", "ssh:\n  connectTimeout: 2\n", 1),
+    )
+    .unwrap();
+    let run = |args: &[&str]| clusterctl_with(&cluster, repo.path(), args);
 
-    let nodes = ok(clusterctl(&tb, &repo, &["get", "nodes"])).stdout;
+    let nodes = ok(run(&["get", "nodes"])).stdout;
     assert_eq!(rows(&nodes, "k8s-node3")[0][1], "NotReady", "{nodes}");
     assert_eq!(rows(&nodes, "k8s-node1")[0][1], "Ready", "{nodes}");
-    let pods = ok(clusterctl(&tb, &repo, &["get", "pods", "-o", "wide"])).stdout;
+    let pods = ok(run(&["get", "pods", "-o", "wide"])).stdout;
     let on3: Vec<_> = pods.lines().filter(|l| l.contains("k8s-node3")).collect();
     assert_eq!(on3.len(), 1, "{pods}");
     assert!(on3[0].contains("Unknown"), "{pods}");
 
     // The other hosts are planned and applied normally: add a bare pod, which lands on a reachable worker.
     repo.seed("nginx-pod.yaml").commit("sc-nginx");
-    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    let plan = ok(run(&["plan"]));
     assert!(plan.stderr.contains("k8s-node3 is unreachable"), "{plan:?}");
     assert!(
         plan.stdout
             .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
         "{plan:?}"
     );
-    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    let pods = pod_rows(&tb, &repo);
+    ok(run(&["apply", "--yes"]));
+    let pods: Vec<Vec<String>> = table(&ok(run(&["get", "pods", "-o", "wide"])).stdout)
+        .into_iter()
+        .skip(1)
+        .collect();
     let sc = pods
         .iter()
         .find(|p| p[0] == "sc-nginx")
@@ -356,7 +341,11 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     assert_eq!(sc[2], "Running");
     assert_ne!(sc[6], "k8s-node3");
     drop(_restart);
-    reset(&tb);
+}
+
+/// POSIX single quotes around `s`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 #[test]
@@ -364,39 +353,76 @@ fn concurrent_applies_take_turns_through_the_lock() {
     let tb = Testbed::get();
     let _g = serial();
     reset(&tb);
+    // The workers' `docker create` of this test's containers takes 2 s longer (a shim ahead of docker on
+    // PATH), so the first apply surely still holds the lock when the second one reaches it.
+    let shim = "#!/bin/sh\n[ \"$1\" = create ] && case \"$*\" in *lockrace*) sleep 2;; esac\nexec /usr/bin/docker \"$@\"\n";
+    let _shims: Vec<OnDrop> = WORKERS
+        .iter()
+        .map(|h| {
+            tb.ssh_ok(
+                h,
+                &format!(
+                    "printf '%s' {} > /usr/local/bin/docker && chmod 755 /usr/local/bin/docker",
+                    sh_quote(shim)
+                ),
+            );
+            tb.on_drop(h, "rm -f /usr/local/bin/docker")
+        })
+        .collect();
     let repo = Repo::new();
-    repo.seed("my_nginx.yaml").commit("my-nginx");
+    repo.write(
+        "lockrace.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: lockrace\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: lockrace\n  template:\n    metadata:\n      labels:\n        app: lockrace\n    spec:\n      containers:\n      - name: web\n        image: nginx\n",
+    )
+    .commit("lockrace");
     let cluster: PathBuf = tb.cluster_yaml();
     let path = repo.path().to_path_buf();
-    let runs: Vec<Run> = std::thread::scope(|s| {
-        let a = s.spawn(|| clusterctl_with(&cluster, &path, &["apply", "--yes"]));
-        let b = s.spawn(|| clusterctl_with(&cluster, &path, &["apply", "--yes"]));
-        vec![a.join().unwrap(), b.join().unwrap()]
+    std::thread::scope(|s| {
+        let first = s.spawn(|| clusterctl_with(&cluster, &path, &["apply", "--yes"]));
+        // The lock is taken on the hosts in name order: k8s-master first.
+        let started = std::time::Instant::now();
+        let holder = loop {
+            let out = tb.ssh("k8s-master", "cat /var/lib/clusterctl/lock/holder");
+            if out.status.success() && !out.stdout.is_empty() {
+                break String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            assert!(
+                !first.is_finished() && started.elapsed() < std::time::Duration::from_secs(60),
+                "the first apply never held the lock"
+            );
+        };
+        let holder: serde_json::Value = serde_json::from_str(&holder).unwrap();
+        let second = clusterctl_with(&cluster, &path, &["apply", "--yes"]);
+        assert!(
+            !first.is_finished(),
+            "the first apply ended while the second ran: they did not overlap"
+        );
+        assert_ne!(second.code, 0, "{second:?}");
+        assert!(
+            second.stderr.contains(&format!(
+                "locked by another apply (on host k8s-master): held by {}@{} (pid {}) applying commit {}",
+                holder["user"].as_str().unwrap(),
+                holder["machine"].as_str().unwrap(),
+                holder["pid"],
+                holder["commit"].as_str().unwrap()
+            )),
+            "{second:?}"
+        );
+        let first = first.join().unwrap();
+        assert_eq!(first.code, 0, "{first:?}");
+        assert!(
+            first
+                .stdout
+                .contains("Pods: 3 added, 0 changed, 0 destroyed."),
+            "{first:?}"
+        );
     });
-    let winners = runs.iter().filter(|r| r.code == 0).count();
-    let blocked: Vec<&Run> = runs.iter().filter(|r| r.code != 0).collect();
-    // Both may succeed only if they did not overlap at all (the second then found nothing to do).
-    if winners == 1 {
-        assert!(
-            blocked[0].stderr.contains("locked by another apply"),
-            "{:?}",
-            blocked[0]
-        );
-        assert!(
-            blocked[0].stderr.contains("applying commit"),
-            "{:?}",
-            blocked[0]
-        );
-    } else {
-        assert_eq!(winners, 2, "{runs:?}");
-        assert!(
-            runs.iter().any(|r| r.stdout.contains("No changes.")),
-            "{runs:?}"
-        );
-    }
     let total: usize = WORKERS.iter().map(|h| managed_names(&tb, h).len()).sum();
     assert_eq!(total, 6, "3 pods × (sandbox + app), no duplicates");
-    reset(&tb);
+    for (h, _) in &tb.hosts {
+        let lock = tb.ssh(h, "test -e /var/lib/clusterctl/lock");
+        assert!(!lock.status.success(), "{h}: the lock was not released");
+    }
 }
 
 #[test]
@@ -470,7 +496,6 @@ fn hostile_values_reach_docker_verbatim_and_run_nothing() {
             "canary created on {h}: a value reached a shell"
         );
     }
-    reset(&tb);
 }
 
 #[test]
@@ -491,6 +516,7 @@ fn unknown_host_keys_are_refused_with_their_fingerprint() {
         &["get", "nodes"],
     );
     assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(table(&run.stdout).len(), 1 + tb.hosts.len(), "{run:?}");
     for row in table(&run.stdout).into_iter().skip(1) {
         assert_eq!(row[1], "NotReady", "{run:?}");
     }
@@ -576,7 +602,6 @@ fn a_held_lock_blocks_apply_and_names_its_holder_until_unlocked() {
     );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert_eq!(pod_rows(&tb, &repo).len(), 1);
-    reset(&tb);
 }
 
 #[test]

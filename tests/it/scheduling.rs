@@ -80,7 +80,6 @@ fn the_tainted_master_takes_only_pods_that_tolerate_it_and_node_selectors_pin() 
         "{out}"
     );
     assert_eq!(nodes_of(&rows, "tolerant-"), ["k8s-master"], "{out}");
-    reset(&tb);
 }
 
 #[test]
@@ -115,5 +114,4 @@ fn required_anti_affinity_leaves_extra_replicas_pending() {
     let drain = ok(clusterctl(&tb, &repo, &["plan", "--drain", "k8s-node1"]));
     assert!(drain.stdout.contains("k8s-node1"), "{drain:?}");
     assert!(drain.stdout.contains("Pending"), "{drain:?}");
-    reset(&tb);
 }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::common::{Testbed, stdout_ok, unique};
+use crate::common::{Testbed, hosts_up, stdout_ok, unique};
 
 /// The images scripts/testbed loads into every host, by the tags the manifests use.
 const APP_IMAGES: &[&str] = &[
@@ -29,6 +29,7 @@ fn retry(cmd: &str) -> String {
 #[test]
 fn ssh_with_strict_host_key_checking_reaches_every_host() {
     let tb = Testbed::get();
+    let _up = hosts_up();
     assert!(
         tb.hosts.len() >= 2,
         "the testbed has fewer than 2 hosts: {:?}",
@@ -48,6 +49,7 @@ fn ssh_with_strict_host_key_checking_reaches_every_host() {
 #[test]
 fn unknown_or_wrong_host_key_is_refused() {
     let tb = Testbed::get();
+    let _up = hosts_up();
     let dir = std::env::temp_dir().join(unique("clusterctl-known-hosts"));
     std::fs::create_dir_all(&dir).unwrap();
     let (host, addr) = &tb.hosts[0];
@@ -93,6 +95,7 @@ fn unknown_or_wrong_host_key_is_refused() {
 #[test]
 fn docker_answers_on_every_host_with_the_app_images() {
     let tb = Testbed::get();
+    let _up = hosts_up();
     for (name, _) in &tb.hosts {
         let version = tb.ssh_ok(name, "docker info --format '{{.ServerVersion}}'");
         assert!(
@@ -116,6 +119,7 @@ fn docker_answers_on_every_host_with_the_app_images() {
 #[test]
 fn app_images_behave() {
     let tb = Testbed::get();
+    let _up = hosts_up();
     let host = &tb.hosts[tb.hosts.len() - 1].0;
     let (crash, job, pause) = (unique("crash"), unique("job"), unique("pause"));
     let _cleanup = tb.on_drop(host, format!("docker rm -f {crash} {job} {pause}"));
@@ -161,6 +165,7 @@ fn app_images_behave() {
 #[test]
 fn web_image_serves_its_page_on_every_host() {
     let tb = Testbed::get();
+    let _up = hosts_up();
     std::thread::scope(|s| {
         for (host, _) in &tb.hosts {
             let tb = &tb;
@@ -200,6 +205,7 @@ fn web_image_serves_its_page_on_every_host() {
 #[test]
 fn every_host_reaches_every_other_host() {
     let tb = Testbed::get();
+    let _up = hosts_up();
     for (host, addr) in &tb.hosts {
         let others: Vec<&str> = tb
             .hosts
@@ -226,6 +232,7 @@ fn every_host_reaches_every_other_host() {
 #[test]
 fn container_published_on_host1_is_reached_from_host2_and_from_this_machine() {
     let tb = Testbed::get();
+    let _up = hosts_up();
     let (h1, a1) = &tb.hosts[0];
     let (h2, _) = &tb.hosts[1];
     let web = unique("published");
@@ -273,6 +280,7 @@ fn container_published_on_host1_is_reached_from_host2_and_from_this_machine() {
 #[test]
 fn cluster_yaml_lists_every_host() {
     let tb = Testbed::get();
+    let _up = hosts_up();
     let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
     assert!(yaml.contains("  identityFile: id_ed25519"));
     assert!(yaml.contains("  knownHostsFile: known_hosts"));
