@@ -786,10 +786,9 @@ pub fn existing_pod(p: &ObservedPod) -> Pod {
     pod
 }
 
-#[path = "plan_net.rs"]
+#[path = "network.rs"]
 mod net;
 pub use net::{NetworkInput, ServicesAfter};
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;
