@@ -182,6 +182,11 @@ fn bare_pod(cpu: &str) -> Manifest {
     bare_pod_with("nginx:1.14.2", cpu)
 }
 
+/// A change's reason as the plan views word it.
+fn why(c: &Change) -> String {
+    crate::output::plan::reason(&c.reason)
+}
+
 fn lines(plan: &Plan) -> Vec<String> {
     plan.changes
         .iter()
@@ -239,7 +244,7 @@ fn scaling_down_and_up_keeps_names_stable() {
     assert!(
         down.changes
             .iter()
-            .all(|c| c.action == Action::Delete && c.reason == reasons::EXTRA_REPLICA)
+            .all(|c| c.action == Action::Delete && c.reason == Reason::ExtraReplica)
     );
     sim.apply(&down);
     let up = sim.plan(&[deployment(3, "nginx")]);
@@ -269,7 +274,7 @@ fn template_change_replaces_pods_through_a_new_replica_set() {
     assert!(
         deletes
             .iter()
-            .all(|c| c.reason.starts_with("owner template changed")),
+            .all(|c| why(c).starts_with("owner template changed")),
         "{deletes:?}"
     );
     sim.apply(&plan);
@@ -321,9 +326,9 @@ fn drift_by_hand_is_detected() {
     let plan = sim.plan(&apps);
     assert_eq!(lines(&plan), [format!("Replace sc-nginx {node}")]);
     assert!(
-        plan.changes[0].reason.contains("removed by hand"),
+        why(&plan.changes[0]).contains("removed by hand"),
         "{}",
-        plan.changes[0].reason
+        why(&plan.changes[0])
     );
     sim.apply(&plan);
     assert!(sim.plan(&apps).changes.is_empty());
@@ -333,11 +338,9 @@ fn drift_by_hand_is_detected() {
     let plan = sim.plan(&changed);
     assert_eq!(plan.changes[0].action, Action::Replace);
     assert!(
-        plan.changes[0]
-            .reason
-            .contains("image \"nginx:1.14.2\" → \"nginx:latest\""),
+        why(&plan.changes[0]).contains("image \"nginx:1.14.2\" → \"nginx:latest\""),
         "{}",
-        plan.changes[0].reason
+        why(&plan.changes[0])
     );
     sim.apply(&plan);
     assert!(sim.plan(&changed).changes.is_empty());
@@ -352,7 +355,7 @@ fn drift_by_hand_is_detected() {
             destroy: 1
         }
     );
-    assert_eq!(plan.changes[0].reason, reasons::NOT_DESIRED);
+    assert_eq!(plan.changes[0].reason, Reason::NotDesired);
     sim.apply(&plan);
     assert!(sim.state.nodes.iter().all(|n| n.containers.is_empty()));
 }
@@ -364,7 +367,7 @@ fn unschedulable_pods_stay_pending_with_the_scheduler_message() {
     assert!(plan.changes.is_empty());
     assert_eq!(plan.pending.len(), 1);
     assert_eq!(
-        plan.pending[0].message,
+        plan.pending[0].message(),
         "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu."
     );
 }
@@ -521,4 +524,180 @@ fn the_roster_keeps_when_each_service_was_first_applied() {
         !third.services.contains_key("default/old"),
         "a removed service is forgotten"
     );
+}
+
+/// Every reason and detail is worded exactly as the plan JSON and the human view have always worded it
+/// (docs/plan-format.md); the snapshots above cover only some of them.
+#[test]
+fn every_reason_and_detail_keeps_its_words() {
+    use crate::output::plan::{detail_lines, reason};
+    let s = |v: &str| v.to_string();
+    let reasons = [
+        (
+            Reason::DeploymentWants {
+                deployment: s("web"),
+                replica_set: s("web-5d8f"),
+                replicas: 3,
+            },
+            "Deployment web wants 3 replica(s) of ReplicaSet web-5d8f",
+        ),
+        (
+            Reason::OwnerWants {
+                kind: s("ReplicaSet"),
+                name: s("rs"),
+                replicas: 1,
+            },
+            "ReplicaSet rs wants 1 replica(s)",
+        ),
+        (Reason::PodDefined, "Pod is defined in the repository"),
+        (
+            Reason::Stopped {
+                restart_policy: s("OnFailure"),
+            },
+            "stopped outside clusterctl; restartPolicy OnFailure wants it running",
+        ),
+        (
+            Reason::NotDesired,
+            "no longer desired: its owner is gone from the repository",
+        ),
+        (
+            Reason::ExtraReplica,
+            "extra replica: more pods than the desired replica count",
+        ),
+        (
+            Reason::Superseded {
+                old: s("web-1"),
+                new: Some(s("web-2")),
+            },
+            "owner template changed: ReplicaSet web-1 is superseded by web-2",
+        ),
+        (
+            Reason::Superseded {
+                old: s("web-1"),
+                new: None,
+            },
+            "owner template changed: ReplicaSet web-1 is superseded by ?",
+        ),
+        (
+            Reason::Drift(Drift::Template(vec![])),
+            "pod template changed",
+        ),
+        (
+            Reason::Drift(Drift::Template(vec![
+                TemplateChange::ContainerAdded(s("a")),
+                TemplateChange::Image {
+                    from: s("nginx:1.14.2"),
+                    to: s(""),
+                },
+                TemplateChange::Env(s("b")),
+                TemplateChange::Command(s("b")),
+                TemplateChange::Ports(s("b")),
+                TemplateChange::Resources(s("b")),
+                TemplateChange::ContainerRemoved(s("c")),
+            ])),
+            "pod template changed: container \"a\" added, image \"nginx:1.14.2\" → \"\", env of \"b\" changed, command of \"b\" changed, ports of \"b\" changed, resources of \"b\" changed, container \"c\" removed",
+        ),
+        (
+            Reason::Drift(Drift::SandboxMissing),
+            "pod sandbox container is missing (removed by hand)",
+        ),
+        (
+            Reason::Drift(Drift::ContainerMissing(s("c"))),
+            "container \"c\" is missing (removed by hand)",
+        ),
+        (
+            Reason::Drift(Drift::ContainerChanged(s("c"))),
+            "container \"c\" differs from its spec (changed by hand)",
+        ),
+        (
+            Reason::Drift(Drift::Image {
+                container: s("c"),
+                running: s("nginx"),
+                wanted: s("nginx:1.25"),
+            }),
+            "container \"c\" runs image \"nginx\", spec says \"nginx:1.25\" (changed by hand)",
+        ),
+        (
+            Reason::Drift(Drift::ExtraContainer(s("x"))),
+            "container \"x\" is not in the spec",
+        ),
+        (
+            Reason::Drift(Drift::PodNetwork {
+                network: s("clusterctl-pods"),
+                cidr: s("10.244.1.0/24"),
+            }),
+            "pod network changed: the pod is not on clusterctl-pods (10.244.1.0/24)",
+        ),
+        (
+            Reason::PodNetworkMissing,
+            "the pod network is not set up on this host",
+        ),
+        (
+            Reason::PodNetworkDiffers,
+            "the pod network differs from the inventory",
+        ),
+        (
+            Reason::RulesMissing,
+            "clusterctl's service and pod-network chains are not on this host",
+        ),
+        (
+            Reason::RulesDiffer,
+            "service rules differ from the desired services and endpoints",
+        ),
+        (
+            Reason::JumpsMissing,
+            "jump rules into clusterctl's chains are missing",
+        ),
+    ];
+    for (r, want) in reasons {
+        assert_eq!(reason(&r), want, "{r:?}");
+    }
+
+    let sim = Sim::new();
+    let fit = sim.plan(&[bare_pod("5")]).pending.remove(0).fit;
+    let details = [
+        (Detail::StartContainer(s("web")), "start container web"),
+        (Detail::MovesTo(s("k8s-node2")), "moves to node k8s-node2"),
+        (
+            Detail::ReplacementPending(fit),
+            "replacement stays Pending: 0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu.",
+        ),
+        (
+            Detail::RuleCounts {
+                nat_chains: 7,
+                filter_chains: 2,
+                service_ports: 1,
+            },
+            "7 nat and 2 filter chains, 1 service port(s)",
+        ),
+        (
+            Detail::Line(s("route to 10.244.3.0/24")),
+            "route to 10.244.3.0/24",
+        ),
+    ];
+    for (d, want) in details {
+        assert_eq!(detail_lines(&d), [want], "{d:?}");
+    }
+}
+
+#[test]
+fn the_scheduler_reasoning_is_shown_only_with_explain() {
+    let sim = Sim::new();
+    let plan = sim.plan(&[bare_pod("100m")]);
+    let view = |explain| {
+        crate::output::plan::render(
+            &plan,
+            "0123456",
+            &crate::output::plan::Options {
+                color: false,
+                explain,
+            },
+        )
+    };
+    let (terse, explained) = (view(false), view(true));
+    assert!(explained.contains("      scheduled: score "), "{explained}");
+    assert!(explained.contains("      not k8s-master: "), "{explained}");
+    assert!(!terse.contains("scheduled:"), "{terse}");
+    assert!(!terse.contains("not k8s-master"), "{terse}");
+    assert!(terse.contains("+ pod \"default/sc-nginx\""), "{terse}");
 }
