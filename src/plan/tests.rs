@@ -127,6 +127,45 @@ impl Sim {
         })
     }
 
+    /// A plan with the pod network and services of the default cluster settings.
+    fn plan_with_network(&self, manifests: &[Manifest]) -> (Plan, Binding) {
+        let expanded = controllers::expand(manifests);
+        let nodes = crate::nodes::node_objects(&self.inv, &self.state);
+        let rt: Arc<dyn Runtime> = Arc::new(DockerRuntime::default());
+        let runtimes: BTreeMap<String, Arc<dyn Runtime>> = self
+            .inv
+            .hosts
+            .iter()
+            .map(|h| (h.name.clone(), rt.clone()))
+            .collect();
+        let hosts = self
+            .inv
+            .hosts
+            .iter()
+            .zip(&nodes)
+            .map(|(h, n)| crate::network::HostNet {
+                name: h.name.clone(),
+                address: h.address.clone(),
+                pod_cidr: n.spec.as_ref().unwrap().pod_cidr.clone().unwrap(),
+            })
+            .collect();
+        let network = NetworkInput {
+            hosts,
+            cluster_cidr: &self.inv.cluster.pod_cidr,
+            service_cidr: &self.inv.cluster.service_cidr,
+            node_port_range: self.inv.cluster.node_port_range,
+            services: &expanded.services,
+        };
+        compute_with_binding(&PlanInput {
+            commit: "0123456789abcdef0123456789abcdef01234567",
+            pod_sets: &expanded.pod_sets,
+            observed: &self.state,
+            nodes: &nodes,
+            runtimes: &runtimes,
+            network: Some(&network),
+        })
+    }
+
     fn node(&mut self, name: &str) -> &mut ObservedNode {
         self.state
             .nodes
@@ -700,4 +739,95 @@ fn the_scheduler_reasoning_is_shown_only_with_explain() {
     assert!(!terse.contains("scheduled:"), "{terse}");
     assert!(!terse.contains("not k8s-master"), "{terse}");
     assert!(terse.contains("+ pod \"default/sc-nginx\""), "{terse}");
+}
+
+#[test]
+fn a_fresh_cluster_gets_its_pod_network_and_service_rules_on_every_host() {
+    let sim = Sim::new();
+    let service = manifest(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/seed-apps/my_service.yaml"
+        ))
+        .unwrap(),
+    );
+    let (plan, binding) = sim.plan_with_network(&[deployment(3, "nginx"), service]);
+    let hosts = ["k8s-master", "k8s-node1", "k8s-node2", "k8s-node3"];
+    let of = |kind: ChangeKind| -> Vec<&Change> {
+        plan.changes.iter().filter(|c| c.kind == kind).collect()
+    };
+    let networks = of(ChangeKind::Network);
+    let rules = of(ChangeKind::ServiceRules);
+    assert_eq!(
+        networks.iter().map(|c| c.node.as_str()).collect::<Vec<_>>(),
+        hosts
+    );
+    assert_eq!(
+        rules.iter().map(|c| c.node.as_str()).collect::<Vec<_>>(),
+        hosts
+    );
+    for c in &networks {
+        assert_eq!(
+            (c.action, &c.reason, c.name.as_str()),
+            (
+                Action::Create,
+                &Reason::PodNetworkMissing,
+                "clusterctl-pods"
+            )
+        );
+        assert!(!c.steps.is_empty());
+    }
+    for c in &rules {
+        assert_eq!(
+            (c.action, &c.reason),
+            (Action::Create, &Reason::RulesMissing)
+        );
+        assert!(
+            matches!(
+                c.details[0],
+                Detail::RuleCounts {
+                    service_ports: 1,
+                    ..
+                }
+            ),
+            "{:?}",
+            c.details
+        );
+        assert_eq!(c.steps[0].program, "iptables-restore");
+    }
+    assert_eq!(
+        plan.summary,
+        Summary {
+            add: 3 + 8,
+            change: 0,
+            destroy: 0
+        }
+    );
+    // Each new pod has an address of its node's pod CIDR, and they are the service's endpoints.
+    let mut ips: Vec<String> = binding
+        .created
+        .iter()
+        .map(|b| {
+            let node = b.pod.spec.as_ref().unwrap().node_name.clone().unwrap();
+            let ip = b.ip.clone().expect("a planned pod IP");
+            let n = crate::nodes::node_objects(&sim.inv, &sim.state)
+                .into_iter()
+                .find(|n| n.metadata.name.as_deref() == Some(node.as_str()))
+                .unwrap();
+            let pod_cidr = n.spec.unwrap().pod_cidr.unwrap();
+            assert!(
+                crate::network::PodIps::new(&pod_cidr)
+                    .unwrap()
+                    .contains(&ip),
+                "{ip} in {pod_cidr}"
+            );
+            format!("{ip}:80")
+        })
+        .collect();
+    ips.sort();
+    assert_eq!(ips.len(), 3);
+    assert_eq!(
+        binding.services.endpoints[&("default".to_string(), "my-nginx".to_string())],
+        ips
+    );
 }
