@@ -62,9 +62,8 @@ impl HostNet {
 /// What [`plan_host`] decided for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetChange {
-    /// True when the network is set up from scratch on this host.
+    /// True when the network is set up from scratch on this host (else it is brought in line).
     pub create: bool,
-    pub reason: String,
     pub details: Vec<String>,
     pub steps: Vec<Cmd>,
 }
@@ -258,14 +257,8 @@ pub fn plan_host(
         return None;
     }
     let create = observed.pod_subnet.is_none() && observed.vxlan.is_none();
-    let reason = if create {
-        "the pod network is not set up on this host".to_string()
-    } else {
-        "the pod network differs from the inventory".to_string()
-    };
     Some(NetChange {
         create,
-        reason,
         details,
         steps,
     })

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures::future::join_all;
 
 pub use crate::model::{ApplyReport, HostReport};
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change, ChangeKind, Plan};
 use crate::transport::Transport;
 
 /// Progress of an apply, for progress bars and logs.
@@ -43,17 +43,21 @@ pub enum Event {
 /// pods that exist). When the plan only removes pods (a scale-down, a deletion), the rules go first instead:
 /// endpoints are dropped before their pods stop, so no request is sent to a pod that is going away.
 fn phase(change: &Change, rules_first: bool) -> usize {
-    match (change.kind.as_str(), rules_first) {
-        ("Network", _) => 0,
-        ("ServiceRules", true) => 1,
-        ("ServiceRules", false) => 3,
-        _ => 2,
+    match (change.kind, rules_first) {
+        (ChangeKind::Network, _) => 0,
+        (ChangeKind::ServiceRules, true) => 1,
+        (ChangeKind::ServiceRules, false) => 3,
+        (ChangeKind::Pod, _) => 2,
     }
 }
 
 /// True when every pod change of the plan is a deletion (see [`phase`]).
 fn rules_first(plan: &Plan) -> bool {
-    let mut pods = plan.changes.iter().filter(|c| c.kind == "Pod").peekable();
+    let mut pods = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Pod)
+        .peekable();
     pods.peek().is_some() && pods.all(|c| c.action == Action::Delete)
 }
 
@@ -144,7 +148,7 @@ async fn execute_phase(
                 };
                 let ok = result.is_ok();
                 match result {
-                    Ok(()) if change.kind != "Pod" => report.network += 1,
+                    Ok(()) if change.kind != ChangeKind::Pod => report.network += 1,
                     Ok(()) => match change.action {
                         Action::Create => report.added += 1,
                         Action::Start => report.changed += 1,
@@ -243,10 +247,10 @@ pub fn verb(action: Action) -> &'static str {
 
 /// `ns/name` for a pod, `network clusterctl-pods` / `service rules` for host-level changes.
 pub fn subject(change: &Change) -> String {
-    match change.kind.as_str() {
-        "Network" => format!("network {}", change.name),
-        "ServiceRules" => "service rules".to_string(),
-        _ => format!("{}/{}", change.namespace, change.name),
+    match change.kind {
+        ChangeKind::Network => format!("network {}", change.name),
+        ChangeKind::ServiceRules => "service rules".to_string(),
+        ChangeKind::Pod => format!("{}/{}", change.namespace, change.name),
     }
 }
 
@@ -257,14 +261,14 @@ mod tests {
     use crate::plan::{PLAN_FORMAT_VERSION, Summary};
     use crate::transport::fake::FakeConnector;
 
-    fn change(kind: &str, action: Action, name: &str, program: &str) -> Change {
+    fn change(kind: ChangeKind, action: Action, name: &str, program: &str) -> Change {
         Change {
             action,
-            kind: kind.into(),
+            kind,
             namespace: "default".into(),
             name: name.into(),
             node: "k8s-node1".into(),
-            reason: "test".into(),
+            reason: crate::plan::Reason::PodDefined,
             details: vec![],
             steps: vec![Cmd::write(program, [name])],
         }
@@ -300,20 +304,20 @@ mod tests {
         // New pods: network, then pods, then the rules that point at them.
         let grow = order(vec![
             change(
-                "ServiceRules",
+                ChangeKind::ServiceRules,
                 Action::Update,
                 "iptables",
                 "iptables-restore",
             ),
-            change("Pod", Action::Create, "web-1", "docker"),
-            change("Network", Action::Create, "clusterctl-pods", "ip"),
+            change(ChangeKind::Pod, Action::Create, "web-1", "docker"),
+            change(ChangeKind::Network, Action::Create, "clusterctl-pods", "ip"),
         ]);
         assert_eq!(grow, ["ip", "docker", "iptables-restore"]);
         // Only removals (scale-down): endpoints are dropped before their pods stop.
         let shrink = order(vec![
-            change("Pod", Action::Delete, "web-2", "docker"),
+            change(ChangeKind::Pod, Action::Delete, "web-2", "docker"),
             change(
-                "ServiceRules",
+                ChangeKind::ServiceRules,
                 Action::Update,
                 "iptables",
                 "iptables-restore",

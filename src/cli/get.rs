@@ -85,8 +85,8 @@ pub async fn world(
                 }
         });
         if let Some(set) = set {
-            pods.push(view::pending_pod(&set.template, &p.name, &p.message));
-            pending.insert((p.namespace.clone(), p.name.clone()), p.message.clone());
+            pods.push(view::pending_pod(&set.template, &p.name, &p.message()));
+            pending.insert((p.namespace.clone(), p.name.clone()), p.message());
         }
     }
     pods.sort_by_key(|p| key(&p.metadata));

@@ -1,12 +1,18 @@
-//! Human view of a plan and of an apply report, in Terraform's manner: a legend, one block per change
-//! with its reason, pending pods, and the `Plan: X to add, Y to change, Z to destroy.` line. Pure.
+//! Views of a plan and of an apply report. The human view in Terraform's manner: a legend, one block per
+//! change with its reason, pending pods, and the `Plan: X to add, Y to change, Z to destroy.` line. The
+//! plan's JSON/YAML form (docs/plan-format.md) is the `Serialize` impl here. Both word the plan's typed
+//! reasons and details the same way ([`reason`], [`detail_lines`]). Pure.
 
 use std::fmt::Write;
 
 use owo_colors::OwoColorize;
+use serde::{Serialize, Serializer};
 
+use crate::cmd::Cmd;
 use crate::model::ApplyReport;
-use crate::plan::{Action, Plan};
+use crate::plan::{
+    Action, Change, ChangeKind, Detail, Drift, PendingPod, Plan, Reason, Summary, TemplateChange,
+};
 
 pub struct Options {
     /// ANSI colours (the caller decides: only on a TTY, never with NO_COLOR).
@@ -85,10 +91,10 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
     );
     for c in &plan.changes {
         let _ = writeln!(out);
-        let (what, quoted) = match c.kind.as_str() {
-            "Network" => ("pod network".to_string(), c.name.clone()),
-            "ServiceRules" => ("service rules".to_string(), c.name.clone()),
-            _ => ("pod".to_string(), format!("{}/{}", c.namespace, c.name)),
+        let (what, quoted) = match c.kind {
+            ChangeKind::Network => ("pod network".to_string(), c.name.clone()),
+            ChangeKind::ServiceRules => ("service rules".to_string(), c.name.clone()),
+            ChangeKind::Pod => ("pod".to_string(), format!("{}/{}", c.namespace, c.name)),
         };
         let _ = writeln!(
             out,
@@ -96,21 +102,20 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
             phrase(c.action),
             c.node
         );
-        let _ = writeln!(out, "  # ({})", c.reason);
+        let _ = writeln!(out, "  # ({})", reason(&c.reason));
         let _ = writeln!(
             out,
             "{} {what} \"{quoted}\" on {}",
             paint(symbol(c.action), c.action, opts.color),
             c.node
         );
-        for d in &c.details {
-            if d.starts_with("scheduled:") || d.starts_with("not ") {
-                if opts.explain {
-                    let _ = writeln!(out, "      {d}");
-                }
-            } else {
-                let _ = writeln!(out, "      {d}");
-            }
+        // The scheduler's reasoning only on request.
+        let shown = c
+            .details
+            .iter()
+            .filter(|d| opts.explain || !matches!(d, Detail::Placement(_)));
+        for line in shown.flat_map(detail_lines) {
+            let _ = writeln!(out, "      {line}");
         }
     }
     render_pending(&mut out, plan);
@@ -129,7 +134,187 @@ fn render_pending(out: &mut String, plan: &Plan) {
     }
     let _ = writeln!(out, "\nPods that fit on no node (they stay Pending):");
     for p in &plan.pending {
-        let _ = writeln!(out, "  ! pod {}/{}: {}", p.namespace, p.name, p.message);
+        let _ = writeln!(out, "  ! pod {}/{}: {}", p.namespace, p.name, p.fit);
+    }
+}
+
+/// A change's reason in words.
+pub fn reason(r: &Reason) -> String {
+    match r {
+        Reason::DeploymentWants {
+            deployment,
+            replica_set,
+            replicas,
+        } => format!(
+            "Deployment {deployment} wants {replicas} replica(s) of ReplicaSet {replica_set}"
+        ),
+        Reason::OwnerWants {
+            kind,
+            name,
+            replicas,
+        } => format!("{kind} {name} wants {replicas} replica(s)"),
+        Reason::PodDefined => "Pod is defined in the repository".into(),
+        Reason::Stopped { restart_policy } => {
+            format!("stopped outside clusterctl; restartPolicy {restart_policy} wants it running")
+        }
+        Reason::NotDesired => "no longer desired: its owner is gone from the repository".into(),
+        Reason::ExtraReplica => "extra replica: more pods than the desired replica count".into(),
+        Reason::Superseded { old, new } => format!(
+            "owner template changed: ReplicaSet {old} is superseded by {}",
+            new.as_deref().unwrap_or("?")
+        ),
+        Reason::Drift(d) => drift(d),
+        Reason::PodNetworkMissing => "the pod network is not set up on this host".into(),
+        Reason::PodNetworkDiffers => "the pod network differs from the inventory".into(),
+        Reason::RulesMissing => {
+            "clusterctl's service and pod-network chains are not on this host".into()
+        }
+        Reason::RulesDiffer => {
+            "service rules differ from the desired services and endpoints".into()
+        }
+        Reason::JumpsMissing => "jump rules into clusterctl's chains are missing".into(),
+    }
+}
+
+fn drift(d: &Drift) -> String {
+    match d {
+        Drift::Template(parts) if parts.is_empty() => "pod template changed".into(),
+        Drift::Template(parts) => {
+            let parts: Vec<String> = parts.iter().map(template_change).collect();
+            format!("pod template changed: {}", parts.join(", "))
+        }
+        Drift::SandboxMissing => "pod sandbox container is missing (removed by hand)".into(),
+        Drift::ContainerMissing(c) => format!("container {c:?} is missing (removed by hand)"),
+        Drift::ContainerChanged(c) => {
+            format!("container {c:?} differs from its spec (changed by hand)")
+        }
+        Drift::Image {
+            container,
+            running,
+            wanted,
+        } => format!(
+            "container {container:?} runs image {running:?}, spec says {wanted:?} (changed by hand)"
+        ),
+        Drift::ExtraContainer(c) => format!("container {c:?} is not in the spec"),
+        Drift::PodNetwork { network, cidr } => {
+            format!("pod network changed: the pod is not on {network} ({cidr})")
+        }
+    }
+}
+
+fn template_change(t: &TemplateChange) -> String {
+    match t {
+        TemplateChange::ContainerAdded(c) => format!("container {c:?} added"),
+        TemplateChange::ContainerRemoved(c) => format!("container {c:?} removed"),
+        TemplateChange::Image { from, to } => format!("image {from:?} → {to:?}"),
+        TemplateChange::Env(c) => format!("env of {c:?} changed"),
+        TemplateChange::Command(c) => format!("command of {c:?} changed"),
+        TemplateChange::Ports(c) => format!("ports of {c:?} changed"),
+        TemplateChange::Resources(c) => format!("resources of {c:?} changed"),
+    }
+}
+
+/// A detail as lines: a placement is its score line then one `not NODE: why` line per rejected node.
+pub fn detail_lines(d: &Detail) -> Vec<String> {
+    match d {
+        Detail::Placement(p) => {
+            let scores: Vec<String> = p.scores.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let mut out = vec![format!(
+                "scheduled: score {} ({})",
+                p.total,
+                scores.join(", ")
+            )];
+            out.extend(
+                p.rejected
+                    .iter()
+                    .map(|(node, why)| format!("not {node}: {why}")),
+            );
+            out
+        }
+        Detail::StartContainer(c) => vec![format!("start container {c}")],
+        Detail::MovesTo(node) => vec![format!("moves to node {node}")],
+        Detail::ReplacementPending(fit) => vec![format!("replacement stays Pending: {fit}")],
+        Detail::RuleCounts {
+            nat_chains,
+            filter_chains,
+            service_ports,
+        } => vec![format!(
+            "{nat_chains} nat and {filter_chains} filter chains, {service_ports} service port(s)"
+        )],
+        Detail::Line(line) => vec![line.clone()],
+    }
+}
+
+/// The plan JSON of docs/plan-format.md: the plan with reasons and details in words.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanDoc<'a> {
+    format_version: u32,
+    commit: &'a str,
+    changes: Vec<ChangeDoc<'a>>,
+    pending: Vec<PendingDoc<'a>>,
+    unreachable_nodes: &'a [String],
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeDoc<'a> {
+    action: Action,
+    kind: ChangeKind,
+    namespace: &'a str,
+    name: &'a str,
+    node: &'a str,
+    reason: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    details: Vec<String>,
+    steps: &'a [Cmd],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PendingDoc<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    message: String,
+}
+
+impl<'a> From<&'a Change> for ChangeDoc<'a> {
+    fn from(c: &'a Change) -> Self {
+        ChangeDoc {
+            action: c.action,
+            kind: c.kind,
+            namespace: &c.namespace,
+            name: &c.name,
+            node: &c.node,
+            reason: reason(&c.reason),
+            details: c.details.iter().flat_map(detail_lines).collect(),
+            steps: &c.steps,
+        }
+    }
+}
+
+impl<'a> From<&'a PendingPod> for PendingDoc<'a> {
+    fn from(p: &'a PendingPod) -> Self {
+        PendingDoc {
+            namespace: &p.namespace,
+            name: &p.name,
+            message: p.message(),
+        }
+    }
+}
+
+impl Serialize for Plan {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PlanDoc {
+            format_version: self.format_version,
+            commit: &self.commit,
+            changes: self.changes.iter().map(ChangeDoc::from).collect(),
+            pending: self.pending.iter().map(PendingDoc::from).collect(),
+            unreachable_nodes: &self.unreachable_nodes,
+            summary: self.summary,
+        }
+        .serialize(serializer)
     }
 }
 

@@ -86,14 +86,39 @@ impl Rejected {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+/// A pod fits on no node: every node with the reason it was rejected, as codes. `Display` renders
+/// kube-scheduler's message, `0/4 nodes are available: 1 node(s) had untolerated taint {…}, 3 Insufficient
+/// cpu.`; [`FitError::reasons`] the detailed reason per node.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FitError {
-    /// `0/4 nodes are available: 1 node(s) had untolerated taint {…}, 3 Insufficient cpu.`
-    pub message: String,
-    /// Per node (sorted): the detailed reason(s).
-    pub reasons: Vec<(String, String)>,
+    /// Nodes in the snapshot (the `N` of `0/N nodes are available`).
+    pub total_nodes: usize,
+    /// Why each node was rejected.
+    pub rejected: Rejected,
 }
+
+impl FitError {
+    /// Per node (sorted by name): the detailed reason(s), `("k8s-node1", "Insufficient cpu (requested 3,
+    /// free 2)")`.
+    pub fn reasons(&self) -> Vec<(String, String)> {
+        self.rejected
+            .iter()
+            .map(|(n, d)| (n.to_string(), d))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for FitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reasons = self.rejected.reasons();
+        f.write_str(&fit_message(
+            self.total_nodes,
+            reasons.iter().flat_map(|(_, rs)| rs.iter()),
+        ))
+    }
+}
+
+impl std::error::Error for FitError {}
 
 impl Scheduler {
     pub fn new(nodes: &[Node], existing: &[Pod]) -> Scheduler {
@@ -133,13 +158,9 @@ impl Scheduler {
             items: rejected,
         };
         if feasible.is_empty() {
-            let reasons = rejected.reasons();
             return Err(FitError {
-                message: fit_message(
-                    snap.nodes.len(),
-                    reasons.iter().flat_map(|(_, rs)| rs.iter()),
-                ),
-                reasons: rejected.iter().map(|(n, d)| (n.to_string(), d)).collect(),
+                total_nodes: snap.nodes.len(),
+                rejected,
             });
         }
         let (chosen, total, per_plugin) = if feasible.len() == 1 {

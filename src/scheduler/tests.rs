@@ -107,11 +107,11 @@ fn seed_pod_too_big_stays_pending_with_upstream_message() {
     let mut s = Scheduler::new(&seed_nodes(), &[]);
     let err = s.schedule(&rs_pod("big", Some("3"))).unwrap_err();
     assert_eq!(
-        err.message,
+        err.to_string(),
         "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu."
     );
     assert_eq!(
-        err.reasons[1],
+        err.reasons()[1],
         (
             "k8s-node1".to_string(),
             "Insufficient cpu (requested 3, free 2)".to_string()
@@ -128,7 +128,7 @@ fn not_ready_node_counts_as_unreachable_taint() {
     let mut s = Scheduler::new(&nodes, &[]);
     let err = s.schedule(&rs_pod("x", Some("3"))).unwrap_err();
     assert_eq!(
-        err.message,
+        err.to_string(),
         "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }."
     );
     // A small pod goes to the only ready node without scoring.
@@ -294,7 +294,7 @@ fn node_selector_and_required_affinity() {
     );
     let err = s.schedule(&aff(json!([{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["nvme"]}]}, {}]))).unwrap_err();
     assert_eq!(
-        err.message,
+        err.to_string(),
         "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
     );
 }
@@ -357,7 +357,7 @@ fn too_many_pods_even_without_requests() {
     assert_eq!(
         s.schedule(&pod(json!({"containers": []})))
             .unwrap_err()
-            .message,
+            .to_string(),
         "0/1 nodes are available: 1 Too many pods."
     );
 }
@@ -531,7 +531,7 @@ proptest! {
         let run = || {
             let mut s = Scheduler::new(&nodes, &[]);
             let out: Vec<Result<String, String>> = ps.iter().enumerate()
-                .map(|(i, p)| s.schedule(&build_pod(i, *p)).map(|pl| pl.node).map_err(|e| e.message))
+                .map(|(i, p)| s.schedule(&build_pod(i, *p)).map(|pl| pl.node).map_err(|e| e.to_string()))
                 .collect();
             (out, s)
         };
@@ -674,7 +674,7 @@ fn spread_filter_single_constraint_upstream_cases() {
     );
     let mut s = Scheduler::new(&typo[1..2], &[]);
     assert_eq!(
-        s.schedule(&p).unwrap_err().message,
+        s.schedule(&p).unwrap_err().to_string(),
         "0/1 nodes are available: 1 node(s) didn't match pod topology spread constraints (missing required label)."
     );
 }
@@ -697,7 +697,7 @@ fn spread_filter_multiple_constraints_and_node_affinity() {
     assert_eq!(fits(&nodes, &ex, &both), [false; 4]);
     let mut s = Scheduler::new(&nodes, &ex);
     assert_eq!(
-        s.schedule(&both).unwrap_err().message,
+        s.schedule(&both).unwrap_err().to_string(),
         "0/4 nodes are available: 4 node(s) didn't match pod topology spread constraints."
     );
     // With node affinity to node-a/node-y only those count: 2/~1~/~0~/3, so node-a fits.
@@ -811,7 +811,7 @@ fn inter_pod_affinity_filter_upstream_single_node_cases() {
     assert!(!one(&p, std::slice::from_ref(&e)));
     let mut s = Scheduler::new(&nodes, std::slice::from_ref(&e));
     assert_eq!(
-        s.schedule(&p).unwrap_err().message,
+        s.schedule(&p).unwrap_err().to_string(),
         "0/1 nodes are available: 1 node(s) didn't match pod affinity rules."
     );
     // NotIn excluding the existing pod: no pod matches, but the incoming pod (no `service` label)
@@ -850,7 +850,7 @@ fn inter_pod_affinity_filter_upstream_single_node_cases() {
     assert!(!one(&p, std::slice::from_ref(&e)));
     let mut s = Scheduler::new(&nodes, std::slice::from_ref(&e));
     assert_eq!(
-        s.schedule(&p).unwrap_err().message,
+        s.schedule(&p).unwrap_err().to_string(),
         "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules."
     );
     // Anti-affinity on a key the node lacks cannot be violated.
@@ -867,7 +867,7 @@ fn inter_pod_affinity_filter_upstream_single_node_cases() {
     assert!(!one(&plain, std::slice::from_ref(&e_anti)));
     let mut s = Scheduler::new(&nodes, &[e_anti]);
     assert_eq!(
-        s.schedule(&plain).unwrap_err().message,
+        s.schedule(&plain).unwrap_err().to_string(),
         "0/1 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules."
     );
 }
@@ -928,7 +928,7 @@ fn required_anti_affinity_on_hostname_leaves_extra_replicas_pending() {
     let placed: Vec<String> = (0..3).map(|_| s.schedule(&rep).unwrap().node).collect();
     assert_eq!(placed, ["k8s-node1", "k8s-node2", "k8s-node3"]);
     assert_eq!(
-        s.schedule(&rep).unwrap_err().message,
+        s.schedule(&rep).unwrap_err().to_string(),
         "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 node(s) didn't match pod anti-affinity rules."
     );
 }
@@ -1041,7 +1041,7 @@ proptest! {
         };
         let run = || {
             let mut s = Scheduler::new(&nodes, &[]);
-            ps.iter().enumerate().map(|(i, p)| s.schedule(&make(i, *p)).map(|pl| pl.node).map_err(|e| e.message)).collect::<Vec<_>>()
+            ps.iter().enumerate().map(|(i, p)| s.schedule(&make(i, *p)).map(|pl| pl.node).map_err(|e| e.to_string())).collect::<Vec<_>>()
         };
         let out = run();
         prop_assert_eq!(&out, &run());

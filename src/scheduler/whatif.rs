@@ -112,7 +112,7 @@ pub fn what_if(
                 }
                 match sched.schedule(&fresh) {
                     Ok(pl) => Outcome::Moves(pl),
-                    Err(e) => Outcome::Pending(e.message),
+                    Err(e) => Outcome::Pending(e.to_string()),
                 }
             }
         };

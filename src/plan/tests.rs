@@ -127,6 +127,45 @@ impl Sim {
         })
     }
 
+    /// A plan with the pod network and services of the default cluster settings.
+    fn plan_with_network(&self, manifests: &[Manifest]) -> (Plan, Binding) {
+        let expanded = controllers::expand(manifests);
+        let nodes = crate::nodes::node_objects(&self.inv, &self.state);
+        let rt: Arc<dyn Runtime> = Arc::new(DockerRuntime::default());
+        let runtimes: BTreeMap<String, Arc<dyn Runtime>> = self
+            .inv
+            .hosts
+            .iter()
+            .map(|h| (h.name.clone(), rt.clone()))
+            .collect();
+        let hosts = self
+            .inv
+            .hosts
+            .iter()
+            .zip(&nodes)
+            .map(|(h, n)| crate::network::HostNet {
+                name: h.name.clone(),
+                address: h.address.clone(),
+                pod_cidr: n.spec.as_ref().unwrap().pod_cidr.clone().unwrap(),
+            })
+            .collect();
+        let network = NetworkInput {
+            hosts,
+            cluster_cidr: &self.inv.cluster.pod_cidr,
+            service_cidr: &self.inv.cluster.service_cidr,
+            node_port_range: self.inv.cluster.node_port_range,
+            services: &expanded.services,
+        };
+        compute_with_binding(&PlanInput {
+            commit: "0123456789abcdef0123456789abcdef01234567",
+            pod_sets: &expanded.pod_sets,
+            observed: &self.state,
+            nodes: &nodes,
+            runtimes: &runtimes,
+            network: Some(&network),
+        })
+    }
+
     fn node(&mut self, name: &str) -> &mut ObservedNode {
         self.state
             .nodes
@@ -180,6 +219,11 @@ fn bare_pod_with(image: &str, cpu: &str) -> Manifest {
 
 fn bare_pod(cpu: &str) -> Manifest {
     bare_pod_with("nginx:1.14.2", cpu)
+}
+
+/// A change's reason as the plan views word it.
+fn why(c: &Change) -> String {
+    crate::output::plan::reason(&c.reason)
 }
 
 fn lines(plan: &Plan) -> Vec<String> {
@@ -239,7 +283,7 @@ fn scaling_down_and_up_keeps_names_stable() {
     assert!(
         down.changes
             .iter()
-            .all(|c| c.action == Action::Delete && c.reason == reasons::EXTRA_REPLICA)
+            .all(|c| c.action == Action::Delete && c.reason == Reason::ExtraReplica)
     );
     sim.apply(&down);
     let up = sim.plan(&[deployment(3, "nginx")]);
@@ -269,7 +313,7 @@ fn template_change_replaces_pods_through_a_new_replica_set() {
     assert!(
         deletes
             .iter()
-            .all(|c| c.reason.starts_with("owner template changed")),
+            .all(|c| why(c).starts_with("owner template changed")),
         "{deletes:?}"
     );
     sim.apply(&plan);
@@ -321,9 +365,9 @@ fn drift_by_hand_is_detected() {
     let plan = sim.plan(&apps);
     assert_eq!(lines(&plan), [format!("Replace sc-nginx {node}")]);
     assert!(
-        plan.changes[0].reason.contains("removed by hand"),
+        why(&plan.changes[0]).contains("removed by hand"),
         "{}",
-        plan.changes[0].reason
+        why(&plan.changes[0])
     );
     sim.apply(&plan);
     assert!(sim.plan(&apps).changes.is_empty());
@@ -333,11 +377,9 @@ fn drift_by_hand_is_detected() {
     let plan = sim.plan(&changed);
     assert_eq!(plan.changes[0].action, Action::Replace);
     assert!(
-        plan.changes[0]
-            .reason
-            .contains("image \"nginx:1.14.2\" → \"nginx:latest\""),
+        why(&plan.changes[0]).contains("image \"nginx:1.14.2\" → \"nginx:latest\""),
         "{}",
-        plan.changes[0].reason
+        why(&plan.changes[0])
     );
     sim.apply(&plan);
     assert!(sim.plan(&changed).changes.is_empty());
@@ -352,7 +394,7 @@ fn drift_by_hand_is_detected() {
             destroy: 1
         }
     );
-    assert_eq!(plan.changes[0].reason, reasons::NOT_DESIRED);
+    assert_eq!(plan.changes[0].reason, Reason::NotDesired);
     sim.apply(&plan);
     assert!(sim.state.nodes.iter().all(|n| n.containers.is_empty()));
 }
@@ -364,7 +406,7 @@ fn unschedulable_pods_stay_pending_with_the_scheduler_message() {
     assert!(plan.changes.is_empty());
     assert_eq!(plan.pending.len(), 1);
     assert_eq!(
-        plan.pending[0].message,
+        plan.pending[0].message(),
         "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu."
     );
 }
@@ -520,5 +562,272 @@ fn the_roster_keeps_when_each_service_was_first_applied() {
     assert!(
         !third.services.contains_key("default/old"),
         "a removed service is forgotten"
+    );
+}
+
+/// Every reason and detail is worded exactly as the plan JSON and the human view have always worded it
+/// (docs/plan-format.md); the snapshots above cover only some of them.
+#[test]
+fn every_reason_and_detail_keeps_its_words() {
+    use crate::output::plan::{detail_lines, reason};
+    let s = |v: &str| v.to_string();
+    let reasons = [
+        (
+            Reason::DeploymentWants {
+                deployment: s("web"),
+                replica_set: s("web-5d8f"),
+                replicas: 3,
+            },
+            "Deployment web wants 3 replica(s) of ReplicaSet web-5d8f",
+        ),
+        (
+            Reason::OwnerWants {
+                kind: s("ReplicaSet"),
+                name: s("rs"),
+                replicas: 1,
+            },
+            "ReplicaSet rs wants 1 replica(s)",
+        ),
+        (Reason::PodDefined, "Pod is defined in the repository"),
+        (
+            Reason::Stopped {
+                restart_policy: s("OnFailure"),
+            },
+            "stopped outside clusterctl; restartPolicy OnFailure wants it running",
+        ),
+        (
+            Reason::NotDesired,
+            "no longer desired: its owner is gone from the repository",
+        ),
+        (
+            Reason::ExtraReplica,
+            "extra replica: more pods than the desired replica count",
+        ),
+        (
+            Reason::Superseded {
+                old: s("web-1"),
+                new: Some(s("web-2")),
+            },
+            "owner template changed: ReplicaSet web-1 is superseded by web-2",
+        ),
+        (
+            Reason::Superseded {
+                old: s("web-1"),
+                new: None,
+            },
+            "owner template changed: ReplicaSet web-1 is superseded by ?",
+        ),
+        (
+            Reason::Drift(Drift::Template(vec![])),
+            "pod template changed",
+        ),
+        (
+            Reason::Drift(Drift::Template(vec![
+                TemplateChange::ContainerAdded(s("a")),
+                TemplateChange::Image {
+                    from: s("nginx:1.14.2"),
+                    to: s(""),
+                },
+                TemplateChange::Env(s("b")),
+                TemplateChange::Command(s("b")),
+                TemplateChange::Ports(s("b")),
+                TemplateChange::Resources(s("b")),
+                TemplateChange::ContainerRemoved(s("c")),
+            ])),
+            "pod template changed: container \"a\" added, image \"nginx:1.14.2\" → \"\", env of \"b\" changed, command of \"b\" changed, ports of \"b\" changed, resources of \"b\" changed, container \"c\" removed",
+        ),
+        (
+            Reason::Drift(Drift::SandboxMissing),
+            "pod sandbox container is missing (removed by hand)",
+        ),
+        (
+            Reason::Drift(Drift::ContainerMissing(s("c"))),
+            "container \"c\" is missing (removed by hand)",
+        ),
+        (
+            Reason::Drift(Drift::ContainerChanged(s("c"))),
+            "container \"c\" differs from its spec (changed by hand)",
+        ),
+        (
+            Reason::Drift(Drift::Image {
+                container: s("c"),
+                running: s("nginx"),
+                wanted: s("nginx:1.25"),
+            }),
+            "container \"c\" runs image \"nginx\", spec says \"nginx:1.25\" (changed by hand)",
+        ),
+        (
+            Reason::Drift(Drift::ExtraContainer(s("x"))),
+            "container \"x\" is not in the spec",
+        ),
+        (
+            Reason::Drift(Drift::PodNetwork {
+                network: s("clusterctl-pods"),
+                cidr: s("10.244.1.0/24"),
+            }),
+            "pod network changed: the pod is not on clusterctl-pods (10.244.1.0/24)",
+        ),
+        (
+            Reason::PodNetworkMissing,
+            "the pod network is not set up on this host",
+        ),
+        (
+            Reason::PodNetworkDiffers,
+            "the pod network differs from the inventory",
+        ),
+        (
+            Reason::RulesMissing,
+            "clusterctl's service and pod-network chains are not on this host",
+        ),
+        (
+            Reason::RulesDiffer,
+            "service rules differ from the desired services and endpoints",
+        ),
+        (
+            Reason::JumpsMissing,
+            "jump rules into clusterctl's chains are missing",
+        ),
+    ];
+    for (r, want) in reasons {
+        assert_eq!(reason(&r), want, "{r:?}");
+    }
+
+    let sim = Sim::new();
+    let fit = sim.plan(&[bare_pod("5")]).pending.remove(0).fit;
+    let details = [
+        (Detail::StartContainer(s("web")), "start container web"),
+        (Detail::MovesTo(s("k8s-node2")), "moves to node k8s-node2"),
+        (
+            Detail::ReplacementPending(fit),
+            "replacement stays Pending: 0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 3 Insufficient cpu.",
+        ),
+        (
+            Detail::RuleCounts {
+                nat_chains: 7,
+                filter_chains: 2,
+                service_ports: 1,
+            },
+            "7 nat and 2 filter chains, 1 service port(s)",
+        ),
+        (
+            Detail::Line(s("route to 10.244.3.0/24")),
+            "route to 10.244.3.0/24",
+        ),
+    ];
+    for (d, want) in details {
+        assert_eq!(detail_lines(&d), [want], "{d:?}");
+    }
+}
+
+#[test]
+fn the_scheduler_reasoning_is_shown_only_with_explain() {
+    let sim = Sim::new();
+    let plan = sim.plan(&[bare_pod("100m")]);
+    let view = |explain| {
+        crate::output::plan::render(
+            &plan,
+            "0123456",
+            &crate::output::plan::Options {
+                color: false,
+                explain,
+            },
+        )
+    };
+    let (terse, explained) = (view(false), view(true));
+    assert!(explained.contains("      scheduled: score "), "{explained}");
+    assert!(explained.contains("      not k8s-master: "), "{explained}");
+    assert!(!terse.contains("scheduled:"), "{terse}");
+    assert!(!terse.contains("not k8s-master"), "{terse}");
+    assert!(terse.contains("+ pod \"default/sc-nginx\""), "{terse}");
+}
+
+#[test]
+fn a_fresh_cluster_gets_its_pod_network_and_service_rules_on_every_host() {
+    let sim = Sim::new();
+    let service = manifest(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/seed-apps/my_service.yaml"
+        ))
+        .unwrap(),
+    );
+    let (plan, binding) = sim.plan_with_network(&[deployment(3, "nginx"), service]);
+    let hosts = ["k8s-master", "k8s-node1", "k8s-node2", "k8s-node3"];
+    let of = |kind: ChangeKind| -> Vec<&Change> {
+        plan.changes.iter().filter(|c| c.kind == kind).collect()
+    };
+    let networks = of(ChangeKind::Network);
+    let rules = of(ChangeKind::ServiceRules);
+    assert_eq!(
+        networks.iter().map(|c| c.node.as_str()).collect::<Vec<_>>(),
+        hosts
+    );
+    assert_eq!(
+        rules.iter().map(|c| c.node.as_str()).collect::<Vec<_>>(),
+        hosts
+    );
+    for c in &networks {
+        assert_eq!(
+            (c.action, &c.reason, c.name.as_str()),
+            (
+                Action::Create,
+                &Reason::PodNetworkMissing,
+                "clusterctl-pods"
+            )
+        );
+        assert!(!c.steps.is_empty());
+    }
+    for c in &rules {
+        assert_eq!(
+            (c.action, &c.reason),
+            (Action::Create, &Reason::RulesMissing)
+        );
+        assert!(
+            matches!(
+                c.details[0],
+                Detail::RuleCounts {
+                    service_ports: 1,
+                    ..
+                }
+            ),
+            "{:?}",
+            c.details
+        );
+        assert_eq!(c.steps[0].program, "iptables-restore");
+    }
+    assert_eq!(
+        plan.summary,
+        Summary {
+            add: 3 + 8,
+            change: 0,
+            destroy: 0
+        }
+    );
+    // Each new pod has an address of its node's pod CIDR, and they are the service's endpoints.
+    let mut ips: Vec<String> = binding
+        .created
+        .iter()
+        .map(|b| {
+            let node = b.pod.spec.as_ref().unwrap().node_name.clone().unwrap();
+            let ip = b.ip.clone().expect("a planned pod IP");
+            let n = crate::nodes::node_objects(&sim.inv, &sim.state)
+                .into_iter()
+                .find(|n| n.metadata.name.as_deref() == Some(node.as_str()))
+                .unwrap();
+            let pod_cidr = n.spec.unwrap().pod_cidr.unwrap();
+            assert!(
+                crate::network::PodIps::new(&pod_cidr)
+                    .unwrap()
+                    .contains(&ip),
+                "{ip} in {pod_cidr}"
+            );
+            format!("{ip}:80")
+        })
+        .collect();
+    ips.sort();
+    assert_eq!(ips.len(), 3);
+    assert_eq!(
+        binding.services.endpoints[&("default".to_string(), "my-nginx".to_string())],
+        ips
     );
 }

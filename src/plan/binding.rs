@@ -1,0 +1,225 @@
+//! Stage 2, binding: the pods the diff wants are scheduled one by one (in namespace/name order) against
+//! the pods that stay, each given the lowest free address of its node's pod CIDR and its create steps.
+//! A replacement keeps its node when it still fits there, and its create steps are appended to its
+//! Replace change; one that fits nowhere turns the Replace into a Delete and stays Pending. Pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+
+use super::diff::NewPod;
+use super::{
+    Action, BoundPod, Change, ChangeKind, Detail, PendingPod, PlanInput, Reason, existing_pod, key,
+    leaving, pod_ip,
+};
+use crate::controllers::{self, PodSet};
+use crate::model::ObservedPod;
+use crate::network::PodIps;
+use crate::runtime::PodRun;
+use crate::scheduler::{FitError, Placement, Scheduler};
+use crate::cmd::Cmd;
+
+/// Binds `to_create`: appends Create changes to `changes` (or completes their Replace change), and the
+/// pods that fit nowhere to `pending`. Returns the created pods, in plan order.
+pub(super) fn bind(
+    input: &PlanInput<'_>,
+    observed: &[ObservedPod],
+    pod_cidrs: &BTreeMap<String, String>,
+    mut to_create: Vec<NewPod<'_>>,
+    changes: &mut Vec<Change>,
+    pending: &mut Vec<PendingPod>,
+) -> Vec<BoundPod> {
+    let (mut scheduler, mut ips) = {
+        let leaving = leaving(changes);
+        let staying: Vec<&ObservedPod> = observed
+            .iter()
+            .filter(|p| !leaving.contains(&key(p)))
+            .collect();
+        let existing: Vec<Pod> = staying.iter().map(|p| existing_pod(p)).collect();
+        let ips = match input.network {
+            Some(_) => pod_ips(pod_cidrs, &staying),
+            None => BTreeMap::new(),
+        };
+        (Scheduler::new(input.nodes, &existing), ips)
+    };
+    let reachable: BTreeSet<&str> = input
+        .observed
+        .nodes
+        .iter()
+        .filter(|n| n.reachable)
+        .map(|n| n.name.as_str())
+        .collect();
+    // Deterministic order: by set order (already sorted by namespace/name), then pod name.
+    to_create.sort_by(|a, b| (&a.set.namespace, &a.name).cmp(&(&b.set.namespace, &b.name)));
+    let mut created = Vec::new();
+    for new in to_create {
+        let pod = named(new.set, &new.name);
+        // A replacement whose host is reachable tries its old node first.
+        let keep = new
+            .replaces
+            .map(|r| observed[r.pod].node.as_str())
+            .filter(|n| reachable.contains(n));
+        match schedule(&mut scheduler, &pod, keep) {
+            Ok(placed) => {
+                let ip = ips.get_mut(&placed.node).and_then(|a| a.take_next());
+                created.push(place(input, new, pod, placed, ip, changes));
+            }
+            Err(fit) => stay_pending(new, fit, changes, pending),
+        }
+    }
+    created
+}
+
+/// Per node with a pod CIDR: an allocator with the addresses of the pods that stay reserved.
+fn pod_ips(
+    pod_cidrs: &BTreeMap<String, String>,
+    staying: &[&ObservedPod],
+) -> BTreeMap<String, PodIps> {
+    let mut ips = BTreeMap::new();
+    for (node, cidr) in pod_cidrs {
+        let Some(mut alloc) = PodIps::new(cidr) else {
+            continue;
+        };
+        for ip in staying
+            .iter()
+            .filter(|p| &p.node == node)
+            .filter_map(|p| pod_ip(p))
+        {
+            alloc.reserve(ip);
+        }
+        ips.insert(node.clone(), alloc);
+    }
+    ips
+}
+
+/// The set's template as pod `name` in the set's namespace.
+fn named(set: &PodSet, name: &str) -> Pod {
+    let mut pod = set.template.clone();
+    pod.metadata.name = Some(name.to_string());
+    pod.metadata.namespace = Some(set.namespace.clone());
+    pod
+}
+
+fn spec_mut(pod: &mut Pod) -> &mut PodSpec {
+    pod.spec.get_or_insert_with(Default::default)
+}
+
+/// Schedules `pod`, on node `keep` when given and it fits there, else wherever the scheduler picks.
+fn schedule(
+    scheduler: &mut Scheduler,
+    pod: &Pod,
+    keep: Option<&str>,
+) -> Result<Placement, FitError> {
+    let Some(node) = keep else {
+        return scheduler.schedule(pod);
+    };
+    let mut pinned = pod.clone();
+    spec_mut(&mut pinned).node_name = Some(node.to_string());
+    scheduler
+        .schedule(&pinned)
+        .or_else(|_| scheduler.schedule(pod))
+}
+
+/// A placed pod: bound to its node, with its create steps in a Create change or in its Replace change.
+fn place(
+    input: &PlanInput<'_>,
+    new: NewPod<'_>,
+    mut pod: Pod,
+    placed: Placement,
+    ip: Option<String>,
+    changes: &mut Vec<Change>,
+) -> BoundPod {
+    let set = new.set;
+    spec_mut(&mut pod).node_name = Some(placed.node.clone());
+    let steps = create_steps(&pod, set, input, ip.as_deref());
+    match new.replaces {
+        Some(r) => {
+            let change = &mut changes[r.change];
+            if change.node != placed.node {
+                change.details.push(Detail::MovesTo(placed.node.clone()));
+            }
+            change.steps.extend(steps);
+        }
+        None => changes.push(Change {
+            action: Action::Create,
+            kind: ChangeKind::Pod,
+            namespace: set.namespace.clone(),
+            name: new.name,
+            node: placed.node.clone(),
+            reason: create_reason(set),
+            details: vec![Detail::Placement(placed)],
+            steps,
+        }),
+    }
+    BoundPod {
+        pod,
+        owner: set.owner.clone(),
+        template_hash: set.template_hash.clone(),
+        ip,
+    }
+}
+
+/// A pod that fits nowhere stays Pending. A replacement's old pod still goes (its spec is not desired):
+/// its Replace becomes a Delete that says why.
+fn stay_pending(
+    new: NewPod<'_>,
+    fit: FitError,
+    changes: &mut [Change],
+    pending: &mut Vec<PendingPod>,
+) {
+    if let Some(r) = new.replaces {
+        let change = &mut changes[r.change];
+        change.action = Action::Delete;
+        change.details.push(Detail::ReplacementPending(fit.clone()));
+    }
+    pending.push(PendingPod {
+        namespace: new.set.namespace.clone(),
+        name: new.name,
+        fit,
+    });
+}
+
+/// The runtime's commands that create `pod` (bound to its node) with its identity labels.
+fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>) -> Vec<Cmd> {
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default();
+    let Some(runtime) = input.runtimes.get(&node) else {
+        return Vec::new();
+    };
+    let spec_hashes: BTreeMap<String, String> = pod
+        .spec
+        .iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .map(move |c| (c.name.clone(), controllers::container_spec_hash(s, c)))
+        })
+        .collect();
+    runtime.create_pod(&PodRun {
+        pod,
+        owner: set.owner.as_ref(),
+        template_hash: &set.template_hash,
+        commit: input.commit,
+        spec_hashes: &spec_hashes,
+        ip,
+    })
+}
+
+fn create_reason(set: &PodSet) -> Reason {
+    match (&set.owner, &set.deployment) {
+        (Some(rs), Some(d)) => Reason::DeploymentWants {
+            deployment: d.clone(),
+            replica_set: rs.name.clone(),
+            replicas: set.replicas,
+        },
+        (Some(rs), None) => Reason::OwnerWants {
+            kind: rs.kind.clone(),
+            name: rs.name.clone(),
+            replicas: set.replicas,
+        },
+        (None, _) => Reason::PodDefined,
+    }
+}

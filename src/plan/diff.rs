@@ -1,0 +1,410 @@
+//! Stage 1, the diff: each desired pod set against the observed pods it owns. Drifted pods are replaced,
+//! extra replicas removed, pods stopped by hand started, missing replicas named for creation; managed
+//! pods no set owns are pruned. Pods on unreachable hosts still count and are left alone. Pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::{Action, Change, ChangeKind, Detail, Drift, PlanInput, Reason, TemplateChange, pod_ip};
+use crate::controllers::{self, PodNaming, PodSet};
+use crate::model::{self, ObservedPod, OwnerRef};
+use crate::runtime::Runtime;
+
+/// A pod the plan creates, not yet on a node (see [`super::binding`]).
+pub(super) struct NewPod<'s> {
+    pub set: &'s PodSet,
+    pub name: String,
+    /// The observed pod it replaces, if any.
+    pub replaces: Option<Replaced>,
+}
+
+/// A replacement: the observed pod (index into the observed pods) and its Replace change (index into
+/// [`Diff::changes`]), into which the create steps are merged.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Replaced {
+    pub pod: usize,
+    pub change: usize,
+}
+
+#[derive(Default)]
+pub(super) struct Diff<'s> {
+    /// Replace, Delete and Start changes (Replace changes hold only the destroy steps so far).
+    pub changes: Vec<Change>,
+    pub to_create: Vec<NewPod<'s>>,
+}
+
+/// Diffs every pod set of `input`, then prunes what no set owns.
+pub(super) fn diff<'s>(
+    input: &PlanInput<'s>,
+    observed: &[ObservedPod],
+    pod_cidrs: &BTreeMap<String, String>,
+) -> Diff<'s> {
+    let mut d = Diff::default();
+    let mut claimed: BTreeSet<usize> = BTreeSet::new();
+    for set in input.pod_sets {
+        let members: Vec<usize> = observed
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| belongs_to(p, set))
+            .map(|(i, _)| i)
+            .collect();
+        claimed.extend(members.iter().copied());
+        diff_set(input, observed, pod_cidrs, set, &members, &mut d);
+    }
+    prune_unclaimed(input, observed, &claimed, &mut d.changes);
+    d
+}
+
+/// One set: replace drifted members, scale down, start stopped pods, name the missing replicas.
+fn diff_set<'s>(
+    input: &PlanInput<'s>,
+    observed: &[ObservedPod],
+    pod_cidrs: &BTreeMap<String, String>,
+    set: &'s PodSet,
+    members: &[usize],
+    d: &mut Diff<'s>,
+) {
+    let mut current = replace_drifted(input, observed, pod_cidrs, set, members, d);
+    let replaced = members.len() - current.len();
+    let desired = set.replicas as usize;
+    let have = current.len() + replaced;
+    if have > desired {
+        for i in pick_extras(observed, &current, have - desired) {
+            d.changes.push(delete_change(
+                &observed[i],
+                Reason::ExtraReplica,
+                input.runtimes,
+                Action::Delete,
+            ));
+            current.retain(|&c| c != i);
+        }
+    }
+    for &i in &current {
+        let pod = &observed[i];
+        if pod.node_reachable {
+            if let Some(change) = start_change(pod, set, input.runtimes) {
+                d.changes.push(change);
+            }
+        }
+    }
+    let missing = desired.saturating_sub(current.len() + replaced);
+    let taken: BTreeSet<&str> = members.iter().map(|&i| observed[i].name.as_str()).collect();
+    for name in missing_names(set, &taken, missing) {
+        d.to_create.push(NewPod {
+            set,
+            name,
+            replaces: None,
+        });
+    }
+}
+
+/// Members whose template or containers no longer match (edited in Git, changed by hand) get a Replace
+/// change and a [`NewPod`]; returns the members that stay. Pods of unreachable hosts always stay.
+fn replace_drifted<'s>(
+    input: &PlanInput<'s>,
+    observed: &[ObservedPod],
+    pod_cidrs: &BTreeMap<String, String>,
+    set: &'s PodSet,
+    members: &[usize],
+    d: &mut Diff<'s>,
+) -> Vec<usize> {
+    let spec_hashes: Vec<String> = set
+        .template
+        .spec
+        .iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .map(move |c| controllers::container_spec_hash(s, c))
+        })
+        .collect();
+    let mut current = Vec::new();
+    for &i in members {
+        let pod = &observed[i];
+        if !pod.node_reachable {
+            // Its host cannot be read: it still counts, and is left alone until the host is back.
+            current.push(i);
+            continue;
+        }
+        let why = drift(pod, set, &spec_hashes).or_else(|| {
+            input
+                .network
+                .and_then(|_| network_drift(pod, pod_cidrs.get(&pod.node)))
+        });
+        match why {
+            Some(why) => {
+                d.to_create.push(NewPod {
+                    set,
+                    name: pod.name.clone(),
+                    replaces: Some(Replaced {
+                        pod: i,
+                        change: d.changes.len(),
+                    }),
+                });
+                d.changes.push(delete_change(
+                    pod,
+                    Reason::Drift(why),
+                    input.runtimes,
+                    Action::Replace,
+                ));
+            }
+            None => current.push(i),
+        }
+    }
+    current
+}
+
+/// Names for `missing` new pods of `set`: its fixed name, or the lowest free generated names.
+fn missing_names(set: &PodSet, taken: &BTreeSet<&str>, missing: usize) -> Vec<String> {
+    if missing == 0 {
+        return Vec::new();
+    }
+    match &set.naming {
+        PodNaming::Fixed(name) => vec![name.clone()],
+        PodNaming::Generated { prefix } => (0u32..)
+            .map(|ordinal| controllers::pod_name(prefix, ordinal))
+            .filter(|name| !taken.contains(name.as_str()))
+            .take(missing)
+            .collect(),
+    }
+}
+
+/// Everything managed that no set claims is removed (on hosts we can reach).
+fn prune_unclaimed(
+    input: &PlanInput<'_>,
+    observed: &[ObservedPod],
+    claimed: &BTreeSet<usize>,
+    changes: &mut Vec<Change>,
+) {
+    for (i, pod) in observed.iter().enumerate() {
+        if claimed.contains(&i) || !pod.node_reachable {
+            continue;
+        }
+        let why = orphan_reason(pod, input.pod_sets);
+        changes.push(delete_change(pod, why, input.runtimes, Action::Delete));
+    }
+}
+
+/// Why a pod must be recreated for the pod network: it is not on `clusterctl-pods` in its node's CIDR.
+fn network_drift(pod: &ObservedPod, cidr: Option<&String>) -> Option<Drift> {
+    let cidr = cidr?;
+    let ok = pod_ip(pod)
+        .is_some_and(|ip| crate::network::PodIps::new(cidr).is_some_and(|a| a.contains(ip)));
+    (!ok).then(|| Drift::PodNetwork {
+        network: crate::network::POD_NETWORK.to_string(),
+        cidr: cidr.clone(),
+    })
+}
+
+fn belongs_to(pod: &ObservedPod, set: &PodSet) -> bool {
+    if pod.namespace != set.namespace {
+        return false;
+    }
+    match (&set.naming, &set.owner) {
+        (PodNaming::Fixed(name), None) => pod.owner.is_none() && &pod.name == name,
+        (_, Some(owner)) => pod.owner.as_ref() == Some(owner),
+        (PodNaming::Generated { .. }, None) => false,
+    }
+}
+
+/// How an existing pod of this set differs from what Git wants, if it does.
+/// `spec_hashes` are the set's container spec hashes, computed once per set (in container order).
+fn drift(pod: &ObservedPod, set: &PodSet, spec_hashes: &[String]) -> Option<Drift> {
+    if pod.template_hash.as_deref() != Some(set.template_hash.as_str()) {
+        return Some(Drift::Template(template_diff(pod, set)));
+    }
+    if pod.sandbox.is_none() {
+        return Some(Drift::SandboxMissing);
+    }
+    let spec = set.template.spec.as_ref()?;
+    for (c, want) in spec.containers.iter().zip(spec_hashes) {
+        let Some(obs) = pod.containers.get(&c.name) else {
+            return Some(Drift::ContainerMissing(c.name.clone()));
+        };
+        if obs.label(model::labels::SPEC_HASH) != Some(want.as_str()) {
+            return Some(Drift::ContainerChanged(c.name.clone()));
+        }
+        if let Some(image) = &c.image {
+            if &obs.image != image {
+                return Some(Drift::Image {
+                    container: c.name.clone(),
+                    running: obs.image.clone(),
+                    wanted: image.clone(),
+                });
+            }
+        }
+    }
+    let wanted: BTreeSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+    pod.containers
+        .keys()
+        .find(|k| !wanted.contains(k.as_str()))
+        .map(|extra| Drift::ExtraContainer(extra.clone()))
+}
+
+/// What changed between the observed pod's recorded template and the desired one (empty when the
+/// recorded manifest is missing or nothing visible changed).
+fn template_diff(pod: &ObservedPod, set: &PodSet) -> Vec<TemplateChange> {
+    let (Some(old), Some(new)) = (
+        pod.manifest.as_ref().and_then(|p| p.spec.as_ref()),
+        set.template.spec.as_ref(),
+    ) else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    for c in &new.containers {
+        let Some(o) = old.containers.iter().find(|o| o.name == c.name) else {
+            parts.push(TemplateChange::ContainerAdded(c.name.clone()));
+            continue;
+        };
+        if o.image != c.image {
+            parts.push(TemplateChange::Image {
+                from: o.image.clone().unwrap_or_default(),
+                to: c.image.clone().unwrap_or_default(),
+            });
+        }
+        if o.env != c.env {
+            parts.push(TemplateChange::Env(c.name.clone()));
+        }
+        if o.command != c.command || o.args != c.args {
+            parts.push(TemplateChange::Command(c.name.clone()));
+        }
+        if o.ports != c.ports {
+            parts.push(TemplateChange::Ports(c.name.clone()));
+        }
+        if o.resources != c.resources {
+            parts.push(TemplateChange::Resources(c.name.clone()));
+        }
+    }
+    for o in &old.containers {
+        if !new.containers.iter().any(|c| c.name == o.name) {
+            parts.push(TemplateChange::ContainerRemoved(o.name.clone()));
+        }
+    }
+    parts
+}
+
+/// A stopped pod whose restart policy wants it running gets a start.
+fn start_change(
+    pod: &ObservedPod,
+    set: &PodSet,
+    runtimes: &BTreeMap<String, Arc<dyn Runtime>>,
+) -> Option<Change> {
+    let policy = set
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("Always");
+    let stopped: Vec<&model::ObservedContainer> = pod
+        .all_containers()
+        .filter(|c| !c.is_running() && c.status != "paused")
+        .collect();
+    if stopped.is_empty() {
+        return None;
+    }
+    let sandbox_down = pod.sandbox.as_ref().is_some_and(|s| !s.is_running());
+    let wants_start = sandbox_down
+        || stopped.iter().any(|c| match policy {
+            "Always" => true,
+            "OnFailure" => c.exit_code != 0,
+            _ => false,
+        });
+    if !wants_start {
+        return None;
+    }
+    let runtime = runtimes.get(&pod.node)?;
+    Some(Change {
+        action: Action::Start,
+        kind: ChangeKind::Pod,
+        namespace: pod.namespace.clone(),
+        name: pod.name.clone(),
+        node: pod.node.clone(),
+        reason: Reason::Stopped {
+            restart_policy: policy.to_string(),
+        },
+        details: stopped
+            .iter()
+            .map(|c| {
+                let name = c.label(model::labels::CONTAINER).unwrap_or(&c.name);
+                Detail::StartContainer(name.to_string())
+            })
+            .collect(),
+        steps: runtime.start_pod(pod),
+    })
+}
+
+/// Removes `pod` (a Delete, or the destroy half of a Replace).
+fn delete_change(
+    pod: &ObservedPod,
+    why: Reason,
+    runtimes: &BTreeMap<String, Arc<dyn Runtime>>,
+    action: Action,
+) -> Change {
+    Change {
+        action,
+        kind: ChangeKind::Pod,
+        namespace: pod.namespace.clone(),
+        name: pod.name.clone(),
+        node: pod.node.clone(),
+        reason: why,
+        details: Vec::new(),
+        steps: runtimes
+            .get(&pod.node)
+            .map(|r| r.remove_pod(pod))
+            .unwrap_or_default(),
+    }
+}
+
+/// Why an unclaimed pod goes: its ReplicaSet was superseded within a Deployment that is still desired,
+/// or nothing owns it any more.
+fn orphan_reason(pod: &ObservedPod, sets: &[PodSet]) -> Reason {
+    if let Some(OwnerRef { kind, name }) = &pod.owner {
+        if kind == "ReplicaSet" {
+            if let Some(set) = sets.iter().find(|s| {
+                s.namespace == pod.namespace
+                    && s.deployment.as_ref().is_some_and(|d| {
+                        name.strip_prefix(d.as_str())
+                            .is_some_and(|r| r.starts_with('-'))
+                    })
+            }) {
+                return Reason::Superseded {
+                    old: name.clone(),
+                    new: set.owner.as_ref().map(|o| o.name.clone()),
+                };
+            }
+        }
+    }
+    Reason::NotDesired
+}
+
+/// Which `n` of the current pods go when scaling down, in the spirit of the ReplicaSet controller's ranking:
+/// not running before running, then the node with more of this set's pods, then the newest, then by name.
+fn pick_extras(observed: &[ObservedPod], current: &[usize], n: usize) -> Vec<usize> {
+    let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+    for &i in current {
+        *per_node.entry(observed[i].node.as_str()).or_default() += 1;
+    }
+    let mut ranked: Vec<usize> = current
+        .iter()
+        .copied()
+        .filter(|&i| observed[i].node_reachable)
+        .collect();
+    ranked.sort_by(|&a, &b| {
+        let (pa, pb) = (&observed[a], &observed[b]);
+        let running = |p: &ObservedPod| p.all_containers().all(|c| c.is_running());
+        running(pa)
+            .cmp(&running(pb))
+            .then(per_node[pb.node.as_str()].cmp(&per_node[pa.node.as_str()]))
+            .then(created(pb).cmp(created(pa)))
+            .then(pb.name.cmp(&pa.name))
+    });
+    ranked.truncate(n);
+    ranked
+}
+
+fn created(p: &ObservedPod) -> &str {
+    p.sandbox
+        .as_ref()
+        .map(|s| s.created_at.as_str())
+        .unwrap_or("")
+}

@@ -1,0 +1,99 @@
+//! Why a change is in the plan, as data: [`Reason`] per change, [`Detail`] per attribute line. No text
+//! here — `output::plan` words them (the human view and the plan JSON of docs/plan-format.md).
+
+use crate::scheduler::{FitError, Placement};
+
+/// Why a change is needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Create: a Deployment's current ReplicaSet wants `replicas` pods.
+    DeploymentWants {
+        deployment: String,
+        replica_set: String,
+        replicas: u32,
+    },
+    /// Create: a controller without a Deployment above it (`kind name`) wants `replicas` pods.
+    OwnerWants {
+        kind: String,
+        name: String,
+        replicas: u32,
+    },
+    /// Create: a bare Pod manifest.
+    PodDefined,
+    /// Start: containers were stopped outside clusterctl and the restart policy wants them running.
+    Stopped { restart_policy: String },
+    /// Delete: nothing in the repository owns the pod any more.
+    NotDesired,
+    /// Delete: more pods than the desired replica count.
+    ExtraReplica,
+    /// Delete: the pod's ReplicaSet `old` was replaced by `new` (the Deployment's template changed).
+    Superseded { old: String, new: Option<String> },
+    /// Replace: the running pod is not what the repository wants.
+    Drift(Drift),
+    /// Network create: the host has no pod network yet.
+    PodNetworkMissing,
+    /// Network update: the host's pod network differs from the inventory.
+    PodNetworkDiffers,
+    /// ServiceRules create: clusterctl's chains are not on the host.
+    RulesMissing,
+    /// ServiceRules update: the chains differ from the desired services and endpoints.
+    RulesDiffer,
+    /// ServiceRules update: only the jumps into clusterctl's chains are missing.
+    JumpsMissing,
+}
+
+/// How an observed pod differs from its desired one (a Replace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    /// The pod template hash differs; what changed, when the recorded manifest tells (may be empty).
+    Template(Vec<TemplateChange>),
+    /// The sandbox container is gone.
+    SandboxMissing,
+    /// Container `0` of the spec does not exist.
+    ContainerMissing(String),
+    /// Container `0` carries another spec hash.
+    ContainerChanged(String),
+    /// A container runs another image than its spec says.
+    Image {
+        container: String,
+        running: String,
+        wanted: String,
+    },
+    /// Container `0` exists but is not in the spec.
+    ExtraContainer(String),
+    /// The pod is not on the pod network `network` in its node's CIDR.
+    PodNetwork { network: String, cidr: String },
+}
+
+/// One difference between the recorded and the desired pod template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateChange {
+    ContainerAdded(String),
+    ContainerRemoved(String),
+    Image { from: String, to: String },
+    Env(String),
+    Command(String),
+    Ports(String),
+    Resources(String),
+}
+
+/// One detail of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// Where the scheduler put a created pod: scores and rejected nodes (shown with `--explain`).
+    Placement(Placement),
+    /// A stopped container the Start change starts (its spec name).
+    StartContainer(String),
+    /// A replacement goes to another node than the pod it replaces.
+    MovesTo(String),
+    /// A replacement fits nowhere: the old pod is removed and the new one stays Pending.
+    ReplacementPending(FitError),
+    /// Service rules set up from scratch: chain and service port counts.
+    RuleCounts {
+        nat_chains: usize,
+        filter_chains: usize,
+        service_ports: usize,
+    },
+    /// A line worded by the network or services stage (devices, routes, rules, endpoints).
+    Line(String),
+}

@@ -1,0 +1,271 @@
+//! Stage 3, services: ClusterIPs and NodePorts allocated (keeping those the hosts' rules already carry),
+//! endpoints taken from the pods as they will be after the plan — observed pods that stay (and run, or are
+//! started by this plan) plus the pods it creates, with their planned IPs — and clusterctl's iptables
+//! chains ([`crate::services`]) diffed per reachable host into `ServiceRules` changes. Pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+
+use super::{
+    Action, BoundPod, Change, ChangeKind, Detail, PlanInput, Reason, existing_pod, key, leaving,
+    pod_ip,
+};
+use crate::model::{ObservedNode, ObservedPod};
+use crate::network::HostNet;
+use crate::services::alloc::{Allocation, InUse};
+use crate::services::iptables::{self, SavedTable};
+use crate::services::render::{self, Jump, Ruleset};
+use crate::services::{self, Allocated, EndpointPod, Protocol, ServicePort};
+use crate::cmd::Cmd;
+
+/// Cluster network settings and the desired services: the planner's network input.
+#[derive(Debug, Clone)]
+pub struct NetworkInput<'a> {
+    /// Every inventory host with its address and pod CIDR.
+    pub hosts: Vec<HostNet>,
+    /// `cluster.podCIDR`.
+    pub cluster_cidr: &'a str,
+    pub service_cidr: &'a str,
+    pub node_port_range: (u16, u16),
+    /// Desired services (defaulted).
+    pub services: &'a [Service],
+}
+
+/// Services with their allocated ClusterIP / NodePorts filled in, and their endpoints (`ip:port`), as
+/// they will be after the plan.
+#[derive(Debug, Clone, Default)]
+pub struct ServicesAfter {
+    pub services: Vec<Service>,
+    /// (namespace, name) → endpoints of all ports, sorted.
+    pub endpoints: BTreeMap<(String, String), Vec<String>>,
+}
+
+/// What this stage adds to the plan.
+pub(super) struct Rules {
+    /// `ServiceRules` changes, one per reachable host whose rules differ.
+    pub changes: Vec<Change>,
+    pub after: ServicesAfter,
+}
+
+/// Allocates, computes endpoints after `changes` and `created`, and diffs every reachable host's rules.
+pub(super) fn plan_rules(
+    input: &PlanInput<'_>,
+    net: &NetworkInput<'_>,
+    observed: &[ObservedPod],
+    changes: &[Change],
+    created: &[BoundPod],
+) -> Rules {
+    let reachable: Vec<&ObservedNode> = input
+        .observed
+        .nodes
+        .iter()
+        .filter(|n| n.reachable)
+        .collect();
+    let svcs: Vec<&Service> = net.services.iter().collect();
+    let allocs = services::alloc::allocate(
+        &svcs,
+        net.service_cidr,
+        net.node_port_range,
+        &in_use(&reachable),
+    );
+    let allocated: Vec<Allocated<'_>> = svcs
+        .iter()
+        .zip(&allocs)
+        .filter_map(|(s, a)| {
+            Some(Allocated {
+                service: s,
+                cluster_ip: a.cluster_ip?,
+                node_ports: a.node_ports.clone(),
+            })
+        })
+        .collect();
+    let table = services::table(&allocated, &endpoint_pods(observed, changes, created));
+    let rules = render::ruleset(&table, net.cluster_cidr);
+    let jumps = render::jumps();
+    Rules {
+        changes: reachable
+            .iter()
+            .filter_map(|n| rules_change(n, &rules, &jumps, table.len()))
+            .collect(),
+        after: services_after(&svcs, &allocs, &table),
+    }
+}
+
+/// Allocations in use: what any reachable host's rules carry (on a conflict the first host wins).
+fn in_use(reachable: &[&ObservedNode]) -> InUse {
+    let mut in_use = InUse::default();
+    for obs in reachable.iter().filter_map(|n| n.network.as_ref()) {
+        let (ips, ports) = iptables::allocations(
+            &SavedTable::parse(&obs.iptables_nat),
+            &SavedTable::parse(&obs.iptables_filter),
+        );
+        for (k, ip) in ips {
+            if let Ok(ip) = ip.parse() {
+                in_use.cluster_ips.entry(k).or_insert(ip);
+            }
+        }
+        for (k, p) in ports {
+            in_use.node_ports.entry(k).or_insert(p);
+        }
+    }
+    in_use
+}
+
+fn labels_of(pod: &Pod) -> BTreeMap<String, String> {
+    pod.metadata.labels.clone().unwrap_or_default()
+}
+
+fn named_ports(pod: &Pod) -> BTreeMap<String, (u16, Protocol)> {
+    let mut out = BTreeMap::new();
+    for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        for p in c.ports.iter().flatten() {
+            if let (Some(name), Ok(port)) = (&p.name, u16::try_from(p.container_port)) {
+                out.insert(name.clone(), (port, Protocol::parse(p.protocol.as_deref())));
+            }
+        }
+    }
+    out
+}
+
+/// Endpoint candidates after the plan: observed pods that stay (Ready when they run, or are started by
+/// the plan, on a reachable host), then the created pods (Ready).
+fn endpoint_pods(
+    observed: &[ObservedPod],
+    changes: &[Change],
+    created: &[BoundPod],
+) -> Vec<EndpointPod> {
+    let leaving = leaving(changes);
+    let started: BTreeSet<(&str, &str, &str)> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Pod && c.action == Action::Start)
+        .map(|c| (c.namespace.as_str(), c.name.as_str(), c.node.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for p in observed {
+        if leaving.contains(&key(p)) {
+            continue;
+        }
+        let running = p.sandbox.as_ref().is_some_and(|s| s.is_running())
+            && !p.containers.is_empty()
+            && p.containers.values().all(|c| c.is_running());
+        let pod = existing_pod(p);
+        out.push(EndpointPod {
+            namespace: p.namespace.clone(),
+            name: p.name.clone(),
+            labels: labels_of(&pod),
+            ip: pod_ip(p).and_then(|ip| ip.parse::<Ipv4Addr>().ok()),
+            ready: p.node_reachable && (running || started.contains(&key(p))),
+            named_ports: named_ports(&pod),
+        });
+    }
+    for b in created {
+        out.push(EndpointPod {
+            namespace: b.pod.metadata.namespace.clone().unwrap_or_default(),
+            name: b.pod.metadata.name.clone().unwrap_or_default(),
+            labels: labels_of(&b.pod),
+            ip: b.ip.as_deref().and_then(|ip| ip.parse().ok()),
+            ready: true,
+            named_ports: named_ports(&b.pod),
+        });
+    }
+    out
+}
+
+/// The host's `ServiceRules` change: the restore text and missing jumps, or `None` when its rules match.
+fn rules_change(
+    n: &ObservedNode,
+    rules: &Ruleset,
+    jumps: &[Jump],
+    service_ports: usize,
+) -> Option<Change> {
+    let empty = crate::model::ObservedNetwork::default();
+    let obs = n.network.as_ref().unwrap_or(&empty);
+    let d = iptables::diff(
+        rules,
+        jumps,
+        &SavedTable::parse(&obs.iptables_nat),
+        &SavedTable::parse(&obs.iptables_filter),
+    );
+    if d.is_empty() {
+        return None;
+    }
+    let mut steps = Vec::new();
+    if let Some(text) = &d.restore {
+        steps.push(Cmd::write("iptables-restore", ["--noflush"]).with_stdin(text.clone()));
+    }
+    for j in &d.missing_jumps {
+        let mut args: Vec<String> = vec![
+            "-t".into(),
+            j.table.into(),
+            "-I".into(),
+            j.chain.into(),
+            "1".into(),
+        ];
+        args.extend(iptables::argv(&j.rule));
+        steps.push(Cmd::write("iptables", args));
+    }
+    let (action, reason) = if d.fresh {
+        (Action::Create, Reason::RulesMissing)
+    } else if d.restore.is_some() {
+        (Action::Update, Reason::RulesDiffer)
+    } else {
+        (Action::Update, Reason::JumpsMissing)
+    };
+    let mut details: Vec<Detail> = d.details.into_iter().map(Detail::Line).collect();
+    if d.fresh {
+        details.insert(
+            0,
+            Detail::RuleCounts {
+                nat_chains: rules.nat.chains.len(),
+                filter_chains: rules.filter.chains.len(),
+                service_ports,
+            },
+        );
+    }
+    Some(Change {
+        action,
+        kind: ChangeKind::ServiceRules,
+        namespace: String::new(),
+        name: "iptables".into(),
+        node: n.name.clone(),
+        reason,
+        details,
+        steps,
+    })
+}
+
+/// The desired services with their allocations filled in, and their endpoints from `table`.
+fn services_after(
+    svcs: &[&Service],
+    allocs: &[Allocation],
+    table: &[ServicePort],
+) -> ServicesAfter {
+    let mut after = ServicesAfter::default();
+    for (s, a) in svcs.iter().zip(allocs) {
+        let mut s = (*s).clone();
+        let spec = s.spec.get_or_insert_with(Default::default);
+        if let Some(ip) = a.cluster_ip {
+            spec.cluster_ip = Some(ip.to_string());
+            spec.cluster_ips = Some(vec![ip.to_string()]);
+        }
+        for (p, np) in spec.ports.iter_mut().flatten().zip(&a.node_ports) {
+            if let Some(np) = np {
+                p.node_port = Some(i32::from(*np));
+            }
+        }
+        let ns = s.metadata.namespace.clone().unwrap_or_default();
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let mut eps: Vec<String> = table
+            .iter()
+            .filter(|t| t.namespace == ns && t.name == name)
+            .flat_map(|t| t.endpoints.iter().map(|e| e.to_string()))
+            .collect();
+        eps.sort();
+        eps.dedup();
+        after.endpoints.insert((ns, name), eps);
+        after.services.push(s);
+    }
+    after
+}
