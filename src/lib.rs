@@ -2,6 +2,7 @@
 //! The module layout follows the data flow; see docs/architecture.md.
 
 pub mod apply;
+pub mod cidr;
 pub mod cli;
 pub mod controllers;
 pub mod inventory;

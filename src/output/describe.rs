@@ -13,10 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::age::{age, rfc1123z};
 use super::quantity_fmt::QuantitySum;
-use super::table::node_roles;
 use super::tabwriter::DESCRIBE;
 use crate::quantity::Quantity;
-use crate::view::{effective_requests, qos_class};
+use crate::view::{effective_requests, node_roles, qos_class};
 
 /// kubectl shortens longer annotation lines.
 const MAX_ANNOTATION_LEN: usize = 140;

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use super::age::age;
 use super::tabwriter::TABLE;
 use super::{Rendered, Scope};
-use crate::view::pod_cells;
+use crate::view::{node_roles, pod_cells};
 
 const NONE: &str = "<none>";
 
@@ -260,23 +260,6 @@ pub fn node_status(node: &Node) -> String {
         parts.push("SchedulingDisabled");
     }
     parts.join(",")
-}
-
-/// Roles from `node-role.kubernetes.io/<role>` label keys and the `kubernetes.io/role` value, sorted.
-pub fn node_roles(node: &Node) -> Vec<String> {
-    let mut roles: Vec<String> = Vec::new();
-    for (k, v) in node.metadata.labels.iter().flatten() {
-        if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
-            if !role.is_empty() {
-                roles.push(role.to_string());
-            }
-        } else if k == "kubernetes.io/role" && !v.is_empty() {
-            roles.push(v.clone());
-        }
-    }
-    roles.sort();
-    roles.dedup();
-    roles
 }
 
 /// `NAME STATUS ROLES AGE VERSION` (+ `INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL-VERSION CONTAINER-RUNTIME`).

@@ -28,20 +28,6 @@ pub struct Allocation {
     pub node_ports: Vec<Option<u16>>,
 }
 
-/// `a.b.c.d/len` → (network, prefix length).
-pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
-    let (ip, len) = cidr.split_once('/')?;
-    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
-    let ip: Ipv4Addr = ip.parse().ok()?;
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    Some((u32::from(ip) & mask, len))
-}
-
-fn in_cidr(ip: Ipv4Addr, (net, len): (u32, u32)) -> bool {
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    u32::from(ip) & mask == net
-}
-
 fn key(s: &Service) -> String {
     format!(
         "{}/{}",
@@ -64,7 +50,7 @@ pub fn allocate(
     node_port_range: (u16, u16),
     in_use: &InUse,
 ) -> Vec<Allocation> {
-    let cidr = parse_cidr(service_cidr);
+    let cidr = crate::cidr::parse_v4(service_cidr);
     let mut order: Vec<usize> = (0..services.len()).collect();
     order.sort_by_key(|&i| key(services[i]));
 
@@ -117,7 +103,7 @@ pub fn allocate(
         let k = key(services[i]);
         if ips[i].is_none() && !headless[i] {
             if let Some(ip) = in_use.cluster_ips.get(&k) {
-                if cidr.is_some_and(|c| in_cidr(*ip, c)) && taken_ips.insert(*ip) {
+                if cidr.is_some_and(|c| c.contains(ip)) && taken_ips.insert(*ip) {
                     ips[i] = Some(*ip);
                 }
             }
@@ -150,8 +136,8 @@ pub fn allocate(
     // New: lowest free.
     for &i in &order {
         if ips[i].is_none() && !headless[i] {
-            if let Some((net, len)) = cidr {
-                let size: u64 = 1u64 << (32 - len);
+            if let Some(c) = cidr {
+                let (net, size) = (u32::from(c.network()), 1u64 << (32 - c.prefix_len()));
                 ips[i] = (2..size.saturating_sub(1))
                     .map(|off| Ipv4Addr::from(net.wrapping_add(off as u32)))
                     .find(|ip| !taken_ips.contains(ip));
@@ -207,8 +193,8 @@ pub fn check_cluster_ip(
     let Ok(addr) = ip.parse::<Ipv4Addr>() else {
         return None; // format errors are reported by validation
     };
-    if let Some(c) = parse_cidr(service_cidr) {
-        if !in_cidr(addr, c) {
+    if let Some(c) = crate::cidr::parse_v4(service_cidr) {
+        if !c.contains(&addr) {
             return Some(format!(
                 "Invalid value: \"{ip}\": provided IP is not in the valid range. The range of valid IPs is {service_cidr}"
             ));

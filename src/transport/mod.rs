@@ -59,7 +59,6 @@ impl Output {
 }
 
 pub mod fake;
-pub mod local;
 pub mod ssh;
 #[cfg(test)]
 pub(crate) mod test_sshd;
