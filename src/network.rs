@@ -285,7 +285,9 @@ impl PodIps {
         let c = crate::cidr::parse_v4(pod_cidr)?;
         Some(PodIps {
             net: u32::from(c.network()),
-            size: 1u32.checked_shl(32 - u32::from(c.prefix_len())).unwrap_or(0),
+            size: 1u32
+                .checked_shl(32 - u32::from(c.prefix_len()))
+                .unwrap_or(0),
             used: BTreeSet::new(),
         })
     }

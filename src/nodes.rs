@@ -386,7 +386,10 @@ mod tests {
                 "10.244.3.0/24"
             ]
         );
-        assert_eq!(crate::view::node_roles(&nodes[0]), ["control-plane", "master"]);
+        assert_eq!(
+            crate::view::node_roles(&nodes[0]),
+            ["control-plane", "master"]
+        );
         assert!(crate::view::node_roles(&nodes[1]).is_empty());
 
         let n1 = &nodes[1];

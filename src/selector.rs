@@ -236,7 +236,9 @@ mod tests {
         assert!(sel(serde_json::json!({"matchLabels": {"app": "web"}})).matches(&l));
         assert!(!sel(serde_json::json!({"matchLabels": {"app": "db"}})).matches(&l));
         let expr = |op: &str, values: &[&str]| {
-            sel(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": op, "values": values}]}))
+            sel(
+                serde_json::json!({"matchExpressions": [{"key": "tier", "operator": op, "values": values}]}),
+            )
         };
         assert!(expr("In", &["front", "back"]).matches(&l));
         assert!(!expr("NotIn", &["front"]).matches(&l));
@@ -250,7 +252,9 @@ mod tests {
         // The two spellings of one selector are one value.
         assert_eq!(
             Selector::parse("tier in (front),app=web").unwrap(),
-            sel(serde_json::json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]}))
+            sel(
+                serde_json::json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]})
+            )
         );
     }
 
@@ -264,7 +268,10 @@ mod tests {
         let m = Selector::default().with_label_keys(&owner, &keys, true);
         assert!(!m.matches(&owner));
         assert!(m.matches(&labels(&[])));
-        assert_eq!(Selector::Nothing.with_label_keys(&owner, &keys, false), Selector::Nothing);
+        assert_eq!(
+            Selector::Nothing.with_label_keys(&owner, &keys, false),
+            Selector::Nothing
+        );
     }
 
     #[test]

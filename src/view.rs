@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetStatus,
 };
@@ -24,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::model::ObservedPod;
-use crate::output::age::{human_duration, to_chrono, to_time};
+use crate::output::age::human_duration;
 use crate::quantity::Quantity;
 use crate::selector::Selector;
 
@@ -36,9 +36,7 @@ fn parse_time(s: &str) -> Option<Time> {
     if s.is_empty() || s.starts_with("0001-01-01") {
         return None;
     }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| to_time(t.with_timezone(&Utc)))
+    s.parse::<Timestamp>().ok().map(Time)
 }
 
 fn api_version_for(kind: &str) -> &'static str {
@@ -632,7 +630,7 @@ pub struct PodCells {
 }
 
 /// READY, STATUS and RESTARTS exactly as `kubectl get pods` computes them (init containers included).
-pub fn pod_cells(pod: &Pod, now: DateTime<Utc>) -> PodCells {
+pub fn pod_cells(pod: &Pod, now: Timestamp) -> PodCells {
     let empty = PodStatus::default();
     let status = pod.status.as_ref().unwrap_or(&empty);
     let spec = pod.spec.clone().unwrap_or_default();
@@ -773,7 +771,7 @@ pub fn pod_cells(pod: &Pod, now: DateTime<Utc>) -> PodCells {
     }
 
     let restarts_str = match (&last_restart, restarts) {
-        (Some(t), n) if n != 0 => format!("{n} ({} ago)", human_duration(now - to_chrono(t))),
+        (Some(t), n) if n != 0 => format!("{n} ({} ago)", human_duration(now.duration_since(t.0))),
         (_, n) => n.to_string(),
     };
     PodCells {

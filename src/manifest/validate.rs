@@ -460,9 +460,7 @@ fn selector_and_template(
     };
     template_meta(v, t, &tp);
     let labels = t.metadata.as_ref().and_then(|m| m.labels.as_ref());
-    if selector_ok
-        && !Selector::of(Some(selector)).matches(labels.unwrap_or(&BTreeMap::new()))
-    {
+    if selector_ok && !Selector::of(Some(selector)).matches(labels.unwrap_or(&BTreeMap::new())) {
         v.push(
             &tp.child("metadata").child("labels"),
             format!(

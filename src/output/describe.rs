@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStatus, Node, Pod, Taint, Toleration,
 };
@@ -264,7 +264,7 @@ fn is_terminal(p: &Pod) -> bool {
 
 /// `kubectl describe node`. `pods_on_node` are the pods bound to it (terminal ones are skipped, as kubectl
 /// lists only non-terminated pods).
-pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> String {
+pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: Timestamp) -> String {
     let mut d = Doc::default();
     let meta = &node.metadata;
     let spec = node.spec.clone().unwrap_or_default();
@@ -499,7 +499,7 @@ pub struct EventRow {
     pub message: String,
 }
 
-fn describe_events(d: &mut Doc, events: &[EventRow], now: DateTime<Utc>) {
+fn describe_events(d: &mut Doc, events: &[EventRow], now: Timestamp) {
     if events.is_empty() {
         d.w(0, "Events:\t<none>\n");
         return;
@@ -685,7 +685,7 @@ fn describe_container(d: &mut Doc, c: &Container, status: Option<&ContainerStatu
 pub fn describe_pod(
     pod: &Pod,
     events: &[(String, String, String, String)],
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> String {
     let rows: Vec<EventRow> = events
         .iter()
@@ -711,7 +711,7 @@ pub fn failed_scheduling_event(message: &str) -> (String, String, String, String
 }
 
 /// `kubectl describe pod` with timed events.
-pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -> String {
+pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: Timestamp) -> String {
     let mut d = Doc::default();
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Container, Node, Pod, Toleration};
 
 use super::terms::{Matcher, NsMatch, Term};
-use crate::selector::Selector;
 use crate::quantity::Quantity;
+use crate::selector::Selector;
 
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";

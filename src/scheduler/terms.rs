@@ -52,10 +52,7 @@ impl Term {
         let mut names = t.namespaces.clone().unwrap_or_default();
         names.sort();
         names.dedup();
-        let selector = t
-            .namespace_selector
-            .as_ref()
-            .map(|s| Selector::of(Some(s)));
+        let selector = t.namespace_selector.as_ref().map(|s| Selector::of(Some(s)));
         if names.is_empty() && selector.is_none() {
             names.push(owner_ns.to_string());
         }
