@@ -5,12 +5,11 @@
 //! the `node-role.kubernetes.io/master` label and NoSchedule taint. What it prints is read back with the
 //! real parser first, so a writer that drifts from the reader fails here, not in a test far away.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clusterctl::inventory::{
-    self, Capacity, ClusterSettings, Host, Inventory, RuntimeKind, SshSettings,
+    self, Capacity, ClusterSettings, Host, Inventory, SshSettings,
 };
 use k8s_openapi::api::core::v1::Taint;
 
@@ -98,20 +97,11 @@ fn run(args: Vec<String>) -> Result<String, String> {
 
 fn host(name: &str, address: &str) -> Host {
     Host {
-        name: name.to_string(),
-        address: address.to_string(),
-        port: 22,
-        user: None,
-        identity_file: None,
-        labels: BTreeMap::new(),
-        taints: Vec::new(),
-        unschedulable: false,
         capacity: Capacity {
             cpu: Some("4".to_string()),
             memory: Some("2Gi".to_string()),
             pods: Some("110".to_string()),
         },
-        runtime: RuntimeKind::Docker,
-        pod_cidr: None,
+        ..Host::new(name, address)
     }
 }

@@ -123,6 +123,23 @@ fn port_range<S: serde::Serializer>(r: &(u16, u16), s: S) -> Result<S::Ok, S::Er
 }
 
 impl Host {
+    /// A host with every optional setting at its default: port 22, docker, no labels, taints or overrides.
+    pub fn new(name: &str, address: &str) -> Host {
+        Host {
+            name: name.to_string(),
+            address: address.to_string(),
+            port: 22,
+            user: None,
+            identity_file: None,
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+            unschedulable: false,
+            capacity: Capacity::default(),
+            runtime: RuntimeKind::Docker,
+            pod_cidr: None,
+        }
+    }
+
     pub fn ssh_user<'a>(&'a self, ssh: &'a SshSettings) -> &'a str {
         self.user.as_deref().unwrap_or(&ssh.user)
     }
@@ -718,19 +735,7 @@ impl Walk {
             return None;
         };
         let before = self.diags.len();
-        let mut h = Host {
-            name: String::new(),
-            address: String::new(),
-            port: 22,
-            user: None,
-            identity_file: None,
-            labels: BTreeMap::new(),
-            taints: Vec::new(),
-            unschedulable: false,
-            capacity: Capacity::default(),
-            runtime: RuntimeKind::Docker,
-            pod_cidr: None,
-        };
+        let mut h = Host::new("", "");
         let p = |k: &str| path.child(k);
         if let Some(v) = leaf(&raw.name)
             && let Some(n) = self.string(v, &p("name"))
