@@ -8,9 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clusterctl::inventory::{
-    self, Capacity, ClusterSettings, Host, Inventory, SshSettings,
-};
+use clusterctl::inventory::{self, Capacity, ClusterSettings, Host, Inventory, SshSettings};
 use k8s_openapi::api::core::v1::Taint;
 
 const USAGE: &str = "usage: testbed_inventory [--control-plane NAME] --host NAME=ADDRESS...";

@@ -176,8 +176,17 @@ impl Inventory {
 
     /// The inventory as `cluster.yaml` text that [`parse`] reads back to the same hosts and settings
     /// (paths are written as they are held: relative ones stay relative to the file).
+    /// List items are indented under their key (`hosts:` / `  - name: …`), as docs/cluster-yaml.md writes it.
+    /// Quoting follows YAML 1.2 (`address: 172.30.0.10` stays plain, where the YAML 1.1 float pattern would
+    /// quote it): [`parse`] reads every string field by its text, so only what would read as null is quoted.
     pub fn to_yaml(&self) -> Result<String, String> {
-        serde_saphyr::to_string(self).map_err(|e| e.to_string())
+        let opts = serde_saphyr::ser_options! {
+            indent_step: 2,
+            compact_list_indent: false,
+            yaml_12: true,
+            no_lang_directive: true,
+        };
+        serde_saphyr::to_string_with_options(self, opts).map_err(|e| e.to_string())
     }
 }
 
@@ -1131,9 +1140,12 @@ hosts:
         inv.hosts[1].unschedulable = true;
         inv.hosts[1].pod_cidr = Some("10.244.7.0/24".into());
         inv.hosts[1].labels.insert("zone".into(), "1".into());
+        // YAML 1.1 booleans and a dotted number read back as the strings they are.
+        inv.hosts[1].labels.insert("flag".into(), "on".into());
+        inv.hosts[1].labels.insert("version".into(), "1.2.3".into());
         inv.hosts[1].taints.push(Taint {
             key: "dedicated".into(),
-            value: Some("true".into()),
+            value: Some("yes".into()),
             effect: "NoExecute".into(),
             ..Default::default()
         });
@@ -1145,6 +1157,11 @@ hosts:
         assert_eq!(back, inv, "{text}");
         assert!(text.contains("podCIDR: 10.244.0.0/16"), "{text}");
         assert!(text.contains("nodePortRange: 31000-31999"), "{text}");
+        // Items indented under their key, as the docs (and tests editing the testbed's file) write it.
+        assert!(
+            text.contains("hosts:\n  - name: k8s-master\n    address: 172.30.0.10\n    port: 22\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -46,7 +46,10 @@ fn deb822_sources_skip_disabled_stanzas_and_read_continuations() {
             "bookworm",
             &[
                 ("sources.list.d/debian.sources", sources),
-                ("sources.list.d/x.list.disabled", "deb http://disabled.invalid/d bookworm main\n"),
+                (
+                    "sources.list.d/x.list.disabled",
+                    "deb http://disabled.invalid/d bookworm main\n"
+                ),
             ]
         )
         .as_deref(),

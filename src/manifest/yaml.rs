@@ -299,10 +299,6 @@ impl FieldPath {
         }
         p
     }
-
-    pub fn is_root(&self) -> bool {
-        self.segs.is_empty()
-    }
 }
 
 impl fmt::Display for FieldPath {
