@@ -58,6 +58,16 @@ fn deb822_sources_skip_disabled_stanzas_and_read_continuations() {
 }
 
 #[test]
+fn the_suite_itself_wins_over_an_earlier_source_of_another_release() {
+    let list = "deb http://old.invalid/debian bullseye main\n\
+                deb http://main.invalid/debian bookworm main\n";
+    assert_eq!(
+        mirror("bookworm", &[("sources.list", list)]).as_deref(),
+        Some("http://main.invalid/debian")
+    );
+}
+
+#[test]
 fn another_release_main_suite_serves_when_the_suite_is_not_listed() {
     let sources = "Types: deb\nURIs: http://sec.invalid/debian-security\nSuites: trixie-security\n\n\
                    Types: deb\nURIs: http://main.invalid/debian\nSuites: trixie trixie-updates\n";
