@@ -67,7 +67,10 @@ pub async fn world(
     let observed = pipeline::observe(&inv, observed_file).await?;
     pipeline::warn_unreachable(&observed.state, ui);
     let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
-    let now = (observed.state.observed_at.parse::<jiff::Timestamp>())
+    let now = observed
+        .state
+        .observed_at
+        .parse::<jiff::Timestamp>()
         .unwrap_or_else(|_| jiff::Timestamp::now());
 
     let mut pods: Vec<Pod> = model::observed_pods(&observed.state)
