@@ -88,3 +88,58 @@ ensure_docker() {
   tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
   die "dockerd did not answer within 60 s (see $DOCKERD_LOG)"
 }
+
+# --- apt sources ------------------------------------------------------------------------------------
+
+# apt_sources [APT_DIR]: "URI SUITE" for every enabled `deb` source of this machine's apt configuration
+# (APT_DIR, default /etc/apt: sources.list and sources.list.d/*.list one-line entries, then
+# sources.list.d/*.sources deb822 stanzas), in the order apt reads them. URIs lose a trailing '/'.
+apt_sources() {
+  local dir=${1:-/etc/apt} f
+  local lists=() stanzas=()
+  [ -f "$dir/sources.list" ] && lists+=("$dir/sources.list")
+  for f in "$dir"/sources.list.d/*.list; do [ -f "$f" ] && lists+=("$f"); done
+  for f in "$dir"/sources.list.d/*.sources; do [ -f "$f" ] && stanzas+=("$f"); done
+  if [ ${#lists[@]} -gt 0 ]; then
+    # deb [opt=v ...] URI SUITE COMPONENT...
+    awk '{ sub(/#.*/, "") } $1 == "deb" {
+      i = 2
+      if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+      if (i + 1 <= NF) { u = $i; sub(/\/+$/, "", u); print u, $(i + 1) }
+    }' "${lists[@]}"
+  fi
+  if [ ${#stanzas[@]} -gt 0 ]; then
+    # Types: / URIs: / Suites: / Enabled: fields, case-insensitive; a blank line ends a stanza.
+    awk 'function flush(   n, m, us, ss, a, b) {
+        if (types ~ /(^| )deb( |$)/ && tolower(enabled) != "no") {
+          n = split(uris, us, " "); m = split(suites, ss, " ")
+          for (a = 1; a <= n; a++) for (b = 1; b <= m; b++) { u = us[a]; sub(/\/+$/, "", u); print u, ss[b] }
+        }
+        types = uris = suites = enabled = ""; last = ""
+      }
+      FNR == 1 { flush() }
+      /^#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      /^[ \t]/ { if (last != "") { v = $0; gsub(/^[ \t]+|[ \t]+$/, "", v); vals[last] = vals[last] " " v; set(last) } next }
+      {
+        k = tolower($0); sub(/:.*/, "", k); v = $0; sub(/^[^:]*:[ \t]*/, "", v); sub(/[ \t]+$/, "", v)
+        last = k; vals[k] = v; set(k)
+      }
+      function set(k) { if (k == "types") types = vals[k]; else if (k == "uris") uris = vals[k];
+        else if (k == "suites") suites = vals[k]; else if (k == "enabled") enabled = vals[k] }
+      END { flush() }' "${stanzas[@]}"
+  fi
+}
+
+# apt_mirror SUITE [APT_DIR]: the Debian mirror debootstrap should fetch SUITE from — the first apt source
+# of this machine for SUITE itself, else the first for a main suite of another release (a Debian mirror
+# carries every release; `-updates`, `-security`, `-backports` archives are not mirrors of the main one).
+# Only http(s) and file URIs. Fails (prints nothing) when the machine has none.
+apt_mirror() {
+  local suite=$1 dir=${2:-/etc/apt}
+  apt_sources "$dir" | awk -v want="$suite" '
+    $1 !~ /^(https?:\/\/|file:\/)/ { next }
+    $2 == want && exact == "" { exact = $1 }
+    $2 !~ /[-\/]/ && other == "" { other = $1 }
+    END { if (exact != "") print exact; else if (other != "") print other; else exit 1 }'
+}

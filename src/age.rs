@@ -2,15 +2,15 @@
 //! timestamps of `describe`. Pure: `now` is always passed in, never read from the clock here.
 //! A leaf of the module graph (docs/architecture.md): `view` (the RESTARTS "ago") and `output` both use it.
 
-use chrono::{DateTime, Duration, Utc};
+use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// kubectl's `duration.HumanDuration`: a short, lossy rendering whose precision shrinks as the duration grows
 /// (`114s`, `3m10s`, `13m`, `18h`, `2d23h`, `367d`, `2y1d`).
-pub fn human_duration(d: Duration) -> String {
+pub fn human_duration(d: SignedDuration) -> String {
     // Whole seconds, truncated toward zero like Go's int(d.Seconds()); up to one second in the future is
     // tolerated as clock skew between machines.
-    let seconds = d.num_seconds();
+    let seconds = d.as_secs();
     if seconds < -1 {
         return "<invalid>".to_string();
     }
@@ -67,30 +67,17 @@ pub fn human_duration(d: Duration) -> String {
 }
 
 /// The AGE cell: `HumanDuration(now - created)`, `<unknown>` when the timestamp is missing.
-pub fn age(created: Option<&Time>, now: DateTime<Utc>) -> String {
+pub fn age(created: Option<&Time>, now: Timestamp) -> String {
     match created {
-        Some(t) => human_duration(now - to_chrono(t)),
+        Some(t) => human_duration(now.duration_since(t.0)),
         None => "<unknown>".to_string(),
     }
-}
-
-/// `k8s_openapi`'s `Time` (a `jiff::Timestamp`) → chrono, which the rest of the crate uses.
-pub fn to_chrono(t: &Time) -> DateTime<Utc> {
-    let nanos = u32::try_from(t.0.subsec_nanosecond()).unwrap_or(0);
-    DateTime::from_timestamp(t.0.as_second(), nanos).unwrap_or_default()
-}
-
-/// chrono → `k8s_openapi`'s `Time`.
-pub fn to_time(t: DateTime<Utc>) -> Time {
-    let ts = k8s_openapi::jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32)
-        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
-    Time(ts)
 }
 
 /// Go's `time.RFC1123Z` layout (`Sun, 25 Sep 2022 18:20:27 +0800`), as `describe` prints timestamps.
 /// clusterctl prints UTC (`+0000`) so output does not depend on the machine's time zone.
 pub fn rfc1123z(t: &Time) -> String {
-    to_chrono(t).format("%a, %d %b %Y %H:%M:%S %z").to_string()
+    t.0.strftime("%a, %d %b %Y %H:%M:%S %z").to_string()
 }
 
 #[cfg(test)]
@@ -98,7 +85,7 @@ mod tests {
     use super::*;
 
     fn hd(secs: i64) -> String {
-        human_duration(Duration::seconds(secs))
+        human_duration(SignedDuration::from_secs(secs))
     }
 
     #[test]
@@ -153,21 +140,18 @@ mod tests {
 
     #[test]
     fn negative_and_missing() {
-        assert_eq!(human_duration(Duration::milliseconds(-1500)), "0s");
+        assert_eq!(human_duration(SignedDuration::from_millis(-1500)), "0s");
         assert_eq!(hd(-1), "0s");
         assert_eq!(hd(-2), "<invalid>");
-        assert_eq!(age(None, Utc::now()), "<unknown>");
+        assert_eq!(age(None, Timestamp::now()), "<unknown>");
     }
 
     #[test]
-    fn time_round_trip_and_rfc1123z() {
-        let t = DateTime::parse_from_rfc3339("2022-09-25T10:20:27Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let k = to_time(t);
-        assert_eq!(to_chrono(&k), t);
+    fn age_and_rfc1123z() {
+        let t: Timestamp = "2022-09-25T10:20:27Z".parse().unwrap();
+        let k = Time(t);
         assert_eq!(rfc1123z(&k), "Sun, 25 Sep 2022 10:20:27 +0000");
-        let now = t + Duration::seconds(114);
+        let now = t + SignedDuration::from_secs(114);
         assert_eq!(age(Some(&k), now), "114s");
     }
 }

@@ -7,19 +7,22 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Taint;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::cidr::{self, IpNet};
 use crate::quantity::Quantity;
 use crate::rules;
+use crate::yaml::de::{self, Ctx, Field, Raw, Spanned};
 use crate::yaml::{
-    self, Diagnostic, Entry, FieldPath, Node, NodeKind, Pos, Resolved, Severity, SourceRef,
-    go_quote,
+    self, Diagnostic, FieldPath, Node, NodeKind, Pos, Resolved, Severity, SourceRef, go_quote,
 };
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// Serializes as `cluster.yaml` (see [`Inventory::to_yaml`]); read with [`parse`].
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Inventory {
     /// The file this was read from (relative paths inside are resolved against its directory).
+    #[serde(skip)]
     pub path: PathBuf,
     pub ssh: SshSettings,
     pub cluster: ClusterSettings,
@@ -27,14 +30,16 @@ pub struct Inventory {
     pub hosts: Vec<Host>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SshSettings {
     /// Default `root`.
     pub user: String,
     /// Resolved to an absolute path.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_file: Option<PathBuf>,
     /// Resolved to an absolute path; `None` means ssh's default (~/.ssh/known_hosts).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub known_hosts_file: Option<PathBuf>,
     /// Default true: unknown or changed host keys are refused.
     pub strict_host_key_checking: bool,
@@ -44,20 +49,23 @@ pub struct SshSettings {
     pub max_sessions: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterSettings {
     /// Default `10.244.0.0/16`.
+    #[serde(rename = "podCIDR")]
     pub pod_cidr: String,
     /// Default `10.96.0.0/12`.
+    #[serde(rename = "serviceCIDR")]
     pub service_cidr: String,
-    /// Inclusive; default 30000–32767.
+    /// Inclusive; default 30000–32767. Written `30000-32767`.
+    #[serde(serialize_with = "port_range")]
     pub node_port_range: (u16, u16),
     /// Directory in the Git repo holding the manifests; default `apps`.
     pub apps_dir: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     #[default]
@@ -65,7 +73,7 @@ pub enum RuntimeKind {
     Containerd,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Host {
     pub name: String,
@@ -74,28 +82,65 @@ pub struct Host {
     /// Default 22.
     pub port: u16,
     /// Overrides `ssh.user`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Overrides `ssh.identityFile` (resolved to an absolute path).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub taints: Vec<Taint>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unschedulable: bool,
+    #[serde(skip_serializing_if = "Capacity::is_unset")]
     pub capacity: Capacity,
     pub runtime: RuntimeKind,
     /// This host's pod CIDR (a /24 of `cluster.podCIDR`); allocated when absent.
+    #[serde(rename = "podCIDR", skip_serializing_if = "Option::is_none")]
     pub pod_cidr: Option<String>,
 }
 
 /// Capacity overrides (Quantity strings, validated). Unset values come from the host's facts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Capacity {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pods: Option<String>,
 }
 
+impl Capacity {
+    fn is_unset(&self) -> bool {
+        *self == Capacity::default()
+    }
+}
+
+fn port_range<S: serde::Serializer>(r: &(u16, u16), s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{}-{}", r.0, r.1))
+}
+
 impl Host {
+    /// A host with every optional setting at its default: port 22, docker, no labels, taints or overrides.
+    pub fn new(name: &str, address: &str) -> Host {
+        Host {
+            name: name.to_string(),
+            address: address.to_string(),
+            port: 22,
+            user: None,
+            identity_file: None,
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+            unschedulable: false,
+            capacity: Capacity::default(),
+            runtime: RuntimeKind::Docker,
+            pod_cidr: None,
+        }
+    }
+
     pub fn ssh_user<'a>(&'a self, ssh: &'a SshSettings) -> &'a str {
         self.user.as_deref().unwrap_or(&ssh.user)
     }
@@ -128,6 +173,21 @@ impl Default for ClusterSettings {
 impl Inventory {
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The inventory as `cluster.yaml` text that [`parse`] reads back to the same hosts and settings
+    /// (paths are written as they are held: relative ones stay relative to the file).
+    /// List items are indented under their key (`hosts:` / `  - name: …`), as docs/cluster-yaml.md writes it.
+    /// Quoting follows YAML 1.2 (`address: 172.30.0.10` stays plain, where the YAML 1.1 float pattern would
+    /// quote it): [`parse`] reads every string field by its text, so only what would read as null is quoted.
+    pub fn to_yaml(&self) -> Result<String, String> {
+        let opts = serde_saphyr::ser_options! {
+            indent_step: 2,
+            compact_list_indent: false,
+            yaml_12: true,
+            no_lang_directive: true,
+        };
+        serde_saphyr::to_string_with_options(self, opts).map_err(|e| e.to_string())
     }
 }
 
@@ -167,32 +227,81 @@ pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
     parse(&text, path)
 }
 
-const TOP_KEYS: &[&str] = &["ssh", "cluster", "hosts"];
-const SSH_KEYS: &[&str] = &[
-    "user",
-    "identityFile",
-    "knownHostsFile",
-    "strictHostKeyChecking",
-    "connectTimeout",
-    "maxSessions",
-];
-const CLUSTER_KEYS: &[&str] = &["podCIDR", "serviceCIDR", "nodePortRange", "appsDir"];
-const HOST_KEYS: &[&str] = &[
-    "name",
-    "address",
-    "port",
-    "user",
-    "identityFile",
-    "labels",
-    "taints",
-    "unschedulable",
-    "capacity",
-    "runtime",
-    "podCIDR",
-];
-const TAINT_KEYS: &[&str] = &["key", "value", "effect"];
-const CAPACITY_KEYS: &[&str] = &["cpu", "memory", "pods"];
 const TAINT_EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
+
+/// `cluster.yaml` as written, decoded by serde over the position-tracking deserializer: the structure
+/// (and the unknown keys, with what each mapping knows) comes from the types; every leaf is a [`Spanned`]
+/// [`Raw`] node whose text [`Walk`] checks, so all problems are reported at once with their positions.
+mod file {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
+    use crate::yaml::de::{Field, Raw, Spanned};
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Root {
+        pub ssh: Field<Ssh>,
+        pub cluster: Field<Cluster>,
+        pub hosts: Field<Vec<Spanned<Host>>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Ssh {
+        pub user: Field<Raw>,
+        pub identity_file: Field<Raw>,
+        pub known_hosts_file: Field<Raw>,
+        pub strict_host_key_checking: Field<Raw>,
+        pub connect_timeout: Field<Raw>,
+        pub max_sessions: Field<Raw>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Cluster {
+        #[serde(rename = "podCIDR")]
+        pub pod_cidr: Field<Raw>,
+        #[serde(rename = "serviceCIDR")]
+        pub service_cidr: Field<Raw>,
+        pub node_port_range: Field<Raw>,
+        pub apps_dir: Field<Raw>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Host {
+        pub name: Field<Raw>,
+        pub address: Field<Raw>,
+        pub port: Field<Raw>,
+        pub user: Field<Raw>,
+        pub identity_file: Field<Raw>,
+        pub labels: Field<BTreeMap<String, Spanned<Raw>>>,
+        pub taints: Field<Vec<Spanned<Taint>>>,
+        pub unschedulable: Field<Raw>,
+        pub capacity: Field<Capacity>,
+        pub runtime: Field<Raw>,
+        #[serde(rename = "podCIDR")]
+        pub pod_cidr: Field<Raw>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Taint {
+        pub key: Field<Raw>,
+        pub value: Field<Raw>,
+        pub effect: Field<Raw>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Capacity {
+        pub cpu: Field<Raw>,
+        pub memory: Field<Raw>,
+        pub pods: Field<Raw>,
+    }
+}
 
 /// Parse the text of `cluster.yaml`; `path` names it in messages and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
@@ -223,61 +332,99 @@ pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
         kind: NodeKind::Map(Vec::new()),
     };
     let root = docs.first().map(|d| &d.root).unwrap_or(&empty);
+    let top = FieldPath::root();
+    let ctx = Ctx::default();
+    let raw: Spanned<file::Root> =
+        de::from_node(root, &top, &ctx).expect("a Spanned value always decodes");
+    let unknown = ctx.unknown.into_inner();
+    for u in &unknown {
+        w.err(
+            u.pos,
+            &u.parent,
+            format!(
+                "unknown field {} (expected one of: {})",
+                go_quote(&u.key),
+                u.expected.join(", ")
+            ),
+        );
+    }
     let mut inv = Inventory {
         path: path.to_path_buf(),
         ssh: SshSettings::default(),
         cluster: ClusterSettings::default(),
         hosts: Vec::new(),
     };
-    let top = FieldPath::root();
-    let mut hosts_node: Option<&Entry> = None;
-    for e in w.map(root, &top, TOP_KEYS) {
-        match e.key.as_str() {
-            "ssh" => w.ssh(&e.value, &top.child("ssh"), &base, &mut inv.ssh),
-            "cluster" => w.cluster(&e.value, &top.child("cluster"), &mut inv.cluster),
-            "hosts" => hosts_node = Some(e),
-            _ => {}
-        }
+    let doc = w.section(&raw, &top, "must be a mapping");
+    let none = file::Root::default();
+    let doc = doc.unwrap_or(&none);
+    if let Some(s) = w.field(&doc.ssh, &top.child("ssh"), "must be a mapping") {
+        w.ssh(s, &top.child("ssh"), &base, &mut inv.ssh);
     }
+    let cp = top.child("cluster");
+    if let Some(c) = w.field(&doc.cluster, &cp, "must be a mapping") {
+        w.cluster(c, &cp, &mut inv.cluster);
+    }
+    // Where a cross-field problem with the service CIDR is shown: the value, else its section.
+    let svc_pos = doc
+        .cluster
+        .0
+        .as_ref()
+        .map(|c| {
+            c.value
+                .as_ref()
+                .and_then(|c| c.service_cidr.0.as_ref())
+                .map_or(c.pos(), |s| s.pos())
+        })
+        .unwrap_or(root.pos);
     let hp = top.child("hosts");
-    // The index in the file of each host kept in `inv.hosts`.
-    let mut indices: Vec<usize> = Vec::new();
-    match hosts_node {
+    // Per host kept in `inv.hosts`: its index in the file and the positions of its name and podCIDR.
+    let mut kept: Vec<(usize, Pos, Option<Pos>)> = Vec::new();
+    match &doc.hosts.0 {
         None => w.err(
             root.pos,
             &hp,
             "Required value: at least one host".to_string(),
         ),
-        Some(e) if e.value.is_null() => w.err(
-            e.key_pos,
+        Some(e) if e.node.is_null() => w.err(
+            e.key_pos.unwrap_or(e.pos()),
             &hp,
             "Required value: at least one host".to_string(),
         ),
-        Some(e) => match e.value.as_seq() {
+        Some(e) => match &e.value {
             None => w.err(
-                e.value.pos,
+                e.pos(),
                 &hp,
                 format!(
                     "Invalid value: {}: must be a list of hosts",
-                    e.value.describe()
+                    e.node.describe()
                 ),
             ),
-            Some([]) => w.err(
-                e.value.pos,
+            Some(items) if items.is_empty() => w.err(
+                e.pos(),
                 &hp,
                 "Required value: at least one host".to_string(),
             ),
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    if let Some(h) = w.host(item, &hp.index(i), &base) {
+                    let p = hp.index(i);
+                    let unknown_inside = unknown.iter().any(|u| within(&u.parent, &p));
+                    if let Some(h) = w.host(item, &p, &base)
+                        && !unknown_inside
+                    {
+                        let raw = item.value.as_ref().expect("a host that was read");
+                        let pos_of = |f: &de::Field<Raw>| f.0.as_ref().map(|s| s.pos());
                         inv.hosts.push(h);
-                        indices.push(i);
+                        kept.push((
+                            i,
+                            pos_of(&raw.name).unwrap_or(item.pos()),
+                            pos_of(&raw.pod_cidr),
+                        ));
                     }
                 }
             }
         },
     }
-    w.cross_checks(&inv, root, &indices);
+    w.cross_checks(&inv, svc_pos, &kept);
     if w.diags.is_empty() {
         inv.hosts.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(inv)
@@ -285,6 +432,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
         w.diags.sort_by(|a, b| a.source.cmp(&b.source));
         Err(InventoryError::Invalid(w.diags))
     }
+}
+
+/// Is `path` `parent` or below it?
+fn within(path: &FieldPath, parent: &FieldPath) -> bool {
+    let (p, q) = (path.to_string(), parent.to_string());
+    p == q || p.starts_with(&format!("{q}.")) || p.starts_with(&format!("{q}["))
 }
 
 fn base_dir(path: &Path) -> PathBuf {
@@ -319,54 +472,6 @@ fn resolve_path(p: &str, base: &Path) -> PathBuf {
         .components()
         .filter(|c| !matches!(c, std::path::Component::CurDir))
         .collect()
-}
-
-/// A CIDR: address and prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
-impl Cidr {
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let (a, p) = s.split_once('/')?;
-        let addr: IpAddr = a.parse().ok()?;
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 3 {
-            return None;
-        }
-        let prefix: u8 = p.parse().ok()?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        (prefix <= max).then_some(Cidr { addr, prefix })
-    }
-
-    fn bits(&self) -> (u128, u32) {
-        match self.addr {
-            IpAddr::V4(a) => (u128::from(u32::from(a)) << 96, 128),
-            IpAddr::V6(a) => (u128::from(a), 128),
-        }
-    }
-
-    /// IPv4 addresses sit in the top 32 bits of [`Cidr::bits`], so the prefix counts from the top either way.
-    fn prefix128(&self) -> u32 {
-        u32::from(self.prefix)
-    }
-
-    /// Is `other` entirely inside `self`?
-    pub fn contains(&self, other: &Cidr) -> bool {
-        if self.addr.is_ipv4() != other.addr.is_ipv4() || other.prefix < self.prefix {
-            return false;
-        }
-        let (a, _) = self.bits();
-        let (b, _) = other.bits();
-        let p = self.prefix128();
-        let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
-        a & mask == b & mask
-    }
-
-    pub fn overlaps(&self, other: &Cidr) -> bool {
-        self.contains(other) || other.contains(self)
-    }
 }
 
 /// Letters, digits, `.`, `_`, `-`; not starting with `-`; at most 32 characters.
@@ -420,33 +525,25 @@ impl Walk {
         });
     }
 
-    /// The entries of a mapping; unknown keys are reported. Null → no entries.
-    fn map<'n>(&mut self, node: &'n Node, path: &FieldPath, allowed: &[&str]) -> &'n [Entry] {
-        if node.is_null() {
-            return &[];
+    /// A mapping's decoded value; `None` (and nothing reported) when it is null, `None` and reported
+    /// as `Invalid value: <what it is>: <must>` when it is not a mapping.
+    fn section<'a, T>(&mut self, s: &'a Spanned<T>, path: &FieldPath, must: &str) -> Option<&'a T> {
+        if s.node.is_null() {
+            return None;
         }
-        let Some(entries) = node.as_map() else {
+        if s.value.is_none() {
             self.err(
-                node.pos,
+                s.pos(),
                 path,
-                format!("Invalid value: {}: must be a mapping", node.describe()),
+                format!("Invalid value: {}: {must}", s.node.describe()),
             );
-            return &[];
-        };
-        for e in entries {
-            if !allowed.contains(&e.key.as_str()) {
-                self.err(
-                    e.key_pos,
-                    path,
-                    format!(
-                        "unknown field {} (expected one of: {})",
-                        go_quote(&e.key),
-                        allowed.join(", ")
-                    ),
-                );
-            }
         }
-        entries
+        s.value.as_ref()
+    }
+
+    /// [`Walk::section`] of a field that may be absent.
+    fn field<'a, T>(&mut self, f: &'a Field<T>, path: &FieldPath, must: &str) -> Option<&'a T> {
+        self.section(f.0.as_ref()?, path, must)
     }
 
     /// A string: any non-null scalar's text (`cpu: 4` reads as "4").
@@ -530,9 +627,9 @@ impl Walk {
         Some(resolve_path(&p, base))
     }
 
-    fn cidr(&mut self, node: &Node, path: &FieldPath) -> Option<(String, Cidr)> {
+    fn cidr(&mut self, node: &Node, path: &FieldPath) -> Option<(String, IpNet)> {
         let s = self.string(node, path)?;
-        match Cidr::parse(&s) {
+        match cidr::parse(&s) {
             Some(c) => Some((s, c)),
             None => {
                 self.err(
@@ -548,400 +645,354 @@ impl Walk {
         }
     }
 
-    fn ssh(&mut self, node: &Node, path: &FieldPath, base: &Path, ssh: &mut SshSettings) {
-        for e in self.map(node, path, SSH_KEYS) {
-            let p = path.child(&e.key);
-            let v = &e.value;
-            match e.key.as_str() {
-                "user" => {
-                    if let Some(u) = self.user(v, &p) {
-                        ssh.user = u;
-                    }
-                }
-                "identityFile" => ssh.identity_file = self.file_path(v, &p, base),
-                "knownHostsFile" => ssh.known_hosts_file = self.file_path(v, &p, base),
-                "strictHostKeyChecking" => {
-                    if let Some(b) = self.boolean(v, &p) {
-                        ssh.strict_host_key_checking = b;
-                    }
-                }
-                "connectTimeout" => {
-                    if let Some(i) = self.int(v, &p, 1, 3600) {
-                        ssh.connect_timeout = i as u64;
-                    }
-                }
-                "maxSessions" => {
-                    if let Some(i) = self.int(v, &p, 1, 10) {
-                        ssh.max_sessions = i as usize;
-                    }
-                }
-                _ => {}
-            }
+    fn ssh(&mut self, raw: &file::Ssh, path: &FieldPath, base: &Path, ssh: &mut SshSettings) {
+        let p = |k: &str| path.child(k);
+        if let Some(v) = leaf(&raw.user)
+            && let Some(u) = self.user(v, &p("user"))
+        {
+            ssh.user = u;
+        }
+        if let Some(v) = leaf(&raw.identity_file) {
+            ssh.identity_file = self.file_path(v, &p("identityFile"), base);
+        }
+        if let Some(v) = leaf(&raw.known_hosts_file) {
+            ssh.known_hosts_file = self.file_path(v, &p("knownHostsFile"), base);
+        }
+        if let Some(v) = leaf(&raw.strict_host_key_checking)
+            && let Some(b) = self.boolean(v, &p("strictHostKeyChecking"))
+        {
+            ssh.strict_host_key_checking = b;
+        }
+        if let Some(v) = leaf(&raw.connect_timeout)
+            && let Some(i) = self.int(v, &p("connectTimeout"), 1, 3600)
+        {
+            ssh.connect_timeout = i as u64;
+        }
+        if let Some(v) = leaf(&raw.max_sessions)
+            && let Some(i) = self.int(v, &p("maxSessions"), 1, 10)
+        {
+            ssh.max_sessions = i as usize;
         }
     }
 
-    fn cluster(&mut self, node: &Node, path: &FieldPath, c: &mut ClusterSettings) {
-        for e in self.map(node, path, CLUSTER_KEYS) {
-            let p = path.child(&e.key);
-            let v = &e.value;
-            match e.key.as_str() {
-                "podCIDR" => match self.cidr(v, &p) {
-                    Some((s, _)) => c.pod_cidr = s,
-                    None => self.bad_pod_cidr = true,
-                },
-                "serviceCIDR" => {
-                    if let Some((s, _)) = self.cidr(v, &p) {
-                        c.service_cidr = s;
-                    }
-                }
-                "nodePortRange" => {
-                    let Some(s) = self.string(v, &p) else {
-                        continue;
-                    };
-                    let parsed = s.split_once('-').and_then(|(a, b)| {
-                        let a: u16 = a.trim().parse().ok()?;
-                        let b: u16 = b.trim().parse().ok()?;
-                        (a >= 1 && a <= b).then_some((a, b))
-                    });
-                    match parsed {
-                        Some(r) => c.node_port_range = r,
-                        None => self.err(
-                            v.pos,
-                            &p,
-                            format!(
-                                "Invalid value: {}: must be a port range such as \"30000-32767\" (two ports between 1 and 65535, the first not above the second)",
-                                go_quote(&s)
-                            ),
+    fn cluster(&mut self, raw: &file::Cluster, path: &FieldPath, c: &mut ClusterSettings) {
+        if let Some(v) = leaf(&raw.pod_cidr) {
+            match self.cidr(v, &path.child("podCIDR")) {
+                Some((s, _)) => c.pod_cidr = s,
+                None => self.bad_pod_cidr = true,
+            }
+        }
+        if let Some(v) = leaf(&raw.service_cidr)
+            && let Some((s, _)) = self.cidr(v, &path.child("serviceCIDR"))
+        {
+            c.service_cidr = s;
+        }
+        if let Some(v) = leaf(&raw.node_port_range) {
+            let p = path.child("nodePortRange");
+            if let Some(s) = self.string(v, &p) {
+                let parsed = s.split_once('-').and_then(|(a, b)| {
+                    let a: u16 = a.trim().parse().ok()?;
+                    let b: u16 = b.trim().parse().ok()?;
+                    (a >= 1 && a <= b).then_some((a, b))
+                });
+                match parsed {
+                    Some(r) => c.node_port_range = r,
+                    None => self.err(
+                        v.pos,
+                        &p,
+                        format!(
+                            "Invalid value: {}: must be a port range such as \"30000-32767\" (two ports between 1 and 65535, the first not above the second)",
+                            go_quote(&s)
                         ),
-                    }
+                    ),
                 }
-                "appsDir" => {
-                    let Some(s) = self.string(v, &p) else {
-                        continue;
-                    };
-                    let bad = s.is_empty()
-                        || s.starts_with('/')
-                        || s.starts_with('-')
-                        || s.split('/').any(|c| c == "..")
-                        || s.chars().any(|ch| ch.is_control());
-                    if bad {
-                        self.err(
-                            v.pos,
-                            &p,
-                            format!(
-                                "Invalid value: {}: must be a relative directory inside the repository",
-                                go_quote(&s)
-                            ),
-                        );
-                    } else {
-                        c.apps_dir = s;
-                    }
+            }
+        }
+        if let Some(v) = leaf(&raw.apps_dir) {
+            let p = path.child("appsDir");
+            if let Some(s) = self.string(v, &p) {
+                let bad = s.is_empty()
+                    || s.starts_with('/')
+                    || s.starts_with('-')
+                    || s.split('/').any(|c| c == "..")
+                    || s.chars().any(|ch| ch.is_control());
+                if bad {
+                    self.err(
+                        v.pos,
+                        &p,
+                        format!(
+                            "Invalid value: {}: must be a relative directory inside the repository",
+                            go_quote(&s)
+                        ),
+                    );
+                } else {
+                    c.apps_dir = s;
                 }
-                _ => {}
             }
         }
     }
 
-    fn host(&mut self, node: &Node, path: &FieldPath, base: &Path) -> Option<Host> {
-        if !matches!(node.kind, NodeKind::Map(_)) {
+    fn host(&mut self, item: &Spanned<file::Host>, path: &FieldPath, base: &Path) -> Option<Host> {
+        let Some(raw) = &item.value else {
             self.err(
-                node.pos,
+                item.pos(),
                 path,
                 format!(
                     "Invalid value: {}: must be a mapping (a host)",
-                    node.describe()
+                    item.node.describe()
                 ),
             );
             return None;
-        }
-        let before = self.diags.len();
-        let mut h = Host {
-            name: String::new(),
-            address: String::new(),
-            port: 22,
-            user: None,
-            identity_file: None,
-            labels: BTreeMap::new(),
-            taints: Vec::new(),
-            unschedulable: false,
-            capacity: Capacity::default(),
-            runtime: RuntimeKind::Docker,
-            pod_cidr: None,
         };
-        for e in self.map(node, path, HOST_KEYS) {
-            let p = path.child(&e.key);
-            let v = &e.value;
-            match e.key.as_str() {
-                "name" => {
-                    if let Some(n) = self.string(v, &p) {
-                        for m in rules::is_dns1123_subdomain(&n) {
-                            self.err(v.pos, &p, format!("Invalid value: {}: {m}", go_quote(&n)));
-                        }
-                        h.name = n;
-                    }
-                }
-                "address" => {
-                    if let Some(a) = self.string(v, &p) {
-                        if !address_ok(&a) {
-                            self.err(
-                                v.pos,
-                                &p,
-                                format!(
-                                    "Invalid value: {}: must be an IP address or a DNS name",
-                                    go_quote(&a)
-                                ),
-                            );
-                        }
-                        h.address = a;
-                    }
-                }
-                "port" => {
-                    if let Some(i) = self.int(v, &p, 1, 65535) {
-                        h.port = i as u16;
-                    }
-                }
-                "user" => h.user = self.user(v, &p),
-                "identityFile" => h.identity_file = self.file_path(v, &p, base),
-                "labels" => h.labels = self.labels(v, &p),
-                "taints" => h.taints = self.taints(v, &p),
-                "unschedulable" => h.unschedulable = self.boolean(v, &p).unwrap_or(false),
-                "capacity" => h.capacity = self.capacity(v, &p),
-                "runtime" => {
-                    if let Some(r) = self.string(v, &p) {
-                        match r.as_str() {
-                            "docker" => h.runtime = RuntimeKind::Docker,
-                            "containerd" => h.runtime = RuntimeKind::Containerd,
-                            other => self.err(
-                                v.pos,
-                                &p,
-                                format!(
-                                    "Unsupported value: {}: supported values: \"docker\", \"containerd\"",
-                                    go_quote(other)
-                                ),
-                            ),
-                        }
-                    }
-                }
-                "podCIDR" => h.pod_cidr = self.cidr(v, &p).map(|(s, _)| s),
-                _ => {}
+        let before = self.diags.len();
+        let mut h = Host::new("", "");
+        let p = |k: &str| path.child(k);
+        if let Some(v) = leaf(&raw.name)
+            && let Some(n) = self.string(v, &p("name"))
+        {
+            for m in rules::is_dns1123_subdomain(&n) {
+                self.err(
+                    v.pos,
+                    &p("name"),
+                    format!("Invalid value: {}: {m}", go_quote(&n)),
+                );
+            }
+            h.name = n;
+        }
+        if let Some(v) = leaf(&raw.address)
+            && let Some(a) = self.string(v, &p("address"))
+        {
+            if !address_ok(&a) {
+                self.err(
+                    v.pos,
+                    &p("address"),
+                    format!(
+                        "Invalid value: {}: must be an IP address or a DNS name",
+                        go_quote(&a)
+                    ),
+                );
+            }
+            h.address = a;
+        }
+        if let Some(v) = leaf(&raw.port)
+            && let Some(i) = self.int(v, &p("port"), 1, 65535)
+        {
+            h.port = i as u16;
+        }
+        if let Some(v) = leaf(&raw.user) {
+            h.user = self.user(v, &p("user"));
+        }
+        if let Some(v) = leaf(&raw.identity_file) {
+            h.identity_file = self.file_path(v, &p("identityFile"), base);
+        }
+        if let Some(l) = &raw.labels.0 {
+            h.labels = self.labels(l, &p("labels"));
+        }
+        if let Some(t) = &raw.taints.0 {
+            h.taints = self.taints(t, &p("taints"));
+        }
+        if let Some(v) = leaf(&raw.unschedulable) {
+            h.unschedulable = self.boolean(v, &p("unschedulable")).unwrap_or(false);
+        }
+        if let Some(c) = self.field(&raw.capacity, &p("capacity"), "must be a mapping") {
+            h.capacity = self.capacity(c, &p("capacity"));
+        }
+        if let Some(v) = leaf(&raw.runtime)
+            && let Some(r) = self.string(v, &p("runtime"))
+        {
+            match r.as_str() {
+                "docker" => h.runtime = RuntimeKind::Docker,
+                "containerd" => h.runtime = RuntimeKind::Containerd,
+                other => self.err(
+                    v.pos,
+                    &p("runtime"),
+                    format!(
+                        "Unsupported value: {}: supported values: \"docker\", \"containerd\"",
+                        go_quote(other)
+                    ),
+                ),
             }
         }
-        if node.get("name").is_none_or(|e| e.value.is_null()) {
-            self.err(node.pos, &path.child("name"), "Required value".to_string());
+        if let Some(v) = leaf(&raw.pod_cidr) {
+            h.pod_cidr = self.cidr(v, &p("podCIDR")).map(|(s, _)| s);
         }
-        if node.get("address").is_none_or(|e| e.value.is_null()) {
-            self.err(
-                node.pos,
-                &path.child("address"),
-                "Required value".to_string(),
-            );
+        for (k, f) in [("name", &raw.name), ("address", &raw.address)] {
+            if leaf(f).is_none_or(Node::is_null) {
+                self.err(item.pos(), &p(k), "Required value".to_string());
+            }
         }
         (self.diags.len() == before).then_some(h)
     }
 
-    fn labels(&mut self, node: &Node, path: &FieldPath) -> BTreeMap<String, String> {
+    fn labels(
+        &mut self,
+        raw: &Spanned<BTreeMap<String, Spanned<Raw>>>,
+        path: &FieldPath,
+    ) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        if node.is_null() {
-            return out;
-        }
-        let Some(entries) = node.as_map() else {
-            self.err(
-                node.pos,
-                path,
-                format!(
-                    "Invalid value: {}: must be a mapping of label keys to values",
-                    node.describe()
-                ),
-            );
+        let Some(entries) = self.section(raw, path, "must be a mapping of label keys to values")
+        else {
             return out;
         };
-        for e in entries {
-            for m in rules::is_qualified_name(&e.key) {
+        for (key, v) in entries {
+            for m in rules::is_qualified_name(key) {
                 self.err(
-                    e.key_pos,
+                    v.key_pos.unwrap_or(v.pos()),
                     path,
-                    format!("Invalid value: {}: {m}", go_quote(&e.key)),
+                    format!("Invalid value: {}: {m}", go_quote(key)),
                 );
             }
-            let value = match &e.value.kind {
+            let value = match &v.node.kind {
                 NodeKind::Scalar(s) if s.resolve() == Resolved::Null => String::new(),
                 NodeKind::Scalar(s) => s.text.clone(),
                 _ => {
                     self.err(
-                        e.value.pos,
-                        &path.key(&e.key),
-                        format!("Invalid value: {}: must be a string", e.value.describe()),
+                        v.pos(),
+                        &path.key(key),
+                        format!("Invalid value: {}: must be a string", v.node.describe()),
                     );
                     continue;
                 }
             };
             for m in rules::is_valid_label_value(&value) {
                 self.err(
-                    e.value.pos,
+                    v.pos(),
                     path,
                     format!("Invalid value: {}: {m}", go_quote(&value)),
                 );
             }
-            out.insert(e.key.clone(), value);
+            out.insert(key.clone(), value);
         }
         out
     }
 
-    fn taints(&mut self, node: &Node, path: &FieldPath) -> Vec<Taint> {
+    fn taints(&mut self, raw: &Spanned<Vec<Spanned<file::Taint>>>, path: &FieldPath) -> Vec<Taint> {
         let mut out = Vec::new();
-        if node.is_null() {
-            return out;
-        }
-        let Some(items) = node.as_seq() else {
-            self.err(
-                node.pos,
-                path,
-                format!(
-                    "Invalid value: {}: must be a list of taints",
-                    node.describe()
-                ),
-            );
+        let Some(items) = self.section(raw, path, "must be a list of taints") else {
             return out;
         };
         let mut seen = BTreeSet::new();
         for (i, item) in items.iter().enumerate() {
             let tp = path.index(i);
             let mut t = Taint::default();
-            if !matches!(item.kind, NodeKind::Map(_)) {
+            let Some(raw) = &item.value else {
                 self.err(
-                    item.pos,
+                    item.pos(),
                     &tp,
                     format!(
                         "Invalid value: {}: must be a mapping (key, value, effect)",
-                        item.describe()
+                        item.node.describe()
                     ),
                 );
                 continue;
+            };
+            if let Some(v) = leaf(&raw.key)
+                && let Some(k) = self.string(v, &tp.child("key"))
+            {
+                for m in rules::is_qualified_name(&k) {
+                    self.err(
+                        v.pos,
+                        &tp.child("key"),
+                        format!("Invalid value: {}: {m}", go_quote(&k)),
+                    );
+                }
+                t.key = k;
             }
-            for e in self.map(item, &tp, TAINT_KEYS) {
-                let p = tp.child(&e.key);
-                let v = &e.value;
-                match e.key.as_str() {
-                    "key" => {
-                        if let Some(k) = self.string(v, &p) {
-                            for m in rules::is_qualified_name(&k) {
-                                self.err(
-                                    v.pos,
-                                    &p,
-                                    format!("Invalid value: {}: {m}", go_quote(&k)),
-                                );
-                            }
-                            t.key = k;
-                        }
+            if let Some(v) = leaf(&raw.value) {
+                let val = if v.is_null() {
+                    Some(String::new())
+                } else {
+                    self.string(v, &tp.child("value"))
+                };
+                if let Some(val) = val {
+                    for m in rules::is_valid_label_value(&val) {
+                        self.err(
+                            v.pos,
+                            &tp.child("value"),
+                            format!("Invalid value: {}: {m}", go_quote(&val)),
+                        );
                     }
-                    "value" => {
-                        let val = if v.is_null() {
-                            Some(String::new())
-                        } else {
-                            self.string(v, &p)
-                        };
-                        if let Some(val) = val {
-                            for m in rules::is_valid_label_value(&val) {
-                                self.err(
-                                    v.pos,
-                                    &p,
-                                    format!("Invalid value: {}: {m}", go_quote(&val)),
-                                );
-                            }
-                            t.value = (!val.is_empty()).then_some(val);
-                        }
-                    }
-                    "effect" => {
-                        if let Some(eff) = self.string(v, &p) {
-                            if !TAINT_EFFECTS.contains(&eff.as_str()) {
-                                self.err(
-                                    v.pos,
-                                    &p,
-                                    format!(
-                                        "Unsupported value: {}: supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"",
-                                        go_quote(&eff)
-                                    ),
-                                );
-                            }
-                            t.effect = eff;
-                        }
-                    }
-                    _ => {}
+                    t.value = (!val.is_empty()).then_some(val);
                 }
             }
-            if item.get("key").is_none_or(|e| e.value.is_null()) {
-                self.err(item.pos, &tp.child("key"), "Required value".to_string());
+            if let Some(v) = leaf(&raw.effect)
+                && let Some(eff) = self.string(v, &tp.child("effect"))
+            {
+                if !TAINT_EFFECTS.contains(&eff.as_str()) {
+                    self.err(
+                        v.pos,
+                        &tp.child("effect"),
+                        format!(
+                            "Unsupported value: {}: supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"",
+                            go_quote(&eff)
+                        ),
+                    );
+                }
+                t.effect = eff;
             }
-            if item.get("effect").is_none_or(|e| e.value.is_null()) {
-                self.err(item.pos, &tp.child("effect"), "Required value".to_string());
+            for (k, f) in [("key", &raw.key), ("effect", &raw.effect)] {
+                if leaf(f).is_none_or(Node::is_null) {
+                    self.err(item.pos(), &tp.child(k), "Required value".to_string());
+                }
             }
             let id = format!("{}:{}", t.key, t.effect);
             if !seen.insert(id.clone()) {
-                self.err(item.pos, &tp, format!("Duplicate value: {}", go_quote(&id)));
+                self.err(
+                    item.pos(),
+                    &tp,
+                    format!("Duplicate value: {}", go_quote(&id)),
+                );
             }
             out.push(t);
         }
         out
     }
 
-    fn capacity(&mut self, node: &Node, path: &FieldPath) -> Capacity {
+    fn capacity(&mut self, raw: &file::Capacity, path: &FieldPath) -> Capacity {
         let mut c = Capacity::default();
-        for e in self.map(node, path, CAPACITY_KEYS) {
-            let p = path.child(&e.key);
-            let Some(s) = self.string(&e.value, &p) else {
+        for (key, f) in [
+            ("cpu", &raw.cpu),
+            ("memory", &raw.memory),
+            ("pods", &raw.pods),
+        ] {
+            let Some(v) = leaf(f) else { continue };
+            let p = path.child(key);
+            let Some(s) = self.string(v, &p) else {
                 continue;
             };
-            match Quantity::parse(&s) {
-                Err(err) => {
-                    self.err(
-                        e.value.pos,
-                        &p,
-                        format!("Invalid value: {}: {err}", go_quote(&s)),
-                    );
-                    continue;
-                }
+            let problem = match Quantity::parse(&s) {
+                Err(err) => Some(err.to_string()),
                 Ok(q) if q.milli_value() < 0 => {
-                    self.err(
-                        e.value.pos,
-                        &p,
-                        format!(
-                            "Invalid value: {}: must be greater than or equal to 0",
-                            go_quote(&s)
-                        ),
-                    );
-                    continue;
+                    Some("must be greater than or equal to 0".to_string())
                 }
-                Ok(q) if e.key == "pods" && q.milli_value() % 1000 != 0 => {
-                    self.err(
-                        e.value.pos,
-                        &p,
-                        format!("Invalid value: {}: must be a whole number", go_quote(&s)),
-                    );
-                    continue;
+                Ok(q) if key == "pods" && q.milli_value() % 1000 != 0 => {
+                    Some("must be a whole number".to_string())
                 }
-                Ok(_) => {}
+                Ok(_) => None,
+            };
+            if let Some(m) = problem {
+                self.err(v.pos, &p, format!("Invalid value: {}: {m}", go_quote(&s)));
+                continue;
             }
-            match e.key.as_str() {
+            match key {
                 "cpu" => c.cpu = Some(s),
                 "memory" => c.memory = Some(s),
-                "pods" => c.pods = Some(s),
-                _ => {}
+                _ => c.pods = Some(s),
             }
         }
         c
     }
 
-    /// Checks across fields: unique host names, CIDR containment and overlaps.
-    fn cross_checks(&mut self, inv: &Inventory, root: &Node, indices: &[usize]) {
+    /// Checks across fields: unique host names, CIDR containment and overlaps. `kept`: per host of
+    /// `inv.hosts`, its index in the file and where its name and podCIDR are written.
+    fn cross_checks(&mut self, inv: &Inventory, svc_pos: Pos, kept: &[(usize, Pos, Option<Pos>)]) {
         let hp = FieldPath::root().child("hosts");
         let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-        for (h, &i) in inv.hosts.iter().zip(indices) {
+        for (h, &(i, name_pos, _)) in inv.hosts.iter().zip(kept) {
             if let Some(first) = names.get(h.name.as_str()) {
-                let p = hp.index(i).child("name");
-                let pos = root.locate(&p);
                 self.err(
-                    pos,
-                    &p,
+                    name_pos,
+                    &hp.index(i).child("name"),
                     format!(
                         "Duplicate value: {} (also the name of hosts[{first}])",
                         go_quote(&h.name)
@@ -951,15 +1002,14 @@ impl Walk {
                 names.insert(&h.name, i);
             }
         }
-        let pod = Cidr::parse(&inv.cluster.pod_cidr).filter(|_| !self.bad_pod_cidr);
-        let svc = Cidr::parse(&inv.cluster.service_cidr);
+        let pod = cidr::parse(&inv.cluster.pod_cidr).filter(|_| !self.bad_pod_cidr);
+        let svc = cidr::parse(&inv.cluster.service_cidr);
         let cp = FieldPath::root().child("cluster");
         if let (Some(pod), Some(svc)) = (pod, svc)
-            && pod.overlaps(&svc)
+            && cidr::overlaps(&pod, &svc)
         {
-            let pos = root.locate(&cp.child("serviceCIDR"));
             self.err(
-                pos,
+                svc_pos,
                 &cp.child("serviceCIDR"),
                 format!(
                     "Invalid value: {}: must not overlap podCIDR {}",
@@ -968,12 +1018,13 @@ impl Walk {
                 ),
             );
         }
-        let mut host_cidrs: Vec<(usize, Cidr)> = Vec::new();
-        for (h, &i) in inv.hosts.iter().zip(indices) {
-            let Some(s) = &h.pod_cidr else { continue };
-            let Some(c) = Cidr::parse(s) else { continue };
+        let mut host_cidrs: Vec<(usize, IpNet)> = Vec::new();
+        for (h, &(i, _, cidr_pos)) in inv.hosts.iter().zip(kept) {
+            let (Some(s), Some(pos)) = (&h.pod_cidr, cidr_pos) else {
+                continue;
+            };
+            let Some(c) = cidr::parse(s) else { continue };
             let p = hp.index(i).child("podCIDR");
-            let pos = root.locate(&p);
             if let Some(pod) = pod
                 && !pod.contains(&c)
             {
@@ -987,7 +1038,7 @@ impl Walk {
                     ),
                 );
             }
-            if let Some((j, _)) = host_cidrs.iter().find(|(_, o)| o.overlaps(&c)) {
+            if let Some((j, _)) = host_cidrs.iter().find(|(_, o)| cidr::overlaps(o, &c)) {
                 self.err(
                     pos,
                     &p,
@@ -1000,6 +1051,11 @@ impl Walk {
             host_cidrs.push((i, c));
         }
     }
+}
+
+/// The node of a written leaf field.
+fn leaf(f: &Field<Raw>) -> Option<&Node> {
+    f.0.as_ref().map(|s| &s.node)
 }
 
 #[cfg(test)]
@@ -1076,6 +1132,37 @@ hosts:
         assert_eq!(m.runtime, RuntimeKind::Docker);
         assert_eq!(inv.hosts[1].capacity.memory.as_deref(), Some("2Gi"));
         assert_eq!(m.ssh_user(&inv.ssh), "root");
+    }
+
+    #[test]
+    fn written_inventories_read_back_the_same() {
+        let mut inv = parse(TESTBED, Path::new("/tmp/tb/cluster.yaml")).unwrap();
+        inv.hosts[1].user = Some("deploy".into());
+        inv.hosts[1].unschedulable = true;
+        inv.hosts[1].pod_cidr = Some("10.244.7.0/24".into());
+        inv.hosts[1].labels.insert("zone".into(), "1".into());
+        // YAML 1.1 booleans and a dotted number read back as the strings they are.
+        inv.hosts[1].labels.insert("flag".into(), "on".into());
+        inv.hosts[1].labels.insert("version".into(), "1.2.3".into());
+        inv.hosts[1].taints.push(Taint {
+            key: "dedicated".into(),
+            value: Some("yes".into()),
+            effect: "NoExecute".into(),
+            ..Default::default()
+        });
+        inv.cluster.node_port_range = (31000, 31999);
+        inv.cluster.apps_dir = "deploy/apps".into();
+        inv.ssh.connect_timeout = 30;
+        let text = inv.to_yaml().unwrap();
+        let back = parse(&text, Path::new("/tmp/tb/cluster.yaml")).unwrap();
+        assert_eq!(back, inv, "{text}");
+        assert!(text.contains("podCIDR: 10.244.0.0/16"), "{text}");
+        assert!(text.contains("nodePortRange: 31000-31999"), "{text}");
+        // Items indented under their key, as the docs (and tests editing the testbed's file) write it.
+        assert!(
+            text.contains("hosts:\n  - name: k8s-master\n    address: 172.30.0.10\n    port: 22\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1203,19 +1290,5 @@ hosts:
                 .starts_with("cannot read inventory /nonexistent/cluster.yaml: "),
             "{e}"
         );
-    }
-
-    #[test]
-    fn cidr_containment() {
-        let c = |s| Cidr::parse(s).unwrap();
-        assert!(c("10.244.0.0/16").contains(&c("10.244.3.0/24")));
-        assert!(!c("10.244.0.0/16").contains(&c("10.245.3.0/24")));
-        assert!(!c("10.244.3.0/24").contains(&c("10.244.0.0/16")));
-        assert!(c("0.0.0.0/0").contains(&c("1.2.3.4/32")));
-        assert!(c("fd00::/8").contains(&c("fd00:1::/64")));
-        assert!(!c("fd00::/8").contains(&c("10.0.0.0/8")));
-        for bad in ["10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "x/8", "10.0.0.0/+8"] {
-            assert!(Cidr::parse(bad).is_none(), "{bad}");
-        }
     }
 }

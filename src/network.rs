@@ -275,10 +275,12 @@ pub struct PodIps {
 
 impl PodIps {
     pub fn new(pod_cidr: &str) -> Option<PodIps> {
-        let (net, len) = crate::cidr::parse_cidr(pod_cidr)?;
+        let c = crate::cidr::parse_v4(pod_cidr)?;
         Some(PodIps {
-            net,
-            size: 1u32.checked_shl(32 - len).unwrap_or(0),
+            net: u32::from(c.network()),
+            size: 1u32
+                .checked_shl(32 - u32::from(c.prefix_len()))
+                .unwrap_or(0),
             used: BTreeSet::new(),
         })
     }

@@ -15,7 +15,6 @@ use crate::model::{NodeFacts, ObservedNode, ObservedState};
 
 pub const TAINT_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const TAINT_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
-const ROLE_PREFIX: &str = "node-role.kubernetes.io/";
 /// kubelet's default `--max-pods`.
 const DEFAULT_MAX_PODS: &str = "110";
 
@@ -222,22 +221,17 @@ fn allocate_pod_cidrs(
     hosts: &[&Host],
     existing: &BTreeMap<&str, &str>,
 ) -> Vec<Option<String>> {
-    let Some(base) = parse_ipv4_cidr(cluster_cidr) else {
+    let Some(cluster) = crate::cidr::parse_v4(cluster_cidr).filter(|c| c.prefix_len() <= 24) else {
         return hosts.iter().map(|h| h.pod_cidr.clone()).collect();
     };
+    let base = u32::from(cluster.network());
     let subnet = |i: u32| -> String {
         let ip = base.wrapping_add(i << 8);
         format!("{}.{}.{}.0/24", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255)
     };
     let mut used: BTreeSet<String> = hosts.iter().filter_map(|h| h.pod_cidr.clone()).collect();
     let inside = |c: &str| {
-        let len = cluster_cidr
-            .split('/')
-            .nth(1)
-            .and_then(|l| l.parse::<u32>().ok())
-            .unwrap_or(32);
-        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-        c.ends_with("/24") && parse_ipv4_cidr(c).is_some_and(|n| n & mask == base)
+        c.ends_with("/24") && crate::cidr::parse_v4(c).is_some_and(|n| cluster.contains(&n))
     };
     // Kept: the subnet a host's pod network already has, when valid and not claimed explicitly.
     let kept: Vec<Option<String>> = hosts
@@ -272,35 +266,6 @@ fn allocate_pod_cidrs(
             Some(c)
         })
         .collect()
-}
-
-/// Network address of an IPv4 CIDR as a u32.
-fn parse_ipv4_cidr(cidr: &str) -> Option<u32> {
-    let (ip, len) = cidr.split_once('/')?;
-    let len: u32 = len.parse().ok().filter(|l| *l <= 24)?;
-    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    Some(u32::from(ip) & mask)
-}
-
-/// kubectl's ROLES column: the sorted `<role>` of every `node-role.kubernetes.io/<role>` label (plus the
-/// legacy `kubernetes.io/role` value), comma-joined, or `<none>`.
-pub fn node_roles(node: &Node) -> String {
-    let mut roles = BTreeSet::new();
-    for (k, v) in node.metadata.labels.iter().flatten() {
-        if let Some(role) = k.strip_prefix(ROLE_PREFIX) {
-            if !role.is_empty() {
-                roles.insert(role.to_string());
-            }
-        } else if k == "kubernetes.io/role" && !v.is_empty() {
-            roles.insert(v.clone());
-        }
-    }
-    if roles.is_empty() {
-        "<none>".into()
-    } else {
-        roles.into_iter().collect::<Vec<_>>().join(",")
-    }
 }
 
 #[cfg(test)]
@@ -421,8 +386,11 @@ mod tests {
                 "10.244.3.0/24"
             ]
         );
-        assert_eq!(node_roles(&nodes[0]), "control-plane,master");
-        assert_eq!(node_roles(&nodes[1]), "<none>");
+        assert_eq!(
+            crate::view::node_roles(&nodes[0]),
+            ["control-plane", "master"]
+        );
+        assert!(crate::view::node_roles(&nodes[1]).is_empty());
 
         let n1 = &nodes[1];
         let labels = n1.metadata.labels.as_ref().unwrap();

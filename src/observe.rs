@@ -78,7 +78,7 @@ pub async fn observe(
 
 /// RFC 3339 UTC with second precision (`2024-05-01T10:00:00Z`), like Kubernetes timestamps.
 fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    format!("{:.0}", jiff::Timestamp::now())
 }
 
 fn down(host: &Host, error: String) -> ObservedNode {
@@ -268,7 +268,7 @@ mod tests {
         let cluster = observe(&inv, &fake, runtime_for).await;
         let s = &cluster.state;
         assert_eq!(s.format_version, OBSERVED_FORMAT_VERSION);
-        assert!(chrono::DateTime::parse_from_rfc3339(&s.observed_at).is_ok());
+        assert!(s.observed_at.parse::<jiff::Timestamp>().is_ok());
         assert!(s.observed_at.ends_with('Z'));
         let names: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["a-ok", "b-down", "c-nodocker", "d-containerd"]);

@@ -1,20 +1,43 @@
-//! Label selectors as `kubectl -l` takes them: `a=b`, `a==b`, `a!=b`, `a`, `!a`, `a in (x,y)`, `a notin (x)`,
-//! joined by commas. Pure.
+//! Label selectors, the one matcher every stage uses: `kubectl -l` text (`a=b`, `a==b`, `a!=b`, `a`, `!a`,
+//! `a in (x,y)`, `a notin (x)`, joined by commas) and `metav1.LabelSelector` objects (matchLabels +
+//! matchExpressions, as workloads, services' owners and affinity terms carry them) compile to the same
+//! requirements. Pure.
 
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Req {
-    Eq(String, String),
-    Ne(String, String),
-    Exists(String),
-    NotExists(String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Op {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Selector(Vec<Req>);
+/// `key op values`; `a=b` is `a in (b)`, `a!=b` is `a notin (b)`, as upstream's `labels.Requirement`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Req {
+    key: String,
+    op: Op,
+    /// Sorted and deduplicated, so equal selectors compare (and intern) equal.
+    values: Vec<String>,
+}
+
+/// A compiled selector. `Nothing` is what upstream makes of a missing or invalid `LabelSelector`
+/// (`metav1.LabelSelectorAsSelector` fails, callers select nothing); `All(reqs)` ANDs its requirements,
+/// so `All([])` (the default, an empty `-l`, an empty `LabelSelector`) selects everything.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Selector {
+    Nothing,
+    All(Vec<Req>),
+}
+
+impl Default for Selector {
+    fn default() -> Self {
+        Selector::All(Vec::new())
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid label selector {input:?}: {why}")]
@@ -23,7 +46,14 @@ pub struct SelectorError {
     pub why: String,
 }
 
+fn req(key: String, op: Op, mut values: Vec<String>) -> Req {
+    values.sort();
+    values.dedup();
+    Req { key, op, values }
+}
+
 impl Selector {
+    /// `kubectl -l` syntax.
     pub fn parse(s: &str) -> Result<Selector, SelectorError> {
         let err = |why: &str| SelectorError {
             input: s.to_string(),
@@ -35,39 +65,95 @@ impl Selector {
             if part.is_empty() {
                 continue;
             }
-            let req = if let Some(k) = part.strip_prefix('!') {
-                Req::NotExists(key(k, &err)?)
+            let r = if let Some(k) = part.strip_prefix('!') {
+                req(key(k, &err)?, Op::DoesNotExist, vec![])
             } else if let Some((k, v)) = part.split_once("!=") {
-                Req::Ne(key(k, &err)?, v.trim().to_string())
+                req(key(k, &err)?, Op::NotIn, vec![v.trim().to_string()])
             } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-                Req::Eq(key(k, &err)?, v.trim().to_string())
+                req(key(k, &err)?, Op::In, vec![v.trim().to_string()])
             } else if let Some((k, rest)) = split_word(part, " notin ") {
-                Req::NotIn(
-                    key(k, &err)?,
-                    set(rest).ok_or_else(|| err("expected (values) after notin"))?,
-                )
+                let vs = set(rest).ok_or_else(|| err("expected (values) after notin"))?;
+                req(key(k, &err)?, Op::NotIn, vs)
             } else if let Some((k, rest)) = split_word(part, " in ") {
-                Req::In(
-                    key(k, &err)?,
-                    set(rest).ok_or_else(|| err("expected (values) after in"))?,
-                )
+                let vs = set(rest).ok_or_else(|| err("expected (values) after in"))?;
+                req(key(k, &err)?, Op::In, vs)
             } else {
-                Req::Exists(key(part, &err)?)
+                req(key(part, &err)?, Op::Exists, vec![])
             };
-            reqs.push(req);
+            reqs.push(r);
         }
-        Ok(Selector(reqs))
+        Ok(Selector::all(reqs))
+    }
+
+    /// `metav1.LabelSelectorAsSelector`: a missing selector selects nothing, an empty one everything, an
+    /// invalid one (unknown operator, `In`/`NotIn` without values, `Exists` with values) nothing.
+    pub fn of(sel: Option<&LabelSelector>) -> Selector {
+        let Some(sel) = sel else {
+            return Selector::Nothing;
+        };
+        let mut reqs = vec![];
+        for (k, v) in sel.match_labels.iter().flatten() {
+            reqs.push(req(k.clone(), Op::In, vec![v.clone()]));
+        }
+        for e in sel.match_expressions.iter().flatten() {
+            let values = e.values.clone().unwrap_or_default();
+            let op = match e.operator.as_str() {
+                "In" if !values.is_empty() => Op::In,
+                "NotIn" if !values.is_empty() => Op::NotIn,
+                "Exists" if values.is_empty() => Op::Exists,
+                "DoesNotExist" if values.is_empty() => Op::DoesNotExist,
+                _ => return Selector::Nothing,
+            };
+            reqs.push(req(e.key.clone(), op, values));
+        }
+        Selector::all(reqs)
+    }
+
+    fn all(mut reqs: Vec<Req>) -> Selector {
+        reqs.sort();
+        reqs.dedup();
+        Selector::All(reqs)
+    }
+
+    /// Adds `key in (v)` (`mismatch`: `key notin (v)`) for each key the pod has: matchLabelKeys /
+    /// mismatchLabelKeys. Keys the pod lacks are ignored, as upstream does.
+    pub fn with_label_keys(
+        self,
+        labels: &BTreeMap<String, String>,
+        keys: &[String],
+        mismatch: bool,
+    ) -> Selector {
+        let Selector::All(mut reqs) = self else {
+            return self;
+        };
+        let op = if mismatch { Op::NotIn } else { Op::In };
+        for k in keys {
+            if let Some(v) = labels.get(k) {
+                reqs.push(req(k.clone(), op, vec![v.clone()]));
+            }
+        }
+        Selector::all(reqs)
+    }
+
+    /// Matches labels given as a lookup (`get(key)` → value), e.g. a namespace's implied name label.
+    pub fn matches_with<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+        match self {
+            Selector::Nothing => false,
+            Selector::All(reqs) => reqs.iter().all(|r| {
+                let v = get(&r.key);
+                let listed = |v: &str| r.values.iter().any(|x| x == v);
+                match r.op {
+                    Op::In => v.is_some_and(listed),
+                    Op::NotIn => v.is_none_or(|v| !listed(v)),
+                    Op::Exists => v.is_some(),
+                    Op::DoesNotExist => v.is_none(),
+                }
+            }),
+        }
     }
 
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.0.iter().all(|r| match r {
-            Req::Eq(k, v) => labels.get(k) == Some(v),
-            Req::Ne(k, v) => labels.get(k) != Some(v),
-            Req::Exists(k) => labels.contains_key(k),
-            Req::NotExists(k) => !labels.contains_key(k),
-            Req::In(k, vs) => labels.get(k).is_some_and(|v| vs.contains(v)),
-            Req::NotIn(k, vs) => labels.get(k).is_none_or(|v| !vs.contains(v)),
-        })
+        self.matches_with(|k| labels.get(k).map(String::as_str))
     }
 }
 
@@ -137,6 +223,55 @@ mod tests {
         assert!(!Selector::parse("tier notin (web)").unwrap().matches(&l));
         assert!(Selector::parse("").unwrap().matches(&l));
         assert!(!Selector::parse("app").unwrap().matches(&l));
+    }
+
+    #[test]
+    fn label_selector_objects() {
+        let l = labels(&[("app", "web"), ("tier", "front")]);
+        let sel = |v: serde_json::Value| -> Selector {
+            Selector::of(Some(&serde_json::from_value(v).unwrap()))
+        };
+        assert!(sel(serde_json::json!({})).matches(&l));
+        assert!(!Selector::of(None).matches(&l));
+        assert!(sel(serde_json::json!({"matchLabels": {"app": "web"}})).matches(&l));
+        assert!(!sel(serde_json::json!({"matchLabels": {"app": "db"}})).matches(&l));
+        let expr = |op: &str, values: &[&str]| {
+            sel(
+                serde_json::json!({"matchExpressions": [{"key": "tier", "operator": op, "values": values}]}),
+            )
+        };
+        assert!(expr("In", &["front", "back"]).matches(&l));
+        assert!(!expr("NotIn", &["front"]).matches(&l));
+        assert!(expr("NotIn", &["back"]).matches(&l));
+        assert!(expr("Exists", &[]).matches(&l));
+        assert!(!expr("DoesNotExist", &[]).matches(&l));
+        // Invalid selectors select nothing, even where their text would match.
+        assert!(!expr("NotIn", &[]).matches(&l));
+        assert!(!expr("Exists", &["front"]).matches(&l));
+        assert!(!expr("Gt", &["1"]).matches(&l));
+        // The two spellings of one selector are one value.
+        assert_eq!(
+            Selector::parse("tier in (front),app=web").unwrap(),
+            sel(
+                serde_json::json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]})
+            )
+        );
+    }
+
+    #[test]
+    fn label_keys_narrow_the_selector() {
+        let owner = labels(&[("pod-template-hash", "abc")]);
+        let keys = ["pod-template-hash".to_string(), "absent".to_string()];
+        let s = Selector::default().with_label_keys(&owner, &keys, false);
+        assert!(s.matches(&owner));
+        assert!(!s.matches(&labels(&[("pod-template-hash", "xyz")])));
+        let m = Selector::default().with_label_keys(&owner, &keys, true);
+        assert!(!m.matches(&owner));
+        assert!(m.matches(&labels(&[])));
+        assert_eq!(
+            Selector::Nothing.with_label_keys(&owner, &keys, false),
+            Selector::Nothing
+        );
     }
 
     #[test]

@@ -10,22 +10,23 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetStatus,
 };
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
-    ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodIP, PodSpec, PodStatus,
+    ContainerStateWaiting, ContainerStatus, Node, Pod, PodCondition, PodIP, PodSpec, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, ObjectMeta, OwnerReference, Time,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::age::{human_duration, to_chrono, to_time};
+use crate::age::human_duration;
 use crate::model::ObservedPod;
 use crate::quantity::Quantity;
+use crate::selector::Selector;
 
 /// Label the ReplicaSet controller puts on its pods and ReplicaSets.
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
@@ -35,9 +36,7 @@ fn parse_time(s: &str) -> Option<Time> {
     if s.is_empty() || s.starts_with("0001-01-01") {
         return None;
     }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| to_time(t.with_timezone(&Utc)))
+    s.parse::<Timestamp>().ok().map(Time)
 }
 
 fn api_version_for(kind: &str) -> &'static str {
@@ -387,25 +386,22 @@ pub fn pending_pod(template: &Pod, name: &str, message: &str) -> Pod {
     pod
 }
 
-/// Does `labels` satisfy `selector` (matchLabels AND every matchExpression)? An empty selector matches all.
-pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    let labels_ok = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    let exprs_ok = selector.match_expressions.iter().flatten().all(|e| {
-        let values = e.values.as_deref().unwrap_or(&[]);
-        let have = labels.get(&e.key);
-        match e.operator.as_str() {
-            "In" => have.is_some_and(|v| values.contains(v)),
-            "NotIn" => have.is_none_or(|v| !values.contains(v)),
-            "Exists" => have.is_some(),
-            "DoesNotExist" => have.is_none(),
-            _ => false,
+/// kubectl's ROLES: the `<role>` of every `node-role.kubernetes.io/<role>` label key plus the legacy
+/// `kubernetes.io/role` value, sorted and deduplicated (empty: kubectl prints `<none>`).
+pub fn node_roles(node: &Node) -> Vec<String> {
+    let mut roles: Vec<String> = Vec::new();
+    for (k, v) in node.metadata.labels.iter().flatten() {
+        if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
+            if !role.is_empty() {
+                roles.push(role.to_string());
+            }
+        } else if k == "kubernetes.io/role" && !v.is_empty() {
+            roles.push(v.clone());
         }
-    });
-    labels_ok && exprs_ok
+    }
+    roles.sort();
+    roles.dedup();
+    roles
 }
 
 fn pod_labels(p: &Pod) -> BTreeMap<String, String> {
@@ -441,12 +437,10 @@ fn selected<'a>(
     pods: &'a [Pod],
 ) -> Vec<&'a Pod> {
     let ns = ns.unwrap_or("default");
-    let Some(selector) = selector else {
-        return Vec::new();
-    };
+    let selector = Selector::of(selector);
     pods.iter()
         .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)
-        .filter(|p| selector_matches(selector, &pod_labels(p)))
+        .filter(|p| selector.matches(&pod_labels(p)))
         .collect()
 }
 
@@ -636,7 +630,7 @@ pub struct PodCells {
 }
 
 /// READY, STATUS and RESTARTS exactly as `kubectl get pods` computes them (init containers included).
-pub fn pod_cells(pod: &Pod, now: DateTime<Utc>) -> PodCells {
+pub fn pod_cells(pod: &Pod, now: Timestamp) -> PodCells {
     let empty = PodStatus::default();
     let status = pod.status.as_ref().unwrap_or(&empty);
     let spec = pod.spec.clone().unwrap_or_default();
@@ -777,7 +771,7 @@ pub fn pod_cells(pod: &Pod, now: DateTime<Utc>) -> PodCells {
     }
 
     let restarts_str = match (&last_restart, restarts) {
-        (Some(t), n) if n != 0 => format!("{n} ({} ago)", human_duration(now - to_chrono(t))),
+        (Some(t), n) if n != 0 => format!("{n} ({} ago)", human_duration(now.duration_since(t.0))),
         (_, n) => n.to_string(),
     };
     PodCells {

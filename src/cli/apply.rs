@@ -33,7 +33,7 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default(),
         commit: desired.source.short.clone(),
-        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        started: format!("{:.0}", jiff::Timestamp::now()),
         pid: std::process::id(),
     };
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
@@ -84,7 +84,7 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     let progress = Progress::new(ui.stderr_tty);
     let report = apply::execute(&plan, &observed.transports, &|e| progress.on(e)).await;
     progress.finish();
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = format!("{:.3}", jiff::Timestamp::now());
     let roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
     for (host, why) in apply::write_roster(&roster, &observed.transports).await {
         ui.warn(&format!("{host}: could not write the roster: {why}"));

@@ -45,7 +45,7 @@ pub struct GetArgs {
 
 /// Every object the views know about, already with status.
 pub struct World {
-    pub now: chrono::DateTime<chrono::Utc>,
+    pub now: jiff::Timestamp,
     pub pods: Vec<Pod>,
     pub deployments: Vec<Deployment>,
     pub replica_sets: Vec<ReplicaSet>,
@@ -67,9 +67,11 @@ pub async fn world(
     let observed = pipeline::observe(&inv, observed_file).await?;
     pipeline::warn_unreachable(&observed.state, ui);
     let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
-    let now = chrono::DateTime::parse_from_rfc3339(&observed.state.observed_at)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|_| chrono::Utc::now());
+    let now = observed
+        .state
+        .observed_at
+        .parse::<jiff::Timestamp>()
+        .unwrap_or_else(|_| jiff::Timestamp::now());
 
     let mut pods: Vec<Pod> = model::observed_pods(&observed.state)
         .iter()
@@ -132,7 +134,7 @@ fn with_creation_times(
         if let Some(t) = roster
             .services
             .get(&key)
-            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         {
             s.metadata.creation_timestamp =
                 Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t));

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-use crate::cidr::{in_cidr, parse_cidr};
 
 /// Checks an explicit nodePort against the range and the ports already claimed (in file order), with
 /// the API server's messages. Returns the message for `spec.ports[i].nodePort`, if any.
@@ -37,8 +36,8 @@ pub fn check_cluster_ip(
     let Ok(addr) = ip.parse::<Ipv4Addr>() else {
         return None; // format errors are reported by validation
     };
-    if let Some(c) = parse_cidr(service_cidr) {
-        if !in_cidr(addr, c) {
+    if let Some(c) = crate::cidr::parse_v4(service_cidr) {
+        if !c.contains(&addr) {
             return Some(format!(
                 "Invalid value: \"{ip}\": provided IP is not in the valid range. The range of valid IPs is {service_cidr}"
             ));

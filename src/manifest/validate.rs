@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{Object, Severity};
 use crate::quantity::Quantity;
 use crate::rules::{self, percent_error};
+use crate::selector::Selector;
 use crate::yaml::{FieldPath, Node, go_quote};
 
 /// One problem found on an object.
@@ -459,7 +460,7 @@ fn selector_and_template(
     };
     template_meta(v, t, &tp);
     let labels = t.metadata.as_ref().and_then(|m| m.labels.as_ref());
-    if selector_ok && !selector_matches(selector, labels.unwrap_or(&BTreeMap::new())) {
+    if selector_ok && !Selector::of(Some(selector)).matches(labels.unwrap_or(&BTreeMap::new())) {
         v.push(
             &tp.child("metadata").child("labels"),
             format!(
@@ -521,30 +522,6 @@ fn label_selector(v: &mut Issues, s: &LabelSelector, sp: &FieldPath) {
             v.invalid_str(&rp.child("key"), &r.key, &msg);
         }
     }
-}
-
-/// Does a (valid) label selector select these labels?
-pub fn selector_matches(s: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    for (k, val) in s.match_labels.iter().flatten() {
-        if labels.get(k) != Some(val) {
-            return false;
-        }
-    }
-    for r in s.match_expressions.iter().flatten() {
-        let have = labels.get(&r.key);
-        let values = r.values.as_deref().unwrap_or(&[]);
-        let ok = match r.operator.as_str() {
-            "In" => have.is_some_and(|h| values.contains(h)),
-            "NotIn" => have.is_none_or(|h| !values.contains(h)),
-            "Exists" => have.is_some(),
-            "DoesNotExist" => have.is_none(),
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
 }
 
 fn int_or_percent(v: &mut Issues, x: Option<&IntOrString>, p: &FieldPath) -> Option<(bool, i64)> {

@@ -5,18 +5,17 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStatus, Node, Pod, Taint, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::quantity_fmt::QuantitySum;
-use super::table::node_roles;
 use super::tabwriter::DESCRIBE;
 use crate::age::{age, rfc1123z};
 use crate::quantity::Quantity;
-use crate::view::{effective_requests, qos_class};
+use crate::view::{effective_requests, node_roles, qos_class};
 
 /// kubectl shortens longer annotation lines.
 const MAX_ANNOTATION_LEN: usize = 140;
@@ -265,7 +264,7 @@ fn is_terminal(p: &Pod) -> bool {
 
 /// `kubectl describe node`. `pods_on_node` are the pods bound to it (terminal ones are skipped, as kubectl
 /// lists only non-terminated pods).
-pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: DateTime<Utc>) -> String {
+pub fn describe_node(node: &Node, pods_on_node: &[Pod], now: Timestamp) -> String {
     let mut d = Doc::default();
     let meta = &node.metadata;
     let spec = node.spec.clone().unwrap_or_default();
@@ -500,7 +499,7 @@ pub struct EventRow {
     pub message: String,
 }
 
-fn describe_events(d: &mut Doc, events: &[EventRow], now: DateTime<Utc>) {
+fn describe_events(d: &mut Doc, events: &[EventRow], now: Timestamp) {
     if events.is_empty() {
         d.w(0, "Events:\t<none>\n");
         return;
@@ -686,7 +685,7 @@ fn describe_container(d: &mut Doc, c: &Container, status: Option<&ContainerStatu
 pub fn describe_pod(
     pod: &Pod,
     events: &[(String, String, String, String)],
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> String {
     let rows: Vec<EventRow> = events
         .iter()
@@ -712,7 +711,7 @@ pub fn failed_scheduling_event(message: &str) -> (String, String, String, String
 }
 
 /// `kubectl describe pod` with timed events.
-pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: DateTime<Utc>) -> String {
+pub fn describe_pod_events(pod: &Pod, events: &[EventRow], now: Timestamp) -> String {
     let mut d = Doc::default();
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();

@@ -2,7 +2,7 @@
 //! (printers.go) and layout (Go tabwriter, minwidth 6, padding 3). Rows are sorted by (namespace, name) as the
 //! API server lists them. Pure: objects in, text out.
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use super::tabwriter::TABLE;
 use super::{Rendered, Scope};
 use crate::age::age;
-use crate::view::pod_cells;
+use crate::view::{node_roles, pod_cells};
 
 const NONE: &str = "<none>";
 
@@ -49,7 +49,7 @@ fn ns_name(meta: &ObjectMeta) -> (String, String) {
 }
 
 /// `NAME READY STATUS RESTARTS AGE` (+ `IP NODE NOMINATED NODE READINESS GATES` when wide).
-pub fn pods(items: &[Pod], scope: &Scope, wide: bool, now: DateTime<Utc>) -> Rendered {
+pub fn pods(items: &[Pod], scope: &Scope, wide: bool, now: Timestamp) -> Rendered {
     if items.is_empty() {
         return Rendered::Empty(scope.empty_message());
     }
@@ -167,12 +167,7 @@ fn containers_images(t: Option<&PodTemplateSpec>) -> (String, String) {
 }
 
 /// `NAME READY UP-TO-DATE AVAILABLE AGE` (+ `CONTAINERS IMAGES SELECTOR`).
-pub fn deployments(
-    items: &[Deployment],
-    scope: &Scope,
-    wide: bool,
-    now: DateTime<Utc>,
-) -> Rendered {
+pub fn deployments(items: &[Deployment], scope: &Scope, wide: bool, now: Timestamp) -> Rendered {
     if items.is_empty() {
         return Rendered::Empty(scope.empty_message());
     }
@@ -208,12 +203,7 @@ pub fn deployments(
 }
 
 /// `NAME DESIRED CURRENT READY AGE` (+ `CONTAINERS IMAGES SELECTOR`).
-pub fn replica_sets(
-    items: &[ReplicaSet],
-    scope: &Scope,
-    wide: bool,
-    now: DateTime<Utc>,
-) -> Rendered {
+pub fn replica_sets(items: &[ReplicaSet], scope: &Scope, wide: bool, now: Timestamp) -> Rendered {
     if items.is_empty() {
         return Rendered::Empty(scope.empty_message());
     }
@@ -262,26 +252,9 @@ pub fn node_status(node: &Node) -> String {
     parts.join(",")
 }
 
-/// Roles from `node-role.kubernetes.io/<role>` label keys and the `kubernetes.io/role` value, sorted.
-pub fn node_roles(node: &Node) -> Vec<String> {
-    let mut roles: Vec<String> = Vec::new();
-    for (k, v) in node.metadata.labels.iter().flatten() {
-        if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
-            if !role.is_empty() {
-                roles.push(role.to_string());
-            }
-        } else if k == "kubernetes.io/role" && !v.is_empty() {
-            roles.push(v.clone());
-        }
-    }
-    roles.sort();
-    roles.dedup();
-    roles
-}
-
 /// `NAME STATUS ROLES AGE VERSION` (+ `INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL-VERSION CONTAINER-RUNTIME`).
 /// Nodes are cluster-scoped: an empty list says just `No resources found`.
-pub fn nodes(items: &[Node], wide: bool, now: DateTime<Utc>) -> Rendered {
+pub fn nodes(items: &[Node], wide: bool, now: Timestamp) -> Rendered {
     if items.is_empty() {
         return Rendered::Empty("No resources found".to_string());
     }
@@ -391,7 +364,7 @@ fn service_external_ip(svc: &Service, wide: bool) -> String {
 }
 
 /// `NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE` (+ `SELECTOR`).
-pub fn services(items: &[Service], scope: &Scope, wide: bool, now: DateTime<Utc>) -> Rendered {
+pub fn services(items: &[Service], scope: &Scope, wide: bool, now: Timestamp) -> Rendered {
     if items.is_empty() {
         return Rendered::Empty(scope.empty_message());
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus,
@@ -17,20 +17,21 @@ use super::describe::{describe_node, describe_pod, failed_scheduling_event};
 use super::objects::{to_json, to_yaml};
 use super::table::{deployments, nodes, pods, replica_sets, services};
 use super::{Rendered, Scope};
-use crate::age::to_time;
 use crate::model::{ObservedContainer, ObservedPod, OwnerRef, labels};
 use crate::view::{
     deployment_with_status, pending_pod, pod_from_observed, replica_set_with_status,
 };
 
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2022-09-28T09:40:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
+fn now() -> Timestamp {
+    "2022-09-28T09:40:00Z".parse().unwrap()
+}
+
+fn to_time(t: Timestamp) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t)
 }
 
 fn ago(secs: i64) -> String {
-    (now() - Duration::seconds(secs)).to_rfc3339()
+    (now() - SignedDuration::from_secs(secs)).to_string()
 }
 
 fn seed(from: usize, to: usize) -> String {
@@ -251,7 +252,7 @@ fn seed_deployment(created_secs: i64) -> Deployment {
         metadata: ObjectMeta {
             name: Some("my-nginx".into()),
             namespace: Some("default".into()),
-            creation_timestamp: Some(to_time(now() - Duration::seconds(created_secs))),
+            creation_timestamp: Some(to_time(now() - SignedDuration::from_secs(created_secs))),
             ..Default::default()
         },
         spec: Some(DeploymentSpec {
@@ -575,7 +576,7 @@ fn kq(pairs: &[(&str, &str)]) -> BTreeMap<String, KQ> {
 }
 
 fn t(s: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
-    to_time(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+    to_time(s.parse().unwrap())
 }
 
 fn seed_master_node() -> Node {
@@ -731,7 +732,7 @@ fn seed_master_node() -> Node {
 }
 
 fn seed_master_pods() -> Vec<Pod> {
-    let created = now() - Duration::seconds(2 * 86400 + 23 * 3600 + 10 * 60);
+    let created = now() - SignedDuration::from_secs(2 * 86400 + 23 * 3600 + 10 * 60);
     let mk = |ns: &str, name: &str, req: &[(&str, &str)], lim: &[(&str, &str)]| {
         let mut p = pod_with(vec![with_resources(container("c", "img"), req, lim)]);
         p.metadata.name = Some(name.into());
@@ -828,7 +829,7 @@ fn seed_get_service() {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 namespace: Some("default".into()),
-                creation_timestamp: Some(to_time(now() - Duration::seconds(age))),
+                creation_timestamp: Some(to_time(now() - SignedDuration::from_secs(age))),
                 ..Default::default()
             },
             spec: Some(ServiceSpec {

@@ -157,8 +157,8 @@ fn parse_facts(s: &BTreeMap<String, String>) -> Result<NodeFacts, RuntimeError> 
         .split_whitespace()
         .nth(1)
         .and_then(|v| v.parse::<i64>().ok())
-        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .and_then(|secs| jiff::Timestamp::from_second(secs).ok())
+        .map(|t| t.to_string())
         .ok_or_else(|| RuntimeError::Fact {
             fact: "boot time",
             value: btime.to_string(),

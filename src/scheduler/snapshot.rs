@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod, Toleration};
 
-use super::terms::{LSel, Matcher, NsMatch, Term};
+use super::terms::{Matcher, NsMatch, Term};
 use crate::quantity::Quantity;
+use crate::selector::Selector;
 
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
@@ -315,7 +316,7 @@ impl PodInfo {
             .iter()
             .flatten()
             .map(|c| {
-                let sel = LSel::compile(c.label_selector.as_ref()).with_label_keys(
+                let sel = Selector::of(c.label_selector.as_ref()).with_label_keys(
                     &labels,
                     c.match_label_keys.as_deref().unwrap_or(&[]),
                     false,

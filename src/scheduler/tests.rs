@@ -1086,7 +1086,7 @@ fn describe_node_allocated_resources_agree_with_scheduler_accounting() {
     assert_eq!(s.reserved("n"), Some((1150, 208 << 20, 1)));
     let r = pod_requests(&p, false);
     assert_eq!((r.milli_cpu, r.memory), (1150, 208 << 20));
-    let text = crate::output::describe::describe_node(&n, &[p], chrono::Utc::now());
+    let text = crate::output::describe::describe_node(&n, &[p], jiff::Timestamp::now());
     let line = |k: &str| {
         text.lines()
             .skip_while(|l| !l.starts_with("Allocated resources:"))

@@ -10,7 +10,6 @@ use std::net::Ipv4Addr;
 
 use k8s_openapi::api::core::v1::Service;
 
-use crate::cidr::{in_cidr, parse_cidr};
 
 /// What is already in use on the hosts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,7 +51,7 @@ pub fn allocate(
     node_port_range: (u16, u16),
     in_use: &InUse,
 ) -> Vec<Allocation> {
-    let cidr = parse_cidr(service_cidr);
+    let cidr = crate::cidr::parse_v4(service_cidr);
     let mut order: Vec<usize> = (0..services.len()).collect();
     order.sort_by_key(|&i| key(services[i]));
 
@@ -105,7 +104,7 @@ pub fn allocate(
         let k = key(services[i]);
         if ips[i].is_none() && !headless[i] {
             if let Some(ip) = in_use.cluster_ips.get(&k) {
-                if cidr.is_some_and(|c| in_cidr(*ip, c)) && taken_ips.insert(*ip) {
+                if cidr.is_some_and(|c| c.contains(ip)) && taken_ips.insert(*ip) {
                     ips[i] = Some(*ip);
                 }
             }
@@ -138,8 +137,8 @@ pub fn allocate(
     // New: lowest free.
     for &i in &order {
         if ips[i].is_none() && !headless[i] {
-            if let Some((net, len)) = cidr {
-                let size: u64 = 1u64 << (32 - len);
+            if let Some(c) = cidr {
+                let (net, size) = (u32::from(c.network()), 1u64 << (32 - c.prefix_len()));
                 ips[i] = (2..size.saturating_sub(1))
                     .map(|off| Ipv4Addr::from(net.wrapping_add(off as u32)))
                     .find(|ip| !taken_ips.contains(ip));

@@ -28,7 +28,6 @@ impl Output {
 }
 
 pub mod fake;
-pub mod local;
 pub mod ssh;
 #[cfg(test)]
 pub(crate) mod testutil;

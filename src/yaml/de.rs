@@ -4,9 +4,14 @@
 //!
 //! Scalars are typed strictly, like `kubectl apply` sending JSON to the API server: `value: 8080` into a
 //! string field is an error (quote it), `replicas: "3"` into an integer field is an error.
+//!
+//! A type that wants to check its values itself (the inventory, which reports every problem at once with
+//! its own messages) asks for [`Spanned`] values: the node's position, its key's position and its shape,
+//! with the typed value only when it decodes.
 
 use std::cell::RefCell;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
@@ -18,6 +23,8 @@ pub struct UnknownField {
     pub parent: FieldPath,
     pub key: String,
     pub pos: Pos,
+    /// The keys the struct knows, as the schema names them (empty for a map).
+    pub expected: &'static [&'static str],
 }
 
 #[derive(Default)]
@@ -127,6 +134,7 @@ impl<'de> de::Deserializer<'de> for De<'de> {
                 path: self.path,
                 ctx: self.ctx,
                 is_struct: false,
+                fields: &[],
             }),
         }
     }
@@ -180,10 +188,13 @@ impl<'de> de::Deserializer<'de> for De<'de> {
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
+        name: &'static str,
+        fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
+        if name == SPANNED {
+            return visitor.visit_seq(SpannedAccess::new(self, None));
+        }
         match &self.node.kind {
             NodeKind::Map(entries) => visitor.visit_map(MapAccess {
                 entries: entries.iter(),
@@ -191,6 +202,7 @@ impl<'de> de::Deserializer<'de> for De<'de> {
                 path: self.path,
                 ctx: self.ctx,
                 is_struct: true,
+                fields,
             }),
             _ => Err(self.invalid(&visitor)),
         }
@@ -271,6 +283,7 @@ struct MapAccess<'a> {
     path: FieldPath,
     ctx: &'a Ctx,
     is_struct: bool,
+    fields: &'static [&'static str],
 }
 
 impl<'de> de::MapAccess<'de> for MapAccess<'de> {
@@ -309,6 +322,7 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
                 parent,
                 key: entry.key.clone(),
                 pos: entry.key_pos,
+                expected: self.fields,
             }),
         })
         .map_err(|e| e.locate(&path, entry.value.pos))
@@ -392,6 +406,10 @@ impl<'de> de::Deserializer<'de> for FieldDe<'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
+        if name == SPANNED {
+            let key_pos = self.on_ignored.map(|u| u.pos);
+            return visitor.visit_seq(SpannedAccess::new(self.inner, key_pos));
+        }
         self.inner.deserialize_struct(name, fields, visitor)
     }
 
@@ -402,6 +420,178 @@ impl<'de> de::Deserializer<'de> for FieldDe<'de> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         self.inner.deserialize_enum(name, variants, visitor)
+    }
+}
+
+/// The struct name [`Spanned`] asks for; [`De`] answers it with the position protocol below.
+const SPANNED: &str = "$clusterctl::de::Spanned";
+
+/// A value with where it was written: the node's position, its key's position (for a mapping's value),
+/// a shallow copy of the node (scalars whole, sequences and mappings without their children: enough to
+/// describe it in a message), and the typed value, `None` when the node does not decode as a `T` (the
+/// caller reports that in its own words; nothing else is lost, as errors are caught here).
+/// Only [`De`] can produce one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub node: Node,
+    pub key_pos: Option<Pos>,
+    pub value: Option<T>,
+}
+
+impl<T> Spanned<T> {
+    pub fn pos(&self) -> Pos {
+        self.node.pos
+    }
+}
+
+/// A [`Spanned`] field that may be absent: `None` when the key is missing, `Some` when it is written,
+/// even as `key: ~`. Use it with `#[serde(default)]` on the struct.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field<T>(pub Option<Spanned<T>>);
+
+impl<T> Default for Field<T> {
+    fn default() -> Self {
+        Field(None)
+    }
+}
+
+/// A leaf whose text the caller reads from [`Spanned::node`]: decoding it checks nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Raw;
+
+impl<'de> de::Deserialize<'de> for Raw {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
+        d.deserialize_ignored_any(de::IgnoredAny).map(|_| Raw)
+    }
+}
+
+impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Spanned<T>, D::Error> {
+        d.deserialize_struct(SPANNED, &[], SpannedVisitor(PhantomData))
+    }
+}
+
+impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for Field<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Field<T>, D::Error> {
+        Spanned::deserialize(d).map(|s| Field(Some(s)))
+    }
+}
+
+/// The protocol: a sequence of line, col, key line, key col (0, 0: none), kind (0 scalar, 1 sequence,
+/// 2 mapping), scalar text, plain, tag ("" none), then the value itself.
+struct SpannedAccess<'a> {
+    de: Option<De<'a>>,
+    key_pos: Option<Pos>,
+    step: u8,
+}
+
+impl<'a> SpannedAccess<'a> {
+    fn new(de: De<'a>, key_pos: Option<Pos>) -> SpannedAccess<'a> {
+        SpannedAccess {
+            de: Some(de),
+            key_pos,
+            step: 0,
+        }
+    }
+}
+
+impl<'de> de::SeqAccess<'de> for SpannedAccess<'de> {
+    type Error = DeError;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, DeError> {
+        let Some(de) = self.de.as_ref() else {
+            return Ok(None);
+        };
+        let node = de.node;
+        let scalar = node.as_scalar();
+        let num = |n: usize| seed_u64(n as u64);
+        let key = self.key_pos.unwrap_or_default();
+        let step = self.step;
+        self.step += 1;
+        let v = match step {
+            0 => seed.deserialize(num(node.pos.line)),
+            1 => seed.deserialize(num(node.pos.col)),
+            2 => seed.deserialize(num(key.line)),
+            3 => seed.deserialize(num(key.col)),
+            4 => seed.deserialize(num(match node.kind {
+                NodeKind::Scalar(_) => 0,
+                NodeKind::Seq(_) => 1,
+                NodeKind::Map(_) => 2,
+            })),
+            5 => seed.deserialize(scalar.map_or("", |s| s.text.as_str()).into_deserializer()),
+            6 => seed.deserialize(scalar.is_some_and(|s| s.plain).into_deserializer()),
+            7 => seed.deserialize(
+                scalar
+                    .and_then(|s| s.tag.as_deref())
+                    .unwrap_or("")
+                    .into_deserializer(),
+            ),
+            _ => seed.deserialize(self.de.take().expect("value")),
+        };
+        v.map(Some)
+    }
+}
+
+fn seed_u64(n: u64) -> de::value::U64Deserializer<DeError> {
+    n.into_deserializer()
+}
+
+struct SpannedVisitor<T>(PhantomData<T>);
+
+/// Decodes a `T`, turning a failure into `None`.
+struct Catch<T>(PhantomData<T>);
+
+impl<'de, T: de::Deserialize<'de>> DeserializeSeed<'de> for Catch<T> {
+    type Value = Option<T>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        Ok(T::deserialize(d).ok())
+    }
+}
+
+impl<'de, T: de::Deserialize<'de>> Visitor<'de> for SpannedVisitor<T> {
+    type Value = Spanned<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value read by clusterctl's YAML deserializer")
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Spanned<T>, A::Error> {
+        let mut n = || -> Result<usize, A::Error> {
+            let v: u64 = seq
+                .next_element()?
+                .ok_or_else(|| de::Error::custom("short position"))?;
+            Ok(v as usize)
+        };
+        let pos = Pos {
+            line: n()?,
+            col: n()?,
+        };
+        let key = Pos {
+            line: n()?,
+            col: n()?,
+        };
+        let kind = n()?;
+        let text: String = seq.next_element()?.unwrap_or_default();
+        let plain: bool = seq.next_element()?.unwrap_or_default();
+        let tag: String = seq.next_element()?.unwrap_or_default();
+        let value = seq.next_element_seed(Catch(PhantomData))?.flatten();
+        let kind = match kind {
+            0 => NodeKind::Scalar(Scalar {
+                text,
+                plain,
+                tag: (!tag.is_empty()).then_some(tag),
+            }),
+            1 => NodeKind::Seq(Vec::new()),
+            _ => NodeKind::Map(Vec::new()),
+        };
+        Ok(Spanned {
+            node: Node { pos, kind },
+            key_pos: (key.line > 0).then_some(key),
+            value,
+        })
     }
 }
 
@@ -462,6 +652,46 @@ mod tests {
                 "6:3 metadata bar",
                 "12:9 spec.template.spec.containers[0] imagee"
             ]
+        );
+    }
+
+    #[test]
+    fn spanned_values_carry_positions_and_catch_type_errors() {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct S {
+            port: Field<u16>,
+            name: Field<Raw>,
+            list: Field<Vec<Spanned<Raw>>>,
+            absent: Field<Raw>,
+        }
+        let (docs, _) = parse_documents("name: 0x1F\nport: [1]\nlist:\n- ~\n- {a: 1}\nextra: 1\n");
+        let ctx = Ctx::default();
+        let s: Spanned<S> = from_node(&docs[0].root, &FieldPath::root(), &ctx).unwrap();
+        let s = s.value.unwrap();
+        let name = s.name.0.unwrap();
+        assert_eq!(name.node.as_scalar().unwrap().text, "0x1F");
+        assert_eq!(
+            (name.pos(), name.key_pos),
+            (Pos { line: 1, col: 7 }, Some(Pos { line: 1, col: 1 }))
+        );
+        let port = s.port.0.unwrap();
+        assert_eq!(
+            (port.value, port.node.describe()),
+            (None, "a sequence".to_string())
+        );
+        let list = s.list.0.unwrap().value.unwrap();
+        assert!(list[0].node.is_null());
+        assert_eq!(
+            (list[1].pos(), list[1].key_pos),
+            (Pos { line: 5, col: 3 }, None)
+        );
+        assert!(s.absent.0.is_none());
+        let unknown = ctx.unknown.into_inner();
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(
+            (unknown[0].key.as_str(), unknown[0].expected),
+            ("extra", &["port", "name", "list", "absent"][..])
         );
     }
 

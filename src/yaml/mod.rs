@@ -306,10 +306,6 @@ impl FieldPath {
         }
         p
     }
-
-    pub fn is_root(&self) -> bool {
-        self.segs.is_empty()
-    }
 }
 
 impl fmt::Display for FieldPath {
