@@ -150,11 +150,24 @@ pub async fn run(
 
 /// The exit of an apply that ran to its end: failed or unreached hosts make it exit 3.
 fn finish(report: &apply::ApplyReport, ui: &Ui) -> Result<ExitCode, CliError> {
-    let failed = report.failed_hosts();
-    if !failed.is_empty() {
+    if !report.failed_hosts().is_empty() {
+        let mut why: Vec<String> = report
+            .hosts
+            .iter()
+            .filter(|h| h.failed > 0)
+            .map(|h| format!("{}: {} change(s) failed", h.node, h.failed))
+            .collect();
+        if !report.unreached_allowed {
+            why.extend(
+                report
+                    .unreached
+                    .iter()
+                    .map(|(h, e)| format!("{h}: not reached ({e})")),
+            );
+        }
         return Err(CliError::HostsFailed(format!(
-            "apply finished with errors on {}; run `clusterctl plan` to see what is left",
-            failed.join(", ")
+            "apply finished with errors; {}. Run `clusterctl plan` to see what is left.",
+            why.join("; ")
         )));
     }
     if !report.unreached.is_empty() {

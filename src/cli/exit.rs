@@ -66,7 +66,7 @@ impl ExitCode {
             }
             ExitCode::Changes => "`plan --detailed-exitcode`: the plan has changes",
             ExitCode::HostsFailed => {
-                "`plan`, `apply`, `unlock`: a host was unreachable, refused (host key) or failed a change (see --allow-unreachable)"
+                "`plan`/`apply`/`unlock`: a host was unreachable, refused or failed (see --allow-unreachable)"
             }
             ExitCode::RolloutFailed => "reserved: a rollout did not become ready",
             ExitCode::Locked => "`apply`: the cluster lock is held by another apply",
@@ -77,10 +77,10 @@ impl ExitCode {
                 "invalid manifests, inventory, Git source or snapshot; no host was contacted"
             }
             ExitCode::Interrupted => {
-                "`apply` stopped by SIGINT (running steps finished, lock released)"
+                "stopped by SIGINT (Ctrl-C); `apply` lets running steps finish and releases the lock"
             }
             ExitCode::Terminated => {
-                "`apply` stopped by SIGTERM (running steps finished, lock released)"
+                "stopped by SIGTERM; `apply` lets running steps finish and releases the lock"
             }
         }
     }
