@@ -99,11 +99,13 @@ pub enum Format {
 pub enum Command {
     /// Show what apply would change, and change nothing.
     #[command(
-        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json"
+        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json\n\nExit codes: see `clusterctl --help` (2 = changes, only with --detailed-exitcode; 3 = a host failed)."
     )]
     Plan(plan::PlanArgs),
     /// Make the hosts match the manifests at --ref.
-    #[command(after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0")]
+    #[command(
+        after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0\n\nExit codes: see `clusterctl --help` (3 = a host failed, 5 = locked, 130/143 = stopped by a signal)."
+    )]
     Apply(apply::ApplyArgs),
     /// List objects like kubectl get: pods, deployments, replicasets, nodes, services.
     #[command(

@@ -327,6 +327,24 @@ fn exit_3_apply_with_a_failed_change_says_finished_with_errors() {
 }
 
 #[test]
+fn exit_3_unlock_when_a_host_cannot_be_checked() {
+    let w = World::new();
+    assert_eq!(w.run(&["unlock"]).code, 0);
+    w.hosts(
+        serde_json::json!({ "k8s-node1": { "unreachable": true } }),
+        &[],
+    );
+    let run = w.run(&["unlock"]);
+    assert_eq!(run.code, 3, "{}", run.shown());
+    assert!(
+        run.stderr
+            .contains("the lock could not be checked on k8s-node1"),
+        "{}",
+        run.shown()
+    );
+}
+
+#[test]
 fn apply_allow_unreachable_exits_0_with_a_warning() {
     let w = World::new();
     w.manifest("web.yaml", POD).commit("web");
@@ -421,6 +439,16 @@ fn exit_65_invalid_manifest_or_inventory_contacts_no_host() {
     assert_eq!(run.code, 65, "{}", run.shown());
     snap!("exit_65_invalid_inventory", run);
     assert!(w.commands().is_empty(), "invalid input contacts no host");
+
+    let w = World::new();
+    std::fs::write(w.path().join("state.json"), "{\"formatVersion\": 99}").unwrap();
+    let run = w.run(&["plan", "--observed", "state.json"]);
+    assert_eq!(run.code, 65, "{}", run.shown());
+    assert!(
+        run.stderr.contains("has formatVersion 99"),
+        "{}",
+        run.shown()
+    );
 }
 
 // --- 130 / 143: stopped by a signal ------------------------------------------------------------------
