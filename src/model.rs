@@ -324,7 +324,6 @@ pub fn observed_pods(state: &ObservedState) -> Vec<ObservedPod> {
 // ---- apply ------------------------------------------------------------------------------------------------
 
 /// What `apply` did, per host: produced by `apply`, rendered by `output`.
-/// Outcome per host.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostReport {
@@ -337,6 +336,12 @@ pub struct HostReport {
     pub network: usize,
     pub commands: usize,
     pub errors: Vec<String>,
+    /// Changes never started because apply was told to stop (see `apply::Stop`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_started: Vec<String>,
+    /// Changes cut off because they did not finish within the grace period after a stop.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interrupted: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -345,10 +350,35 @@ pub struct ApplyReport {
     pub hosts: Vec<HostReport>,
     /// Mutating remote commands issued (0 after an apply that found nothing to do).
     pub mutating_commands: usize,
+    /// Hosts that could not be observed (name, why); nothing was done on them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreached: Vec<(String, String)>,
+    /// The caller accepted a partial cluster (`--allow-unreachable`): unreached hosts are no error.
+    #[serde(skip)]
+    pub unreached_allowed: bool,
+    /// The signal that stopped this apply (`SIGINT`, `SIGTERM`), if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
 }
 
 impl ApplyReport {
     pub fn failed(&self) -> bool {
         self.hosts.iter().any(|h| h.failed > 0)
+    }
+
+    /// Hosts that make this apply a failure: changes failed there, or they were not reached (unless allowed).
+    pub fn failed_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|h| h.failed > 0)
+            .map(|h| h.node.clone())
+            .collect();
+        if !self.unreached_allowed {
+            hosts.extend(self.unreached.iter().map(|(h, _)| h.clone()));
+        }
+        hosts.sort();
+        hosts.dedup();
+        hosts
     }
 }

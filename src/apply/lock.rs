@@ -1,6 +1,8 @@
 //! The cluster lock: one apply at a time. The lock is a directory created atomically (`mkdir`) on every
 //! reachable host, taken in host-name order so two racing applies collide on the first host and exactly one
 //! proceeds. The holder (user, machine, commit, start time) is written inside, for whoever is blocked.
+//! A taken lock is a guard ([`Lock`]): released by [`Lock::release`], or by its `Drop` on every other way
+//! out (an early `?`, a panic), so no path leaves the cluster locked while the process lives.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,7 +45,8 @@ pub enum LockError {
     Failed { host: String, reason: String },
 }
 
-/// A lock taken on a set of hosts; release it with [`Lock::release`].
+/// A lock taken on a set of hosts. Release it with [`Lock::release`]; dropping it releases it too.
+#[must_use = "the lock is released as soon as it is dropped"]
 pub struct Lock {
     hosts: Vec<(String, Arc<dyn Transport>)>,
 }
@@ -116,10 +119,141 @@ pub async fn force_release(
 }
 
 impl Lock {
-    pub async fn release(self) {
-        // Reverse order, so a racing apply never sees a later host free while an earlier one is held.
-        for (_, t) in self.hosts.iter().rev() {
-            let _ = t.run(&Cmd::write("rm", ["-rf", LOCK_DIR])).await;
+    /// The hosts the lock is held on, in the order it was taken.
+    pub fn hosts(&self) -> Vec<&str> {
+        self.hosts.iter().map(|(h, _)| h.as_str()).collect()
+    }
+
+    pub async fn release(mut self) {
+        release_hosts(std::mem::take(&mut self.hosts)).await;
+    }
+}
+
+async fn release_hosts(hosts: Vec<(String, Arc<dyn Transport>)>) {
+    // Reverse order, so a racing apply never sees a later host free while an earlier one is held.
+    for (_, t) in hosts.iter().rev() {
+        let _ = t.run(&Cmd::write("rm", ["-rf", LOCK_DIR])).await;
+    }
+}
+
+impl Drop for Lock {
+    /// The way out that did not call [`Lock::release`] (an error returned early, a panic unwinding): release
+    /// here, blocking, since the process may end right after.
+    fn drop(&mut self) {
+        if self.hosts.is_empty() {
+            return;
         }
+        let hosts = std::mem::take(&mut self.hosts);
+        tracing::debug!("releasing the cluster lock from its guard");
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| h.block_on(release_hosts(hosts)));
+            }
+            // A current-thread runtime cannot block inside itself: hand the release to it.
+            Ok(h) => {
+                h.spawn(release_hosts(hosts));
+            }
+            Err(_) => {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(release_hosts(hosts));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::fake::FakeConnector;
+
+    fn holder() -> Holder {
+        Holder {
+            user: "u".into(),
+            machine: "m".into(),
+            commit: "c".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            pid: 1,
+        }
+    }
+
+    fn hosts(fake: &FakeConnector) -> BTreeMap<String, Arc<dyn Transport>> {
+        ["a", "b"]
+            .into_iter()
+            .map(|h| (h.to_string(), fake.transport(h) as Arc<dyn Transport>))
+            .collect()
+    }
+
+    /// True when the last command run on `host` removed the lock.
+    fn released(fake: &FakeConnector, host: &str) -> bool {
+        fake.commands(host).last() == Some(&Cmd::write("rm", ["-rf", LOCK_DIR]))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_early_error_return_releases_the_lock() {
+        let fake = FakeConnector::new();
+        let transports = hosts(&fake);
+        async fn work(t: &BTreeMap<String, Arc<dyn Transport>>) -> Result<(), String> {
+            let _lock = acquire(t, &holder()).await.map_err(|e| e.to_string())?;
+            Err("something failed while holding the lock".to_string())?;
+            Ok(())
+        }
+        assert!(work(&transports).await.is_err());
+        assert!(released(&fake, "a") && released(&fake, "b"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_panic_releases_the_lock() {
+        let fake = FakeConnector::new();
+        let transports = hosts(&fake);
+        let task = tokio::spawn(async move {
+            let _lock = acquire(&transports, &holder()).await.unwrap();
+            panic!("a bug while holding the lock");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert!(released(&fake, "a") && released(&fake, "b"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_transport_error_while_taking_it_gives_back_what_was_taken() {
+        let fake = FakeConnector::new();
+        fake.on(
+            |h, c| h == "b" && c.program == "tee",
+            Err(crate::transport::TransportError::Exec {
+                host: "b".into(),
+                program: "tee".into(),
+                reason: "connection lost".into(),
+            }),
+        );
+        let err = acquire(&hosts(&fake), &holder()).await.err().unwrap();
+        assert!(
+            matches!(err, LockError::Failed { ref host, .. } if host == "b"),
+            "{err}"
+        );
+        assert!(released(&fake, "a") && released(&fake, "b"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn release_goes_in_reverse_order_and_only_once() {
+        let fake = FakeConnector::new();
+        let lock = acquire(&hosts(&fake), &holder()).await.unwrap();
+        assert_eq!(lock.hosts(), ["a", "b"]);
+        lock.release().await;
+        let rm = Cmd::write("rm", ["-rf", LOCK_DIR]);
+        let order: Vec<String> = fake
+            .all_commands()
+            .into_iter()
+            .filter(|(_, c)| c == &rm)
+            .map(|(h, _)| h)
+            .collect();
+        assert_eq!(
+            order,
+            ["b", "a"],
+            "released once per host, last taken first"
+        );
     }
 }

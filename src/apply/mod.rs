@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::future::join_all;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 pub use crate::model::{ApplyReport, HostReport};
 use crate::plan::{Action, Change, ChangeKind, Plan};
@@ -37,6 +39,60 @@ pub enum Event {
     HostFinished {
         node: String,
     },
+}
+
+/// Tells a running apply to stop: no change starts after [`StopHandle::stop`], and a change already running
+/// gets until the deadline to finish its steps (so no half-created pod is left behind), then is cut off.
+#[derive(Clone)]
+pub struct Stop(watch::Receiver<Option<Instant>>);
+
+pub struct StopHandle(watch::Sender<Option<Instant>>);
+
+impl Stop {
+    pub fn channel() -> (StopHandle, Stop) {
+        let (tx, rx) = watch::channel(None);
+        (StopHandle(tx), Stop(rx))
+    }
+
+    /// A stop that never comes.
+    pub fn never() -> Stop {
+        Stop::channel().1
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Resolves when a stop was requested.
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(Option::is_some).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Resolves when the grace period of a requested stop is over.
+    async fn deadline(&self) {
+        let mut rx = self.0.clone();
+        let deadline = match rx.wait_for(Option::is_some).await {
+            Ok(d) => d.expect("waited for Some"),
+            Err(_) => std::future::pending().await,
+        };
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
+impl StopHandle {
+    /// Stops starting new work; running changes may go on for `grace`. Later calls keep the first deadline.
+    pub fn stop(&self, grace: std::time::Duration) {
+        self.0.send_if_modified(|d| {
+            if d.is_some() {
+                return false;
+            }
+            *d = Some(Instant::now() + grace);
+            true
+        });
+    }
 }
 
 /// When a change runs: pod networks on every host first, then pods, then service rules (so rules point at
@@ -68,6 +124,16 @@ pub async fn execute(
     transports: &BTreeMap<String, Arc<dyn Transport>>,
     events: &(dyn Fn(Event) + Send + Sync),
 ) -> ApplyReport {
+    execute_until(plan, transports, events, &Stop::never()).await
+}
+
+/// [`execute`], stopping early when `stop` says so: what was not started is listed per host.
+pub async fn execute_until(
+    plan: &Plan,
+    transports: &BTreeMap<String, Arc<dyn Transport>>,
+    events: &(dyn Fn(Event) + Send + Sync),
+    stop: &Stop,
+) -> ApplyReport {
     let mut report = ApplyReport::default();
     let mut hosts: BTreeMap<String, HostReport> = BTreeMap::new();
     let rules_first = rules_first(plan);
@@ -81,7 +147,7 @@ pub async fn execute(
         if changes.is_empty() {
             continue;
         }
-        let part = execute_phase(&changes, transports, events).await;
+        let part = execute_phase(&changes, transports, events, stop).await;
         report.mutating_commands += part.mutating_commands;
         for h in part.hosts {
             let e = hosts.entry(h.node.clone()).or_insert_with(|| HostReport {
@@ -95,6 +161,8 @@ pub async fn execute(
             e.network += h.network;
             e.commands += h.commands;
             e.errors.extend(h.errors);
+            e.not_started.extend(h.not_started);
+            e.interrupted.extend(h.interrupted);
         }
     }
     report.hosts = hosts.into_values().collect();
@@ -105,6 +173,7 @@ async fn execute_phase(
     plan_changes: &[Change],
     transports: &BTreeMap<String, Arc<dyn Transport>>,
     events: &(dyn Fn(Event) + Send + Sync),
+    stop: &Stop,
 ) -> ApplyReport {
     let mut by_node: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in plan_changes {
@@ -136,6 +205,10 @@ async fn execute_phase(
                 total: changes.len(),
             });
             for (index, change) in changes.into_iter().enumerate() {
+                if stop.requested() {
+                    report.not_started.push(describe(change));
+                    continue;
+                }
                 events(Event::ChangeStarted {
                     node: node.to_string(),
                     index,
@@ -144,10 +217,19 @@ async fn execute_phase(
                 });
                 let result = match &transport {
                     None => Err(format!("host {node} is not connected")),
-                    Some(t) => run_change(t.as_ref(), change, mutating, &mut report.commands).await,
+                    Some(t) => {
+                        let run = run_change(t.as_ref(), change, mutating, &mut report.commands);
+                        tokio::select! {
+                            r = run => r,
+                            () = stop.deadline() => Err(INTERRUPTED.to_string()),
+                        }
+                    }
                 };
                 let ok = result.is_ok();
                 match result {
+                    Err(e) if e == INTERRUPTED => {
+                        report.interrupted.push(describe(change));
+                    }
                     Ok(()) if change.kind != ChangeKind::Pod => report.network += 1,
                     Ok(()) => match change.action {
                         Action::Create => report.added += 1,
@@ -184,7 +266,21 @@ async fn execute_phase(
     ApplyReport {
         hosts,
         mutating_commands: mutating.load(Ordering::SeqCst),
+        ..ApplyReport::default()
     }
+}
+
+/// Why a change that was cut off by [`Stop`]'s deadline did not finish.
+const INTERRUPTED: &str = "interrupted: did not finish within the grace period";
+
+/// `create default/web-1 on k8s-node1`: a change as the cancel summary lists it.
+fn describe(change: &Change) -> String {
+    format!(
+        "{} {} on {}",
+        verb(change.action),
+        subject(change),
+        change.node
+    )
 }
 
 async fn run_change(
@@ -324,5 +420,77 @@ mod tests {
             ),
         ]);
         assert_eq!(shrink, ["iptables-restore", "docker"]);
+    }
+
+    fn slow_pods(n: usize, delay_ms: u64) -> (Plan, FakeConnector) {
+        let plan = Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            commit: "c".into(),
+            changes: (0..n)
+                .map(|i| change(ChangeKind::Pod, Action::Create, &format!("web-{i}"), "docker"))
+                .collect(),
+            pending: vec![],
+            unreachable_nodes: vec![],
+            summary: Summary::default(),
+        };
+        let fake = FakeConnector::new();
+        fake.on_after(
+            |_, c| c.program == "docker",
+            Ok(crate::transport::Output::default()),
+            std::time::Duration::from_millis(delay_ms),
+        );
+        (plan, fake)
+    }
+
+    fn one_host(fake: &FakeConnector) -> BTreeMap<String, Arc<dyn Transport>> {
+        BTreeMap::from([(
+            "k8s-node1".to_string(),
+            fake.transport("k8s-node1") as Arc<dyn Transport>,
+        )])
+    }
+
+    #[tokio::test]
+    async fn a_stop_lets_the_running_change_finish_and_starts_nothing_new() {
+        let (plan, fake) = slow_pods(4, 300);
+        let (handle, stop) = Stop::channel();
+        let transports = one_host(&fake);
+        let run = execute_until(&plan, &transports, &|_| {}, &stop);
+        let stopper = async {
+            // In the middle of the second change.
+            tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+            handle.stop(std::time::Duration::from_secs(5));
+        };
+        let (report, ()) = tokio::join!(run, stopper);
+        let h = &report.hosts[0];
+        assert_eq!(h.added, 2, "{report:?}");
+        assert_eq!(
+            h.not_started,
+            [
+                "create default/web-2 on k8s-node1",
+                "create default/web-3 on k8s-node1"
+            ]
+        );
+        assert!(h.interrupted.is_empty() && h.failed == 0, "{report:?}");
+        assert_eq!(fake.commands("k8s-node1").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_change_that_outlives_the_grace_period_is_cut_off() {
+        let (plan, fake) = slow_pods(2, 60_000);
+        let (handle, stop) = Stop::channel();
+        let transports = one_host(&fake);
+        let started = std::time::Instant::now();
+        let run = execute_until(&plan, &transports, &|_| {}, &stop);
+        let stopper = async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            handle.stop(std::time::Duration::from_millis(200));
+        };
+        let (report, ()) = tokio::join!(run, stopper);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let h = &report.hosts[0];
+        assert_eq!(h.interrupted, ["create default/web-0 on k8s-node1"]);
+        assert_eq!(h.not_started, ["create default/web-1 on k8s-node1"]);
+        assert_eq!((h.added, h.failed), (0, 0));
+        assert!(!report.failed());
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{CliError, Format, Global, Ui, pipeline};
+use super::signals::{self, Signals};
+use super::{CliError, ExitCode, Format, Global, Ui, pipeline};
 use crate::apply::{self, Event, lock};
 use crate::output::plan as view;
 
@@ -19,13 +20,21 @@ pub struct ApplyArgs {
     /// Treat manifest warnings (unknown fields) as errors.
     #[arg(long)]
     pub strict: bool,
+    /// Accept a partial cluster: apply the hosts that answer and exit 0, with a warning for the others.
+    #[arg(long)]
+    pub allow_unreachable: bool,
 }
 
-pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError> {
+pub async fn run(
+    g: &Global,
+    args: &ApplyArgs,
+    ui: &Ui,
+    signals: &Signals,
+) -> Result<ExitCode, CliError> {
     let inv = pipeline::load_inventory(g)?;
     let desired = pipeline::load_desired(g, &inv, args.strict, ui)?;
     pipeline::warn_dirty(&desired, ui);
-    let connected = pipeline::observe(&inv, None).await?;
+    let connected = pipeline::observe(&inv, None, ui).await?;
     pipeline::warn_unreachable(&connected.state, ui);
     let holder = lock::Holder {
         user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
@@ -39,19 +48,29 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
     if first_plan.changes.is_empty() {
         // Nothing to do: no lock, no remote write at all.
-        return Ok(nothing_to_do(&first_plan, &desired.source.short, ui));
+        return nothing_to_do(
+            &first_plan,
+            &desired.source.short,
+            &connected.state,
+            args,
+            ui,
+        );
     }
+    // From here until the lock is released, a signal stops the apply gracefully (cli::signals).
+    let _shield = signals.shield();
+    // The guard releases the lock on every way out below, `?` and panics included.
     let held = lock::acquire(&connected.transports, &holder)
         .await
-        .map_err(|e| CliError::Reported(e.to_string()))?;
+        .map_err(|e| match e {
+            lock::LockError::Held { .. } => CliError::Locked(e.to_string()),
+            lock::LockError::Failed { .. } => CliError::HostsFailed(e.to_string()),
+        })?;
+    if let Some(signo) = signals.received() {
+        held.release().await;
+        return Err(cancelled(signo, "before any change"));
+    }
     // Re-read the hosts under the lock: another apply may have changed them since the first look.
-    let observed = match pipeline::observe(&inv, None).await {
-        Ok(o) => o,
-        Err(e) => {
-            held.release().await;
-            return Err(e);
-        }
-    };
+    let observed = pipeline::observe(&inv, None, ui).await?;
     let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
     let opts = view::Options {
         color: ui.color,
@@ -59,7 +78,7 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     };
     if plan.changes.is_empty() {
         held.release().await;
-        return Ok(nothing_to_do(&plan, &desired.source.short, ui));
+        return nothing_to_do(&plan, &desired.source.short, &observed.state, args, ui);
     }
     if g.output == Format::Json {
         ui.out(&serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?);
@@ -67,53 +86,133 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
         ui.out(&view::render(&plan, &desired.source.short, &opts));
     }
     if !args.yes {
-        let approved = ui.stdin_tty && ui.confirm("Do you want to perform these actions?");
+        if !ui.stdin_tty {
+            held.release().await;
+            return Err(CliError::Reported(
+                "refusing to apply without confirmation: stdin is not a terminal (use --yes)"
+                    .into(),
+            ));
+        }
+        let asker = ui.clone();
+        let ask = tokio::task::spawn_blocking(move || {
+            asker.confirm("Do you want to perform these actions?")
+        });
+        let approved = tokio::select! {
+            answer = ask => answer.unwrap_or(false),
+            () = signals.stop().wait() => false,
+        };
+        if let Some(signo) = signals.received() {
+            held.release().await;
+            return Err(cancelled(signo, "before any change"));
+        }
         if !approved {
             held.release().await;
-            if !ui.stdin_tty {
-                return Err(CliError::Reported(
-                    "refusing to apply without confirmation: stdin is not a terminal (use --yes)"
-                        .into(),
-                ));
-            }
             ui.info("Apply cancelled.");
-            return Ok(1);
+            return Ok(ExitCode::Error);
         }
     }
 
     let progress = Progress::new(ui.stderr_tty);
-    let report = apply::execute(&plan, &observed.transports, &|e| progress.on(e)).await;
+    let mut report = apply::execute_until(
+        &plan,
+        &observed.transports,
+        &|e| progress.on(e),
+        signals.stop(),
+    )
+    .await;
     progress.finish();
-    let now = format!("{:.3}", jiff::Timestamp::now());
-    let roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
-    for (host, why) in apply::write_roster(&roster, &observed.transports).await {
-        ui.warn(&format!("{host}: could not write the roster: {why}"));
+    let stopped = signals.received();
+    // After a stop the plan was not carried out whole: keep the last roster rather than write one that
+    // claims pods that were never created.
+    if stopped.is_none() {
+        let now = format!("{:.3}", jiff::Timestamp::now());
+        let roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
+        for (host, why) in apply::write_roster(&roster, &observed.transports).await {
+            ui.warn(&format!("{host}: could not write the roster: {why}"));
+        }
     }
     held.release().await;
 
+    report.unreached = pipeline::unreached(&observed.state);
+    report.unreached_allowed = args.allow_unreachable;
+    report.cancelled_by = stopped.map(|s| signals::name(s).to_string());
     ui.out(&view::render_report(&report));
-    if report.failed() {
-        for h in &report.hosts {
-            for e in &h.errors {
-                ui.error(&format!("{}: {e}", h.node));
-            }
+    for h in &report.hosts {
+        for e in &h.errors {
+            ui.error(&format!("{}: {e}", h.node));
         }
-        return Err(CliError::Reported(
-            "apply finished with errors; run `clusterctl plan` to see what is left".into(),
+    }
+    if let Some(signo) = stopped {
+        return Err(cancelled(signo, "part of the plan"));
+    }
+    finish(&report, ui)
+}
+
+/// The exit of an apply that ran to its end: failed or unreached hosts make it exit 3.
+fn finish(report: &apply::ApplyReport, ui: &Ui) -> Result<ExitCode, CliError> {
+    if !report.failed_hosts().is_empty() {
+        let mut why: Vec<String> = report
+            .hosts
+            .iter()
+            .filter(|h| h.failed > 0)
+            .map(|h| format!("{}: {} change(s) failed", h.node, h.failed))
+            .collect();
+        if !report.unreached_allowed {
+            why.extend(
+                report
+                    .unreached
+                    .iter()
+                    .map(|(h, e)| format!("{h}: not reached ({e})")),
+            );
+        }
+        return Err(CliError::HostsFailed(format!(
+            "apply finished with errors; {}. Run `clusterctl plan` to see what is left.",
+            why.join("; ")
+        )));
+    }
+    if !report.unreached.is_empty() {
+        let names: Vec<&str> = report.unreached.iter().map(|(h, _)| h.as_str()).collect();
+        ui.warn(&format!(
+            "not applied on {} (not reached; accepted by --allow-unreachable)",
+            names.join(", ")
         ));
     }
-    Ok(0)
+    Ok(ExitCode::Ok)
+}
+
+fn cancelled(signo: i32, done: &str) -> CliError {
+    CliError::Cancelled {
+        signo,
+        message: format!(
+            "apply stopped by {} after {done}; the cluster lock was released. `clusterctl plan` shows what is left.",
+            signals::name(signo)
+        ),
+    }
 }
 
 /// Reports an apply that found nothing to do (Terraform's manner: the plan view, then a zero summary).
-fn nothing_to_do(plan: &crate::plan::Plan, commit: &str, ui: &Ui) -> i32 {
+fn nothing_to_do(
+    plan: &crate::plan::Plan,
+    commit: &str,
+    state: &crate::model::ObservedState,
+    args: &ApplyArgs,
+    ui: &Ui,
+) -> Result<ExitCode, CliError> {
     let opts = view::Options {
         color: ui.color,
         explain: false,
     };
+    let report = apply::ApplyReport {
+        unreached: pipeline::unreached(state),
+        unreached_allowed: args.allow_unreachable,
+        ..Default::default()
+    };
     ui.out(&view::render(plan, commit, &opts));
-    ui.out("Apply complete! Pods: 0 added, 0 changed, 0 destroyed. Mutating remote commands: 0.");
-    0
+    ui.out(&format!(
+        "{} Pods: 0 added, 0 changed, 0 destroyed. Mutating remote commands: 0.",
+        view::headline(&report)
+    ));
+    finish(&report, ui)
 }
 
 /// One progress bar per host, drawn only when stderr is a terminal.

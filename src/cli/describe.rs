@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::{CliError, Global, Ui, get};
+use super::{CliError, ExitCode, Global, Ui, get};
 use crate::output::describe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -25,7 +25,7 @@ pub struct DescribeArgs {
     pub observed: Option<std::path::PathBuf>,
 }
 
-pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<i32, CliError> {
+pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<ExitCode, CliError> {
     let w = get::world(g, args.observed.as_deref(), ui).await?;
     match args.kind {
         Kind::Node => {
@@ -80,5 +80,5 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<i32, CliErr
             ui.out(&describe::describe_pod(pod, &events, w.now));
         }
     }
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

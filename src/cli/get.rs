@@ -9,7 +9,7 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{CliError, Format, Global, Ui, pipeline};
+use super::{CliError, ExitCode, Format, Global, Ui, pipeline};
 use crate::controllers::PodNaming;
 use crate::inventory::Inventory;
 use crate::model;
@@ -64,7 +64,7 @@ pub async fn world(
 ) -> Result<World, CliError> {
     let inv = pipeline::load_inventory(g)?;
     let desired = pipeline::load_desired(g, &inv, false, ui)?;
-    let observed = pipeline::observe(&inv, observed_file).await?;
+    let observed = pipeline::observe(&inv, observed_file, ui).await?;
     pipeline::warn_unreachable(&observed.state, ui);
     let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
     let now = observed
@@ -184,7 +184,7 @@ pub fn filter<T>(
         .collect())
 }
 
-pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<i32, CliError> {
+pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliError> {
     let w = world(g, args.observed.as_deref(), ui).await?;
     let wide = g.output == Format::Wide;
     let scope = if g.all_namespaces {
@@ -235,7 +235,7 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<i32, CliError> {
         Rendered::Table(t) => ui.out(&t),
         Rendered::Empty(msg) => ui.info(&msg),
     }
-    Ok(0)
+    Ok(ExitCode::Ok)
 }
 
 /// Renders `items` in the format asked for: kubectl's table, or Kubernetes objects as JSON/YAML.

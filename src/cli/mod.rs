@@ -1,22 +1,34 @@
-//! Command-line interface (clap). Thin: resolve arguments, call the pipeline, hand results to `output`,
-//! and print — this module is the one place that writes to stdout/stderr. Exit codes: 0 ok, 1 error,
-//! 2 changes present (`plan --detailed-exitcode`).
+//! Command-line interface (clap). Thin: check arguments, call the pipeline, hand results to `output`,
+//! and print — this module is the one place that writes to stdout/stderr. Every error carries a kind
+//! ([`CliError`]) that maps to one documented exit code ([`exit::ExitCode`]).
 
 mod apply;
 mod describe;
+pub mod exit;
 mod get;
 mod pipeline;
 mod plan;
+mod signals;
 mod snapshot;
+mod test_hook;
 mod ui;
 mod unlock;
 mod validate;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+pub use exit::ExitCode;
 pub use ui::Ui;
+
+fn root_after_help() -> String {
+    format!(
+        "Examples:\n  clusterctl validate\n  clusterctl plan\n  clusterctl apply --yes\n  clusterctl get pods -o wide\n\n{}",
+        ExitCode::table().trim_end()
+    )
+}
 
 /// Agentless GitOps cluster manager: Kubernetes manifests in Git, containers on docker hosts over SSH.
 #[derive(Debug, Parser)]
@@ -26,9 +38,7 @@ pub use ui::Ui;
     propagate_version = true,
     arg_required_else_help = true
 )]
-#[command(
-    after_help = "Examples:\n  clusterctl validate\n  clusterctl plan\n  clusterctl apply --yes\n  clusterctl get pods -o wide"
-)]
+#[command(after_help = root_after_help())]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -89,11 +99,13 @@ pub enum Format {
 pub enum Command {
     /// Show what apply would change, and change nothing.
     #[command(
-        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json"
+        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json\n\nExit codes: see `clusterctl --help` (2 = changes, only with --detailed-exitcode; 3 = a host failed)."
     )]
     Plan(plan::PlanArgs),
     /// Make the hosts match the manifests at --ref.
-    #[command(after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0")]
+    #[command(
+        after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0\n\nExit codes: see `clusterctl --help` (3 = a host failed, 5 = locked, 130/143 = stopped by a signal)."
+    )]
     Apply(apply::ApplyArgs),
     /// List objects like kubectl get: pods, deployments, replicasets, nodes, services.
     #[command(
@@ -118,20 +130,67 @@ pub enum Command {
     Unlock,
 }
 
-/// Errors that end a command, with the exit code they map to.
+/// Errors that end a command. The kind decides the exit code ([`CliError::exit_code`]); the text is printed
+/// once as `Error: …` (details such as diagnostics were printed before).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// Already reported in detail (e.g. diagnostics were printed); only the summary is left.
+    /// A failure without a code of its own (exit 1), e.g. an object that is not found.
     #[error("{0}")]
     Reported(String),
+    /// The command line asks for something the command cannot do; nothing was read or contacted.
+    #[error("{0}")]
+    Usage(String),
+    /// Invalid manifests, inventory, Git source or snapshot.
+    #[error("{0}")]
+    Invalid(String),
+    /// The cluster lock is held by someone else.
+    #[error("{0}")]
+    Locked(String),
+    /// Some hosts were unreachable, refused or failed.
+    #[error("{0}")]
+    HostsFailed(String),
+    /// Stopped by a signal (SIGINT 2, SIGTERM 15); what was done was printed.
+    #[error("{message}")]
+    Cancelled { signo: i32, message: String },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
+impl CliError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Reported(_) | CliError::Other(_) => ExitCode::Error,
+            CliError::Usage(_) => ExitCode::Usage,
+            CliError::Invalid(_) => ExitCode::InvalidInput,
+            CliError::Locked(_) => ExitCode::Locked,
+            CliError::HostsFailed(_) => ExitCode::HostsFailed,
+            CliError::Cancelled { signo, .. } => ExitCode::for_signal(*signo),
+        }
+    }
+}
+
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let output_given = matches!(
+        matches
+            .subcommand()
+            .and_then(|(_, sub)| sub.value_source("output")),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    );
     let ui = Ui::new(&cli.global);
     init_logging(cli.global.verbose, ui.stderr_tty && ui.color);
+    // Before anything is read or any host contacted.
+    if let Err(e) = check_args(&cli, output_given) {
+        ui.error(&e.to_string());
+        return e.exit_code().code();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -140,28 +199,92 @@ pub fn main() -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             ui.error(&format!("cannot start the async runtime: {e}"));
-            return 1;
+            return ExitCode::Error.code();
         }
     };
-    let result = runtime.block_on(run(cli, &ui));
+    let result = runtime.block_on(async {
+        let signals = signals::Signals::install(ui.clone())
+            .map_err(|e| anyhow::anyhow!("cannot listen for signals: {e}"))?;
+        run(cli, &ui, &signals).await
+    });
+    // A confirmation prompt may still block a thread on stdin: do not wait for it.
+    runtime.shutdown_background();
     match result {
-        Ok(code) => code,
-        Err(CliError::Reported(msg)) => {
-            ui.error(&msg);
-            1
-        }
-        Err(CliError::Other(e)) => {
-            ui.error(&format!("{e:#}"));
-            1
+        Ok(code) => code.code(),
+        Err(e) => {
+            match &e {
+                CliError::Other(e) => ui.error(&format!("{e:#}")),
+                e => ui.error(&e.to_string()),
+            }
+            e.exit_code().code()
         }
     }
 }
 
-async fn run(cli: Cli, ui: &Ui) -> Result<i32, CliError> {
+/// clap's errors: help and version are successes; everything else is a usage error, never clap's 2.
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::Ok.code(),
+        _ => ExitCode::Usage.code(),
+    }
+}
+
+/// The `-o` formats each command can honour (empty: the command takes no `-o`), and whether it takes `-l`.
+fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
+    use Format::*;
+    match command {
+        Command::Plan(_) => ("plan", &[Table, Wide, Json, Yaml], false),
+        Command::Apply(_) => ("apply", &[Table, Json], false),
+        Command::Get(_) => ("get", &[Table, Wide, Json, Yaml], true),
+        Command::Describe(_) => ("describe", &[], true),
+        Command::Validate(_) => ("validate", &[], false),
+        Command::Snapshot => ("snapshot", &[Json], false),
+        Command::Unlock => ("unlock", &[], false),
+    }
+}
+
+/// Flags a command would otherwise ignore, and a selector that does not parse, are usage errors.
+fn check_args(cli: &Cli, output_given: bool) -> Result<(), CliError> {
+    let g = &cli.global;
+    let (name, formats, selector) = accepts(&cli.command);
+    if output_given && !formats.contains(&g.output) {
+        let asked = g.output.to_possible_value().expect("no skipped values");
+        return Err(CliError::Usage(if formats.is_empty() {
+            format!(
+                "`{name}` has no output formats; drop `-o {}`",
+                asked.get_name()
+            )
+        } else {
+            let valid: Vec<String> = formats
+                .iter()
+                .filter_map(|f| f.to_possible_value())
+                .map(|v| v.get_name().to_string())
+                .collect();
+            format!(
+                "`{name}` cannot print `-o {}`; valid: {}",
+                asked.get_name(),
+                valid.join(", ")
+            )
+        }));
+    }
+    if let Some(s) = &g.selector {
+        if !selector {
+            return Err(CliError::Usage(format!(
+                "`{name}` does not take a label selector; drop `-l {s}` (selectors apply to get and describe)"
+            )));
+        }
+        crate::selector::Selector::parse(s).map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, CliError> {
     let g = &cli.global;
     match cli.command {
         Command::Plan(args) => plan::run(g, &args, ui).await,
-        Command::Apply(args) => apply::run(g, &args, ui).await,
+        Command::Apply(args) => apply::run(g, &args, ui, signals).await,
         Command::Get(args) => get::run(g, &args, ui).await,
         Command::Describe(args) => describe::run(g, &args, ui).await,
         Command::Validate(args) => validate::run(g, &args, ui),

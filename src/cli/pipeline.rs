@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Node;
 
-use super::{CliError, Global, Ui};
+use super::{CliError, Global, Ui, test_hook};
 use crate::controllers::{self, Expanded};
 use crate::inventory::{self, Inventory};
 use crate::manifest;
@@ -34,7 +34,7 @@ pub struct Observed {
 }
 
 pub fn load_inventory(g: &Global) -> Result<Inventory, CliError> {
-    inventory::load(&g.cluster).map_err(|e| CliError::Reported(format!("{e}")))
+    inventory::load(&g.cluster).map_err(|e| CliError::Invalid(format!("{e}")))
 }
 
 /// Reads and validates the manifests. Prints every diagnostic; fails on errors (and warnings with `strict`).
@@ -45,7 +45,7 @@ pub fn load_desired(
     ui: &Ui,
 ) -> Result<Desired, CliError> {
     let source = source::read(&g.repo, &g.git_ref, &inv.cluster.apps_dir)
-        .map_err(|e| CliError::Reported(e.to_string()))?;
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
     tracing::debug!(commit = %source.commit, files = source.files.len(), "read the manifests");
     let parsed = manifest::parse_with(
         &source.files,
@@ -71,7 +71,7 @@ pub fn report_diagnostics(diags: &[Diagnostic], strict: bool, ui: &Ui) -> Result
         }
     }
     if errors > 0 {
-        return Err(CliError::Reported(format!(
+        return Err(CliError::Invalid(format!(
             "{errors} problem(s) in the manifests; no host was contacted"
         )));
     }
@@ -91,17 +91,36 @@ pub fn runtimes(inv: &Inventory) -> BTreeMap<String, Arc<dyn Runtime>> {
 }
 
 /// Observes every host over SSH, or reads a snapshot when `observed_file` is given (then no SSH at all).
-pub async fn observe(inv: &Inventory, observed_file: Option<&Path>) -> Result<Observed, CliError> {
+pub async fn observe(
+    inv: &Inventory,
+    observed_file: Option<&Path>,
+    ui: &Ui,
+) -> Result<Observed, CliError> {
     if let Some(path) = observed_file {
-        let state = observe::load_snapshot(path).map_err(|e| CliError::Other(e.into()))?;
+        let state = observe::load_snapshot(path).map_err(|e| CliError::Invalid(e.to_string()))?;
         return Ok(Observed {
             state,
             transports: BTreeMap::new(),
         });
     }
-    let connector = SshConnector::new()
-        .map_err(|e| CliError::Other(anyhow::anyhow!("cannot prepare SSH: {e}")))?;
-    let cluster = observe::observe(inv, &connector, runtime::runtime_for).await;
+    let cluster = match test_hook::connector().map_err(CliError::Usage)? {
+        Some((file, fake)) => {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                ui.warn(&format!(
+                    "{}={} is set: canned host answers, no host is contacted (a test hook, never for real use)",
+                    test_hook::ENV,
+                    file.display()
+                ))
+            });
+            observe::observe(inv, &fake, runtime::runtime_for).await
+        }
+        None => {
+            let connector = SshConnector::new()
+                .map_err(|e| CliError::Other(anyhow::anyhow!("cannot prepare SSH: {e}")))?;
+            observe::observe(inv, &connector, runtime::runtime_for).await
+        }
+    };
     Ok(Observed {
         state: cluster.state,
         transports: cluster.transports,
@@ -165,4 +184,28 @@ pub fn warn_unreachable(state: &ObservedState, ui: &Ui) {
             n.name
         ));
     }
+}
+
+/// The hosts that could not be observed (unreachable, refused, runtime down), with why.
+pub fn unreached(state: &ObservedState) -> Vec<(String, String)> {
+    state
+        .nodes
+        .iter()
+        .filter(|n| !n.reachable)
+        .map(|n| {
+            let why = n.error.as_deref().unwrap_or("no answer");
+            let why = why.strip_prefix(&format!("{}: ", n.name)).unwrap_or(why);
+            (n.name.clone(), why.lines().next().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+/// The error that ends `plan`/`apply` when hosts were not observed and a partial cluster was not accepted.
+pub fn hosts_failed(unreached: &[(String, String)]) -> CliError {
+    let names: Vec<&str> = unreached.iter().map(|(h, _)| h.as_str()).collect();
+    CliError::HostsFailed(format!(
+        "{} host(s) could not be observed: {}; their pods were left alone (--allow-unreachable accepts a partial cluster)",
+        names.len(),
+        names.join(", ")
+    ))
 }

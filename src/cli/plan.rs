@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CliError, Format, Global, Ui, pipeline};
+use super::{CliError, ExitCode, Format, Global, Ui, pipeline};
 use crate::output::plan as view;
 use crate::scheduler::whatif;
 
@@ -38,9 +38,12 @@ pub struct PlanArgs {
     /// Plan against a snapshot file (`clusterctl snapshot -o json`) instead of the hosts: no SSH at all.
     #[arg(long, value_name = "FILE")]
     pub observed: Option<PathBuf>,
-    /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
+    /// Exit 0 when there is nothing to do, 2 when there are changes (other codes: see `clusterctl --help`).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Accept a partial cluster: hosts that cannot be reached or are refused are a warning, not exit 3.
+    #[arg(long)]
+    pub allow_unreachable: bool,
     /// Show the scheduler's reasoning for every new pod (scores, rejected nodes).
     #[arg(long)]
     pub explain: bool,
@@ -55,11 +58,11 @@ pub struct PlanArgs {
     pub lose: Option<String>,
 }
 
-pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<i32, CliError> {
+pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<ExitCode, CliError> {
     let inv = pipeline::load_inventory(g)?;
     let desired = pipeline::load_desired(g, &inv, args.strict, ui)?;
     pipeline::warn_dirty(&desired, ui);
-    let observed = pipeline::observe(&inv, args.observed.as_deref()).await?;
+    let observed = pipeline::observe(&inv, args.observed.as_deref(), ui).await?;
     pipeline::warn_unreachable(&observed.state, ui);
     let what_if = match (&args.drain, &args.lose) {
         (Some(n), _) => Some((n, whatif::Mode::Drain)),
@@ -72,7 +75,7 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<i32, CliError> 
         let outcomes =
             whatif::what_if(&nodes, &pods, node, mode).map_err(|e| anyhow::anyhow!("{e}"))?;
         ui.out(&whatif::render(node, mode, &outcomes, args.explain));
-        return Ok(0);
+        return Ok(ExitCode::Ok);
     }
     let (plan, _) = pipeline::make_plan(&inv, &desired, &observed.state);
     match g.output {
@@ -88,10 +91,15 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<i32, CliError> 
             ui.out(&view::render(&plan, &desired.source.short, &opts));
         }
     }
+    // A plan that could not see every host is not the whole truth: that outranks "changes present".
+    let unreached = pipeline::unreached(&observed.state);
+    if !unreached.is_empty() && !args.allow_unreachable {
+        return Err(pipeline::hosts_failed(&unreached));
+    }
     let changed = !plan.changes.is_empty();
     Ok(if args.detailed_exitcode && changed {
-        2
+        ExitCode::Changes
     } else {
-        0
+        ExitCode::Ok
     })
 }

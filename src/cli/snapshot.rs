@@ -1,12 +1,12 @@
 //! `clusterctl snapshot`: the observed state of every host as JSON (docs/snapshot.md).
 
-use super::{CliError, Global, Ui, pipeline};
+use super::{CliError, ExitCode, Global, Ui, pipeline};
 
-pub async fn run(g: &Global, ui: &Ui) -> Result<i32, CliError> {
+pub async fn run(g: &Global, ui: &Ui) -> Result<ExitCode, CliError> {
     let inv = pipeline::load_inventory(g)?;
-    let observed = pipeline::observe(&inv, None).await?;
+    let observed = pipeline::observe(&inv, None, ui).await?;
     pipeline::warn_unreachable(&observed.state, ui);
     let json = serde_json::to_string_pretty(&observed.state).map_err(anyhow::Error::from)?;
     ui.out(&json);
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

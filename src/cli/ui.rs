@@ -9,6 +9,7 @@ use owo_colors::OwoColorize;
 
 use super::Global;
 
+#[derive(Debug, Clone)]
 pub struct Ui {
     pub color: bool,
     pub stderr_tty: bool,

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{CliError, Global, Ui, pipeline};
+use super::{CliError, ExitCode, Global, Ui, pipeline};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -11,7 +11,7 @@ pub struct ValidateArgs {
     pub strict: bool,
 }
 
-pub fn run(g: &Global, args: &ValidateArgs, ui: &Ui) -> Result<i32, CliError> {
+pub fn run(g: &Global, args: &ValidateArgs, ui: &Ui) -> Result<ExitCode, CliError> {
     let inv = match pipeline::load_inventory(g) {
         Ok(inv) => inv,
         // The inventory is optional for validate: manifests can be checked without any hosts.
@@ -28,5 +28,5 @@ pub fn run(g: &Global, args: &ValidateArgs, ui: &Ui) -> Result<i32, CliError> {
         "Success! {objects} manifest file(s) at commit {} are valid.",
         desired.source.short
     ));
-    Ok(0)
+    Ok(ExitCode::Ok)
 }

@@ -362,8 +362,36 @@ pub fn render_report(report: &ApplyReport) -> String {
     let n: usize = report.hosts.iter().map(|h| h.network).sum();
     let _ = writeln!(
         out,
-        "\nApply complete! Pods: {a} added, {c} changed, {d} destroyed. Network and service rules: {n} host change(s). Mutating remote commands: {}.",
+        "\n{} Pods: {a} added, {c} changed, {d} destroyed. Network and service rules: {n} host change(s). Mutating remote commands: {}.",
+        headline(report),
         report.mutating_commands
     );
+    let not_started: Vec<&String> = report.hosts.iter().flat_map(|h| &h.not_started).collect();
+    let cut_off: Vec<&String> = report.hosts.iter().flat_map(|h| &h.interrupted).collect();
+    for (title, items) in [
+        ("Not started", not_started),
+        ("Cut off after the grace period", cut_off),
+    ] {
+        if !items.is_empty() {
+            let _ = writeln!(out, "{title} ({}):", items.len());
+            for i in items {
+                let _ = writeln!(out, "  {i}");
+            }
+        }
+    }
     out
+}
+
+/// The first words of an apply's summary: "Apply complete!" only when every change succeeded on every host
+/// (hosts not reached count as failed unless the caller accepted a partial cluster).
+pub fn headline(report: &ApplyReport) -> String {
+    if let Some(signal) = &report.cancelled_by {
+        return format!("Apply stopped by {signal}!");
+    }
+    let failed = report.failed_hosts();
+    if failed.is_empty() {
+        "Apply complete!".to_string()
+    } else {
+        format!("Apply finished with errors (hosts: {}).", failed.join(", "))
+    }
 }

@@ -14,6 +14,8 @@ type Matcher = Box<dyn Fn(&str, &Cmd) -> bool + Send + Sync>;
 struct Rule {
     matcher: Matcher,
     reply: Result<Output, TransportError>,
+    /// How long the command "runs" before replying.
+    delay: std::time::Duration,
 }
 
 #[derive(Default)]
@@ -22,6 +24,8 @@ struct State {
     log: Vec<(String, Cmd)>,
     rules: Vec<Rule>,
     unreachable: BTreeSet<String>,
+    /// Where every command is also appended, one JSON line each (for a test that reads it from outside).
+    log_file: Option<std::path::PathBuf>,
 }
 
 /// Shared fake: hand it to code as a [`Connector`], then inspect what was run.
@@ -43,10 +47,27 @@ impl FakeConnector {
         matcher: impl Fn(&str, &Cmd) -> bool + Send + Sync + 'static,
         reply: Result<Output, TransportError>,
     ) -> &FakeConnector {
+        self.on_after(matcher, reply, std::time::Duration::ZERO)
+    }
+
+    /// Like [`FakeConnector::on`], replying only after `delay` (a command that takes time).
+    pub fn on_after(
+        &self,
+        matcher: impl Fn(&str, &Cmd) -> bool + Send + Sync + 'static,
+        reply: Result<Output, TransportError>,
+        delay: std::time::Duration,
+    ) -> &FakeConnector {
         self.state.lock().unwrap().rules.push(Rule {
             matcher: Box::new(matcher),
             reply,
+            delay,
         });
+        self
+    }
+
+    /// Also appends every command run, as one JSON line `{"host":…,"cmd":{…}}`, to `path`.
+    pub fn log_to(&self, path: std::path::PathBuf) -> &FakeConnector {
+        self.state.lock().unwrap().log_file = Some(path);
         self
     }
 
@@ -131,13 +152,28 @@ impl Transport for FakeTransport {
     fn run<'a>(&'a self, cmd: &'a Cmd) -> BoxFuture<'a, Result<Output, TransportError>> {
         Box::pin(async move {
             cmd.check_sendable(&self.host)?;
-            let mut st = self.state.lock().unwrap();
-            st.log.push((self.host.clone(), cmd.clone()));
-            st.rules
-                .iter()
-                .find(|r| (r.matcher)(&self.host, cmd))
-                .map(|r| r.reply.clone())
-                .unwrap_or_else(|| Ok(Output::default()))
+            let (reply, delay) = {
+                let mut st = self.state.lock().unwrap();
+                st.log.push((self.host.clone(), cmd.clone()));
+                if let Some(path) = &st.log_file {
+                    let line = serde_json::json!({ "host": self.host, "cmd": cmd });
+                    use std::io::Write;
+                    let _ = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .and_then(|mut f| writeln!(f, "{line}"));
+                }
+                st.rules
+                    .iter()
+                    .find(|r| (r.matcher)(&self.host, cmd))
+                    .map(|r| (r.reply.clone(), r.delay))
+                    .unwrap_or_else(|| (Ok(Output::default()), std::time::Duration::ZERO))
+            };
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            reply
         })
     }
 }

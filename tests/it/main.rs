@@ -1,6 +1,7 @@
 //! The integration suite: one binary, run against the testbed's real hosts (scripts/testbed).
 //! `scripts/test` brings the testbed up before and takes it down after; see docs/testing.md.
 
+mod cli_contract;
 mod common;
 mod pipeline;
 mod scheduling;

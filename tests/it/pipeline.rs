@@ -322,14 +322,17 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
 
     // The other hosts are planned and applied normally: add a bare pod, which lands on a reachable worker.
     repo.seed("nginx-pod.yaml").commit("sc-nginx");
-    let plan = ok(run(&["plan"]));
+    // Exit 3: a host could not be observed (see the README's exit codes).
+    let plan = run(&["plan"]);
+    assert_eq!(plan.code, 3, "{plan:?}");
     assert!(plan.stderr.contains("k8s-node3 is unreachable"), "{plan:?}");
     assert!(
         plan.stdout
             .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
         "{plan:?}"
     );
-    ok(run(&["apply", "--yes"]));
+    let apply = run(&["apply", "--yes"]);
+    assert_eq!(apply.code, 3, "{apply:?}");
     let pods: Vec<Vec<String>> = table(&ok(run(&["get", "pods", "-o", "wide"])).stdout)
         .into_iter()
         .skip(1)
@@ -552,7 +555,7 @@ fn unknown_host_keys_are_refused_with_their_fingerprint() {
         repo.path(),
         &["apply", "--yes"],
     );
-    assert_eq!(apply.code, 0, "{apply:?}");
+    assert_eq!(apply.code, 3, "{apply:?}");
     assert!(
         apply
             .stdout
