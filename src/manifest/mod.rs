@@ -67,6 +67,26 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// An entry of the manifest directory the source did not read, at `path:1:1`.
+    pub fn skipped(s: &crate::source::Skipped) -> Diagnostic {
+        Diagnostic {
+            source: SourceRef {
+                file: s.path.clone(),
+                line: 1,
+                column: 1,
+            },
+            severity: if s.error {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            field: String::new(),
+            message: s.why.clone(),
+        }
+    }
+}
+
 impl Object {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -253,9 +273,9 @@ pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
                             severity: Severity::Error,
                             field: String::new(),
                             message: format!(
-                                "duplicate {} \"{}\" (first defined at {first})",
+                                "duplicate {} {} (first defined at {first})",
                                 object.kind(),
-                                object.qualified_name()
+                                yaml::go_quote(&object.qualified_name())
                             ),
                         });
                         ok = false;
