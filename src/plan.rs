@@ -150,6 +150,9 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
     let mut to_create: Vec<(&PodSet, String, Option<usize>)> = Vec::new(); // (set, name, replaces)
     let mut pending: Vec<PendingPod> = Vec::new();
 
+    // Missing pods beyond what the nodes could ever hold are counted, not materialised one by one.
+    let capacity = crate::scheduler::pod_capacity(input.nodes);
+    let mut counted: Vec<(String, BTreeSet<String>, usize)> = Vec::new();
     for set in input.pod_sets {
         let members: Vec<usize> = observed
             .iter()
@@ -225,14 +228,23 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                 PodNaming::Generated { prefix } => {
                     let taken: BTreeSet<&str> =
                         members.iter().map(|&i| observed[i].name.as_str()).collect();
+                    let unplaceable = missing.saturating_sub(capacity + 1);
+                    missing -= unplaceable;
+                    let mut names = BTreeSet::new();
                     let mut ordinal = 0u32;
                     while missing > 0 {
                         let name = controllers::pod_name(prefix, ordinal);
                         ordinal += 1;
                         if !taken.contains(name.as_str()) {
+                            if unplaceable > 0 {
+                                names.insert(name.clone());
+                            }
                             to_create.push((set, name, None));
                             missing -= 1;
                         }
+                    }
+                    if unplaceable > 0 {
+                        counted.push((prefix.clone(), names, unplaceable));
                     }
                 }
             }
@@ -354,6 +366,27 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
                     message: fit.message,
                 });
             }
+        }
+    }
+
+    // A set cut short above: its Pending pods become one line with the count.
+    for (prefix, names, unplaceable) in counted {
+        let mut count = unplaceable;
+        let mut last: Option<PendingPod> = None;
+        pending.retain(|p| {
+            let mine = names.contains(&p.name);
+            if mine {
+                count += 1;
+                last = Some(p.clone());
+            }
+            !mine
+        });
+        if let Some(p) = last {
+            pending.push(PendingPod {
+                name: format!("{prefix}*"),
+                message: format!("{count} pods Pending: {}", p.message),
+                ..p
+            });
         }
     }
 
