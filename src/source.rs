@@ -177,10 +177,11 @@ pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceE
         };
         // Regular blobs only (0o100644 / 0o100755); say what else is skipped, as it may hold manifests.
         match entry.filemode() {
-            0o100644 | 0o100755 if entry.kind() == Some(ObjectType::Blob) => {
-                if is_manifest(&String::from_utf8_lossy(entry.name_bytes())) {
-                    found.push((path(), entry.id()));
-                }
+            0o100644 | 0o100755
+                if entry.kind() == Some(ObjectType::Blob)
+                    && is_manifest(&String::from_utf8_lossy(entry.name_bytes())) =>
+            {
+                found.push((path(), entry.id()));
             }
             0o120000 => skipped.push(Skipped {
                 path: path(),

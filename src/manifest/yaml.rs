@@ -607,10 +607,11 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
                 if stack.len() + 1 > limits::MAX_DEPTH =>
             {
                 let _ = anchor;
+                // The root path: ten thousand `[0]` would be no help.
                 fatal(
                     &mut errors,
                     pos,
-                    child_path(&stack),
+                    FieldPath::root(),
                     format!(
                         "nesting deeper than {} levels (kubectl's limit too)",
                         limits::MAX_DEPTH
