@@ -411,9 +411,17 @@ impl Frame {
 /// accepts but a strict YAML 1.2 parser refuses: continuation lines of a flow collection or quoted scalar
 /// indented less than their parent (`command: [` … `]` at the key's column) and `\'` in double quotes.
 pub fn parse_documents(text: &str) -> (Vec<Document>, Vec<YamlError>) {
+    let mut docs = Vec::new();
+    let errors = for_each_document(text, &mut |d| docs.push(d));
+    (docs, errors)
+}
+
+/// Like [`parse_documents`], but hands over each document as soon as it is read, so a caller that keeps
+/// only what it decodes holds one document tree at a time. Returns the problems.
+pub fn for_each_document(text: &str, deliver: &mut dyn FnMut(Document)) -> Vec<YamlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.len() > limits::MAX_FILE_BYTES {
-        let err = YamlError {
+        return vec![YamlError {
             pos: Pos { line: 1, col: 1 },
             path: FieldPath::root(),
             message: format!(
@@ -421,34 +429,43 @@ pub fn parse_documents(text: &str) -> (Vec<Document>, Vec<YamlError>) {
                 text.len(),
                 limits::MAX_FILE_BYTES >> 20
             ),
-        };
-        return (Vec::new(), vec![err]);
+        }];
     }
-    let strict = parse_with_fixups(text, &compat::Fixups::default());
+    let mut delivered = 0usize;
+    let strict = parse_with_fixups(text, &compat::Fixups::default(), &mut |d| {
+        delivered = d.index + 1;
+        deliver(d)
+    });
     let Some(first_err) = strict.syntax_error else {
-        return (strict.docs, strict.errors);
+        return strict.errors;
     };
     if !compat::may_help(&strict.errors[first_err].message) {
-        return (strict.docs, strict.errors);
+        return strict.errors;
     }
     let fixups = compat::fixups(text);
     if fixups.is_empty() {
-        return (strict.docs, strict.errors);
+        return strict.errors;
     }
-    let relaxed = parse_with_fixups(&fixups.text, &fixups);
+    // Rare (the strict parse failed on what kubectl accepts): buffer, as the result may be discarded.
+    let mut docs = Vec::new();
+    let relaxed = parse_with_fixups(&fixups.text, &fixups, &mut |d| {
+        if d.index >= delivered {
+            docs.push(d)
+        }
+    });
     let got_further = match relaxed.syntax_error {
         None => true,
         Some(i) => relaxed.errors[i].pos > strict.errors[first_err].pos,
     };
     if got_further && fixups.verified(&relaxed.ranges, relaxed.escapes_seen, relaxed.reached) {
-        (relaxed.docs, relaxed.errors)
+        docs.into_iter().for_each(deliver);
+        relaxed.errors
     } else {
-        (strict.docs, strict.errors)
+        strict.errors
     }
 }
 
 struct Outcome {
-    docs: Vec<Document>,
     errors: Vec<YamlError>,
     /// Index in `errors` of the error that stopped parsing.
     syntax_error: Option<usize>,
@@ -460,9 +477,14 @@ struct Outcome {
     reached: usize,
 }
 
-fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
-    let mut docs = Vec::new();
+fn parse_with_fixups(
+    text: &str,
+    fx: &compat::Fixups,
+    deliver: &mut dyn FnMut(Document),
+) -> Outcome {
     let mut errors = Vec::new();
+    // Only a rewritten text needs the ranges checked.
+    let keep_ranges = !fx.is_empty();
     let mut syntax_error = None;
     let mut ranges = Vec::new();
     let mut escapes_seen = 0usize;
@@ -533,7 +555,7 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
                 if let Some(r) = root.take() {
                     let empty = r.is_null() && stack.is_empty();
                     if !empty {
-                        docs.push(Document {
+                        deliver(Document {
                             index: doc_index,
                             root: r,
                             has_errors: errors.len() > doc_errors,
@@ -545,8 +567,8 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
             }
             Event::Alias(id) => match anchors.get(&id) {
                 Some((n, size)) => {
-                    decoded += 1 + size;
-                    aliased += size;
+                    decoded = decoded.saturating_add(size.saturating_add(1));
+                    aliased = aliased.saturating_add(*size);
                     if limits::excessive_aliasing(decoded, aliased) {
                         fatal(
                             &mut errors,
@@ -562,7 +584,7 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
                     // counts in full, as go-yaml walks the target again for each alias.
                     let mut n = n.clone();
                     n.pos = pos;
-                    Some((n, 0, 1 + size))
+                    Some((n, 0, size.saturating_add(1)))
                 }
                 None => {
                     errors.push(YamlError {
@@ -583,11 +605,11 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
                 let (start, end) = (span.start.index(), span.end.index());
                 let mut text_value = value.into_owned();
                 match style {
-                    ScalarStyle::DoubleQuoted => {
+                    ScalarStyle::DoubleQuoted if keep_ranges => {
                         ranges.push((start, end));
                         escapes_seen += fx.restore_escapes(text, start, end, &mut text_value);
                     }
-                    ScalarStyle::SingleQuoted => ranges.push((start, end)),
+                    ScalarStyle::SingleQuoted if keep_ranges => ranges.push((start, end)),
                     _ => {}
                 }
                 Some((
@@ -659,9 +681,12 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
                     flow,
                     ..
                 }) => {
-                    if let Some(start) = flow {
+                    if let Some(start) = flow.filter(|_| keep_ranges) {
                         ranges.push((start, span.start.index()));
                     }
+                    let mut items = items;
+                    // Vec growth leaves up to half unused: give it back, trees can be large.
+                    items.shrink_to_fit();
                     Some((
                         Node {
                             pos,
@@ -685,7 +710,7 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
                     mut seen,
                     ..
                 }) => {
-                    if let Some(start) = flow {
+                    if let Some(start) = flow.filter(|_| keep_ranges) {
                         ranges.push((start, span.start.index()));
                     }
                     let path = || {
@@ -694,6 +719,7 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
                         p
                     };
                     apply_merges(&mut entries, merges, &mut seen, &path, &mut errors);
+                    entries.shrink_to_fit();
                     Some((
                         Node {
                             pos,
@@ -723,13 +749,13 @@ fn parse_with_fixups(text: &str, fx: &compat::Fixups) -> Outcome {
                 anchors.insert(anchor, (node.clone(), size));
             }
             if let Some(parent) = stack.last_mut() {
-                *parent.size_mut() += size;
+                let s = parent.size_mut();
+                *s = s.saturating_add(size);
             }
             push_node(&mut stack, &mut root, node, &mut errors);
         }
     }
     Outcome {
-        docs,
         errors,
         syntax_error,
         ranges,
