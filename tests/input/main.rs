@@ -41,12 +41,16 @@ struct Run {
 
 /// `clusterctl validate` in `dir` under the memory cap, killed after [`TIMEOUT`].
 fn validate(dir: &Path) -> Run {
+    validate_with(dir, "none.yaml")
+}
+
+fn validate_with(dir: &Path, cluster: &str) -> Run {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_clusterctl"));
     let start = Instant::now();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "ulimit -v {MEMORY_CAP_KB} && exec \"$0\" validate --cluster none.yaml"
+            "ulimit -v {MEMORY_CAP_KB} && exec \"$0\" validate --cluster {cluster}"
         ))
         .arg(&bin)
         .current_dir(dir)
@@ -135,6 +139,40 @@ fn alias_bombs_end_with_an_error_within_the_cap() {
             run.stderr
         );
     }
+}
+
+#[test]
+fn cluster_yaml_has_the_same_limits() {
+    let dir = repo(
+        "ok.yaml",
+        b"apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+    );
+    let mut bomb = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..9 {
+        let p = format!("*a{}", i - 1);
+        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", vec![p; 10].join(", ")));
+    }
+    std::fs::write(dir.path().join("bomb.yaml"), bomb).unwrap();
+    let run = validate_with(dir.path(), "bomb.yaml");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("bomb.yaml:4:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("document contains excessive aliasing"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        dir.path().join("deep.yaml"),
+        format!("hosts:\n{}\n", "- ".repeat(20_000)),
+    )
+    .unwrap();
+    let run = validate_with(dir.path(), "deep.yaml");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nesting deeper than 10000 levels"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
