@@ -62,14 +62,9 @@ impl Testbed {
         let dir = std::env::var_os("TESTBED_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                match std::env::var("TESTBED_ID")
-                    .ok()
-                    .filter(|i| i != "0" && !i.is_empty())
-                {
-                    Some(id) => repo_root().join(format!(".testbed-{id}")),
-                    None => repo_root().join(".testbed"),
-                }
+            .unwrap_or_else(|| match std::env::var("TESTBED_ID").ok().filter(|i| i != "0" && !i.is_empty()) {
+                Some(id) => repo_root().join(format!(".testbed-{id}")),
+                None => repo_root().join(".testbed"),
             });
         Testbed::load(&dir).map_err(|e| format!("{}: {e}", dir.display()))
     }
@@ -180,11 +175,7 @@ impl Testbed {
     /// The docker container that is the host.
     pub fn container(&self, host: &str) -> &str {
         let name = self.name(host);
-        let i = self
-            .hosts
-            .iter()
-            .position(|(n, _)| n == name)
-            .expect("a testbed host");
+        let i = self.hosts.iter().position(|(n, _)| n == name).expect("a testbed host");
         &self.containers[i]
     }
 
