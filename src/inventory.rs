@@ -329,7 +329,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
     }
     let empty = Node {
         pos: Pos { line: 1, col: 1 },
-        kind: NodeKind::Map(Vec::new()),
+        kind: NodeKind::Map(Default::default()),
     };
     let root = docs.first().map(|d| &d.root).unwrap_or(&empty);
     let top = FieldPath::root();

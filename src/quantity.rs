@@ -188,6 +188,23 @@ impl Quantity {
         q
     }
 
+    /// The exact value in nano units (10^-9).
+    pub fn nano_value(&self) -> i128 {
+        self.num.saturating_mul(10i128.pow(MAX_SCALE - self.scale))
+    }
+
+    /// A quantity of exactly `nanos × 10^-9` (sums of quantities keep full precision this way).
+    pub fn from_nanos(nanos: i128, format: Format) -> Quantity {
+        let mut q = Quantity {
+            raw: String::new(),
+            num: nanos,
+            scale: MAX_SCALE,
+            format,
+        };
+        q.raw = q.canonical();
+        q
+    }
+
     /// `(mantissa, exponent)` as written, the shape of upstream's `int64Amount` for simple forms.
     pub fn int64_amount(&self) -> (i64, i32) {
         let v = self.num.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;

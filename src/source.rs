@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::yaml::{Diagnostic, Severity, SourceRef, escape_controls as esc};
 use git2::{ObjectType, Repository, Status, StatusOptions, TreeWalkMode, TreeWalkResult};
 
 use crate::manifest::RawFile;
@@ -20,6 +21,48 @@ pub struct SourceTree {
     /// Paths under the directory with uncommitted changes (index or work tree, untracked included), sorted.
     /// Always empty for a bare repository.
     pub dirty: Vec<String>,
+    /// Entries under the directory that were not read, and why, sorted by path.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Limits of what one commit's manifest directory may hold (docs/manifests.md): far above real repositories,
+/// low enough that reading them stays bounded.
+pub mod limits {
+    /// A manifest file larger than this is not read (`yaml::limits::MAX_FILE_BYTES`).
+    pub const MAX_FILE_BYTES: usize = crate::yaml::limits::MAX_FILE_BYTES;
+    /// Manifest files read per commit.
+    pub const MAX_FILES: usize = 10_000;
+    /// Bytes of all manifest files together.
+    pub const MAX_TOTAL_BYTES: usize = 64 << 20;
+}
+
+/// An entry of the manifest directory that was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    /// An error (the commit cannot be deployed as it is) rather than a warning.
+    pub error: bool,
+    pub why: String,
+}
+
+impl Skipped {
+    /// The entry as a diagnostic at `path:1:1`, beside the manifests' own.
+    pub fn diagnostic(&self) -> Diagnostic {
+        Diagnostic {
+            source: SourceRef {
+                file: self.path.clone(),
+                line: 1,
+                column: 1,
+            },
+            severity: if self.error {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            field: String::new(),
+            message: self.why.clone(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,27 +73,27 @@ pub enum SourceError {
         #[source]
         source: git2::Error,
     },
-    #[error("ref '{git_ref}' not found in {repo} (try a branch, a tag, a commit id or HEAD~1)")]
+    #[error("ref '{}' not found in {} (try a branch, a tag, a commit id or HEAD~1)", esc(git_ref), esc(&repo.display().to_string()))]
     RefNotFound {
         git_ref: String,
         repo: PathBuf,
         #[source]
         source: git2::Error,
     },
-    #[error("ref '{git_ref}' in {repo} does not point to a commit: {source}")]
+    #[error("ref '{}' in {} does not point to a commit: {source}", esc(git_ref), esc(&repo.display().to_string()))]
     NotACommit {
         git_ref: String,
         repo: PathBuf,
         #[source]
         source: git2::Error,
     },
-    #[error("directory '{dir}' not found in commit {short} of {repo}")]
+    #[error("directory '{}' not found in commit {short} of {}", esc(dir), esc(&repo.display().to_string()))]
     DirNotFound {
         dir: String,
         short: String,
         repo: PathBuf,
     },
-    #[error("'{dir}' in commit {short} of {repo} is a file, not a directory")]
+    #[error("'{}' in commit {short} of {} is a file, not a directory", esc(dir), esc(&repo.display().to_string()))]
     NotADirectory {
         dir: String,
         short: String,
@@ -138,30 +181,88 @@ pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceE
         format!("{dir}/")
     };
     let mut found: Vec<(String, git2::Oid)> = Vec::new();
+    let mut skipped = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
-        let Some(name) = entry.name() else {
-            return TreeWalkResult::Ok;
+        let path = || {
+            format!(
+                "{prefix}{parent}{}",
+                String::from_utf8_lossy(entry.name_bytes())
+            )
         };
-        // Blobs only (0o100644 / 0o100755): symlinks and submodules are skipped.
-        let mode = entry.filemode();
-        if entry.kind() == Some(ObjectType::Blob)
-            && (mode == 0o100644 || mode == 0o100755)
-            && is_manifest(name)
-        {
-            found.push((format!("{prefix}{parent}{name}"), entry.id()));
+        // Regular blobs only (0o100644 / 0o100755); say what else is skipped, as it may hold manifests.
+        match entry.filemode() {
+            0o100644 | 0o100755
+                if entry.kind() == Some(ObjectType::Blob)
+                    && is_manifest(&String::from_utf8_lossy(entry.name_bytes())) =>
+            {
+                found.push((path(), entry.id()));
+            }
+            0o120000 => skipped.push(Skipped {
+                path: path(),
+                error: false,
+                why: "skipped: a symbolic link (clusterctl reads only regular files of the commit)"
+                    .to_string(),
+            }),
+            0o160000 => skipped.push(Skipped {
+                path: path(),
+                error: false,
+                why: "skipped: a Git submodule (clusterctl does not read other repositories)"
+                    .to_string(),
+            }),
+            _ => {}
         }
         TreeWalkResult::Ok
     })
     .map_err(git_err)?;
-    let mut files = Vec::with_capacity(found.len());
-    for (path, oid) in found {
+    found.sort();
+    let odb = r.odb().map_err(git_err)?;
+    let mut files = Vec::with_capacity(found.len().min(limits::MAX_FILES));
+    let mut total = 0usize;
+    for (i, (path, oid)) in found.into_iter().enumerate() {
+        if i == limits::MAX_FILES {
+            skipped.push(Skipped {
+                path,
+                error: true,
+                why: format!(
+                    "more than {} manifest files under the apps directory; clusterctl reads at most {}",
+                    limits::MAX_FILES,
+                    limits::MAX_FILES
+                ),
+            });
+            break;
+        }
+        // The size from the object header: a huge blob is refused without being read.
+        let (size, _) = odb.read_header(oid).map_err(git_err)?;
+        if size > limits::MAX_FILE_BYTES {
+            skipped.push(Skipped {
+                path,
+                error: true,
+                why: format!(
+                    "file is {size} bytes, over the limit of {} MiB (split it into several files)",
+                    limits::MAX_FILE_BYTES >> 20
+                ),
+            });
+            continue;
+        }
+        total += size;
+        if total > limits::MAX_TOTAL_BYTES {
+            skipped.push(Skipped {
+                path,
+                error: true,
+                why: format!(
+                    "the manifest files pass {} MiB together, the most clusterctl reads from one commit",
+                    limits::MAX_TOTAL_BYTES >> 20
+                ),
+            });
+            break;
+        }
         let blob = r.find_blob(oid).map_err(git_err)?;
         files.push(RawFile {
             path,
             bytes: blob.content().to_vec(),
         });
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
 
     let dirty = if r.is_bare() {
         Vec::new()
@@ -173,6 +274,7 @@ pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceE
         short,
         files,
         dirty,
+        skipped,
     })
 }
 

@@ -47,13 +47,18 @@ pub fn load_desired(
     let source = source::read(&g.repo, &g.git_ref, &inv.cluster.apps_dir)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     tracing::debug!(commit = %source.commit, files = source.files.len(), "read the manifests");
-    let parsed = manifest::parse_with(
+    let mut parsed = manifest::parse_with(
         &source.files,
         &manifest::Options {
             node_port_range: inv.cluster.node_port_range,
             service_cidr: inv.cluster.service_cidr.clone(),
         },
     );
+    // What the source did not read (symlinks, submodules, files over a limit) is reported with the rest.
+    parsed
+        .diagnostics
+        .extend(source.skipped.iter().map(crate::source::Skipped::diagnostic));
+    parsed.diagnostics.sort_by(|a, b| a.source.cmp(&b.source));
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
     let expanded = controllers::expand(&parsed.manifests);
     Ok(Desired { source, expanded })

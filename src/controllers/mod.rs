@@ -163,7 +163,7 @@ pub fn replica_set_for(d: &Deployment) -> ReplicaSet {
         ),
         (
             "deployment.kubernetes.io/max-replicas".to_string(),
-            (replicas + max_surge).to_string(),
+            replicas.saturating_add(max_surge).to_string(),
         ),
         (
             "deployment.kubernetes.io/revision".to_string(),

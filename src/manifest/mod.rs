@@ -200,12 +200,9 @@ pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
                 continue;
             }
         };
-        let (docs, yaml_errors) = yaml::parse_documents(text);
-        for e in yaml_errors {
-            out.diagnostics
-                .push(diag(&file.path, e.pos, &e.path, Severity::Error, e.message));
-        }
-        for doc in &docs {
+        // One document tree at a time: only the decoded objects are kept.
+        let yaml_errors = yaml::for_each_document(text, &mut |doc| {
+            let doc = &doc;
             let mut objects = Vec::new();
             read_document(
                 &file.path,
@@ -230,9 +227,9 @@ pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
                             severity: Severity::Error,
                             field: String::new(),
                             message: format!(
-                                "duplicate {} \"{}\" (first defined at {first})",
+                                "duplicate {} {} (first defined at {first})",
                                 object.kind(),
-                                object.qualified_name()
+                                yaml::go_quote(&object.qualified_name())
                             ),
                         });
                         ok = false;
@@ -244,6 +241,10 @@ pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
                     out.manifests.push(Manifest { object, source });
                 }
             }
+        });
+        for e in yaml_errors {
+            out.diagnostics
+                .push(diag(&file.path, e.pos, &e.path, Severity::Error, e.message));
         }
     }
     out.diagnostics.sort_by(|a, b| a.source.cmp(&b.source));

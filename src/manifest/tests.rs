@@ -541,3 +541,30 @@ fn non_utf8_files_are_reported() {
     }]);
     assert_eq!(render(&parsed), vec!["a.yaml:2:7: file is not valid UTF-8"]);
 }
+
+#[test]
+fn runtime_strings_hostname_and_value_from() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostname: \"a\\nb\"\n  subdomain: Sub\n  containers:\n  - name: a\n    image: \"nginx\\tx\"\n    workingDir: \"/a\\0b\"\n    args: [ok, \"x\\0\"]\n    env:\n    - name: A\n      value: \"1\\0\"\n    - name: B\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n";
+    assert_eq!(
+        check(&[("apps/p.yaml", pod)]),
+        vec![
+            "apps/p.yaml:6:13: spec.hostname: Invalid value: \"a\\nb\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+            "apps/p.yaml:7:14: spec.subdomain: Invalid value: \"Sub\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+            "apps/p.yaml:10:12: spec.containers[0].image: Invalid value: \"nginx\\tx\": must not contain whitespace or control characters (not a valid image reference)",
+            "apps/p.yaml:11:17: spec.containers[0].workingDir: Invalid value: \"/a\\x00b\": must not contain a NUL character (the container runtime cannot carry it)",
+            "apps/p.yaml:12:16: spec.containers[0].args[1]: Invalid value: \"x\\x00\": must not contain a NUL character (the container runtime cannot carry it)",
+            "apps/p.yaml:15:14: spec.containers[0].env[0].value: Invalid value: \"1\\x00\": must not contain a NUL character (the container runtime cannot carry it)",
+            "warning: apps/p.yaml:17:7: spec.containers[0].env[1].valueFrom: clusterctl does not support this field yet; the variable \"B\" is not set in the container",
+        ]
+    );
+}
+
+#[test]
+fn control_characters_in_file_names_are_escaped() {
+    let out = check(&[("apps/\u{1b}[31mred.yaml", "apiVersion: v1\nkind: Pod\n")]);
+    assert!(!out.is_empty());
+    for line in &out {
+        assert!(line.starts_with("apps/\\x1b[31mred.yaml:"), "{out:?}");
+        assert!(!line.contains('\u{1b}'), "{out:?}");
+    }
+}

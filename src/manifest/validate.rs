@@ -124,6 +124,18 @@ impl Issues {
 
 const UNSUPPORTED_FIELD: &str = "clusterctl does not support this field; it is ignored";
 
+/// A string passed to the container runtime (an argv element of `docker create`) cannot hold a NUL byte:
+/// the kernel would cut it there, so it is refused here rather than failing half-way through an apply.
+fn runtime_string(v: &mut Issues, path: &FieldPath, value: &str) {
+    if value.contains('\0') {
+        v.invalid_str(
+            path,
+            value,
+            "must not contain a NUL character (the container runtime cannot carry it)",
+        );
+    }
+}
+
 /// Validate a defaulted object. `tree` is the document it was read from (for "was it written" checks).
 pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
     let mut v = Issues::default();
@@ -599,6 +611,15 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     if let Some(ns) = &spec.node_selector {
         validate_labels(v, ns, &sp.child("nodeSelector"));
     }
+    // The API server's ValidatePodSpec: both are DNS-1123 labels (a newline would become a line of the
+    // container's /etc/hosts).
+    for (field, value) in [("hostname", &spec.hostname), ("subdomain", &spec.subdomain)] {
+        if let Some(h) = value.as_deref().filter(|h| !h.is_empty()) {
+            for msg in rules::is_dns1123_label(h) {
+                v.invalid_str(&sp.child(field), h, &msg);
+            }
+        }
+    }
     if let Some(nn) = spec.node_name.as_deref()
         && !nn.is_empty()
     {
@@ -702,7 +723,23 @@ fn containers(v: &mut Issues, cs: &[Container], cp: &FieldPath) {
                 img,
                 "must not have leading or trailing whitespace",
             ),
+            // An image reference has no whitespace or control characters; docker would refuse it only
+            // after the pod's sandbox was created.
+            Some(img) if img.chars().any(|c| c.is_whitespace() || c.is_control()) => v.invalid_str(
+                &p.child("image"),
+                img,
+                "must not contain whitespace or control characters (not a valid image reference)",
+            ),
             Some(_) => {}
+        }
+        if let Some(wd) = c.working_dir.as_deref() {
+            runtime_string(v, &p.child("workingDir"), wd);
+        }
+        for (j, a) in c.command.iter().flatten().enumerate() {
+            runtime_string(v, &p.child("command").index(j), a);
+        }
+        for (j, a) in c.args.iter().flatten().enumerate() {
+            runtime_string(v, &p.child("args").index(j), a);
         }
         if let Some(pp) = c.image_pull_policy.as_deref()
             && !["Always", "IfNotPresent", "Never"].contains(&pp)
@@ -765,6 +802,18 @@ fn containers(v: &mut Issues, cs: &[Container], cp: &FieldPath) {
                 for msg in rules::is_env_var_name(&e.name) {
                     v.invalid_str(&ep.child("name"), &e.name, &msg);
                 }
+            }
+            if let Some(val) = e.value.as_deref() {
+                runtime_string(v, &ep.child("value"), val);
+            }
+            if e.value_from.is_some() {
+                v.warn(
+                    &ep.child("valueFrom"),
+                    format!(
+                        "clusterctl does not support this field yet; the variable {} is not set in the container",
+                        go_quote(&e.name)
+                    ),
+                );
             }
         }
         if let Some(r) = &c.resources {

@@ -177,22 +177,29 @@ fn parse_q(s: &str) -> Option<Quantity> {
     Quantity::parse(s).ok()
 }
 
-/// Pod requests and limits the way kubectl totals them: containers summed, each init container taken as a
-/// maximum (they run one at a time), requests defaulted from limits as the API server does.
+/// Pod requests and limits as kubectl totals them (`resourcehelper.PodRequestsAndLimits`, i.e. upstream's
+/// `PodRequests` / `PodLimits`): containers summed; sidecars (init containers with `restartPolicy: Always`)
+/// added and counted under every later init container; each init container's need taken as a maximum
+/// (they run one at a time); overhead added. Requests are defaulted from limits as the API server does.
+/// Exact: the quantities are summed at full precision.
 fn pod_requests_limits(
     pod: &Pod,
 ) -> (BTreeMap<String, QuantitySum>, BTreeMap<String, QuantitySum>) {
+    type List = BTreeMap<String, QuantitySum>;
     let spec = pod.spec.clone().unwrap_or_default();
-    let sum = |cs: &[Container], f: &dyn Fn(&Container) -> BTreeMap<String, String>| {
-        let mut out: BTreeMap<String, QuantitySum> = BTreeMap::new();
-        for c in cs {
-            for (k, v) in f(c) {
-                if let Some(q) = parse_q(&v) {
-                    out.entry(k).or_default().add(&q);
-                }
+    let list = |m: BTreeMap<String, String>| -> List {
+        let mut out = List::new();
+        for (k, v) in m {
+            if let Some(q) = parse_q(&v) {
+                out.entry(k).or_default().add(&q);
             }
         }
         out
+    };
+    let add = |to: &mut List, from: &List| {
+        for (k, v) in from {
+            to.entry(k.clone()).or_default().add_sum(v);
+        }
     };
     let limits_of = |c: &Container| -> BTreeMap<String, String> {
         c.resources
@@ -203,45 +210,47 @@ fn pod_requests_limits(
             .map(|(k, v)| (k, v.0))
             .collect()
     };
-    let mut reqs = sum(&spec.containers, &effective_requests);
-    let mut lims = sum(&spec.containers, &limits_of);
-    for ic in spec.init_containers.iter().flatten() {
-        for (target, one) in [
-            (
-                &mut reqs,
-                sum(std::slice::from_ref(ic), &effective_requests),
-            ),
-            (&mut lims, sum(std::slice::from_ref(ic), &limits_of)),
-        ] {
-            for (k, v) in one {
-                target.entry(k).or_default().max_with(&v);
+    let total = |of: &dyn Fn(&Container) -> BTreeMap<String, String>| -> List {
+        let mut out = List::new();
+        for c in &spec.containers {
+            add(&mut out, &list(of(c)));
+        }
+        let (mut sidecars, mut init_max) = (List::new(), List::new());
+        for ic in spec.init_containers.iter().flatten() {
+            let own = list(of(ic));
+            let need = if ic.restart_policy.as_deref() == Some("Always") {
+                add(&mut out, &own);
+                add(&mut sidecars, &own);
+                sidecars.clone()
+            } else {
+                let mut t = own;
+                add(&mut t, &sidecars);
+                t
+            };
+            for (k, v) in need {
+                init_max.entry(k).or_default().max_with(&v);
             }
         }
-    }
-    // The amounts come from the scheduler's accounting (sidecars, overhead, init maxima), so describe
-    // and placement always agree; the sums above only supply each resource's display format.
-    let sched = crate::scheduler::pod_requests(pod, false);
-    let mut amounts: Vec<(&str, i128)> = vec![
-        ("cpu", i128::from(sched.milli_cpu)),
-        ("memory", i128::from(sched.memory) * 1000),
-        (
-            "ephemeral-storage",
-            i128::from(sched.ephemeral_storage) * 1000,
-        ),
-    ];
-    amounts.extend(
-        sched
-            .scalar
-            .iter()
-            .map(|(k, v)| (k.as_str(), i128::from(*v) * 1000)),
-    );
-    for (k, milli) in amounts {
-        match reqs.get_mut(k) {
-            Some(q) => *q = q.with_milli(milli),
-            None if milli != 0 => {
-                reqs.insert(k.to_string(), QuantitySum::default().with_milli(milli));
-            }
-            None => {}
+        for (k, v) in init_max {
+            out.entry(k).or_default().max_with(&v);
+        }
+        out
+    };
+    let mut reqs = total(&effective_requests);
+    let mut lims = total(&limits_of);
+    let overhead: BTreeMap<String, String> = spec
+        .overhead
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    let overhead = list(overhead);
+    add(&mut reqs, &overhead);
+    // Limits get overhead only for resources that have a limit.
+    for (k, v) in &overhead {
+        if let Some(l) = lims.get_mut(k) {
+            l.add_sum(v);
         }
     }
     (reqs, lims)

@@ -134,7 +134,7 @@ fn render_pending(out: &mut String, plan: &Plan) {
     }
     let _ = writeln!(out, "\nPods that fit on no node (they stay Pending):");
     for p in &plan.pending {
-        let _ = writeln!(out, "  ! pod {}/{}: {}", p.namespace, p.name, p.fit);
+        let _ = writeln!(out, "  ! pod {}/{}: {}", p.namespace, p.name, p.message());
     }
 }
 

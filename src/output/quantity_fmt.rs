@@ -4,69 +4,61 @@
 
 use crate::quantity::{Format, Quantity};
 
-/// A running total kept in milli-units, exact for anything the scheduler can express.
+/// A running total kept in nano units: exact, like `resource.Quantity.Add` (fractional cpu or memory is
+/// never rounded to millicores or bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct QuantitySum {
-    milli: i128,
+    nanos: i128,
     /// Format of the first quantity added (Go's `Quantity.Add` keeps the receiver's format).
     format: Option<Format>,
 }
 
 impl QuantitySum {
     pub fn add(&mut self, q: &Quantity) {
-        self.milli += i128::from(q.milli_value());
+        self.nanos = self.nanos.saturating_add(q.nano_value());
         self.format.get_or_insert(q.format);
     }
 
     pub fn add_sum(&mut self, other: &QuantitySum) {
-        self.milli += other.milli;
+        self.nanos = self.nanos.saturating_add(other.nanos);
         if let Some(f) = other.format {
             self.format.get_or_insert(f);
         }
     }
 
-    /// Keeps the larger of the two (used for init containers, which run one at a time).
+    /// Upstream's `maxResourceList`: the larger one replaces this one, format included (init containers
+    /// run one at a time).
     pub fn max_with(&mut self, other: &QuantitySum) {
-        if other.milli > self.milli {
-            self.milli = other.milli;
-            if self.format.is_none() {
-                self.format = other.format;
-            }
+        if other.nanos > self.nanos || self.format.is_none() {
+            *self = *other;
         }
     }
 
-    /// The same display format with another amount (totals computed elsewhere, printed like kubectl).
-    pub fn with_milli(self, milli: i128) -> QuantitySum {
-        QuantitySum { milli, ..self }
-    }
-
+    /// Milli-units, rounded up like `Quantity.MilliValue()`.
     pub fn milli_value(&self) -> i128 {
-        self.milli
+        ceil_div(self.nanos, 1_000_000)
     }
 
     /// Whole units, rounded up like `Quantity.Value()`.
     pub fn value(&self) -> i128 {
-        (self.milli + 999).div_euclid(1000)
+        ceil_div(self.nanos, 1_000_000_000)
     }
 
     pub fn is_zero(&self) -> bool {
-        self.milli == 0
+        self.nanos == 0
     }
+}
+
+fn ceil_div(a: i128, b: i128) -> i128 {
+    let q = a.div_euclid(b);
+    if a.rem_euclid(b) == 0 { q } else { q + 1 }
 }
 
 impl std::fmt::Display for QuantitySum {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&canonical(
-            self.milli,
-            self.format.unwrap_or(Format::DecimalSI),
-        ))
+        let format = self.format.unwrap_or(Format::DecimalSI);
+        f.write_str(&Quantity::from_nanos(self.nanos, format).canonical())
     }
-}
-
-/// Canonical text of `milli / 1000` in `format`: `resource.Quantity.String()`, via [`Quantity::canonical`].
-pub fn canonical(milli: i128, format: Format) -> String {
-    let milli = i64::try_from(milli).unwrap_or(if milli < 0 { i64::MIN } else { i64::MAX });
-    Quantity::from_scaled(milli, 3, format).canonical()
 }
 
 #[cfg(test)]
@@ -100,5 +92,16 @@ mod tests {
         assert_eq!(sum(&["512"]), "512");
         assert_eq!(sum(&["128M"]), "128M");
         assert_eq!(sum(&["129e6"]), "129e6");
+    }
+
+    #[test]
+    fn full_precision() {
+        // Not rounded to millicores or bytes, as `resource.Quantity.Add` keeps every digit.
+        assert_eq!(sum(&["100u", "1m"]), "1100u");
+        assert_eq!(sum(&["0.5n", "1n"]), "2n");
+        assert_eq!(sum(&["1.5", "1"]), "2500m");
+        assert_eq!(sum(&["100.5Mi"]), "102912Ki");
+        assert_eq!(sum(&["1.1Ki"]), "1126400m");
+        assert_eq!(sum(&["250n", "250n"]), "500n");
     }
 }

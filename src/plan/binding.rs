@@ -176,6 +176,7 @@ fn stay_pending(
         namespace: new.set.namespace.clone(),
         name: new.name,
         fit,
+        count: 1,
     });
 }
 

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::{Action, Change, ChangeKind, Detail, Drift, PlanInput, Reason, TemplateChange, pod_ip};
+use super::{
+    Action, Change, ChangeKind, Detail, Drift, PendingPod, PlanInput, Reason, TemplateChange, pod_ip,
+};
 use crate::controllers::{self, PodNaming, PodSet};
 use crate::model::{self, ObservedPod, OwnerRef};
 use crate::runtime::Runtime;
@@ -31,6 +33,41 @@ pub(super) struct Diff<'s> {
     /// Replace, Delete and Start changes (Replace changes hold only the destroy steps so far).
     pub changes: Vec<Change>,
     pub to_create: Vec<NewPod<'s>>,
+    /// Sets cut short: more pods missing than all nodes could ever hold.
+    pub counted: Vec<Counted>,
+}
+
+/// The missing pods of a set beyond the cluster's pod capacity: only `capacity + 1` are named and
+/// scheduled (the last one for the scheduler's message); `unplaceable` more are just counted.
+pub(super) struct Counted {
+    pub namespace: String,
+    pub prefix: String,
+    /// The named pods past the capacity, whose Pending entries fold into the count.
+    pub names: BTreeSet<String>,
+    pub unplaceable: usize,
+}
+
+/// Folds each cut-short set's Pending pods into one entry `<prefix>*` with the count.
+pub(super) fn collapse_counted(counted: Vec<Counted>, pending: &mut Vec<PendingPod>) {
+    for c in counted {
+        let mut count = c.unplaceable;
+        let mut last: Option<PendingPod> = None;
+        pending.retain(|p| {
+            let mine = p.namespace == c.namespace && c.names.contains(&p.name);
+            if mine {
+                count += 1;
+                last = Some(p.clone());
+            }
+            !mine
+        });
+        if let Some(p) = last {
+            pending.push(PendingPod {
+                name: format!("{}*", c.prefix),
+                count,
+                ..p
+            });
+        }
+    }
 }
 
 /// Diffs every pod set of `input`, then prunes what no set owns.
@@ -40,6 +77,7 @@ pub(super) fn diff<'s>(
     pod_cidrs: &BTreeMap<String, String>,
 ) -> Diff<'s> {
     let mut d = Diff::default();
+    let capacity = crate::scheduler::pod_capacity(input.nodes);
     let mut claimed: BTreeSet<usize> = BTreeSet::new();
     for set in input.pod_sets {
         let members: Vec<usize> = observed
@@ -49,7 +87,7 @@ pub(super) fn diff<'s>(
             .map(|(i, _)| i)
             .collect();
         claimed.extend(members.iter().copied());
-        diff_set(input, observed, pod_cidrs, set, &members, &mut d);
+        diff_set(input, observed, pod_cidrs, set, &members, capacity, &mut d);
     }
     prune_unclaimed(input, observed, &claimed, &mut d.changes);
     d
@@ -62,6 +100,7 @@ fn diff_set<'s>(
     pod_cidrs: &BTreeMap<String, String>,
     set: &'s PodSet,
     members: &[usize],
+    capacity: usize,
     d: &mut Diff<'s>,
 ) {
     let mut current = replace_drifted(input, observed, pod_cidrs, set, members, d);
@@ -87,9 +126,21 @@ fn diff_set<'s>(
             }
         }
     }
-    let missing = desired.saturating_sub(current.len() + replaced);
+    let mut missing = desired.saturating_sub(current.len() + replaced);
+    // Missing pods beyond what the nodes could ever hold are counted, not materialised one by one.
+    let unplaceable = missing.saturating_sub(capacity + 1);
+    missing -= unplaceable;
     let taken: BTreeSet<&str> = members.iter().map(|&i| observed[i].name.as_str()).collect();
-    for name in missing_names(set, &taken, missing) {
+    let names = missing_names(set, &taken, missing);
+    if let (true, PodNaming::Generated { prefix }) = (unplaceable > 0, &set.naming) {
+        d.counted.push(Counted {
+            namespace: set.namespace.clone(),
+            prefix: prefix.clone(),
+            names: names.iter().cloned().collect(),
+            unplaceable,
+        });
+    }
+    for name in names {
         d.to_create.push(NewPod {
             set,
             name,

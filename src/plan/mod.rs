@@ -93,15 +93,23 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingPod {
     pub namespace: String,
+    /// The pod's name; `<prefix>*` for a group of a set's pods counted, not named (see `count`).
     pub name: String,
     /// Why no node fits; `Display` words it as kube-scheduler does (`0/4 nodes are available: …`).
     pub fit: FitError,
+    /// How many pods this entry stands for: 1, or more for the missing pods of a set beyond what the
+    /// nodes could ever hold (`replicas: 2147483647` is valid), which are counted, never materialised.
+    pub count: usize,
 }
 
 impl PendingPod {
-    /// kube-scheduler's message: `0/4 nodes are available: …`.
+    /// kube-scheduler's message: `0/4 nodes are available: …`, after `N pods Pending: ` for a group.
     pub fn message(&self) -> String {
-        self.fit.to_string()
+        if self.count > 1 {
+            format!("{} pods Pending: {}", self.count, self.fit)
+        } else {
+            self.fit.to_string()
+        }
     }
 }
 
@@ -156,6 +164,7 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
 
     let diff = diff::diff(input, &observed, &pod_cidrs);
     let mut changes = diff.changes;
+    let counted = diff.counted;
     let mut pending = Vec::new();
     let mut binding = Binding {
         created: binding::bind(
@@ -168,6 +177,7 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
         ),
         services: ServicesAfter::default(),
     };
+    diff::collapse_counted(counted, &mut pending);
 
     if let Some(net) = input.network {
         let rules = services::plan_rules(input, net, &observed, &changes, &binding.created);

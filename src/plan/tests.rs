@@ -400,6 +400,29 @@ fn drift_by_hand_is_detected() {
 }
 
 #[test]
+fn huge_replica_counts_are_counted_not_materialised() {
+    // Valid Kubernetes: 2^31-1 replicas. The pods no node can hold are summarised in one line.
+    let sim = Sim::new();
+    let plan = sim.plan(&[deployment(i32::MAX as u32, "nginx")]);
+    let placed = plan.summary.add;
+    let nodes = crate::nodes::node_objects(&sim.inv, &sim.state);
+    assert!(
+        placed > 0 && placed <= crate::scheduler::pod_capacity(&nodes),
+        "{placed}"
+    );
+    assert_eq!(plan.pending.len(), 1, "{:?}", plan.pending);
+    let p = &plan.pending[0];
+    assert!(p.name.ends_with('*'), "{}", p.name);
+    assert_eq!(
+        p.message(),
+        format!(
+            "{} pods Pending: 0/4 nodes are available: 1 node(s) had untolerated taint {{node-role.kubernetes.io/master: }}, 3 Too many pods.",
+            i32::MAX as usize - placed
+        )
+    );
+}
+
+#[test]
 fn unschedulable_pods_stay_pending_with_the_scheduler_message() {
     let sim = Sim::new();
     let plan = sim.plan(&[bare_pod("5")]);

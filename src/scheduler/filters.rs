@@ -304,11 +304,40 @@ fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool
     }
 }
 
-/// A term matches iff it has at least one requirement and all of them match.
+/// Whether upstream can parse the requirement (`labels.NewRequirement` / the field selector of
+/// `nodeaffinity.NewNodeSelector`): a term with one it cannot parse never matches, whatever the node.
+fn requirement_parses(r: &NodeSelectorRequirement, field: bool) -> bool {
+    use crate::rules;
+    let values = r.values.as_deref().unwrap_or(&[]);
+    if field {
+        return r.key == "metadata.name"
+            && matches!(r.operator.as_str(), "In" | "NotIn")
+            && values.len() == 1;
+    }
+    rules::is_qualified_name(&r.key).is_empty()
+        && match r.operator.as_str() {
+            "In" | "NotIn" => {
+                !values.is_empty()
+                    && values
+                        .iter()
+                        .all(|v| rules::is_valid_label_value(v).is_empty())
+            }
+            "Exists" | "DoesNotExist" => values.is_empty(),
+            "Gt" | "Lt" => values.len() == 1 && values[0].parse::<i64>().is_ok(),
+            _ => false,
+        }
+}
+
+/// A term matches iff it has at least one requirement, all of them parse and all of them match.
 pub fn term_matches(term: &NodeSelectorTerm, node: &NodeInfo) -> bool {
     let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
     let fields = term.match_fields.as_deref().unwrap_or(&[]);
     if exprs.is_empty() && fields.is_empty() {
+        return false;
+    }
+    if !exprs.iter().all(|r| requirement_parses(r, false))
+        || !fields.iter().all(|r| requirement_parses(r, true))
+    {
         return false;
     }
     exprs

@@ -218,6 +218,17 @@ impl Scheduler {
     }
 }
 
+/// How many pods all `nodes` together may ever hold (the sum of their `allocatable.pods`): of a set's
+/// missing pods, more than this can never all be placed, so the planner schedules at most this many
+/// (plus one, for the message) one by one and only counts the rest (`replicas: 2147483647` is valid).
+pub fn pod_capacity(nodes: &[Node]) -> usize {
+    Snapshot::new(nodes, &[])
+        .nodes
+        .iter()
+        .map(|n| usize::try_from(n.allowed_pods).unwrap_or(0))
+        .sum()
+}
+
 /// `0/N nodes are available: <count> <reason>, ….` — counts per reason string, sorted as strings.
 pub fn fit_message<'a>(total_nodes: usize, reasons: impl Iterator<Item = &'a Reason>) -> String {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();

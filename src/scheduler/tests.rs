@@ -297,6 +297,41 @@ fn node_selector_and_required_affinity() {
         err.to_string(),
         "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
     );
+    // A term upstream cannot parse never matches: NotIn with a value that is no label value would
+    // otherwise match every node, In with one would match none anyway; the other term still counts.
+    for bad in [
+        json!({"key": "disk", "operator": "NotIn", "values": ["not a label value!"]}),
+        json!({"key": "disk", "operator": "NotIn", "values": []}),
+        json!({"key": "bad key!", "operator": "DoesNotExist"}),
+        json!({"key": "gen", "operator": "Gt", "values": ["x"]}),
+        json!({"key": "disk", "operator": "Exists", "values": ["ssd"]}),
+    ] {
+        let err = s
+            .schedule(&aff(json!([{"matchExpressions": [bad.clone()]}])))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("3 node(s) didn't match Pod's node affinity/selector"),
+            "{bad}: {err}"
+        );
+        let ok = s
+            .schedule(&aff(json!([{"matchExpressions": [bad.clone()]}, {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["hdd"]}]}])))
+            .unwrap();
+        assert_eq!(ok.node, "b", "{bad}");
+    }
+    let err = s
+        .schedule(&aff(json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["a", "b"]}]}])))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("3 node(s) didn't match"),
+        "{err}"
+    );
+    assert_eq!(
+        s.schedule(&aff(json!([{"matchExpressions": [{"key": "disk", "operator": "NotIn", "values": ["ssd", "hdd"]}]}])))
+            .unwrap()
+            .node,
+        "c"
+    );
 }
 
 #[test]

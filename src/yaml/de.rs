@@ -584,8 +584,8 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for SpannedVisitor<T> {
                 plain,
                 tag: (!tag.is_empty()).then_some(tag),
             }),
-            1 => NodeKind::Seq(Vec::new()),
-            _ => NodeKind::Map(Vec::new()),
+            1 => NodeKind::Seq(Default::default()),
+            _ => NodeKind::Map(Default::default()),
         };
         Ok(Spanned {
             node: Node { pos, kind },
