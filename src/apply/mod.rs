@@ -427,7 +427,14 @@ mod tests {
             format_version: PLAN_FORMAT_VERSION,
             commit: "c".into(),
             changes: (0..n)
-                .map(|i| change(ChangeKind::Pod, Action::Create, &format!("web-{i}"), "docker"))
+                .map(|i| {
+                    change(
+                        ChangeKind::Pod,
+                        Action::Create,
+                        &format!("web-{i}"),
+                        "docker",
+                    )
+                })
                 .collect(),
             pending: vec![],
             unreachable_nodes: vec![],

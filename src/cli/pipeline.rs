@@ -55,9 +55,12 @@ pub fn load_desired(
         },
     );
     // What the source did not read (symlinks, submodules, files over a limit) is reported with the rest.
-    parsed
-        .diagnostics
-        .extend(source.skipped.iter().map(crate::source::Skipped::diagnostic));
+    parsed.diagnostics.extend(
+        source
+            .skipped
+            .iter()
+            .map(crate::source::Skipped::diagnostic),
+    );
     parsed.diagnostics.sort_by(|a, b| a.source.cmp(&b.source));
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
     let expanded = controllers::expand(&parsed.manifests);

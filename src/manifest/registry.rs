@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-
 /// Checks an explicit nodePort against the range and the ports already claimed (in file order), with
 /// the API server's messages. Returns the message for `spec.ports[i].nodePort`, if any.
 pub fn check_node_port(

@@ -12,12 +12,12 @@ use super::{
     Action, BoundPod, Change, ChangeKind, Detail, PendingPod, PlanInput, Reason, existing_pod, key,
     leaving, pod_ip,
 };
+use crate::cmd::Cmd;
 use crate::controllers::{self, PodSet};
 use crate::model::ObservedPod;
 use crate::network::PodIps;
 use crate::runtime::PodRun;
 use crate::scheduler::{FitError, Placement, Scheduler};
-use crate::cmd::Cmd;
 
 /// Binds `to_create`: appends Create changes to `changes` (or completes their Replace change), and the
 /// pods that fit nowhere to `pending`. Returns the created pods, in plan order.

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{
-    Action, Change, ChangeKind, Detail, Drift, PendingPod, PlanInput, Reason, TemplateChange, pod_ip,
+    Action, Change, ChangeKind, Detail, Drift, PendingPod, PlanInput, Reason, TemplateChange,
+    pod_ip,
 };
 use crate::controllers::{self, PodNaming, PodSet};
 use crate::model::{self, ObservedPod, OwnerRef};

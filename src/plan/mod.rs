@@ -22,11 +22,11 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde::{Deserialize, Serialize};
 
+use crate::cmd::Cmd;
 use crate::controllers::PodSet;
 use crate::model::{self, ObservedPod, ObservedState, OwnerRef};
 use crate::runtime::Runtime;
 use crate::scheduler::FitError;
-use crate::cmd::Cmd;
 
 pub use reason::{Detail, Drift, Reason, TemplateChange};
 pub use roster::roster_after;

@@ -12,13 +12,13 @@ use super::{
     Action, BoundPod, Change, ChangeKind, Detail, PlanInput, Reason, existing_pod, key, leaving,
     pod_ip,
 };
+use crate::cmd::Cmd;
 use crate::model::{ObservedNode, ObservedPod};
 use crate::network::HostNet;
 use crate::services::alloc::{Allocation, InUse};
 use crate::services::iptables::{self, SavedTable};
 use crate::services::render::{self, Jump, Ruleset};
 use crate::services::{self, Allocated, EndpointPod, Protocol, ServicePort};
-use crate::cmd::Cmd;
 
 /// Cluster network settings and the desired services: the planner's network input.
 #[derive(Debug, Clone)]

@@ -322,10 +322,7 @@ fn node_selector_and_required_affinity() {
     let err = s
         .schedule(&aff(json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["a", "b"]}]}])))
         .unwrap_err();
-    assert!(
-        err.to_string().contains("3 node(s) didn't match"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("3 node(s) didn't match"), "{err}");
     assert_eq!(
         s.schedule(&aff(json!([{"matchExpressions": [{"key": "disk", "operator": "NotIn", "values": ["ssd", "hdd"]}]}])))
             .unwrap()

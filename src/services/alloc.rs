@@ -10,7 +10,6 @@ use std::net::Ipv4Addr;
 
 use k8s_openapi::api::core::v1::Service;
 
-
 /// What is already in use on the hosts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InUse {

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use clusterctl::manifest::RawFile;
 use clusterctl::manifest::{Object, parse};
-use clusterctl::yaml::Severity;
 use clusterctl::runtime::docker::DockerRuntime;
 use clusterctl::runtime::{PodRun, Runtime};
-use clusterctl::manifest::RawFile;
+use clusterctl::yaml::Severity;
 
 const VALUES: &[&str] = &[
     "a\u{0}b",

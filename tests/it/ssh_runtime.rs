@@ -9,6 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clusterctl::cmd::Cmd;
 use clusterctl::inventory::{self, Host, Inventory, SshSettings};
 use clusterctl::model::{
     OBSERVED_FORMAT_VERSION, ObservedNode, ObservedState, OwnerRef, labels, observed_pods,
@@ -16,7 +17,6 @@ use clusterctl::model::{
 use clusterctl::runtime::docker::{DockerRuntime, container_name, sandbox_name};
 use clusterctl::runtime::{PodRun, Runtime, runtime_for};
 use clusterctl::transport::ssh::SshConnector;
-use clusterctl::cmd::Cmd;
 use clusterctl::transport::{Connector, Transport, TransportError};
 use serde_json::json;
 
@@ -57,7 +57,9 @@ async fn connect(
     host: &Host,
     ssh: &SshSettings,
 ) -> Result<Arc<dyn Transport>, TransportError> {
-    connector.connect(&clusterctl::observe::target(host, ssh)).await
+    connector
+        .connect(&clusterctl::observe::target(host, ssh))
+        .await
 }
 
 async fn run_ok(t: &dyn Transport, c: &Cmd) -> String {
