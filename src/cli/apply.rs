@@ -27,11 +27,10 @@ pub async fn run(g: &Global, args: &ApplyArgs, ui: &Ui) -> Result<i32, CliError>
     pipeline::warn_dirty(&desired, ui);
     let connected = pipeline::observe(&inv, None).await?;
     pipeline::warn_unreachable(&connected.state, ui);
+    let (user, machine) = lock::local_identity();
     let holder = lock::Holder {
-        user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-        machine: hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        user,
+        machine,
         commit: desired.source.short.clone(),
         started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         pid: std::process::id(),

@@ -172,6 +172,7 @@ mod tests {
             strict_host_key_checking: true,
             connect_timeout: 10,
             max_sessions: 8,
+            ..SshSettings::default()
         }
     }
 

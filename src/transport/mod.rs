@@ -121,6 +121,14 @@ pub enum TransportError {
         user: String,
         reason: String,
     },
+    /// The command did not finish within its deadline (`ssh.readTimeout` / `ssh.writeTimeout`): the host or
+    /// its runtime hangs. Callers treat the host like an unreachable one for the rest of the run.
+    #[error("{host}: {program} did not answer within {secs} s")]
+    Timeout {
+        host: String,
+        program: String,
+        secs: u64,
+    },
     /// The command could not be started or its result could not be read (not a non-zero exit).
     #[error("{host}: cannot run `{program}`: {reason}")]
     Exec {
@@ -148,6 +156,7 @@ impl TransportError {
             | TransportError::HostKeyUnknown { host, .. }
             | TransportError::HostKeyChanged { host, .. }
             | TransportError::Auth { host, .. }
+            | TransportError::Timeout { host, .. }
             | TransportError::Exec { host, .. }
             | TransportError::InvalidCommand { host, .. }
             | TransportError::Setup { host, .. } => host,

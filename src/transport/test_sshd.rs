@@ -160,6 +160,7 @@ impl TestSshd {
             strict_host_key_checking: strict,
             connect_timeout: 5,
             max_sessions: 8,
+            ..SshSettings::default()
         }
     }
 
