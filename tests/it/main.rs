@@ -6,3 +6,4 @@ mod pipeline;
 mod scheduling;
 mod services;
 mod testbed;
+mod transport;
