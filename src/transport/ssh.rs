@@ -13,7 +13,7 @@
 //! `GlobalKnownHostsFile /dev/null`. Paths are written as quoted config words with `%` doubled, so spaces and
 //! `%` reach ssh byte-exact ([`config_word`]).
 //!
-//! Lifetime: control sockets live in a private `0700` directory `$TMPDIR/clusterctl-ssh-<pid>-<start>-<n>`.
+//! Lifetime: control sockets live in a private `0700` directory `$TMPDIR/clusterctl-ssh-<pid>-s<start>-<n>`.
 //! Each transport holds one idle mux client connection to its master (the *lifeline*); masters are started
 //! with a short `ControlPersist`, so once the lifeline closes — on `close`, on drop, or because the process
 //! was killed and the kernel closed it — the master exits within [`MASTER_LINGER_SECS`]. Directories of
@@ -69,11 +69,20 @@ fn creator_alive(pid: u32, start: u64) -> bool {
     }
 }
 
-/// `(pid, start)` from a control directory name `clusterctl-ssh-<pid>-<start>-<n>`.
+/// `(pid, start)` from a control directory name `clusterctl-ssh-<pid>-s<start>-<n>`. Names of older
+/// clusterctl versions (`clusterctl-ssh-<pid>-<n>-<nanos>`) carry no start time: `start` is then 0, which
+/// counts as alive while the pid exists.
 fn parse_control_dir_name(name: &str) -> Option<(u32, u64)> {
     let mut parts = name.strip_prefix(CONTROL_DIR_PREFIX)?.split('-');
     let pid = parts.next()?.parse().ok()?;
-    let start = parts.next()?.parse().ok()?;
+    let second = parts.next()?;
+    let start = match second.strip_prefix('s') {
+        Some(ticks) => ticks.parse().ok()?,
+        None => {
+            second.parse::<u64>().ok()?;
+            0
+        }
+    };
     parts.next()?;
     Some((pid, start))
 }
@@ -155,7 +164,7 @@ impl ControlDir {
         let start = process_start(pid).unwrap_or(0);
         // `create` (not `create_all`) fails if the name exists, so nobody can pre-plant the directory.
         let path = control_base().join(format!(
-            "{CONTROL_DIR_PREFIX}{pid}-{start}-{}",
+            "{CONTROL_DIR_PREFIX}{pid}-s{start}-{}",
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::DirBuilder::new().mode(0o700).create(&path)?;
@@ -1033,25 +1042,32 @@ mod tests {
         let start = process_start(me).unwrap();
         let mine = base
             .path()
-            .join(format!("{CONTROL_DIR_PREFIX}{me}-{start}-0"));
+            .join(format!("{CONTROL_DIR_PREFIX}{me}-s{start}-0"));
         // Same pid, other start time: the pid was reused, the run is gone.
         let reused = base
             .path()
-            .join(format!("{CONTROL_DIR_PREFIX}{me}-{}-0", start + 1));
+            .join(format!("{CONTROL_DIR_PREFIX}{me}-s{}-0", start + 1));
         // A pid that cannot exist (above pid_max).
         let dead = base
             .path()
-            .join(format!("{CONTROL_DIR_PREFIX}4194304999-5-3"));
+            .join(format!("{CONTROL_DIR_PREFIX}4194304999-s5-3"));
+        // An older clusterctl's name (no start time): kept while its pid lives, whatever its numbers.
+        let legacy_live = base
+            .path()
+            .join(format!("{CONTROL_DIR_PREFIX}{me}-1-628172493"));
+        let legacy_dead = base
+            .path()
+            .join(format!("{CONTROL_DIR_PREFIX}4194304999-0-1"));
         let other = base.path().join("clusterctl-ssh-not-ours");
-        for d in [&mine, &reused, &dead, &other] {
+        for d in [&mine, &reused, &dead, &other, &legacy_live, &legacy_dead] {
             std::fs::create_dir(d).unwrap();
             std::fs::write(d.join("0.ssh_config"), "x").unwrap();
         }
         let removed = reap_stale_control_dirs(base.path());
-        let mut want = vec![dead.clone(), reused.clone()];
+        let mut want = vec![dead.clone(), reused.clone(), legacy_dead.clone()];
         want.sort();
         assert_eq!(removed, want);
-        assert!(mine.exists() && other.exists() && !dead.exists() && !reused.exists());
+        assert!(mine.exists() && other.exists() && legacy_live.exists());
     }
 
     fn ssh_processes_under(dir: &Path) -> Vec<String> {
