@@ -47,6 +47,29 @@ pub struct SshSettings {
     pub connect_timeout: u64,
     /// Concurrent sessions per host over the one multiplexed connection; default 8 (sshd's MaxSessions is 10).
     pub max_sessions: usize,
+    /// Deadlines of single remote commands (`ssh.readTimeout`, `ssh.writeTimeout`).
+    #[serde(flatten)]
+    pub command_timeouts: CommandTimeouts,
+}
+
+/// How long one remote command may take before its host is reported as not answering, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CommandTimeouts {
+    /// Reads (observe, lock holder); default 20.
+    #[serde(rename = "readTimeout")]
+    pub read: u64,
+    /// Commands that change a host (create, start, rm, network, rules, lock); default 120.
+    #[serde(rename = "writeTimeout")]
+    pub write: u64,
+}
+
+impl Default for CommandTimeouts {
+    fn default() -> Self {
+        CommandTimeouts {
+            read: 20,
+            write: 120,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -155,6 +178,7 @@ impl Default for SshSettings {
             strict_host_key_checking: true,
             connect_timeout: 10,
             max_sessions: 8,
+            command_timeouts: CommandTimeouts::default(),
         }
     }
 }
@@ -256,6 +280,8 @@ mod file {
         pub strict_host_key_checking: Field<Raw>,
         pub connect_timeout: Field<Raw>,
         pub max_sessions: Field<Raw>,
+        pub read_timeout: Field<Raw>,
+        pub write_timeout: Field<Raw>,
     }
 
     #[derive(Deserialize, Default)]
@@ -672,6 +698,16 @@ impl Walk {
             && let Some(i) = self.int(v, &p("maxSessions"), 1, 10)
         {
             ssh.max_sessions = i as usize;
+        }
+        if let Some(v) = leaf(&raw.read_timeout)
+            && let Some(i) = self.int(v, &p("readTimeout"), 1, 86400)
+        {
+            ssh.command_timeouts.read = i as u64;
+        }
+        if let Some(v) = leaf(&raw.write_timeout)
+            && let Some(i) = self.int(v, &p("writeTimeout"), 1, 86400)
+        {
+            ssh.command_timeouts.write = i as u64;
         }
     }
 
@@ -1115,6 +1151,13 @@ hosts:
         );
         assert!(inv.ssh.strict_host_key_checking);
         assert_eq!((inv.ssh.connect_timeout, inv.ssh.max_sessions), (10, 8));
+        assert_eq!(
+            (
+                inv.ssh.command_timeouts.read,
+                inv.ssh.command_timeouts.write
+            ),
+            (20, 120)
+        );
         assert_eq!(inv.cluster.node_port_range, (30000, 32767));
         assert_eq!(inv.cluster.apps_dir, "apps");
         let names: Vec<&str> = inv.hosts.iter().map(|h| h.name.as_str()).collect();
@@ -1225,7 +1268,7 @@ hosts:
             "/etc/cc/cluster.yaml:2:9: ssh.user: Invalid value: \"-oProxyCommand=x\": must be a user name of at most 32 letters, digits, '.', '_' or '-', not starting with '-'",
             "/etc/cc/cluster.yaml:3:16: ssh.maxSessions: Invalid value: 11: must be between 1 and 10, inclusive",
             "/etc/cc/cluster.yaml:4:26: ssh.strictHostKeyChecking: Invalid value: string \"maybe\": must be true or false",
-            "/etc/cc/cluster.yaml:5:3: ssh: unknown field \"colour\" (expected one of: user, identityFile, knownHostsFile, strictHostKeyChecking, connectTimeout, maxSessions)",
+            "/etc/cc/cluster.yaml:5:3: ssh: unknown field \"colour\" (expected one of: user, identityFile, knownHostsFile, strictHostKeyChecking, connectTimeout, maxSessions, readTimeout, writeTimeout)",
             "/etc/cc/cluster.yaml:7:12: cluster.podCIDR: Invalid value: \"10.244.0.0/33\": must be a CIDR such as 10.244.0.0/16 (an IP address, '/', a prefix length)",
             "/etc/cc/cluster.yaml:9:18: cluster.nodePortRange: Invalid value: \"32767-30000\": must be a port range such as \"30000-32767\" (two ports between 1 and 65535, the first not above the second)",
             "/etc/cc/cluster.yaml:11:11: hosts[0].name: Invalid value: \"Node_1\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
@@ -1239,6 +1282,31 @@ hosts:
             "/etc/cc/cluster.yaml:26:5: hosts[3].name: Required value",
         ];
         assert_eq!(got, want, "{got:#?}");
+    }
+
+    #[test]
+    fn command_timeouts() {
+        let inv = parse(
+            "ssh:\n  readTimeout: 5\n  writeTimeout: 600\nhosts:\n  - name: a\n    address: 10.0.0.1\n",
+            Path::new("/etc/cc/cluster.yaml"),
+        )
+        .unwrap();
+        assert_eq!(
+            inv.ssh.command_timeouts,
+            CommandTimeouts {
+                read: 5,
+                write: 600
+            }
+        );
+        assert_eq!(
+            errors(
+                "ssh:\n  readTimeout: 0\n  writeTimeout: soon\nhosts:\n  - name: a\n    address: 10.0.0.1\n"
+            ),
+            vec![
+                "/etc/cc/cluster.yaml:2:16: ssh.readTimeout: Invalid value: 0: must be between 1 and 86400, inclusive",
+                "/etc/cc/cluster.yaml:3:17: ssh.writeTimeout: Invalid value: string \"soon\": must be an integer",
+            ]
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::inventory::{Host, Inventory, RuntimeKind, SshSettings};
 use crate::model::{OBSERVED_FORMAT_VERSION, ObservedNode, ObservedState};
 use crate::runtime::{Runtime, RuntimeError};
-use crate::transport::{Connector, Target, Transport};
+use crate::transport::{Connector, Target, Transport, TransportError};
 
 /// What one observation yields: the state, and live connections to the hosts that answered
 /// (apply reuses them instead of reconnecting).
@@ -43,6 +43,10 @@ pub fn target(host: &Host, ssh: &SshSettings) -> Target {
         strict_host_key_checking: ssh.strict_host_key_checking,
         connect_timeout: ssh.connect_timeout,
         max_sessions: ssh.max_sessions,
+        command_timeouts: crate::transport::CommandTimeouts {
+            read: ssh.command_timeouts.read,
+            write: ssh.command_timeouts.write,
+        },
     }
 }
 
@@ -110,6 +114,19 @@ async fn observe_host(
     let started = std::time::Instant::now();
     let out = match transport.run(&rt.observe_cmd()).await {
         Ok(out) => out,
+        // The observe command is a script around the runtime's CLI; what hangs is the runtime.
+        Err(TransportError::Timeout { host: h, secs, .. }) => {
+            let program = match host.runtime {
+                RuntimeKind::Docker => "docker",
+                RuntimeKind::Containerd => "containerd",
+            };
+            let e = TransportError::Timeout {
+                host: h,
+                program: program.to_string(),
+                secs,
+            };
+            return (down(host, e.to_string()), None);
+        }
         Err(e) => return (down(host, e.to_string()), None),
     };
     tracing::debug!(host = %host.name, elapsed_ms = started.elapsed().as_millis() as u64, bytes = out.stdout.len(), "observed");
@@ -311,6 +328,33 @@ mod tests {
         );
         assert_eq!(fake.commands("c-nodocker").len(), 1);
         assert!(fake.commands("b-down").is_empty() && fake.commands("d-containerd").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_host_past_its_deadline_is_down_and_names_the_runtime() {
+        let inv = inventory(vec![
+            host("a-ok", RuntimeKind::Docker),
+            host("b-hung", RuntimeKind::Docker),
+        ]);
+        let fake = FakeConnector::new();
+        fake.on_program("a-ok", "sh", FIXTURE_OBSERVE);
+        fake.on(
+            |h, _| h == "b-hung",
+            Err(TransportError::Timeout {
+                host: "b-hung".into(),
+                program: "sh".into(),
+                secs: 20,
+            }),
+        );
+        let cluster = observe(&inv, &fake, runtime_for).await;
+        let nodes = &cluster.state.nodes;
+        assert!(nodes[0].reachable);
+        assert!(!nodes[1].reachable);
+        assert_eq!(
+            nodes[1].error.as_deref(),
+            Some("b-hung: docker did not answer within 20 s")
+        );
+        assert_eq!(cluster.transports.keys().collect::<Vec<_>>(), ["a-ok"]);
     }
 
     /// A connector whose every connection takes 300ms: observing 4 hosts must take ~300ms, not 1.2s.

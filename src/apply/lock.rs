@@ -35,6 +35,33 @@ impl std::fmt::Display for Holder {
     }
 }
 
+/// Who is running this process, for [`Holder`]: the real user's login name from the password database
+/// (`getpwuid`; `$USER` may be unset or anything) — `uid N` if it has no entry — and this machine's name.
+pub fn local_identity() -> (String, String) {
+    let uid = unsafe { libc::getuid() };
+    let user = login_name(uid).unwrap_or_else(|| format!("uid {uid}"));
+    let machine = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_string());
+    (user, machine)
+}
+
+fn login_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live, correctly sized storage owned by this frame; the strings
+    // getpwuid_r writes point into `buf`, which outlives their use below.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned()).filter(|n| !n.is_empty())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
@@ -255,5 +282,21 @@ mod tests {
             ["b", "a"],
             "released once per host, last taken first"
         );
+    }
+
+    #[test]
+    fn identity_comes_from_the_password_database_not_the_environment() {
+        // The uid's entry in /etc/passwd (read independently of libc) is what getpwuid must give.
+        let uid = unsafe { libc::getuid() };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+        let expected = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 2 && f[2] == uid.to_string())
+            .map(|f| f[0].to_string())
+            .unwrap_or_else(|| format!("uid {uid}"));
+        let (user, machine) = local_identity();
+        assert_eq!(user, expected);
+        assert!(!machine.is_empty() && machine != "unknown-host");
     }
 }

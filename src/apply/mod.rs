@@ -137,6 +137,7 @@ pub async fn execute_until(
     let mut report = ApplyReport::default();
     let mut hosts: BTreeMap<String, HostReport> = BTreeMap::new();
     let rules_first = rules_first(plan);
+    let gone = std::sync::Mutex::new(BTreeMap::new());
     for p in 0..4 {
         let changes: Vec<Change> = plan
             .changes
@@ -147,7 +148,7 @@ pub async fn execute_until(
         if changes.is_empty() {
             continue;
         }
-        let part = execute_phase(&changes, transports, events, stop).await;
+        let part = execute_phase(&changes, transports, &gone, events, stop).await;
         report.mutating_commands += part.mutating_commands;
         for h in part.hosts {
             let e = hosts.entry(h.node.clone()).or_insert_with(|| HostReport {
@@ -172,6 +173,7 @@ pub async fn execute_until(
 async fn execute_phase(
     plan_changes: &[Change],
     transports: &BTreeMap<String, Arc<dyn Transport>>,
+    gone: &std::sync::Mutex<BTreeMap<String, String>>,
     events: &(dyn Fn(Event) + Send + Sync),
     stop: &Stop,
 ) -> ApplyReport {
@@ -196,6 +198,7 @@ async fn execute_phase(
         let transport = transports.get(node).cloned();
         let mutating = &mutating;
         async move {
+            let gone = HostsGone(gone);
             let mut report = HostReport {
                 node: node.to_string(),
                 ..HostReport::default()
@@ -215,14 +218,20 @@ async fn execute_phase(
                     action: change.action,
                     pod: subject(change),
                 });
-                let result = match &transport {
-                    None => Err(format!("host {node} is not connected")),
-                    Some(t) => {
+                let result = match (&transport, gone.get(node)) {
+                    // A host that missed a deadline is treated as unreachable for the rest of the run.
+                    (_, Some(why)) => Err(format!("skipped: {why}")),
+                    (None, _) => Err(format!("host {node} is not connected")),
+                    (Some(t), None) => {
                         let run = run_change(t.as_ref(), change, mutating, &mut report.commands);
-                        tokio::select! {
+                        let r = tokio::select! {
                             r = run => r,
-                            () = stop.deadline() => Err(INTERRUPTED.to_string()),
+                            () = stop.deadline() => Err(ChangeError::Failed(INTERRUPTED.to_string())),
+                        };
+                        if let Err(ChangeError::HostGone(why)) = &r {
+                            gone.insert(node, why);
                         }
+                        r.map_err(|e| e.to_string())
                     }
                 };
                 let ok = result.is_ok();
@@ -283,28 +292,63 @@ fn describe(change: &Change) -> String {
     )
 }
 
+/// Hosts that missed a deadline in this apply, with the message (shared by the phases).
+struct HostsGone<'a>(&'a std::sync::Mutex<BTreeMap<String, String>>);
+
+impl HostsGone<'_> {
+    fn get(&self, node: &str) -> Option<String> {
+        self.0.lock().expect("gone lock").get(node).cloned()
+    }
+    fn insert(&self, node: &str, why: &str) {
+        self.0
+            .lock()
+            .expect("gone lock")
+            .insert(node.to_string(), why.to_string());
+    }
+}
+
+/// Why a change failed: the host stopped answering (later changes there are skipped), or anything else.
+#[derive(Debug)]
+enum ChangeError {
+    HostGone(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for ChangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChangeError::HostGone(m) | ChangeError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
 async fn run_change(
     transport: &dyn Transport,
     change: &Change,
     mutating: &AtomicUsize,
     commands: &mut usize,
-) -> Result<(), String> {
+) -> Result<(), ChangeError> {
     for cmd in &change.steps {
         if cmd.mutating {
             mutating.fetch_add(1, Ordering::SeqCst);
         }
         *commands += 1;
         tracing::debug!(host = transport.host(), "run: {}", cmd.to_shell_line());
-        let out = transport.run(cmd).await.map_err(|e| e.to_string())?;
+        let out = transport.run(cmd).await.map_err(|e| match e {
+            crate::transport::TransportError::Timeout { .. } => {
+                ChangeError::HostGone(e.to_string())
+            }
+            e => ChangeError::Failed(e.to_string()),
+        })?;
         if !out.success() {
             let stderr = out.stderr_str();
-            return Err(format!(
+            return Err(ChangeError::Failed(format!(
                 "`{} {}` exited with {}: {}",
                 cmd.program,
                 cmd.args.first().map(String::as_str).unwrap_or(""),
                 out.status,
                 stderr.trim()
-            ));
+            )));
         }
     }
     Ok(())
@@ -499,5 +543,54 @@ mod tests {
         assert_eq!(h.not_started, ["create default/web-1 on k8s-node1"]);
         assert_eq!((h.added, h.failed), (0, 0));
         assert!(!report.failed());
+    }
+
+    #[test]
+    fn a_host_past_a_deadline_is_skipped_for_the_rest_of_the_apply() {
+        let fake = FakeConnector::new();
+        fake.on(
+            |_, c| c.args.first().map(String::as_str) == Some("web-1"),
+            Err(crate::transport::TransportError::Timeout {
+                host: "k8s-node1".into(),
+                program: "docker".into(),
+                secs: 120,
+            }),
+        );
+        let plan = Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            commit: "c".into(),
+            changes: vec![
+                change(ChangeKind::Pod, Action::Create, "web-1", "docker"),
+                change(ChangeKind::Pod, Action::Create, "web-2", "docker"),
+                change(
+                    ChangeKind::ServiceRules,
+                    Action::Update,
+                    "iptables",
+                    "iptables-restore",
+                ),
+            ],
+            pending: vec![],
+            unreachable_nodes: vec![],
+            summary: Summary::default(),
+        };
+        let transports: BTreeMap<String, Arc<dyn Transport>> = BTreeMap::from([(
+            "k8s-node1".to_string(),
+            fake.transport("k8s-node1") as Arc<dyn Transport>,
+        )]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let report = rt.block_on(execute(&plan, &transports, &|_| {}));
+        // Only the command that hung was sent; the later pod and the rules (a later phase) were skipped.
+        assert_eq!(fake.commands("k8s-node1").len(), 1);
+        assert_eq!(report.hosts[0].failed, 3);
+        assert_eq!(
+            report.hosts[0].errors,
+            [
+                "create default/web-1: k8s-node1: docker did not answer within 120 s",
+                "create default/web-2: skipped: k8s-node1: docker did not answer within 120 s",
+                "update service rules: skipped: k8s-node1: docker did not answer within 120 s",
+            ]
+        );
     }
 }

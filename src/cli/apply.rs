@@ -36,11 +36,10 @@ pub async fn run(
     pipeline::warn_dirty(&desired, ui);
     let connected = pipeline::observe(&inv, None, ui).await?;
     pipeline::warn_unreachable(&connected.state, ui);
+    let (user, machine) = lock::local_identity();
     let holder = lock::Holder {
-        user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-        machine: hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        user,
+        machine,
         commit: desired.source.short.clone(),
         started: format!("{:.0}", jiff::Timestamp::now()),
         pid: std::process::id(),

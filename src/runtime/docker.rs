@@ -9,7 +9,10 @@
 //!   The pod's own labels live only inside that manifest (one source of truth, no key collisions);
 //! - every value is its own argv element in `--flag=value` form (a value starting with `-` can never be
 //!   read as a flag) and the image follows `--`, after which docker reads only the image and its argv;
-//! - images are never pulled (`--pull=never`): hosts have no registry, images are preloaded.
+//! - images are never pulled (`--pull=never`): hosts have no registry, images are preloaded;
+//! - no argv limit: a `docker create` whose command line would exceed [`MAX_CREATE_LINE`] (a 1 MiB env value,
+//!   a pod manifest with a 256 KiB annotation) is sent instead as the equivalent Engine API request on the
+//!   stdin of `docker system dial-stdio` (only the docker CLI needed; see [`api_create`]).
 
 use std::collections::BTreeMap;
 
@@ -396,7 +399,7 @@ impl DockerRuntime {
         ));
         a.push("--".into());
         a.push(self.sandbox_image.clone());
-        Cmd::write("docker", a)
+        create_cmd(a)
     }
 
     fn app_create(
@@ -446,8 +449,202 @@ impl DockerRuntime {
             a.push(c.image.clone().unwrap_or_default());
         }
         a.extend(c.args.iter().flatten().cloned());
-        Cmd::write("docker", a)
+        create_cmd(a)
     }
+}
+
+/// The longest `docker create` command line sent as argv. sshd hands the whole line to the remote shell
+/// as one argument, and Linux refuses any single argument over 128 KiB (`MAX_ARG_STRLEN`).
+pub const MAX_CREATE_LINE: usize = 64 * 1024;
+
+/// Runs one Engine API request given on stdin and fails unless the daemon answers 2xx, printing the
+/// daemon's message. A constant: values travel only in the request body, never through the shell.
+pub const API_CREATE_SCRIPT: &str = r#"resp=$(docker system dial-stdio) || exit 125
+code=${resp#HTTP/1.? }; code=${code%% *}
+case $code in 2??) exit 0;; esac
+nl='
+'
+printf 'Error response from daemon (HTTP %s): %s\n' "$code" "${resp##*$nl}" >&2
+exit 1"#;
+
+/// `docker create ARGS`, or its API form when the line is too long for argv.
+fn create_cmd(args: Vec<String>) -> Cmd {
+    let cmd = Cmd::write("docker", args);
+    if cmd.to_shell_line().len() <= MAX_CREATE_LINE {
+        return cmd;
+    }
+    match api_create(&cmd.args) {
+        Some(request) => {
+            Cmd::write("sh", ["-c", API_CREATE_SCRIPT, "clusterctl-create"]).with_stdin(request)
+        }
+        // Only flags this module writes are translated; anything else keeps the argv form.
+        None => cmd,
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass).
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `0.5` → 500000000 (docker's `--cpus` as NanoCPUs).
+fn nano_cpus(decimal: &str) -> Option<i64> {
+    let (whole, frac) = decimal.split_once('.').unwrap_or((decimal, ""));
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_nanos: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(frac_nanos)
+}
+
+/// Translates the `docker create` argv this module builds into the Engine API request the docker CLI
+/// would send for it (`POST /containers/create?name=…` with the container config as JSON). `None` for a
+/// flag it does not know.
+pub fn api_create(args: &[String]) -> Option<String> {
+    use serde_json::{Map, Value, json};
+    let (first, rest) = args.split_first()?;
+    if first != "create" {
+        return None;
+    }
+    let sep = rest.iter().position(|a| a == "--")?;
+    let (flags, tail) = (&rest[..sep], &rest[sep + 1..]);
+    let (image, cmd) = tail.split_first()?;
+    let mut name = None;
+    let mut config = Map::new();
+    let mut host = Map::new();
+    let mut labels = Map::new();
+    let mut env = Vec::new();
+    let mut exposed = Map::new();
+    let mut bindings: Map<String, Value> = Map::new();
+    let mut network: Option<String> = None;
+    let mut ip: Option<String> = None;
+    for f in flags {
+        let (k, v) = f.split_once('=')?;
+        match k {
+            "--pull" if v == "never" => {} // the API never pulls
+            "--name" => name = Some(v.to_string()),
+            "--hostname" => {
+                config.insert("Hostname".into(), json!(v));
+            }
+            "--network" => network = Some(v.to_string()),
+            "--ip" => ip = Some(v.to_string()),
+            "--restart" => {
+                host.insert("RestartPolicy".into(), json!({ "Name": v }));
+            }
+            "--label" => {
+                let (lk, lv) = v.split_once('=')?;
+                labels.insert(lk.into(), json!(lv));
+            }
+            "--env" => env.push(json!(v)),
+            "--stop-timeout" => {
+                config.insert("StopTimeout".into(), json!(v.parse::<i64>().ok()?));
+            }
+            "--workdir" => {
+                config.insert("WorkingDir".into(), json!(v));
+            }
+            "--entrypoint" => {
+                config.insert("Entrypoint".into(), json!([v]));
+            }
+            "--cpus" => {
+                host.insert("NanoCpus".into(), json!(nano_cpus(v)?));
+            }
+            "--memory" => {
+                host.insert("Memory".into(), json!(v.parse::<i64>().ok()?));
+            }
+            "--memory-reservation" => {
+                host.insert("MemoryReservation".into(), json!(v.parse::<i64>().ok()?));
+            }
+            "--cpu-shares" => {
+                host.insert("CpuShares".into(), json!(v.parse::<i64>().ok()?));
+            }
+            "--publish" => {
+                // `[ip:]hostPort:containerPort/proto`
+                let (spec, proto) = v.rsplit_once('/')?;
+                let (front, container_port) = spec.rsplit_once(':')?;
+                let (host_ip, host_port) = front.rsplit_once(':').unwrap_or(("", front));
+                let key = format!("{container_port}/{proto}");
+                exposed.insert(key.clone(), json!({}));
+                let list = bindings.entry(key).or_insert_with(|| json!([]));
+                list.as_array_mut()?
+                    .push(json!({ "HostIp": host_ip, "HostPort": host_port }));
+            }
+            _ => return None,
+        }
+    }
+    config.insert("Image".into(), json!(image));
+    if !cmd.is_empty() {
+        config.insert("Cmd".into(), json!(cmd));
+    }
+    config.insert("Env".into(), Value::Array(env));
+    config.insert("Labels".into(), Value::Object(labels));
+    config.insert("AttachStdout".into(), json!(true));
+    config.insert("AttachStderr".into(), json!(true));
+    if !exposed.is_empty() {
+        config.insert("ExposedPorts".into(), Value::Object(exposed));
+    }
+    host.insert("PortBindings".into(), Value::Object(bindings));
+    host.insert(
+        "NetworkMode".into(),
+        json!(network.clone().unwrap_or_else(|| "default".into())),
+    );
+    config.insert("HostConfig".into(), Value::Object(host));
+    if let Some(net) = network.filter(|n| !n.starts_with("container:")) {
+        let mut endpoint = Map::new();
+        if let Some(ip) = ip {
+            endpoint.insert("IPAMConfig".into(), json!({ "IPv4Address": ip }));
+        }
+        config.insert(
+            "NetworkingConfig".into(),
+            json!({ "EndpointsConfig": { net: Value::Object(endpoint) } }),
+        );
+    }
+    let body = serde_json::to_string(&Value::Object(config)).ok()?;
+    Some(format!(
+        "POST /containers/create?name={} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        query_escape(&name?),
+        body.len()
+    ))
+}
+
+/// The container name and config of an [`api_create`] command (for the simulator).
+pub fn decode_api_create(cmd: &Cmd) -> Option<(String, serde_json::Value)> {
+    if cmd.program != "sh" || cmd.args.get(1).map(String::as_str) != Some(API_CREATE_SCRIPT) {
+        return None;
+    }
+    let req = cmd.stdin.as_deref()?;
+    let (head, body) = req.split_once("\r\n\r\n")?;
+    let name = head.split_once("?name=")?.1.split(' ').next()?;
+    let mut out = Vec::new();
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(name.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some((
+        String::from_utf8(out).ok()?,
+        serde_json::from_str(body).ok()?,
+    ))
 }
 
 impl Runtime for DockerRuntime {
@@ -605,6 +802,120 @@ mod tests {
         assert_eq!(cpu_shares(100), 102);
         assert_eq!(cpu_shares(1000), 1024);
         assert_eq!(cpu_shares(1), 2);
+    }
+
+    #[test]
+    fn oversized_creates_go_to_the_engine_api_with_the_same_config() {
+        let big = "x".repeat(100 * 1024);
+        let note = "n\"'$(x)\n".repeat(32 * 1024);
+        let p = pod(
+            json!({"metadata": {"name": "big", "namespace": "default", "annotations": {"a": note}},
+            "spec": {"hostname": "h1", "terminationGracePeriodSeconds": 5, "restartPolicy": "OnFailure",
+              "containers": [{"name": "c", "image": "busybox", "command": ["sleep"], "args": ["3600"],
+                "workingDir": "/tmp", "env": [{"name": "BIG", "value": big}, {"name": "S", "value": "v=1"}],
+                "ports": [{"containerPort": 80, "hostPort": 8080, "hostIP": "127.0.0.1"}],
+                "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}, "requests": {"cpu": "250m", "memory": "32Mi"}}}]}}),
+        );
+        let h = BTreeMap::new();
+        let run = PodRun {
+            pod: &p,
+            owner: None,
+            template_hash: "h",
+            commit: "c",
+            spec_hashes: &h,
+            ip: Some("10.244.1.7"),
+        };
+        let cmds = DockerRuntime::default().create_pod(&run);
+        let (sname, sandbox) = decode_api_create(&cmds[0]).expect("sandbox via the API");
+        let (aname, app) = decode_api_create(&cmds[1]).expect("app via the API");
+        assert_eq!(
+            (sname.as_str(), aname.as_str()),
+            ("k8s_POD_big_default", "k8s_c_big_default")
+        );
+        assert!(cmds[0].mutating && cmds[0].args.iter().all(|a| a.len() < 1024));
+        // The sandbox: hostname, network + address, published port, labels with the manifest byte-exact.
+        assert_eq!(sandbox["Hostname"], "h1");
+        assert_eq!(sandbox["Image"], DEFAULT_SANDBOX_IMAGE);
+        assert_eq!(sandbox["HostConfig"]["NetworkMode"], "clusterctl-pods");
+        assert_eq!(
+            sandbox["NetworkingConfig"]["EndpointsConfig"]["clusterctl-pods"]["IPAMConfig"]["IPv4Address"],
+            "10.244.1.7"
+        );
+        assert_eq!(
+            sandbox["HostConfig"]["PortBindings"]["80/tcp"],
+            json!([{"HostIp": "127.0.0.1", "HostPort": "8080"}])
+        );
+        assert_eq!(sandbox["ExposedPorts"], json!({"80/tcp": {}}));
+        assert_eq!(sandbox["HostConfig"]["RestartPolicy"]["Name"], "always");
+        let manifest: Pod =
+            serde_json::from_str(sandbox["Labels"][labels::POD_MANIFEST].as_str().unwrap())
+                .unwrap();
+        assert_eq!(manifest.metadata.annotations.unwrap()["a"], note);
+        // The app: every flag of the argv form, translated.
+        assert_eq!(app["Env"], json!([format!("BIG={big}"), "S=v=1"]));
+        assert_eq!(app["Entrypoint"], json!(["sleep"]));
+        assert_eq!(app["Cmd"], json!(["3600"]));
+        assert_eq!(app["WorkingDir"], "/tmp");
+        assert_eq!(app["StopTimeout"], 5);
+        assert_eq!(app["Image"], "busybox");
+        let hc = &app["HostConfig"];
+        assert_eq!(hc["NetworkMode"], "container:k8s_POD_big_default");
+        assert_eq!(hc["RestartPolicy"]["Name"], "on-failure");
+        assert_eq!(
+            (
+                &hc["NanoCpus"],
+                &hc["Memory"],
+                &hc["CpuShares"],
+                &hc["MemoryReservation"]
+            ),
+            (
+                &json!(500_000_000),
+                &json!(67108864),
+                &json!(256),
+                &json!(33554432)
+            )
+        );
+        assert!(app.get("NetworkingConfig").is_none());
+        assert_eq!(app["Labels"][labels::CONTAINER], "c");
+
+        // The same pod with small values stays plain argv.
+        let small = pod(
+            json!({"metadata": {"name": "small", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "env": [{"name": "S", "value": "v"}]}]}}),
+        );
+        let run = PodRun { pod: &small, ..run };
+        assert!(
+            DockerRuntime::default()
+                .create_pod(&run)
+                .iter()
+                .all(|c| c.program == "docker")
+        );
+    }
+
+    #[test]
+    fn api_create_refuses_unknown_flags_and_escapes_names() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(
+            api_create(&a(&[
+                "create",
+                "--privileged=true",
+                "--name=x",
+                "--",
+                "img"
+            ]))
+            .is_none()
+        );
+        assert!(api_create(&a(&["run", "--name=x", "--", "img"])).is_none());
+        let req = api_create(&a(&["create", "--name=a b&c", "--", "img"])).unwrap();
+        assert!(
+            req.starts_with("POST /containers/create?name=a%20b%26c HTTP/1.1\r\n"),
+            "{req}"
+        );
+        let body = req.split_once("\r\n\r\n").unwrap().1;
+        assert!(req.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
+        assert_eq!(nano_cpus("1.5"), Some(1_500_000_000));
+        assert_eq!(nano_cpus("0.001"), Some(1_000_000));
+        assert_eq!(nano_cpus("2"), Some(2_000_000_000));
     }
 
     #[test]

@@ -11,8 +11,20 @@ use crate::model::{ObservedContainer, ObservedNode};
 /// are deterministic. Panics on commands a docker engine would refuse (a duplicate name, an unknown container).
 pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
     for cmd in steps {
-        assert_eq!(cmd.program, "docker", "only docker commands are simulated");
         *clock += 1;
+        if let Some((name, config)) = crate::runtime::docker::decode_api_create(cmd) {
+            // The Engine API form of `docker create` (oversized values).
+            let labels = config["Labels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect();
+            let image = config["Image"].as_str().unwrap_or_default().to_string();
+            create(node, *clock, name, image, labels);
+            continue;
+        }
+        assert_eq!(cmd.program, "docker", "only docker commands are simulated");
         match cmd.args[0].as_str() {
             "create" => {
                 let name = flag(&cmd.args, "--name=").expect("docker create --name=");
@@ -29,23 +41,7 @@ pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
                     .position(|a| a == "--")
                     .expect("image after --")
                     + 1;
-                assert!(
-                    node.containers.iter().all(|c| c.name != name),
-                    "duplicate container {name}"
-                );
-                node.containers.push(ObservedContainer {
-                    id: format!("{clock:064x}"),
-                    name,
-                    image: cmd.args[image_at].clone(),
-                    labels,
-                    status: "created".into(),
-                    created_at: format!(
-                        "2026-11-26T12:{:02}:{:02}Z",
-                        (*clock / 60) % 60,
-                        *clock % 60
-                    ),
-                    ..Default::default()
-                });
+                create(node, *clock, name, cmd.args[image_at].clone(), labels);
             }
             "start" | "restart" => {
                 let c = node
@@ -68,6 +64,28 @@ pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
         }
     }
     node.containers.sort_by(|a, b| a.name.cmp(&b.name));
+}
+
+fn create(
+    node: &mut ObservedNode,
+    clock: u64,
+    name: String,
+    image: String,
+    labels: BTreeMap<String, String>,
+) {
+    assert!(
+        node.containers.iter().all(|c| c.name != name),
+        "duplicate container {name}"
+    );
+    node.containers.push(ObservedContainer {
+        id: format!("{clock:064x}"),
+        name,
+        image,
+        labels,
+        status: "created".into(),
+        created_at: format!("2026-11-26T12:{:02}:{:02}Z", (clock / 60) % 60, clock % 60),
+        ..Default::default()
+    });
 }
 
 fn flag(args: &[String], prefix: &str) -> Option<String> {

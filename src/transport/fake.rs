@@ -193,6 +193,10 @@ mod tests {
             strict_host_key_checking: true,
             connect_timeout: 10,
             max_sessions: 8,
+            command_timeouts: crate::transport::CommandTimeouts {
+                read: 20,
+                write: 120,
+            },
         }
     }
 

@@ -57,6 +57,18 @@ pub struct Target {
     pub connect_timeout: u64,
     /// Concurrent sessions over the one multiplexed connection.
     pub max_sessions: usize,
+    /// Deadlines of single commands.
+    pub command_timeouts: CommandTimeouts,
+}
+
+/// How long one remote command may take before its host is reported as not answering, in seconds
+/// (cluster.yaml `ssh.readTimeout` / `ssh.writeTimeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandTimeouts {
+    /// Reads (observe, lock holder).
+    pub read: u64,
+    /// Commands that change a host (create, start, rm, network, rules, lock).
+    pub write: u64,
 }
 
 /// A live channel to one host that runs [`Cmd`]s. Cheap to share (`Arc`); calls may run concurrently.
@@ -109,6 +121,14 @@ pub enum TransportError {
         user: String,
         reason: String,
     },
+    /// The command did not finish within its deadline (`ssh.readTimeout` / `ssh.writeTimeout`): the host or
+    /// its runtime hangs. Callers treat the host like an unreachable one for the rest of the run.
+    #[error("{host}: {program} did not answer within {secs} s")]
+    Timeout {
+        host: String,
+        program: String,
+        secs: u64,
+    },
     /// The command could not be started or its result could not be read (not a non-zero exit).
     #[error("{host}: cannot run `{program}`: {reason}")]
     Exec {
@@ -136,6 +156,7 @@ impl TransportError {
             | TransportError::HostKeyUnknown { host, .. }
             | TransportError::HostKeyChanged { host, .. }
             | TransportError::Auth { host, .. }
+            | TransportError::Timeout { host, .. }
             | TransportError::Exec { host, .. }
             | TransportError::InvalidCommand { host, .. }
             | TransportError::Setup { host, .. } => host,

@@ -1,6 +1,6 @@
 //! The SSH transport: one multiplexed OpenSSH master connection per host (the `openssh` crate, native mux),
 //! a bounded number of concurrent sessions over it, strict host-key checking against the inventory's
-//! known_hosts, and each [`Cmd`] sent as program + arguments quoted exactly once.
+//! known_hosts, a deadline on every command, and each [`Cmd`] sent as program + arguments quoted exactly once.
 //!
 //! Quoting: sshd hands the command line to the remote login shell, so every element must be quoted for a
 //! POSIX shell exactly once. openssh's `Session::command` / `OwningCommand::arg` do that with
@@ -8,13 +8,26 @@
 //! `raw_command`/`raw_arg`, and no manifest value is ever concatenated into a script. [`Cmd::to_shell_line`]
 //! reproduces the same string for display and tests.
 //!
+//! Isolation: every master runs with `-F <generated config>` (so neither `~/.ssh/config` nor
+//! `/etc/ssh/ssh_config` applies) naming only the inventory's identity and known_hosts files, with
+//! `GlobalKnownHostsFile /dev/null`. Paths are written as quoted config words with `%` doubled, so spaces and
+//! `%` reach ssh byte-exact ([`config_word`]).
+//!
+//! Lifetime: control sockets live in a private `0700` directory `$TMPDIR/clusterctl-ssh-<pid>-s<start>-<n>`.
+//! Each transport holds one idle mux client connection to its master (the *lifeline*); masters are started
+//! with a short `ControlPersist`, so once the lifeline closes — on `close`, on drop, or because the process
+//! was killed and the kernel closed it — the master exits within [`MASTER_LINGER_SECS`]. Directories of
+//! dead runs are removed (and any master still in them told to exit) when the next connector is made
+//! ([`reap_stale_control_dirs`]).
+//!
 //! Host keys are never trusted silently when `strictHostKeyChecking` is on: an unknown or changed key
 //! aborts the connection with the key's SHA256 fingerprint and the command that pins it.
 //! This module owns connection IO only; it knows nothing of docker or manifests.
 
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -22,14 +35,123 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{RwLock, Semaphore};
 
-use super::{Cmd, Connector, Output, Target, Transport, TransportError};
+use super::{Cmd, CommandTimeouts, Connector, Output, Target, Transport, TransportError};
 
-/// How long an idle master survives if we die without closing it (no orphaned ssh processes forever).
-const CONTROL_PERSIST_IDLE_SECS: usize = 300;
-/// Extra time over `ConnectTimeout` for key exchange and authentication before we give up.
-const HANDSHAKE_GRACE: Duration = Duration::from_secs(10);
+/// How long a master outlives its last client. Live transports always hold one (the lifeline), so this
+/// only starts counting when the transport is gone — including when the process was killed.
+pub const MASTER_LINGER_SECS: usize = 3;
+/// Time ssh gets beyond `ConnectTimeout` to report its own, more specific error before we give up.
+const CONNECT_GRACE: Duration = Duration::from_secs(1);
+/// Prefix of the control directories in the temp dir.
+const CONTROL_DIR_PREFIX: &str = "clusterctl-ssh-";
 
-/// A private (0700) directory holding the control sockets; removed when the last user drops it.
+/// This process's start time in clock ticks since boot (`/proc/self/stat` field 22), so a control
+/// directory names its creator unambiguously even after the pid is reused. 0 when unknown.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and ')'; fields after the last ')' are plain.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// True if the run that made a control directory named `<pid>-<start>-…` is still alive.
+fn creator_alive(pid: u32, start: u64) -> bool {
+    match process_start(pid) {
+        Some(now) => start == 0 || now == start,
+        // No /proc entry: either gone, or no procfs at all (then ask the kernel).
+        None if Path::new("/proc/self/stat").exists() => false,
+        None => {
+            // SAFETY: kill with signal 0 only checks whether the pid exists.
+            let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+            r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        }
+    }
+}
+
+/// `(pid, start)` from a control directory name `clusterctl-ssh-<pid>-s<start>-<n>`. Names of older
+/// clusterctl versions (`clusterctl-ssh-<pid>-<n>-<nanos>`) carry no start time: `start` is then 0, which
+/// counts as alive while the pid exists.
+fn parse_control_dir_name(name: &str) -> Option<(u32, u64)> {
+    let mut parts = name.strip_prefix(CONTROL_DIR_PREFIX)?.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    let second = parts.next()?;
+    let start = match second.strip_prefix('s') {
+        Some(ticks) => ticks.parse().ok()?,
+        None => {
+            second.parse::<u64>().ok()?;
+            0
+        }
+    };
+    parts.next()?;
+    Some((pid, start))
+}
+
+/// The directory control directories are made in: `$TMPDIR`, unless ssh would expand something in it
+/// (the control socket path goes through ssh's `%` and `${}` expansion), then `/tmp`.
+fn control_base() -> PathBuf {
+    let tmp = std::env::temp_dir();
+    let s = tmp.to_string_lossy();
+    if s.contains('%') || s.contains("${") || s.chars().any(char::is_whitespace) {
+        PathBuf::from("/tmp")
+    } else {
+        tmp
+    }
+}
+
+/// Removes the control directories of dead clusterctl runs of this user in `base`, first telling any
+/// master still listening in them to exit. Returns the directories removed.
+pub fn reap_stale_control_dirs(base: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let me = unsafe { libc::geteuid() };
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((pid, start)) = name.to_str().and_then(parse_control_dir_name) else {
+            continue;
+        };
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != me || creator_alive(pid, start) {
+            continue;
+        }
+        for sock in master_sockets(&path) {
+            // `-O exit` also ends sessions a dead run left hanging; `-F none`: no user config.
+            let _ = std::process::Command::new("ssh")
+                .args(["-F", "none", "-o", "BatchMode=yes", "-O", "exit", "-S"])
+                .arg(&sock)
+                .arg("clusterctl-stale-master")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        if std::fs::remove_dir_all(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// The `master` sockets under a control directory (openssh makes one `.ssh-connection*` dir per master).
+fn master_sockets(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path().join("master"))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// A private (0700) directory holding the control sockets and generated configs; removed when the last
+/// user drops it.
 #[derive(Debug)]
 struct ControlDir(PathBuf);
 
@@ -37,16 +159,12 @@ impl ControlDir {
     fn create() -> std::io::Result<ControlDir> {
         use std::os::unix::fs::DirBuilderExt;
         static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let pid = std::process::id();
+        let start = process_start(pid).unwrap_or(0);
         // `create` (not `create_all`) fails if the name exists, so nobody can pre-plant the directory.
-        let path = std::env::temp_dir().join(format!(
-            "clusterctl-ssh-{}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed),
-            nanos
+        let path = control_base().join(format!(
+            "{CONTROL_DIR_PREFIX}{pid}-s{start}-{}",
+            SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::DirBuilder::new().mode(0o700).create(&path)?;
         Ok(ControlDir(path))
@@ -59,47 +177,132 @@ impl Drop for ControlDir {
     }
 }
 
+/// A path as one ssh_config word: double-quoted (`\` and `"` escaped, which is all ssh's config tokenizer
+/// unescapes inside quotes) with `%` doubled (ssh expands `%` tokens in these paths). ssh also expands
+/// `${VAR}` there with no way to escape it, so such paths, and line breaks, are refused.
+pub(crate) fn config_word(path: &Path) -> Result<String, String> {
+    let s = path
+        .to_str()
+        .ok_or_else(|| format!("{}: not valid UTF-8", path.display()))?;
+    if s.contains("${") {
+        return Err(format!(
+            "{s}: ssh would expand `${{…}}` in this path as an environment variable; use a path without `${{`"
+        ));
+    }
+    if s.chars().any(|c| c == '\n' || c == '\r' || c == '\0') {
+        return Err(format!("{s:?}: contains a line break or NUL"));
+    }
+    let mut w = String::with_capacity(s.len() + 2);
+    w.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' | '"' => {
+                w.push('\\');
+                w.push(c);
+            }
+            '%' => w.push_str("%%"),
+            c => w.push(c),
+        }
+    }
+    w.push('"');
+    Ok(w)
+}
+
+/// The complete ssh configuration of one connection (passed with `-F`, so ssh reads no other file).
+/// Host keys come only from the inventory's known_hosts (default `~/.ssh/known_hosts`), never from the
+/// system-wide files; with an identity file, only that key is offered.
+pub(crate) fn ssh_config_text(
+    known_hosts: Option<&Path>,
+    identity: Option<&Path>,
+) -> Result<String, String> {
+    let mut t = String::from(
+        "# Generated by clusterctl for one connection; ssh reads no other configuration file.\n",
+    );
+    match known_hosts {
+        Some(p) => t.push_str(&format!("UserKnownHostsFile {}\n", config_word(p)?)),
+        None => t.push_str("UserKnownHostsFile ~/.ssh/known_hosts\n"),
+    }
+    t.push_str("GlobalKnownHostsFile /dev/null\n");
+    if let Some(p) = identity {
+        t.push_str(&format!(
+            "IdentityFile {}\nIdentitiesOnly yes\n",
+            config_word(p)?
+        ));
+    }
+    // Determinism: nothing beyond the inventory decides which keys are trusted or written.
+    t.push_str("CheckHostIP no\nUpdateHostKeys no\nHashKnownHosts no\nVerifyHostKeyDNS no\n");
+    Ok(t)
+}
+
 /// Opens [`SshTransport`]s. Holds the private control directory shared by all its connections.
 #[derive(Debug)]
 pub struct SshConnector {
     control_dir: Arc<ControlDir>,
+    configs: AtomicU64,
 }
 
 impl SshConnector {
+    /// Also removes the control directories of dead runs (see the module doc).
     pub fn new() -> std::io::Result<SshConnector> {
+        for dir in reap_stale_control_dirs(&control_base()) {
+            tracing::debug!(dir = %dir.display(), "removed the ssh control directory of a dead run");
+        }
         Ok(SshConnector {
             control_dir: Arc::new(ControlDir::create()?),
+            configs: AtomicU64::new(0),
         })
+    }
+
+    /// Writes the connection's ssh config (0600) into the control directory.
+    fn write_config(&self, target: &Target) -> Result<PathBuf, TransportError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let setup = |reason: String| TransportError::Setup {
+            host: target.name.clone(),
+            reason,
+        };
+        let text = ssh_config_text(
+            target.known_hosts_file.as_deref(),
+            target.identity_file.as_deref(),
+        )
+        .map_err(setup)?;
+        let n = self.configs.fetch_add(1, Ordering::Relaxed);
+        let path = self.control_dir.0.join(format!("{n}.ssh_config"));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| setup(format!("cannot write {}: {e}", path.display())))?;
+        Ok(path)
     }
 
     async fn open(&self, target: &Target) -> Result<SshTransport, TransportError> {
         let user = target.user.clone();
+        let config = self.write_config(target)?;
+        let connect_timeout = Duration::from_secs(target.connect_timeout.max(1));
         let mut b = SessionBuilder::default();
         b.user(user.clone())
             .port(target.port)
+            .config_file(&config)
             .known_hosts_check(if target.strict_host_key_checking {
                 KnownHosts::Strict
             } else {
                 KnownHosts::Add
             })
-            .connect_timeout(Duration::from_secs(target.connect_timeout.max(1)))
+            .connect_timeout(connect_timeout)
             .server_alive_interval(Duration::from_secs(15))
             .control_directory(&self.control_dir.0)
             .control_persist(ControlPersist::IdleFor(
-                std::num::NonZeroUsize::new(CONTROL_PERSIST_IDLE_SECS).expect("non-zero"),
+                std::num::NonZeroUsize::new(MASTER_LINGER_SECS).expect("non-zero"),
             ));
-        if let Some(key) = &target.identity_file {
-            b.keyfile(key);
-        }
-        if let Some(kh) = &target.known_hosts_file {
-            b.user_known_hosts_file(kh);
-        }
-        let deadline = Duration::from_secs(target.connect_timeout.max(1)) + HANDSHAKE_GRACE;
+        let deadline = connect_timeout + CONNECT_GRACE;
         let session = match tokio::time::timeout(deadline, b.connect_mux(&target.address)).await {
             Err(_) => {
                 return Err(TransportError::Unreachable {
                     host: target.name.clone(),
-                    reason: format!("no SSH session within {}s", deadline.as_secs()),
+                    reason: format!("no SSH session within {} s", connect_timeout.as_secs()),
                 });
             }
             Ok(Err(e)) => {
@@ -117,10 +320,17 @@ impl SshConnector {
             }
             Ok(Ok(s)) => s,
         };
+        let lifeline =
+            UnixStream::connect(session.control_socket()).map_err(|e| TransportError::Setup {
+                host: target.name.clone(),
+                reason: format!("cannot hold the ssh control socket: {e}"),
+            })?;
         Ok(SshTransport {
             host: target.name.clone(),
+            lifeline: Mutex::new(Some(lifeline)),
             session: RwLock::new(Some(session)),
             sessions: Semaphore::new(target.max_sessions.max(1)),
+            timeouts: target.command_timeouts,
             _control_dir: self.control_dir.clone(),
         })
     }
@@ -138,30 +348,61 @@ impl Connector for SshConnector {
 /// One host over one multiplexed master connection. Dropping it shuts the master down.
 pub struct SshTransport {
     host: String,
+    /// An idle mux client that keeps the master alive exactly as long as we are (see the module doc).
+    /// Declared before `session` so it is dropped first.
+    lifeline: Mutex<Option<UnixStream>>,
     /// `None` once closed. Runs share the read lock; `close` takes the write lock.
     session: RwLock<Option<Session>>,
     /// sshd refuses sessions beyond its `MaxSessions` per connection, so we queue instead.
     sessions: Semaphore,
+    timeouts: CommandTimeouts,
     _control_dir: Arc<ControlDir>,
 }
 
 impl SshTransport {
+    /// The deadline of one command: reads and writes have their own (`ssh.readTimeout`/`writeTimeout`).
+    fn deadline(&self, cmd: &Cmd) -> u64 {
+        if cmd.mutating {
+            self.timeouts.write
+        } else {
+            self.timeouts.read
+        }
+        .max(1)
+    }
+
     async fn exec(&self, cmd: &Cmd) -> Result<Output, TransportError> {
         cmd.check_sendable(&self.host)?;
-        let exec_err = |reason: String| TransportError::Exec {
-            host: self.host.clone(),
-            program: cmd.program.clone(),
-            reason,
-        };
         let _permit = self
             .sessions
             .acquire()
             .await
-            .map_err(|e| exec_err(e.to_string()))?;
+            .map_err(|e| self.exec_err(cmd, e.to_string()))?;
+        // The clock starts once a session slot is ours: queueing behind our own commands is not the host's
+        // fault. Dropping the run on expiry closes its channel; the remote process is not signalled.
+        let secs = self.deadline(cmd);
+        match tokio::time::timeout(Duration::from_secs(secs), self.exec_in_session(cmd)).await {
+            Ok(r) => r,
+            Err(_) => Err(TransportError::Timeout {
+                host: self.host.clone(),
+                program: cmd.program.clone(),
+                secs,
+            }),
+        }
+    }
+
+    fn exec_err(&self, cmd: &Cmd, reason: String) -> TransportError {
+        TransportError::Exec {
+            host: self.host.clone(),
+            program: cmd.program.clone(),
+            reason,
+        }
+    }
+
+    async fn exec_in_session(&self, cmd: &Cmd) -> Result<Output, TransportError> {
         let guard = self.session.read().await;
         let session = guard
             .as_ref()
-            .ok_or_else(|| exec_err("connection closed".to_string()))?;
+            .ok_or_else(|| self.exec_err(cmd, "connection closed".to_string()))?;
         let mut command = session.command(cmd.program.as_str());
         // `arg` quotes each element once (see module doc); never `raw_arg`.
         for a in &cmd.args {
@@ -201,11 +442,7 @@ impl SshTransport {
                 host: self.host.clone(),
                 reason: "the SSH connection was terminated".to_string(),
             },
-            other => TransportError::Exec {
-                host: self.host.clone(),
-                program: cmd.program.clone(),
-                reason: error_chain(&other),
-            },
+            other => self.exec_err(cmd, error_chain(&other)),
         }
     }
 }
@@ -219,6 +456,8 @@ impl Transport for SshTransport {
     }
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            // Lifeline first: the master then exits as soon as its last session ends.
+            drop(self.lifeline.lock().map(|mut l| l.take()));
             if let Some(s) = self.session.write().await.take() {
                 let _ = s.close().await;
             }
@@ -590,6 +829,10 @@ mod tests {
             strict_host_key_checking: true,
             connect_timeout: 2,
             max_sessions: 8,
+            command_timeouts: CommandTimeouts {
+                read: 20,
+                write: 120,
+            },
         };
         let started = std::time::Instant::now();
         let err = SshConnector::new()
@@ -603,5 +846,99 @@ mod tests {
             "{err:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn config_words_are_quoted_and_percent_escaped() {
+        assert_eq!(
+            config_word(Path::new("/a b/100%/%h \"q\" back\\slash 'x'")).unwrap(),
+            r#""/a b/100%%/%%h \"q\" back\\slash 'x'""#
+        );
+        assert!(config_word(Path::new("/x/${HOME}/k")).is_err());
+        assert!(config_word(Path::new("/x/a\nb")).is_err());
+        let t = ssh_config_text(Some(Path::new("/kh %d")), Some(Path::new("/id key"))).unwrap();
+        assert!(t.contains("\nUserKnownHostsFile \"/kh %%d\"\n"), "{t}");
+        assert!(t.contains("\nGlobalKnownHostsFile /dev/null\n"), "{t}");
+        assert!(
+            t.contains("\nIdentityFile \"/id key\"\nIdentitiesOnly yes\n"),
+            "{t}"
+        );
+        let t = ssh_config_text(None, None).unwrap();
+        assert!(
+            t.contains("\nUserKnownHostsFile ~/.ssh/known_hosts\n"),
+            "{t}"
+        );
+        assert!(!t.contains("IdentityFile"), "{t}");
+    }
+
+    /// ssh itself must read the generated words back byte-exact: `ssh -G` prints the effective options.
+    #[test]
+    fn ssh_reads_generated_config_back_byte_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let kh = dir.path().join("known hosts 100% %h");
+        let id = dir.path().join("id \"key\" %%");
+        let conf = dir.path().join("c");
+        std::fs::write(&conf, ssh_config_text(Some(&kh), Some(&id)).unwrap()).unwrap();
+        let out = std::process::Command::new("ssh")
+            .arg("-G")
+            .arg("-F")
+            .arg(&conf)
+            .arg("example.invalid")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k} ")).map(str::to_string))
+                .unwrap_or_default()
+        };
+        // -G prints known_hosts paths after token expansion (exactly the files ssh opens), identity files
+        // before it (ssh expands them when loading; `%%` is the escape for `%`).
+        assert_eq!(
+            get("userknownhostsfile"),
+            kh.display().to_string(),
+            "{text}"
+        );
+        assert_eq!(get("globalknownhostsfile"), "/dev/null", "{text}");
+        assert_eq!(
+            get("identityfile"),
+            id.display().to_string().replace('%', "%%"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn stale_control_dirs_of_dead_runs_are_reaped() {
+        let base = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let start = process_start(me).unwrap();
+        let mine = base
+            .path()
+            .join(format!("{CONTROL_DIR_PREFIX}{me}-s{start}-0"));
+        // Same pid, other start time: the pid was reused, the run is gone.
+        let reused = base
+            .path()
+            .join(format!("{CONTROL_DIR_PREFIX}{me}-s{}-0", start + 1));
+        // A pid that cannot exist (above pid_max).
+        let dead = base
+            .path()
+            .join(format!("{CONTROL_DIR_PREFIX}4194304999-s5-3"));
+        // An older clusterctl's name (no start time): kept while its pid lives, whatever its numbers.
+        let legacy_live = base
+            .path()
+            .join(format!("{CONTROL_DIR_PREFIX}{me}-1-628172493"));
+        let legacy_dead = base
+            .path()
+            .join(format!("{CONTROL_DIR_PREFIX}4194304999-0-1"));
+        let other = base.path().join("clusterctl-ssh-not-ours");
+        for d in [&mine, &reused, &dead, &other, &legacy_live, &legacy_dead] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("0.ssh_config"), "x").unwrap();
+        }
+        let removed = reap_stale_control_dirs(base.path());
+        let mut want = vec![dead.clone(), reused.clone(), legacy_dead.clone()];
+        want.sort();
+        assert_eq!(removed, want);
+        assert!(mine.exists() && other.exists() && legacy_live.exists());
     }
 }

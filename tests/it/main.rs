@@ -8,3 +8,4 @@ mod scheduling;
 mod services;
 mod ssh_runtime;
 mod testbed;
+mod transport;

@@ -305,11 +305,7 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     }
     let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
     let cluster = fast.path().join("cluster.yaml");
-    std::fs::write(
-        &cluster,
-        with_connect_timeout(&yaml, 2),
-    )
-    .unwrap();
+    std::fs::write(&cluster, with_connect_timeout(&yaml, 2)).unwrap();
     let run = |args: &[&str]| clusterctl_with(&cluster, repo.path(), args);
 
     let nodes = ok(run(&["get", "nodes"])).stdout;
