@@ -647,3 +647,39 @@ pub fn assert_writes_nothing(tb: &Testbed, run: impl FnOnce() -> Run) -> Run {
     }
     result
 }
+
+/// `cluster.yaml` text with the given `key: value` lines set in its top-level `ssh:` section: a key the
+/// file already sets there is replaced in place, the others are added (the testbed's writer names every
+/// ssh setting, so blindly adding one would make a duplicate key).
+pub fn with_ssh_settings(yaml: &str, settings: &[&str]) -> String {
+    let key = |l: &str| l.split(':').next().unwrap_or("").trim().to_string();
+    let mut out = String::new();
+    let mut in_ssh = false;
+    let mut left: Vec<&str> = settings.to_vec();
+    for line in yaml.lines() {
+        let top = !line.starts_with(' ') && !line.is_empty();
+        if top && in_ssh {
+            for s in left.drain(..) {
+                out.push_str(&format!("  {s}\n"));
+            }
+        }
+        if top {
+            in_ssh = line == "ssh:";
+        }
+        if in_ssh && !top {
+            if let Some(i) = left.iter().position(|s| key(s) == key(line)) {
+                out.push_str(&format!("  {}\n", left.remove(i)));
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if in_ssh {
+        for s in left.drain(..) {
+            out.push_str(&format!("  {s}\n"));
+        }
+    }
+    assert!(left.is_empty(), "no ssh: section in {yaml}");
+    out
+}

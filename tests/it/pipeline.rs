@@ -305,7 +305,11 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     }
     let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
     let cluster = fast.path().join("cluster.yaml");
-    std::fs::write(&cluster, with_connect_timeout(&yaml, 2)).unwrap();
+    std::fs::write(
+        &cluster,
+        crate::common::with_ssh_settings(&yaml, &["connectTimeout: 2"]),
+    )
+    .unwrap();
     let run = |args: &[&str]| clusterctl_with(&cluster, repo.path(), args);
 
     let nodes = ok(run(&["get", "nodes"])).stdout;
@@ -640,26 +644,5 @@ fn a_pod_that_fits_nowhere_stays_pending_with_the_scheduler_message() {
             managed_names(&tb, h).is_empty(),
             "nothing runs for a Pending pod ({h})"
         );
-    }
-}
-
-/// `cluster.yaml` text with `ssh.connectTimeout` set to `secs` (replaced if the file sets it, else added).
-fn with_connect_timeout(yaml: &str, secs: u32) -> String {
-    let mut out = String::new();
-    let mut done = false;
-    for line in yaml.lines() {
-        if line.trim_start().starts_with("connectTimeout:") {
-            let indent = &line[..line.len() - line.trim_start().len()];
-            out.push_str(&format!("{indent}connectTimeout: {secs}\n"));
-            done = true;
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    if done {
-        out
-    } else {
-        out.replacen("ssh:\n", &format!("ssh:\n  connectTimeout: {secs}\n"), 1)
     }
 }

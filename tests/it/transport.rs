@@ -17,20 +17,7 @@ struct Inventory(PathBuf);
 impl Inventory {
     fn with_ssh(tb: &Testbed, extra: &[&str]) -> Inventory {
         let text = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
-        let mut out = String::new();
-        for line in text.lines() {
-            out.push_str(line);
-            out.push('\n');
-            if line == "ssh:" {
-                for e in extra {
-                    out.push_str(&format!("  {e}\n"));
-                }
-            }
-        }
-        assert!(
-            out.contains(extra.first().copied().unwrap_or("")),
-            "no ssh: section"
-        );
+        let out = crate::common::with_ssh_settings(&text, extra);
         let path = tb.dir.join(format!("{}.yaml", unique("cluster-transport")));
         std::fs::write(&path, out).unwrap();
         Inventory(path)
