@@ -3,6 +3,9 @@
 //! unknown and changed host keys refused with the real fingerprint, one unreachable host among reachable
 //! ones, and a pod created, observed, restarted and removed with the exact commands `DockerRuntime` builds.
 //! (These needed a private root sshd and this machine's docker in the unit tier before; see docs/testing.md.)
+// The testbed guards (`hosts_up`, `serial`) are std mutexes held for a whole test on purpose, across its
+// awaits: each test runs on its own runtime, and the guard only keeps other tests off the hosts.
+#![allow(clippy::await_holding_lock)]
 
 use std::collections::BTreeMap;
 use std::process::Command;
