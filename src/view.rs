@@ -256,6 +256,15 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
             .entry(POD_TEMPLATE_HASH.to_string())
             .or_insert_with(|| hash.clone());
     }
+    if let (Some(hash), Some(owner)) = (&p.template_hash, &p.owner)
+        && owner.kind == "DaemonSet"
+    {
+        metadata
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .entry(crate::controllers::daemon::REVISION_LABEL.to_string())
+            .or_insert_with(|| hash.clone());
+    }
 
     let mut spec = manifest.spec.clone().unwrap_or_else(|| PodSpec {
         containers: p

@@ -213,3 +213,119 @@ mod tests {
         assert_eq!(Update::OnDelete.budget(4), None);
     }
 }
+
+#[cfg(test)]
+mod expansion_tests {
+    use super::*;
+
+    fn ds(yaml_spec: serde_json::Value) -> DaemonSet {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "agent", "namespace": "kube-system"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {"metadata": {"labels": {"app": "agent"}}, "spec": yaml_spec}
+            }
+        }))
+        .unwrap()
+    }
+
+    fn source() -> SourceRef {
+        crate::manifest::parse(&[crate::manifest::RawFile {
+            path: "apps/x.yaml".into(),
+            bytes: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n".into(),
+        }])
+        .manifests
+        .remove(0)
+        .source
+    }
+
+    #[test]
+    fn one_pinned_pod_per_node_with_the_default_tolerations() {
+        let d = ds(serde_json::json!({
+            "containers": [{"name": "a", "image": "nginx"}],
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}]
+            }}},
+            "tolerations": [{"key": "node.kubernetes.io/unschedulable", "operator": "Equal", "value": "x", "effect": "NoSchedule"}]
+        }));
+        let nodes = ["n1".to_string(), "n2".to_string()];
+        let sets = pod_sets(&d, &nodes, &source());
+        assert_eq!(sets.len(), 2);
+        let s = &sets[1];
+        assert_eq!(s.namespace, "kube-system");
+        assert_eq!(s.replicas, 1);
+        assert_eq!(s.naming, PodNaming::Fixed(daemon_pod_name("agent", "n2")));
+        assert_eq!(
+            s.owner,
+            Some(OwnerRef {
+                kind: "DaemonSet".into(),
+                name: "agent".into()
+            })
+        );
+        let labels = s.template.metadata.labels.clone().unwrap();
+        assert_eq!(labels.get(REVISION_LABEL), Some(&s.template_hash));
+        let spec = s.template.spec.clone().unwrap();
+        // Pinned: the required node affinity is replaced by the node's name.
+        let req = spec
+            .affinity
+            .unwrap()
+            .node_affinity
+            .unwrap()
+            .required_during_scheduling_ignored_during_execution
+            .unwrap();
+        assert_eq!(req.node_selector_terms.len(), 1);
+        let f = &req.node_selector_terms[0].match_fields.as_ref().unwrap()[0];
+        assert_eq!(
+            (f.key.as_str(), f.operator.as_str(), f.values.clone()),
+            ("metadata.name", "In", Some(vec!["n2".to_string()]))
+        );
+        // The unpinned pod keeps the template's own affinity, for the eligibility check.
+        let daemon = s.daemon.as_ref().unwrap();
+        assert_eq!(daemon.node, "n2");
+        let own = daemon.unpinned.spec.clone().unwrap().affinity.unwrap();
+        assert!(format!("{own:?}").contains("disk"));
+        // The six default tolerations; the template's own unschedulable one is replaced, not doubled.
+        let tol: Vec<(String, String, String)> = spec
+            .tolerations
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                (
+                    t.key.unwrap(),
+                    t.operator.unwrap(),
+                    t.effect.unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(tol.len(), 6, "{tol:?}");
+        assert!(tol.iter().all(|(_, op, _)| op == "Exists"));
+        assert!(!tol.iter().any(|(k, _, _)| k == NETWORK_UNAVAILABLE));
+        for (k, e) in DEFAULT_TOLERATIONS {
+            assert!(tol.iter().any(|(tk, _, te)| tk == k && te == e), "{k}");
+        }
+    }
+
+    #[test]
+    fn host_network_pods_also_tolerate_network_unavailable() {
+        let d = ds(serde_json::json!({"hostNetwork": true, "containers": [{"name": "a", "image": "nginx"}]}));
+        let sets = pod_sets(&d, &["n1".to_string()], &source());
+        let tol = sets[0].template.spec.clone().unwrap().tolerations.unwrap();
+        assert_eq!(tol.len(), 7);
+        assert!(tol.iter().any(|t| t.key.as_deref() == Some(NETWORK_UNAVAILABLE)
+            && t.effect.as_deref() == Some("NoSchedule")));
+    }
+
+    #[test]
+    fn names_are_per_node_stable_and_generated_shape() {
+        let a = daemon_pod_name("agent", "k8s-node1");
+        assert_eq!(a, daemon_pod_name("agent", "k8s-node1"));
+        assert_ne!(a, daemon_pod_name("agent", "k8s-node2"));
+        assert_ne!(a, daemon_pod_name("other", "k8s-node1")[..].replace("other", "agent"));
+        let suffix = a.strip_prefix("agent-").unwrap();
+        assert_eq!(suffix.len(), 5);
+        assert!(suffix.bytes().all(|b| super::super::gohash::SAFE_ALPHABET.contains(&b)));
+        // Long names are cut to 58 characters before the suffix, as upstream's generator does.
+        assert_eq!(daemon_pod_name(&"x".repeat(80), "n").len(), 63);
+    }
+}

@@ -1014,3 +1014,27 @@ fn node_selectors_choose_the_nodes_and_new_hosts_get_their_pod() {
         )]
     );
 }
+
+#[test]
+fn a_new_no_schedule_taint_keeps_the_running_pod_a_no_execute_one_removes_it() {
+    let mut sim = Sim::new();
+    let apps = [daemon_set("nginx", "")];
+    sim.apply(&sim.plan(&apps));
+    let taint = |effect: &str| Taint {
+        key: "dedicated".into(),
+        value: Some("db".into()),
+        effect: effect.into(),
+        ..Default::default()
+    };
+    sim.inv.hosts[1].taints = vec![taint("NoSchedule")];
+    assert!(sim.plan(&apps).changes.is_empty(), "shouldContinueRunning");
+    sim.inv.hosts[1].taints = vec![taint("NoExecute")];
+    let plan = sim.plan(&apps);
+    assert_eq!(
+        lines(&plan),
+        [format!(
+            "Delete {} k8s-node1",
+            controllers::daemon::daemon_pod_name("agent", "k8s-node1")
+        )]
+    );
+}
