@@ -893,7 +893,11 @@ pub fn daemon_set_with_status(
 ) -> k8s_openapi::api::apps::v1::DaemonSet {
     let mut ds = ds.clone();
     let name = ds.metadata.name.clone().unwrap_or_default();
-    let ns = ds.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+    let ns = ds
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
     let mine: Vec<&Pod> = pods
         .iter()
         .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)

@@ -13,7 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
-use super::{PodNaming, PodSet, controller_ref, name_of, namespace_of, pod_name, pod_template_hash};
+use super::{
+    PodNaming, PodSet, controller_ref, name_of, namespace_of, pod_name, pod_template_hash,
+};
 use crate::model::OwnerRef;
 use crate::yaml::SourceRef;
 
@@ -179,7 +181,9 @@ fn add_default_tolerations(spec: &mut PodSpec) {
 /// `matchFields metadata.name In [node]`; preferred terms are kept.
 fn pin_to_node(spec: &mut PodSpec, node: &str) {
     let affinity = spec.affinity.get_or_insert_with(Affinity::default);
-    let na = affinity.node_affinity.get_or_insert_with(NodeAffinity::default);
+    let na = affinity
+        .node_affinity
+        .get_or_insert_with(NodeAffinity::default);
     na.required_during_scheduling_ignored_during_execution = Some(NodeSelector {
         node_selector_terms: vec![NodeSelectorTerm {
             match_fields: Some(vec![NodeSelectorRequirement {
@@ -290,13 +294,7 @@ mod expansion_tests {
             .tolerations
             .unwrap()
             .into_iter()
-            .map(|t| {
-                (
-                    t.key.unwrap(),
-                    t.operator.unwrap(),
-                    t.effect.unwrap(),
-                )
-            })
+            .map(|t| (t.key.unwrap(), t.operator.unwrap(), t.effect.unwrap()))
             .collect();
         assert_eq!(tol.len(), 6, "{tol:?}");
         assert!(tol.iter().all(|(_, op, _)| op == "Exists"));
@@ -308,12 +306,17 @@ mod expansion_tests {
 
     #[test]
     fn host_network_pods_also_tolerate_network_unavailable() {
-        let d = ds(serde_json::json!({"hostNetwork": true, "containers": [{"name": "a", "image": "nginx"}]}));
+        let d = ds(
+            serde_json::json!({"hostNetwork": true, "containers": [{"name": "a", "image": "nginx"}]}),
+        );
         let sets = pod_sets(&d, &["n1".to_string()], &source());
         let tol = sets[0].template.spec.clone().unwrap().tolerations.unwrap();
         assert_eq!(tol.len(), 7);
-        assert!(tol.iter().any(|t| t.key.as_deref() == Some(NETWORK_UNAVAILABLE)
-            && t.effect.as_deref() == Some("NoSchedule")));
+        assert!(
+            tol.iter()
+                .any(|t| t.key.as_deref() == Some(NETWORK_UNAVAILABLE)
+                    && t.effect.as_deref() == Some("NoSchedule"))
+        );
     }
 
     #[test]
@@ -321,10 +324,17 @@ mod expansion_tests {
         let a = daemon_pod_name("agent", "k8s-node1");
         assert_eq!(a, daemon_pod_name("agent", "k8s-node1"));
         assert_ne!(a, daemon_pod_name("agent", "k8s-node2"));
-        assert_ne!(a, daemon_pod_name("other", "k8s-node1")[..].replace("other", "agent"));
+        assert_ne!(
+            a,
+            daemon_pod_name("other", "k8s-node1")[..].replace("other", "agent")
+        );
         let suffix = a.strip_prefix("agent-").unwrap();
         assert_eq!(suffix.len(), 5);
-        assert!(suffix.bytes().all(|b| super::super::gohash::SAFE_ALPHABET.contains(&b)));
+        assert!(
+            suffix
+                .bytes()
+                .all(|b| super::super::gohash::SAFE_ALPHABET.contains(&b))
+        );
         // Long names are cut to 58 characters before the suffix, as upstream's generator does.
         assert_eq!(daemon_pod_name(&"x".repeat(80), "n").len(), 63);
     }

@@ -110,8 +110,7 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
             }
             Object::Service(s) => out.services.push((**s).clone()),
             Object::DaemonSet(ds) => {
-                out.pod_sets
-                    .extend(daemon::pod_sets(ds, nodes, &m.source));
+                out.pod_sets.extend(daemon::pod_sets(ds, nodes, &m.source));
                 out.daemon_sets.push((**ds).clone());
             }
             // Not expanded yet (Job) or nothing to expand (Namespace).
@@ -226,7 +225,12 @@ fn percent_up(p: &str, replicas: i32) -> i32 {
     ((p * i64::from(replicas) + 99) / 100) as i32
 }
 
-pub(crate) fn controller_ref(api_version: &str, kind: &str, name: &str, meta: &ObjectMeta) -> OwnerReference {
+pub(crate) fn controller_ref(
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    meta: &ObjectMeta,
+) -> OwnerReference {
     OwnerReference {
         api_version: api_version.to_string(),
         kind: kind.to_string(),

@@ -1023,8 +1023,14 @@ pub fn describe_daemon_set(ds: &k8s_openapi::api::apps::v1::DaemonSet, pods: &[P
     labels_multiline(&mut d, "Labels", ds.metadata.labels.as_ref());
     annotations_multiline(&mut d, "Annotations", ds.metadata.annotations.as_ref());
     for (title, n) in [
-        ("Desired Number of Nodes Scheduled", st.desired_number_scheduled),
-        ("Current Number of Nodes Scheduled", st.current_number_scheduled),
+        (
+            "Desired Number of Nodes Scheduled",
+            st.desired_number_scheduled,
+        ),
+        (
+            "Current Number of Nodes Scheduled",
+            st.current_number_scheduled,
+        ),
         (
             "Number of Nodes Scheduled with Up-to-date Pods",
             st.updated_number_scheduled.unwrap_or(0),
@@ -1058,11 +1064,18 @@ pub fn describe_daemon_set(ds: &k8s_openapi::api::apps::v1::DaemonSet, pods: &[P
     if tmeta.annotations.as_ref().is_some_and(|a| !a.is_empty()) {
         annotations_multiline(&mut d, "  Annotations", tmeta.annotations.as_ref());
     }
-    if let Some(sa) = tspec.service_account_name.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(sa) = tspec
+        .service_account_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         d.w(0, &format!("  Service Account:\t{sa}\n"));
     }
     for (title, list) in [
-        ("Init Containers", tspec.init_containers.clone().unwrap_or_default()),
+        (
+            "Init Containers",
+            tspec.init_containers.clone().unwrap_or_default(),
+        ),
         ("Containers", tspec.containers.clone()),
     ] {
         if list.is_empty() && title == "Init Containers" {
@@ -1086,7 +1099,13 @@ pub fn describe_daemon_set(ds: &k8s_openapi::api::apps::v1::DaemonSet, pods: &[P
             d.w(0, &format!("   {}:\n", v.name));
         }
     }
-    d.w(0, &format!("  Node-Selectors:\t{}\n", node_selector.replace(',', "\n\t")));
+    d.w(
+        0,
+        &format!(
+            "  Node-Selectors:\t{}\n",
+            node_selector.replace(',', "\n\t")
+        ),
+    );
     tolerations_multiline(
         &mut d,
         "  Tolerations",

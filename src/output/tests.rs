@@ -966,7 +966,10 @@ fn agent_pods() -> Vec<Pod> {
     ]
     .iter()
     .map(|(name, node, rev)| {
-        let lbl = [("app", "agent"), (crate::controllers::daemon::REVISION_LABEL, *rev)];
+        let lbl = [
+            ("app", "agent"),
+            (crate::controllers::daemon::REVISION_LABEL, *rev),
+        ];
         pod_from_observed(&observed(
             "default",
             name,
@@ -986,13 +989,34 @@ fn agent_pods() -> Vec<Pod> {
 #[test]
 fn daemon_set_status_counts_nodes_as_the_controller_does() {
     let should_run = ["k8s-node1", "k8s-node2", "k8s-node3"].map(String::from);
-    let ds = crate::view::daemon_set_with_status(&agent_daemon_set(), &should_run, "abc", &agent_pods());
+    let ds =
+        crate::view::daemon_set_with_status(&agent_daemon_set(), &should_run, "abc", &agent_pods());
     let st = ds.status.clone().unwrap();
     assert_eq!(st.desired_number_scheduled, 3);
     assert_eq!(st.current_number_scheduled, 2, "node3 has no pod yet");
-    assert_eq!(st.updated_number_scheduled, Some(1), "node2 runs the old revision");
+    assert_eq!(
+        st.updated_number_scheduled,
+        Some(1),
+        "node2 runs the old revision"
+    );
     assert_eq!(st.number_misscheduled, 1, "the master's pod");
-    insta::assert_snapshot!("get_ds", table(daemon_sets(&[ds.clone()], &default_ns(), false, now())));
-    insta::assert_snapshot!("get_ds_wide_all_namespaces", table(daemon_sets(&[ds.clone()], &Scope::AllNamespaces, true, now())));
+    insta::assert_snapshot!(
+        "get_ds",
+        table(daemon_sets(
+            std::slice::from_ref(&ds),
+            &default_ns(),
+            false,
+            now()
+        ))
+    );
+    insta::assert_snapshot!(
+        "get_ds_wide_all_namespaces",
+        table(daemon_sets(
+            std::slice::from_ref(&ds),
+            &Scope::AllNamespaces,
+            true,
+            now()
+        ))
+    );
     insta::assert_snapshot!("describe_ds", describe_daemon_set(&ds, &agent_pods()));
 }

@@ -259,9 +259,13 @@ fn replace_drifted<'s>(
         // A DaemonSet's running pod of an old template: OnDelete keeps it until removed by hand;
         // RollingUpdate replaces only within maxUnavailable per plan.
         let why = match (why, &set.daemon) {
-            (Some(Drift::Template(t)), Some(ds)) if pod.all_containers().all(|c| c.is_running()) => {
+            (Some(Drift::Template(t)), Some(ds))
+                if pod.all_containers().all(|c| c.is_running()) =>
+            {
                 match (&ds.update, budget.as_deref_mut()) {
-                    (crate::controllers::daemon::Update::RollingUpdate { .. }, Some(b)) if *b > 0 => {
+                    (crate::controllers::daemon::Update::RollingUpdate { .. }, Some(b))
+                        if *b > 0 =>
+                    {
                         *b -= 1;
                         Some(Drift::Template(t))
                     }

@@ -968,10 +968,7 @@ fn max_unavailable_as_a_percentage_and_on_delete() {
     let mut sim = Sim::new();
     sim.apply(&sim.plan(&[ds("nginx:1", on_delete)]));
     let v2 = [ds("nginx:2", on_delete)];
-    assert!(
-        sim.plan(&v2).changes.is_empty(),
-        "OnDelete: no replacement"
-    );
+    assert!(sim.plan(&v2).changes.is_empty(), "OnDelete: no replacement");
     // The pod on node2 is removed by hand: its replacement has the new template.
     sim.node("k8s-node2").containers.clear();
     let plan = sim.plan(&v2);
@@ -983,10 +980,11 @@ fn max_unavailable_as_a_percentage_and_on_delete() {
 #[test]
 fn node_selectors_choose_the_nodes_and_new_hosts_get_their_pod() {
     let mut sim = Sim::new();
-    sim.inv.hosts[2]
-        .labels
-        .insert("disk".into(), "ssd".into());
-    let apps = [daemon_set("nginx", "      nodeSelector:\n        disk: ssd\n")];
+    sim.inv.hosts[2].labels.insert("disk".into(), "ssd".into());
+    let apps = [daemon_set(
+        "nginx",
+        "      nodeSelector:\n        disk: ssd\n",
+    )];
     let plan = sim.plan(&apps);
     assert_eq!(
         lines(&plan),

@@ -247,7 +247,10 @@ pub fn daemon_fit(pod: &Pod, node: &Node) -> (bool, bool) {
     let untolerated = |effects: &[snapshot::Effect]| {
         n.taints.iter().any(|taint| {
             effects.contains(&taint.effect)
-                && !info.tolerations.iter().any(|t| filters::tolerates(t, taint))
+                && !info
+                    .tolerations
+                    .iter()
+                    .any(|t| filters::tolerates(t, taint))
         })
     };
     use snapshot::Effect::{NoExecute, NoSchedule};

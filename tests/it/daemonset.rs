@@ -60,7 +60,12 @@ fn ds_counts(cluster: &std::path::Path, repo: &Repo) -> (String, String, String,
     let out = ok(clusterctl_with(cluster, repo.path(), &["get", "ds"])).stdout;
     let r = rows(&out, DS);
     assert_eq!(r.len(), 1, "{out}");
-    (r[0][1].clone(), r[0][2].clone(), r[0][3].clone(), r[0][4].clone())
+    (
+        r[0][1].clone(),
+        r[0][2].clone(),
+        r[0][3].clone(),
+        r[0][4].clone(),
+    )
 }
 
 /// Applies until the plan has nothing left (a rolling update takes one apply per maxUnavailable).
@@ -91,8 +96,14 @@ fn a_daemon_set_follows_hosts_taints_and_tolerations() {
     // Without the last host: a pod on every other worker, none on the tainted master.
     ok(clusterctl_with(&small, repo.path(), &["apply", "--yes"]));
     assert_eq!(hosts_running_it(&tb), workers[..workers.len() - 1]);
+    // Where it does not fit there is no pod at all: nothing Pending (upstream creates none there).
+    let pods = ok(clusterctl_with(&small, repo.path(), &["get", "pods"])).stdout;
+    assert!(!pods.contains("Pending"), "{pods}");
     let n = (workers.len() - 1).to_string();
-    assert_eq!(ds_counts(&small, &repo), (n.clone(), n.clone(), n.clone(), n));
+    assert_eq!(
+        ds_counts(&small, &repo),
+        (n.clone(), n.clone(), n.clone(), n)
+    );
 
     // The host is added to the inventory: it gets its pod on the next apply, the others are kept.
     let plan = ok(clusterctl_with(&full, repo.path(), &["plan"])).stdout;
@@ -100,7 +111,10 @@ fn a_daemon_set_follows_hosts_taints_and_tolerations() {
     ok(clusterctl_with(&full, repo.path(), &["apply", "--yes"]));
     assert_eq!(hosts_running_it(&tb), workers);
     let n = workers.len().to_string();
-    assert_eq!(ds_counts(&full, &repo), (n.clone(), n.clone(), n.clone(), n));
+    assert_eq!(
+        ds_counts(&full, &repo),
+        (n.clone(), n.clone(), n.clone(), n)
+    );
     assert_eq!(converge(&full, &repo), 0, "nothing left to do");
 
     // A toleration of the master's taint: its pod lands there too (the workers' pods are replaced for the
@@ -113,10 +127,14 @@ fn a_daemon_set_follows_hosts_taints_and_tolerations() {
     let all: Vec<String> = tb.hosts.iter().map(|(h, _)| h.clone()).collect();
     assert_eq!(hosts_running_it(&tb), all);
     let n = all.len().to_string();
-    assert_eq!(ds_counts(&full, &repo), (n.clone(), n.clone(), n.clone(), n));
+    assert_eq!(
+        ds_counts(&full, &repo),
+        (n.clone(), n.clone(), n.clone(), n)
+    );
 
     // The toleration is removed: the master's pod is pruned, and the plan says why.
-    repo.write("ds.yaml", &daemon_set("")).commit("no toleration");
+    repo.write("ds.yaml", &daemon_set(""))
+        .commit("no toleration");
     let plan = ok(clusterctl_with(&full, repo.path(), &["plan"])).stdout;
     assert!(
         plan.contains("DaemonSet agent does not run on node k8s-master"),
