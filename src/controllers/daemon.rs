@@ -19,7 +19,7 @@ use super::{
 use crate::model::OwnerRef;
 use crate::yaml::SourceRef;
 
-/// The label upstream puts on daemon pods (here: the template's `ComputeHash`, see `docs/daemonsets.md`).
+/// The label upstream puts on daemon pods (here: the template's `ComputeHash`, see docs/daemonsets.md).
 pub const REVISION_LABEL: &str = "controller-revision-hash";
 
 /// A DaemonSet pod set's identity: which DaemonSet, which node, how it updates.
