@@ -624,6 +624,13 @@ fn every_reason_and_detail_keeps_its_words() {
             "no longer desired: its owner is gone from the repository",
         ),
         (
+            Reason::DaemonNotEligible {
+                daemon_set: s("agent"),
+                node: s("k8s-master"),
+            },
+            "DaemonSet agent does not run on node k8s-master (nodeSelector, node affinity or an untolerated taint)",
+        ),
+        (
             Reason::ExtraReplica,
             "extra replica: more pods than the desired replica count",
         ),
