@@ -151,6 +151,15 @@ fn a_daemon_set_follows_hosts_taints_and_tolerations() {
         "{describe}"
     );
 
+    // A host removed from the inventory is no longer observed: its pod is neither desired nor counted, and
+    // no other pod of the DaemonSet changes (its containers stay on that machine; docs/daemonsets.md). The
+    // other hosts' pod network forgets that host: those are network changes, not pod changes.
+    let n = (workers.len() - 1).to_string();
+    let (desired, current, _, _) = ds_counts(&small, &repo);
+    assert_eq!((desired, current), (n.clone(), n));
+    let plan = ok(clusterctl_with(&small, repo.path(), &["plan"])).stdout;
+    assert!(!plan.contains(&format!("pod \"default/{DS}-")), "{plan}");
+
     // Out of Git: every pod goes.
     repo.remove("ds.yaml").commit("gone");
     ok(clusterctl_with(&full, repo.path(), &["apply", "--yes"]));
