@@ -256,6 +256,15 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
             .entry(POD_TEMPLATE_HASH.to_string())
             .or_insert_with(|| hash.clone());
     }
+    if let (Some(hash), Some(owner)) = (&p.template_hash, &p.owner)
+        && owner.kind == "DaemonSet"
+    {
+        metadata
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .entry(crate::controllers::daemon::REVISION_LABEL.to_string())
+            .or_insert_with(|| hash.clone());
+    }
 
     let mut spec = manifest.spec.clone().unwrap_or_else(|| PodSpec {
         containers: p
@@ -870,4 +879,75 @@ pub fn qos_class(pod: &Pod) -> &'static str {
 /// The first `ObjectMeta` label value, for callers that need a pod's label without cloning the map.
 pub fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
     meta.labels.as_ref()?.get(key).map(String::as_str)
+}
+
+/// A DaemonSet with `status` counted as the controller does (`updateDaemonSetStatus`) from the nodes it
+/// should run on (`should_run`, decided by the planner's `scheduler::daemon_fit`) and its pods: per such
+/// node its oldest pod counts as scheduled, ready, available (minReadySeconds is not tracked) and
+/// up to date when it carries the current `revision` hash; pods on other nodes are misscheduled.
+pub fn daemon_set_with_status(
+    ds: &k8s_openapi::api::apps::v1::DaemonSet,
+    should_run: &[String],
+    revision: &str,
+    pods: &[Pod],
+) -> k8s_openapi::api::apps::v1::DaemonSet {
+    let mut ds = ds.clone();
+    let name = ds.metadata.name.clone().unwrap_or_default();
+    let ns = ds
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let mine: Vec<&Pod> = pods
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)
+        .filter(|p| {
+            p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true) && o.kind == "DaemonSet" && o.name == name)
+        })
+        .filter(|p| is_active(p))
+        .collect();
+    let node_of = |p: &Pod| {
+        p.spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default()
+    };
+    let (mut current, mut ready, mut updated, mut misscheduled) = (0, 0, 0, 0);
+    for p in &mine {
+        if !should_run.contains(&node_of(p)) {
+            misscheduled += 1;
+        }
+    }
+    for node in should_run {
+        let mut on: Vec<&&Pod> = mine.iter().filter(|p| &node_of(p) == node).collect();
+        on.sort_by_key(|p| p.metadata.creation_timestamp.clone());
+        let Some(p) = on.first() else { continue };
+        current += 1;
+        if is_pod_ready(p) {
+            ready += 1;
+        }
+        if label(&p.metadata, crate::controllers::daemon::REVISION_LABEL) == Some(revision) {
+            updated += 1;
+        }
+    }
+    let desired = should_run.len() as i32;
+    if ds.metadata.creation_timestamp.is_none() {
+        ds.metadata.creation_timestamp = oldest(&mine);
+    }
+    ds.status = Some(k8s_openapi::api::apps::v1::DaemonSetStatus {
+        desired_number_scheduled: desired,
+        current_number_scheduled: current,
+        number_ready: ready,
+        number_available: nonzero(ready),
+        number_unavailable: nonzero(desired - ready),
+        number_misscheduled: misscheduled,
+        updated_number_scheduled: nonzero(updated),
+        observed_generation: ds.metadata.generation,
+        ..Default::default()
+    });
+    ds
 }

@@ -1,4 +1,4 @@
-//! `clusterctl describe node|pod|svc NAME`, kubectl's layout.
+//! `clusterctl describe node|pod|svc|ds NAME`, kubectl's layout.
 
 use clap::{Args, ValueEnum};
 
@@ -13,6 +13,8 @@ pub enum Kind {
     Pod,
     #[value(alias = "service", alias = "services")]
     Svc,
+    #[value(alias = "daemonset", alias = "daemonsets")]
+    Ds,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +57,28 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<ExitCode, C
             );
             let eps = w.endpoints.get(&key).cloned().unwrap_or_default();
             ui.out(&describe::describe_service(svc, &eps));
+        }
+        Kind::Ds => {
+            let all = get::filter(w.daemon_sets, g, Some(&args.name), |d| &d.metadata, true)?;
+            let ds = all.first().ok_or_else(|| {
+                CliError::Reported(format!("daemonsets.apps \"{}\" not found", args.name))
+            })?;
+            let name = ds.metadata.name.as_deref().unwrap_or_default();
+            let ns = ds.metadata.namespace.as_deref().unwrap_or("default");
+            let pods: Vec<_> = w
+                .pods
+                .iter()
+                .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)
+                .filter(|p| {
+                    p.metadata
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .any(|o| o.kind == "DaemonSet" && o.name == name)
+                })
+                .cloned()
+                .collect();
+            ui.out(&describe::describe_daemon_set(ds, &pods));
         }
         Kind::Pod => {
             let pods = get::filter(w.pods, g, Some(&args.name), |p| &p.metadata, true)?;

@@ -1,16 +1,16 @@
 //! `clusterctl get` and the object views it shares with `describe`: pods (observed + Pending), deployments,
-//! replicasets, nodes, services — Kubernetes-shaped objects built from Git and the hosts.
+//! replicasets, daemonsets, nodes, services — Kubernetes-shaped objects built from Git and the hosts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{CliError, ExitCode, Format, Global, Ui, pipeline};
-use crate::controllers::PodNaming;
+use crate::controllers::{PodNaming, PodSet};
 use crate::inventory::Inventory;
 use crate::model;
 use crate::output::{Rendered, Scope, objects, table};
@@ -25,6 +25,8 @@ pub enum Resource {
     Deployments,
     #[value(alias = "replicaset", alias = "rs")]
     Replicasets,
+    #[value(alias = "daemonset", alias = "ds")]
+    Daemonsets,
     #[value(alias = "node", alias = "no")]
     Nodes,
     #[value(alias = "service", alias = "svc")]
@@ -49,6 +51,7 @@ pub struct World {
     pub pods: Vec<Pod>,
     pub deployments: Vec<Deployment>,
     pub replica_sets: Vec<ReplicaSet>,
+    pub daemon_sets: Vec<DaemonSet>,
     pub nodes: Vec<Node>,
     pub services: Vec<Service>,
     /// Scheduler messages of Pending pods, by (namespace, name).
@@ -104,17 +107,53 @@ pub async fn world(
         .iter()
         .map(|d| view::deployment_with_status(d, &desired.expanded.replica_sets, &pods))
         .collect();
+    let nodes = pipeline::nodes(&inv, &observed.state);
+    let daemon_sets = desired
+        .expanded
+        .daemon_sets
+        .iter()
+        .map(|ds| daemon_set_view(ds, &desired.expanded.pod_sets, &nodes, &pods))
+        .collect();
     Ok(World {
         now,
         pods,
         deployments,
         replica_sets,
-        nodes: pipeline::nodes(&inv, &observed.state),
+        daemon_sets,
+        nodes,
         // With their allocated ClusterIPs and NodePorts, dated by the roster.
         services: with_creation_times(binding.services.services, &observed.state),
         pending,
         endpoints: binding.services.endpoints,
     })
+}
+
+/// A DaemonSet with status: it should run on the nodes where its candidate pod fits
+/// (`scheduler::daemon_fit`, the same rule the planner applies).
+fn daemon_set_view(ds: &DaemonSet, sets: &[PodSet], nodes: &[Node], pods: &[Pod]) -> DaemonSet {
+    let ns = ds.metadata.namespace.as_deref().unwrap_or("default");
+    let name = ds.metadata.name.as_deref().unwrap_or_default();
+    let mine: Vec<&PodSet> = sets
+        .iter()
+        .filter(|s| s.namespace == ns)
+        .filter(|s| s.daemon.as_ref().is_some_and(|d| d.daemon_set == name))
+        .collect();
+    let should_run: Vec<String> = mine
+        .iter()
+        .filter_map(|s| s.daemon.as_ref())
+        .filter(|d| {
+            nodes
+                .iter()
+                .find(|n| n.metadata.name.as_deref() == Some(d.node.as_str()))
+                .is_some_and(|n| crate::scheduler::daemon_fit(&d.unpinned, n).0)
+        })
+        .map(|d| d.node.clone())
+        .collect();
+    let revision = mine
+        .first()
+        .map(|s| s.template_hash.clone())
+        .unwrap_or_default();
+    view::daemon_set_with_status(ds, &should_run, &revision, pods)
 }
 
 /// Services get the time they were first applied (kept in the roster) as their creationTimestamp.
@@ -212,6 +251,12 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliErr
             name,
             |i| table::replica_sets(i, &scope, wide, w.now),
         )?,
+        Resource::Daemonsets => show(
+            filter(w.daemon_sets, g, name, |d| &d.metadata, true)?,
+            g,
+            name,
+            |i| table::daemon_sets(i, &scope, wide, w.now),
+        )?,
         Resource::Nodes => show(
             filter(w.nodes, g, name, |n| &n.metadata, false)?,
             g,
@@ -264,6 +309,7 @@ impl Resource {
             Resource::Pods => "pods",
             Resource::Deployments => "deployments.apps",
             Resource::Replicasets => "replicasets.apps",
+            Resource::Daemonsets => "daemonsets.apps",
             Resource::Nodes => "nodes",
             Resource::Services => "services",
         }

@@ -63,7 +63,8 @@ pub fn load_desired(
     );
     parsed.diagnostics.sort_by(|a, b| a.source.cmp(&b.source));
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
-    let expanded = controllers::expand(&parsed.manifests);
+    let nodes: Vec<String> = inv.hosts.iter().map(|h| h.name.clone()).collect();
+    let expanded = controllers::expand_on(&parsed.manifests, &nodes);
     Ok(Desired { source, expanded })
 }
 

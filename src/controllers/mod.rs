@@ -4,14 +4,16 @@
 //! API defaulting: templates are hashed exactly as received, so the hash equals the cluster's only when the
 //! manifest layer has applied API-server defaults (see [`gohash`]).
 //!
-//! DaemonSet and Job are not expanded yet (next issue); they are ignored here. A DaemonSet will become one
-//! [`PodSet`] per node with [`PodNaming::Generated`].
+//! DaemonSet → one candidate [`PodSet`] per inventory node (see [`daemon`]): pinned to its node, with the
+//! controller's default tolerations; which candidates run is decided later against the `Node` objects
+//! (`scheduler::daemon_fit`, applied by the plan). Job is not expanded yet; it is ignored here.
 
+pub mod daemon;
 pub mod gohash;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -42,6 +44,8 @@ pub struct PodSet {
     /// Pod with metadata (name or generateName, namespace, labels, annotations, ownerReferences) and spec.
     pub template: Pod,
     pub source: SourceRef,
+    /// For a DaemonSet's pod: its node and update strategy (one set per candidate node).
+    pub daemon: Option<daemon::Daemon>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,9 +83,16 @@ pub struct Expanded {
     /// As the deployment controller creates them (plus ReplicaSets written in the repo).
     pub replica_sets: Vec<ReplicaSet>,
     pub services: Vec<Service>,
+    pub daemon_sets: Vec<DaemonSet>,
 }
 
+/// [`expand_on`] without nodes: DaemonSets give no pods.
 pub fn expand(manifests: &[Manifest]) -> Expanded {
+    expand_on(manifests, &[])
+}
+
+/// Expands every workload; a DaemonSet gets one candidate pod set per node in `nodes`.
+pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
     let mut out = Expanded::default();
     for m in manifests {
         match &m.object {
@@ -98,14 +109,19 @@ pub fn expand(manifests: &[Manifest]) -> Expanded {
                 out.replica_sets.push((**rs).clone());
             }
             Object::Service(s) => out.services.push((**s).clone()),
-            // Not expanded yet (DaemonSet, Job) or nothing to expand (Namespace).
-            Object::DaemonSet(_) | Object::Job(_) | Object::Namespace(_) => {}
+            Object::DaemonSet(ds) => {
+                out.pod_sets.extend(daemon::pod_sets(ds, nodes, &m.source));
+                out.daemon_sets.push((**ds).clone());
+            }
+            // Not expanded yet (Job) or nothing to expand (Namespace).
+            Object::Job(_) | Object::Namespace(_) => {}
         }
     }
     out.pod_sets.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     out.deployments.sort_by_key(|o| meta_key(&o.metadata));
     out.replica_sets.sort_by_key(|o| meta_key(&o.metadata));
     out.services.sort_by_key(|o| meta_key(&o.metadata));
+    out.daemon_sets.sort_by_key(|o| meta_key(&o.metadata));
     out
 }
 
@@ -113,11 +129,11 @@ fn meta_key(m: &ObjectMeta) -> (String, String) {
     (namespace_of(m), name_of(m))
 }
 
-fn name_of(m: &ObjectMeta) -> String {
+pub(crate) fn name_of(m: &ObjectMeta) -> String {
     m.name.clone().unwrap_or_default()
 }
 
-fn namespace_of(m: &ObjectMeta) -> String {
+pub(crate) fn namespace_of(m: &ObjectMeta) -> String {
     m.namespace.clone().unwrap_or_else(|| "default".to_string())
 }
 
@@ -209,7 +225,12 @@ fn percent_up(p: &str, replicas: i32) -> i32 {
     ((p * i64::from(replicas) + 99) / 100) as i32
 }
 
-fn controller_ref(api_version: &str, kind: &str, name: &str, meta: &ObjectMeta) -> OwnerReference {
+pub(crate) fn controller_ref(
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    meta: &ObjectMeta,
+) -> OwnerReference {
     OwnerReference {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
@@ -269,6 +290,7 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
         naming: PodNaming::Generated { prefix },
         template: pod,
         source: source.clone(),
+        daemon: None,
     }
 }
 
@@ -296,6 +318,7 @@ fn bare_pod_set(pod: &Pod, source: &SourceRef) -> PodSet {
         naming: PodNaming::Fixed(name),
         template,
         source: source.clone(),
+        daemon: None,
     }
 }
 

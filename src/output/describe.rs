@@ -1002,3 +1002,115 @@ pub fn describe_service(svc: &k8s_openapi::api::core::v1::Service, endpoints: &[
     d.w(0, "Events:\t<none>\n");
     d.finish()
 }
+
+/// `kubectl describe daemonset` (describeDaemonSet + DescribePodTemplate): counters from `status`, the
+/// pod phases of `pods` (the DaemonSet's), the template's labels, containers, volumes, node selector and
+/// tolerations. clusterctl records no DaemonSet events: `Events: <none>`.
+pub fn describe_daemon_set(ds: &k8s_openapi::api::apps::v1::DaemonSet, pods: &[Pod]) -> String {
+    let mut d = Doc::default();
+    let spec = ds.spec.clone().unwrap_or_default();
+    let st = ds.status.clone().unwrap_or_default();
+    let template = &spec.template;
+    let tspec = template.spec.clone().unwrap_or_default();
+    let selector = super::table::format_selector(Some(&spec.selector));
+    let node_selector = super::table::node_selector(template);
+    d.w(
+        0,
+        &format!("Name:\t{}\n", ds.metadata.name.clone().unwrap_or_default()),
+    );
+    d.w(0, &format!("Selector:\t{selector}\n"));
+    d.w(0, &format!("Node-Selector:\t{node_selector}\n"));
+    labels_multiline(&mut d, "Labels", ds.metadata.labels.as_ref());
+    annotations_multiline(&mut d, "Annotations", ds.metadata.annotations.as_ref());
+    for (title, n) in [
+        (
+            "Desired Number of Nodes Scheduled",
+            st.desired_number_scheduled,
+        ),
+        (
+            "Current Number of Nodes Scheduled",
+            st.current_number_scheduled,
+        ),
+        (
+            "Number of Nodes Scheduled with Up-to-date Pods",
+            st.updated_number_scheduled.unwrap_or(0),
+        ),
+        (
+            "Number of Nodes Scheduled with Available Pods",
+            st.number_available.unwrap_or(0),
+        ),
+        ("Number of Nodes Misscheduled", st.number_misscheduled),
+    ] {
+        d.w(0, &format!("{title}: {n}\n"));
+    }
+    let phase = |want: &str| {
+        pods.iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(want))
+            .count()
+    };
+    d.w(
+        0,
+        &format!(
+            "Pods Status:\t{} Running / {} Waiting / {} Succeeded / {} Failed\n",
+            phase("Running"),
+            phase("Pending"),
+            phase("Succeeded"),
+            phase("Failed")
+        ),
+    );
+    d.w(0, "Pod Template:\n");
+    let tmeta = template.metadata.clone().unwrap_or_default();
+    labels_multiline(&mut d, "  Labels", tmeta.labels.as_ref());
+    if tmeta.annotations.as_ref().is_some_and(|a| !a.is_empty()) {
+        annotations_multiline(&mut d, "  Annotations", tmeta.annotations.as_ref());
+    }
+    if let Some(sa) = tspec
+        .service_account_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        d.w(0, &format!("  Service Account:\t{sa}\n"));
+    }
+    for (title, list) in [
+        (
+            "Init Containers",
+            tspec.init_containers.clone().unwrap_or_default(),
+        ),
+        ("Containers", tspec.containers.clone()),
+    ] {
+        if list.is_empty() && title == "Init Containers" {
+            continue;
+        }
+        d.w(0, &format!("  {title}:\n"));
+        for c in &list {
+            // A template's containers sit one space deeper than a pod's: `   name:` over `    Image:`.
+            let mut one = Doc::default();
+            describe_container(&mut one, c, None);
+            d.pending.push(' ');
+            d.pending.push_str(&one.pending);
+        }
+    }
+    let volumes = tspec.volumes.clone().unwrap_or_default();
+    if volumes.is_empty() {
+        d.w(0, "  Volumes:\t<none>\n");
+    } else {
+        d.w(0, "  Volumes:\n");
+        for v in &volumes {
+            d.w(0, &format!("   {}:\n", v.name));
+        }
+    }
+    d.w(
+        0,
+        &format!(
+            "  Node-Selectors:\t{}\n",
+            node_selector.replace(',', "\n\t")
+        ),
+    );
+    tolerations_multiline(
+        &mut d,
+        "  Tolerations",
+        tspec.tolerations.as_deref().unwrap_or(&[]),
+    );
+    d.w(0, "Events:\t<none>\n");
+    d.finish()
+}

@@ -158,6 +158,9 @@ pub fn reason(r: &Reason) -> String {
             format!("stopped outside clusterctl; restartPolicy {restart_policy} wants it running")
         }
         Reason::NotDesired => "no longer desired: its owner is gone from the repository".into(),
+        Reason::DaemonNotEligible { daemon_set, node } => format!(
+            "DaemonSet {daemon_set} does not run on node {node} (nodeSelector, node affinity or an untolerated taint)"
+        ),
         Reason::ExtraReplica => "extra replica: more pods than the desired replica count".into(),
         Reason::Superseded { old, new } => format!(
             "owner template changed: ReplicaSet {old} is superseded by {}",

@@ -234,6 +234,68 @@ pub fn replica_sets(items: &[ReplicaSet], scope: &Scope, wide: bool, now: Timest
     Rendered::Table(render(&headers, rows, Some(scope)))
 }
 
+/// `NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE` (+ `CONTAINERS IMAGES SELECTOR`).
+pub fn daemon_sets(
+    items: &[k8s_openapi::api::apps::v1::DaemonSet],
+    scope: &Scope,
+    wide: bool,
+    now: Timestamp,
+) -> Rendered {
+    if items.is_empty() {
+        return Rendered::Empty(scope.empty_message());
+    }
+    let mut headers = vec![
+        "NAME",
+        "DESIRED",
+        "CURRENT",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "NODE SELECTOR",
+        "AGE",
+    ];
+    if wide {
+        headers.extend(["CONTAINERS", "IMAGES", "SELECTOR"]);
+    }
+    let rows = items
+        .iter()
+        .map(|ds| {
+            let (ns, name) = ns_name(&ds.metadata);
+            let spec = ds.spec.clone().unwrap_or_default();
+            let st = ds.status.clone().unwrap_or_default();
+            let mut cells = vec![
+                name.clone(),
+                st.desired_number_scheduled.to_string(),
+                st.current_number_scheduled.to_string(),
+                st.number_ready.to_string(),
+                st.updated_number_scheduled.unwrap_or(0).to_string(),
+                st.number_available.unwrap_or(0).to_string(),
+                node_selector(&spec.template),
+                age(ds.metadata.creation_timestamp.as_ref(), now),
+            ];
+            if wide {
+                let (c, i) = containers_images(Some(&spec.template));
+                cells.extend([c, i, format_selector(Some(&spec.selector))]);
+            }
+            (ns, name, cells)
+        })
+        .collect();
+    Rendered::Table(render(&headers, rows, Some(scope)))
+}
+
+/// The template's nodeSelector as `k=v,k2=v2` (sorted by key), or `<none>`.
+pub fn node_selector(t: &PodTemplateSpec) -> String {
+    let sel = t.spec.as_ref().and_then(|s| s.node_selector.as_ref());
+    match sel {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => "<none>".to_string(),
+    }
+}
+
 /// `Ready` / `NotReady` / `Unknown` (no Ready condition), plus `,SchedulingDisabled` when cordoned.
 pub fn node_status(node: &Node) -> String {
     let ready = node

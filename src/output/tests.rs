@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KQ;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::describe::{describe_node, describe_pod, failed_scheduling_event};
+use super::describe::{describe_daemon_set, describe_node, describe_pod, failed_scheduling_event};
 use super::objects::{to_json, to_yaml};
-use super::table::{deployments, nodes, pods, replica_sets, services};
+use super::table::{daemon_sets, deployments, nodes, pods, replica_sets, services};
 use super::{Rendered, Scope};
 use crate::model::{ObservedContainer, ObservedPod, OwnerRef, labels};
 use crate::view::{
@@ -936,4 +936,87 @@ fn json_and_yaml_like_kubectl() {
             .contains(r#""a": "\u003cx\u0026y\u003e""#)
     );
     insta::assert_snapshot!(to_yaml(&pods[..1], true).unwrap());
+}
+
+fn agent_daemon_set() -> k8s_openapi::api::apps::v1::DaemonSet {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": "default", "labels": {"app": "agent"}},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {
+                    "nodeSelector": {"kubernetes.io/os": "linux", "disk": "ssd"},
+                    "containers": [{"name": "agent", "image": "nginx:1.14.2", "ports": [{"containerPort": 80}]}],
+                    "tolerations": [{"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoSchedule"}]
+                }
+            }
+        }
+    }))
+    .unwrap()
+}
+
+/// Pods of `agent` on node1 (current revision), node2 (old revision) and the master (should not run).
+fn agent_pods() -> Vec<Pod> {
+    [
+        ("agent-m9hk9", "k8s-node1", "abc"),
+        ("agent-q2ptt", "k8s-node2", "old"),
+        ("agent-x7k2d", "k8s-master", "abc"),
+    ]
+    .iter()
+    .map(|(name, node, rev)| {
+        let lbl = [
+            ("app", "agent"),
+            (crate::controllers::daemon::REVISION_LABEL, *rev),
+        ];
+        pod_from_observed(&observed(
+            "default",
+            name,
+            node,
+            "10.244.1.2",
+            120,
+            "running",
+            0,
+            None,
+            Some(("DaemonSet", "agent")),
+            &lbl,
+        ))
+    })
+    .collect()
+}
+
+#[test]
+fn daemon_set_status_counts_nodes_as_the_controller_does() {
+    let should_run = ["k8s-node1", "k8s-node2", "k8s-node3"].map(String::from);
+    let ds =
+        crate::view::daemon_set_with_status(&agent_daemon_set(), &should_run, "abc", &agent_pods());
+    let st = ds.status.clone().unwrap();
+    assert_eq!(st.desired_number_scheduled, 3);
+    assert_eq!(st.current_number_scheduled, 2, "node3 has no pod yet");
+    assert_eq!(
+        st.updated_number_scheduled,
+        Some(1),
+        "node2 runs the old revision"
+    );
+    assert_eq!(st.number_misscheduled, 1, "the master's pod");
+    insta::assert_snapshot!(
+        "get_ds",
+        table(daemon_sets(
+            std::slice::from_ref(&ds),
+            &default_ns(),
+            false,
+            now()
+        ))
+    );
+    insta::assert_snapshot!(
+        "get_ds_wide_all_namespaces",
+        table(daemon_sets(
+            std::slice::from_ref(&ds),
+            &Scope::AllNamespaces,
+            true,
+            now()
+        ))
+    );
+    insta::assert_snapshot!("describe_ds", describe_daemon_set(&ds, &agent_pods()));
 }

@@ -71,7 +71,8 @@ pub(super) fn collapse_counted(counted: Vec<Counted>, pending: &mut Vec<PendingP
     }
 }
 
-/// Diffs every pod set of `input`, then prunes what no set owns.
+/// Diffs every pod set of `input`, then prunes what no set owns. A DaemonSet's candidate set for a node
+/// the pod should not run on is left out (its pod, if any, is pruned); see [`daemon_keeps`].
 pub(super) fn diff<'s>(
     input: &PlanInput<'s>,
     observed: &[ObservedPod],
@@ -80,6 +81,7 @@ pub(super) fn diff<'s>(
     let mut d = Diff::default();
     let capacity = crate::scheduler::pod_capacity(input.nodes);
     let mut claimed: BTreeSet<usize> = BTreeSet::new();
+    let mut sets: Vec<(&'s PodSet, Vec<usize>)> = Vec::new();
     for set in input.pod_sets {
         let members: Vec<usize> = observed
             .iter()
@@ -87,14 +89,83 @@ pub(super) fn diff<'s>(
             .filter(|(_, p)| belongs_to(p, set))
             .map(|(i, _)| i)
             .collect();
+        if daemon_keeps(input, observed, set, &members) {
+            sets.push((set, members));
+        }
+    }
+    let mut budgets = rollout_budgets(&sets);
+    for (set, members) in &sets {
         claimed.extend(members.iter().copied());
-        diff_set(input, observed, pod_cidrs, set, &members, capacity, &mut d);
+        let budget = set
+            .daemon
+            .as_ref()
+            .and_then(|ds| budgets.get_mut(&(set.namespace.as_str(), ds.daemon_set.as_str())));
+        diff_set(
+            input, observed, pod_cidrs, set, members, capacity, budget, &mut d,
+        );
     }
     prune_unclaimed(input, observed, &claimed, &mut d.changes);
     d
 }
 
+/// Whether a pod set is wanted: always, except a DaemonSet's set for a node its pod should not run on
+/// (`scheduler::daemon_fit`). A pod of the current template already there stays while it should continue
+/// running (a new NoSchedule taint does not evict); one of an old template goes and is not recreated.
+fn daemon_keeps(
+    input: &PlanInput<'_>,
+    observed: &[ObservedPod],
+    set: &PodSet,
+    members: &[usize],
+) -> bool {
+    let Some(ds) = &set.daemon else {
+        return true;
+    };
+    let Some(node) = input
+        .nodes
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some(ds.node.as_str()))
+    else {
+        return false;
+    };
+    let (run, keep_running) = crate::scheduler::daemon_fit(&ds.unpinned, node);
+    run || (keep_running
+        && members
+            .iter()
+            .any(|&i| observed[i].template_hash.as_deref() == Some(set.template_hash.as_str())))
+}
+
+/// Per DaemonSet `(namespace, name)`: how many pods of an old template this plan may replace —
+/// RollingUpdate's maxUnavailable over the nodes that run it, less the nodes without a pod yet. OnDelete
+/// DaemonSets get no entry-budget of their own: their old pods are never replaced ([`replace_drifted`]).
+fn rollout_budgets<'s>(sets: &[(&'s PodSet, Vec<usize>)]) -> BTreeMap<(&'s str, &'s str), usize> {
+    let mut per: BTreeMap<(&str, &str), (usize, usize, Option<usize>)> = BTreeMap::new();
+    for (set, members) in sets {
+        let Some(ds) = &set.daemon else { continue };
+        let e = per
+            .entry((set.namespace.as_str(), ds.daemon_set.as_str()))
+            .or_insert((0, 0, None));
+        e.0 += 1;
+        if members.is_empty() {
+            e.1 += 1;
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (set, _) in sets {
+        let Some(ds) = &set.daemon else { continue };
+        let k = (set.namespace.as_str(), ds.daemon_set.as_str());
+        if let Some(&(desired, missing, _)) = per.get(&k) {
+            out.entry(k).or_insert_with(|| {
+                ds.update
+                    .budget(desired)
+                    .map_or(0, |b| b.saturating_sub(missing))
+            });
+        }
+    }
+    out
+}
+
 /// One set: replace drifted members, scale down, start stopped pods, name the missing replicas.
+#[allow(clippy::too_many_arguments)]
 fn diff_set<'s>(
     input: &PlanInput<'s>,
     observed: &[ObservedPod],
@@ -102,9 +173,10 @@ fn diff_set<'s>(
     set: &'s PodSet,
     members: &[usize],
     capacity: usize,
+    budget: Option<&mut usize>,
     d: &mut Diff<'s>,
 ) {
-    let mut current = replace_drifted(input, observed, pod_cidrs, set, members, d);
+    let mut current = replace_drifted(input, observed, pod_cidrs, set, members, budget, d);
     let replaced = members.len() - current.len();
     let desired = set.replicas as usize;
     let have = current.len() + replaced;
@@ -158,6 +230,7 @@ fn replace_drifted<'s>(
     pod_cidrs: &BTreeMap<String, String>,
     set: &'s PodSet,
     members: &[usize],
+    mut budget: Option<&mut usize>,
     d: &mut Diff<'s>,
 ) -> Vec<usize> {
     let spec_hashes: Vec<String> = set
@@ -183,6 +256,24 @@ fn replace_drifted<'s>(
                 .network
                 .and_then(|_| network_drift(pod, pod_cidrs.get(&pod.node)))
         });
+        // A DaemonSet's running pod of an old template: OnDelete keeps it until removed by hand;
+        // RollingUpdate replaces only within maxUnavailable per plan.
+        let why = match (why, &set.daemon) {
+            (Some(Drift::Template(t)), Some(ds))
+                if pod.all_containers().all(|c| c.is_running()) =>
+            {
+                match (&ds.update, budget.as_deref_mut()) {
+                    (crate::controllers::daemon::Update::RollingUpdate { .. }, Some(b))
+                        if *b > 0 =>
+                    {
+                        *b -= 1;
+                        Some(Drift::Template(t))
+                    }
+                    _ => None,
+                }
+            }
+            (why, _) => why,
+        };
         match why {
             Some(why) => {
                 d.to_create.push(NewPod {
@@ -254,6 +345,12 @@ fn belongs_to(pod: &ObservedPod, set: &PodSet) -> bool {
     }
     match (&set.naming, &set.owner) {
         (PodNaming::Fixed(name), None) => pod.owner.is_none() && &pod.name == name,
+        // A DaemonSet's pod: its owner, on the set's node, with the set's name.
+        (PodNaming::Fixed(name), Some(owner)) => {
+            pod.owner.as_ref() == Some(owner)
+                && &pod.name == name
+                && set.daemon.as_ref().is_none_or(|d| d.node == pod.node)
+        }
         (_, Some(owner)) => pod.owner.as_ref() == Some(owner),
         (PodNaming::Generated { .. }, None) => false,
     }
@@ -411,6 +508,16 @@ fn delete_change(
 /// or nothing owns it any more.
 fn orphan_reason(pod: &ObservedPod, sets: &[PodSet]) -> Reason {
     if let Some(OwnerRef { kind, name }) = &pod.owner {
+        if kind == "DaemonSet"
+            && sets
+                .iter()
+                .any(|s| s.namespace == pod.namespace && s.owner.as_ref() == pod.owner.as_ref())
+        {
+            return Reason::DaemonNotEligible {
+                daemon_set: name.clone(),
+                node: pod.node.clone(),
+            };
+        }
         if kind == "ReplicaSet" {
             if let Some(set) = sets.iter().find(|s| {
                 s.namespace == pod.namespace

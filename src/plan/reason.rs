@@ -24,6 +24,9 @@ pub enum Reason {
     Stopped { restart_policy: String },
     /// Delete: nothing in the repository owns the pod any more.
     NotDesired,
+    /// Delete: the DaemonSet is still desired, but its pod should no longer run on `node` (nodeSelector,
+    /// node affinity or an untolerated taint).
+    DaemonNotEligible { daemon_set: String, node: String },
     /// Delete: more pods than the desired replica count.
     ExtraReplica,
     /// Delete: the pod's ReplicaSet `old` was replaced by `new` (the Deployment's template changed).

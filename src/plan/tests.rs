@@ -108,7 +108,8 @@ impl Sim {
     }
 
     fn plan_bound(&self, manifests: &[Manifest]) -> (Plan, Binding) {
-        let expanded = controllers::expand(manifests);
+        let names: Vec<String> = self.inv.hosts.iter().map(|h| h.name.clone()).collect();
+        let expanded = controllers::expand_on(manifests, &names);
         let nodes = crate::nodes::node_objects(&self.inv, &self.state);
         let rt: Arc<dyn Runtime> = Arc::new(DockerRuntime::default());
         let runtimes: BTreeMap<String, Arc<dyn Runtime>> = self
@@ -623,6 +624,13 @@ fn every_reason_and_detail_keeps_its_words() {
             "no longer desired: its owner is gone from the repository",
         ),
         (
+            Reason::DaemonNotEligible {
+                daemon_set: s("agent"),
+                node: s("k8s-master"),
+            },
+            "DaemonSet agent does not run on node k8s-master (nodeSelector, node affinity or an untolerated taint)",
+        ),
+        (
             Reason::ExtraReplica,
             "extra replica: more pods than the desired replica count",
         ),
@@ -852,5 +860,186 @@ fn a_fresh_cluster_gets_its_pod_network_and_service_rules_on_every_host() {
     assert_eq!(
         binding.services.endpoints[&("default".to_string(), "my-nginx".to_string())],
         ips
+    );
+}
+
+/// A DaemonSet `agent` on the job image; `extra` is spliced into its pod spec (indented 6).
+fn daemon_set(image: &str, extra: &str) -> Manifest {
+    manifest(&format!(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n{extra}      containers:\n      - name: agent\n        image: {image}\n"
+    ))
+}
+
+const TOLERATE_MASTER: &str = "      tolerations:\n      - key: node-role.kubernetes.io/master\n        operator: Exists\n        effect: NoSchedule\n";
+
+fn daemon_nodes(sim: &Sim) -> Vec<String> {
+    let mut v: Vec<String> = model::observed_pods(&sim.state)
+        .iter()
+        .filter(|p| p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet"))
+        .map(|p| p.node.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_daemon_set_runs_one_pod_per_worker_and_none_on_the_tainted_master() {
+    let mut sim = Sim::new();
+    let apps = [daemon_set("nginx", "")];
+    let plan = sim.plan(&apps);
+    assert!(plan.pending.is_empty(), "not Pending where it does not fit");
+    let mut want: Vec<String> = ["k8s-node1", "k8s-node2", "k8s-node3"]
+        .iter()
+        .map(|n| {
+            format!(
+                "Create {} {n}",
+                controllers::daemon::daemon_pod_name("agent", n)
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(lines(&plan), want);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| why(c) == "DaemonSet agent wants 1 replica(s)"),
+        "{:?}",
+        plan.changes.iter().map(why).collect::<Vec<_>>()
+    );
+    sim.apply(&plan);
+    assert!(sim.plan(&apps).changes.is_empty(), "converged");
+    // Names are per node: every node has a different one, and they stay across plans.
+    let names: BTreeSet<String> = model::observed_pods(&sim.state)
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    assert_eq!(names.len(), 3);
+}
+
+#[test]
+fn a_toleration_lets_it_onto_the_master_and_removing_it_prunes_that_pod() {
+    let mut sim = Sim::new();
+    let tolerated = [daemon_set("nginx", TOLERATE_MASTER)];
+    let plan = sim.plan(&tolerated);
+    assert_eq!(plan.summary.add, 4, "{:?}", lines(&plan));
+    sim.apply(&plan);
+    assert_eq!(daemon_nodes(&sim).len(), 4);
+
+    let plain = [daemon_set("nginx", "")];
+    let plan = sim.plan(&plain);
+    let master: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.node == "k8s-master")
+        .collect();
+    assert_eq!(master.len(), 1);
+    assert_eq!(master[0].action, Action::Delete);
+    assert_eq!(
+        why(master[0]),
+        "DaemonSet agent does not run on node k8s-master (nodeSelector, node affinity or an untolerated taint)"
+    );
+    // The template changed too: RollingUpdate replaces at most maxUnavailable (1) worker pod per plan.
+    let replaces = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .count();
+    assert_eq!(replaces, 1, "{:?} {:?}", lines(&plan), plan.pending);
+    let mut rounds = 1;
+    sim.apply(&plan);
+    while !sim.plan(&plain).changes.is_empty() {
+        let plan = sim.plan(&plain);
+        assert!(plan.summary.destroy <= 1, "{:?}", lines(&plan));
+        sim.apply(&plan);
+        rounds += 1;
+        assert!(rounds < 10);
+    }
+    assert_eq!(rounds, 3, "three workers, one at a time");
+    assert_eq!(daemon_nodes(&sim), ["k8s-node1", "k8s-node2", "k8s-node3"]);
+}
+
+#[test]
+fn max_unavailable_as_a_percentage_and_on_delete() {
+    let mut sim = Sim::new();
+    let all = "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxUnavailable: 100%\n";
+    let ds = |image: &str, strategy: &str| {
+        manifest(&format!(
+            "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n{strategy}  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n      containers:\n      - name: agent\n        image: {image}\n"
+        ))
+    };
+    sim.apply(&sim.plan(&[ds("nginx:1", all)]));
+    let plan = sim.plan(&[ds("nginx:2", all)]);
+    assert_eq!(plan.summary.destroy, 3, "maxUnavailable 100%: all at once");
+
+    let on_delete = "  updateStrategy:\n    type: OnDelete\n";
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[ds("nginx:1", on_delete)]));
+    let v2 = [ds("nginx:2", on_delete)];
+    assert!(sim.plan(&v2).changes.is_empty(), "OnDelete: no replacement");
+    // The pod on node2 is removed by hand: its replacement has the new template.
+    sim.node("k8s-node2").containers.clear();
+    let plan = sim.plan(&v2);
+    assert_eq!(lines(&plan).len(), 1, "{:?}", lines(&plan));
+    assert_eq!(plan.changes[0].action, Action::Create);
+    assert_eq!(plan.changes[0].node, "k8s-node2");
+}
+
+#[test]
+fn node_selectors_choose_the_nodes_and_new_hosts_get_their_pod() {
+    let mut sim = Sim::new();
+    sim.inv.hosts[2].labels.insert("disk".into(), "ssd".into());
+    let apps = [daemon_set(
+        "nginx",
+        "      nodeSelector:\n        disk: ssd\n",
+    )];
+    let plan = sim.plan(&apps);
+    assert_eq!(
+        lines(&plan),
+        [format!(
+            "Create {} k8s-node2",
+            controllers::daemon::daemon_pod_name("agent", "k8s-node2")
+        )]
+    );
+
+    // A host added to the inventory gets its pod on the next plan.
+    let mut sim = Sim::new();
+    let apps = [daemon_set("nginx", "")];
+    sim.apply(&sim.plan(&apps));
+    sim.inv.hosts.push(host("k8s-node4", 4, false));
+    let mut n = sim.state.nodes[1].clone();
+    n.name = "k8s-node4".into();
+    n.containers.clear();
+    sim.state.nodes.push(n);
+    let plan = sim.plan(&apps);
+    assert_eq!(
+        lines(&plan),
+        [format!(
+            "Create {} k8s-node4",
+            controllers::daemon::daemon_pod_name("agent", "k8s-node4")
+        )]
+    );
+}
+
+#[test]
+fn a_new_no_schedule_taint_keeps_the_running_pod_a_no_execute_one_removes_it() {
+    let mut sim = Sim::new();
+    let apps = [daemon_set("nginx", "")];
+    sim.apply(&sim.plan(&apps));
+    let taint = |effect: &str| Taint {
+        key: "dedicated".into(),
+        value: Some("db".into()),
+        effect: effect.into(),
+        ..Default::default()
+    };
+    sim.inv.hosts[1].taints = vec![taint("NoSchedule")];
+    assert!(sim.plan(&apps).changes.is_empty(), "shouldContinueRunning");
+    sim.inv.hosts[1].taints = vec![taint("NoExecute")];
+    let plan = sim.plan(&apps);
+    assert_eq!(
+        lines(&plan),
+        [format!(
+            "Delete {} k8s-node1",
+            controllers::daemon::daemon_pod_name("agent", "k8s-node1")
+        )]
     );
 }

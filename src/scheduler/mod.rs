@@ -229,6 +229,37 @@ pub fn pod_capacity(nodes: &[Node]) -> usize {
         .sum()
 }
 
+/// The DaemonSet controller's `NodeShouldRunDaemonPod` for the unpinned daemon pod on `node`:
+/// `(should_run, should_continue_running)`. Should run: nodeSelector and required node affinity match and
+/// every NoSchedule/NoExecute taint is tolerated. Should continue: the same, but only NoExecute taints
+/// count (a new NoSchedule taint does not remove a running pod). Resources and ports are the scheduler's.
+pub fn daemon_fit(pod: &Pod, node: &Node) -> (bool, bool) {
+    let info = PodInfo::new(pod);
+    let n = snapshot::node_info(node);
+    if let Some(want) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+        if want != n.name {
+            return (false, false);
+        }
+    }
+    if !filters::node_affinity_matches(&info, &n) {
+        return (false, false);
+    }
+    let untolerated = |effects: &[snapshot::Effect]| {
+        n.taints.iter().any(|taint| {
+            effects.contains(&taint.effect)
+                && !info
+                    .tolerations
+                    .iter()
+                    .any(|t| filters::tolerates(t, taint))
+        })
+    };
+    use snapshot::Effect::{NoExecute, NoSchedule};
+    (
+        !untolerated(&[NoSchedule, NoExecute]),
+        !untolerated(&[NoExecute]),
+    )
+}
+
 /// `0/N nodes are available: <count> <reason>, ….` — counts per reason string, sorted as strings.
 pub fn fit_message<'a>(total_nodes: usize, reasons: impl Iterator<Item = &'a Reason>) -> String {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();

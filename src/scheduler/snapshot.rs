@@ -477,7 +477,7 @@ pub struct Snapshot {
     eligible_cache: HashMap<String, Arc<Vec<bool>>>,
 }
 
-fn node_info(n: &Node) -> NodeInfo {
+pub(super) fn node_info(n: &Node) -> NodeInfo {
     let empty = Default::default();
     let spec = n.spec.as_ref().unwrap_or(&empty);
     let mut taints: Vec<CTaint> = spec
