@@ -3,6 +3,7 @@
 
 mod cli_contract;
 mod common;
+mod images;
 mod pipeline;
 mod scheduling;
 mod services;
