@@ -305,6 +305,12 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     }
     let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
     let cluster = fast.path().join("cluster.yaml");
+    // The testbed's writer may already set connectTimeout (a duplicate key is an error): drop it first.
+    let yaml: String = yaml
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("connectTimeout:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     std::fs::write(
         &cluster,
         yaml.replacen("ssh:\n", "ssh:\n  connectTimeout: 2\n", 1),
