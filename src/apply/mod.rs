@@ -1,6 +1,11 @@
 //! Apply: executes a [`Plan`] over live transports. Hosts run in parallel; on one host, changes run in plan
 //! order with every destroy before any create so freed resources are really free. Emits [`Event`]s for the
 //! UI and never prints. Counts the mutating commands it issues, which is how idempotence is proven.
+//!
+//! Image pulls come first: the pull steps of every pod change (see `runtime::docker::pull_cmd`) run on
+//! their hosts, at most [`PULLS_PER_HOST`] at a time, before any phase. A change whose pull failed fails
+//! with the registry's message without running; while any pull failed, no pod is deleted and no service
+//! rule is rewritten in this apply, so a failed pull never takes a running pod (or its endpoints) down.
 
 pub mod lock;
 
@@ -8,12 +13,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use futures::StreamExt;
 use futures::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::cmd::Cmd;
 pub use crate::model::{ApplyReport, HostReport};
 use crate::plan::{Action, Change, ChangeKind, Plan};
+use crate::runtime::docker::pulled_image;
 use crate::transport::Transport;
 
 /// Progress of an apply, for progress bars and logs.
@@ -138,6 +146,17 @@ pub async fn execute_until(
     let mut hosts: BTreeMap<String, HostReport> = BTreeMap::new();
     let rules_first = rules_first(plan);
     let gone = std::sync::Mutex::new(BTreeMap::new());
+    let pulls = pull_images(plan, transports, stop).await;
+    report.mutating_commands += pulls.commands.values().sum::<usize>();
+    for (node, n) in &pulls.commands {
+        hosts
+            .entry(node.clone())
+            .or_insert_with(|| HostReport {
+                node: node.clone(),
+                ..HostReport::default()
+            })
+            .commands += n;
+    }
     for p in 0..4 {
         let changes: Vec<Change> = plan
             .changes
@@ -148,7 +167,7 @@ pub async fn execute_until(
         if changes.is_empty() {
             continue;
         }
-        let part = execute_phase(&changes, transports, &gone, events, stop).await;
+        let part = execute_phase(&changes, transports, &gone, events, stop, &pulls.failed).await;
         report.mutating_commands += part.mutating_commands;
         for h in part.hosts {
             let e = hosts.entry(h.node.clone()).or_insert_with(|| HostReport {
@@ -170,12 +189,118 @@ pub async fn execute_until(
     report
 }
 
+/// How many images one host pulls at the same time.
+pub const PULLS_PER_HOST: usize = 3;
+
+/// What the pull stage did: pull steps run per host, and the failed ones by (host, image) with the error.
+#[derive(Default)]
+struct Pulls {
+    commands: BTreeMap<String, usize>,
+    failed: BTreeMap<(String, String), String>,
+}
+
+/// Runs the pull steps of the plan's pod changes, each distinct one once per host, hosts in parallel and
+/// at most [`PULLS_PER_HOST`] per host at a time.
+async fn pull_images(
+    plan: &Plan,
+    transports: &BTreeMap<String, Arc<dyn Transport>>,
+    stop: &Stop,
+) -> Pulls {
+    let mut by_node: BTreeMap<&str, Vec<&Cmd>> = BTreeMap::new();
+    for change in plan.changes.iter().filter(|c| c.kind == ChangeKind::Pod) {
+        let steps = by_node.entry(change.node.as_str()).or_default();
+        for cmd in change.steps.iter().filter(|c| pulled_image(c).is_some()) {
+            if !steps.contains(&cmd) {
+                steps.push(cmd);
+            }
+        }
+    }
+    let runs = by_node
+        .into_iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(node, steps)| {
+            let transport = transports.get(node).cloned();
+            async move {
+                let n = steps.len();
+                let results: Vec<(String, Option<String>)> = futures::stream::iter(steps)
+                    .map(|cmd| {
+                        let transport = transport.clone();
+                        async move {
+                            let image = pulled_image(cmd).unwrap_or_default().to_string();
+                            let err = match &transport {
+                                _ if stop.requested() => Some(INTERRUPTED.to_string()),
+                                None => Some(format!("host {node} is not connected")),
+                                Some(t) => {
+                                    tracing::debug!(
+                                        host = t.host(),
+                                        "pull: {}",
+                                        cmd.to_shell_line()
+                                    );
+                                    match t.run(cmd).await {
+                                        Err(e) => Some(e.to_string()),
+                                        Ok(out) if !out.success() => {
+                                            Some(out.stderr_str().trim().to_string())
+                                        }
+                                        Ok(_) => None,
+                                    }
+                                }
+                            };
+                            (image, err)
+                        }
+                    })
+                    .buffer_unordered(PULLS_PER_HOST)
+                    .collect()
+                    .await;
+                (node.to_string(), n, results)
+            }
+        });
+    let mut pulls = Pulls::default();
+    for (node, n, results) in join_all(runs).await {
+        pulls.commands.insert(node.clone(), n);
+        for (image, err) in results {
+            if let Some(e) = err {
+                pulls.failed.insert((node.clone(), image), e);
+            }
+        }
+    }
+    pulls
+}
+
+/// Why a change does not run after the pull stage: a pull it needs failed (kubelet's ErrImagePull with the
+/// registry's message), or some pull failed and it would take a running pod or endpoint away.
+fn blocked_by_pulls(
+    change: &Change,
+    failed: &BTreeMap<(String, String), String>,
+) -> Option<String> {
+    if failed.is_empty() {
+        return None;
+    }
+    for image in change.steps.iter().filter_map(pulled_image) {
+        if let Some(e) = failed.get(&(change.node.clone(), image.to_string())) {
+            if e.starts_with("ErrImageNeverPull") {
+                return Some(e.clone());
+            }
+            return Some(format!(
+                "ErrImagePull: Failed to pull image \"{image}\": {e}"
+            ));
+        }
+    }
+    let takes_down = (change.kind == ChangeKind::Pod && change.action == Action::Delete)
+        || change.kind == ChangeKind::ServiceRules;
+    takes_down.then(|| {
+        "not run: an image pull failed in this apply, and a failed pull never takes a running pod or its \
+         endpoints down"
+            .to_string()
+    })
+}
+
 async fn execute_phase(
     plan_changes: &[Change],
     transports: &BTreeMap<String, Arc<dyn Transport>>,
     gone: &std::sync::Mutex<BTreeMap<String, String>>,
     events: &(dyn Fn(Event) + Send + Sync),
     stop: &Stop,
+    failed_pulls: &BTreeMap<(String, String), String>,
 ) -> ApplyReport {
     let mut by_node: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in plan_changes {
@@ -219,6 +344,9 @@ async fn execute_phase(
                     pod: subject(change),
                 });
                 let result = match (&transport, gone.get(node)) {
+                    _ if blocked_by_pulls(change, failed_pulls).is_some() => {
+                        Err(blocked_by_pulls(change, failed_pulls).unwrap_or_default())
+                    }
                     // A host that missed a deadline is treated as unreachable for the rest of the run.
                     (_, Some(why)) => Err(format!("skipped: {why}")),
                     (None, _) => Err(format!("host {node} is not connected")),
@@ -328,7 +456,8 @@ async fn run_change(
     mutating: &AtomicUsize,
     commands: &mut usize,
 ) -> Result<(), ChangeError> {
-    for cmd in &change.steps {
+    // Pull steps ran before every phase (see `pull_images`).
+    for cmd in change.steps.iter().filter(|c| pulled_image(c).is_none()) {
         if cmd.mutating {
             mutating.fetch_add(1, Ordering::SeqCst);
         }
@@ -591,6 +720,116 @@ mod tests {
                 "create default/web-2: skipped: k8s-node1: docker did not answer within 120 s",
                 "update service rules: skipped: k8s-node1: docker did not answer within 120 s",
             ]
+        );
+    }
+
+    fn plan_of(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            commit: "c".into(),
+            changes,
+            pending: vec![],
+            unreachable_nodes: vec![],
+            summary: Summary::default(),
+        }
+    }
+
+    /// A pod change whose steps are the pulls of `images` (Always) and then one `program` step.
+    fn pod_change(action: Action, name: &str, images: &[&str], program: &str) -> Change {
+        use crate::runtime::docker::{PullPolicy, pull_cmd};
+        let mut c = change(ChangeKind::Pod, action, name, program);
+        let mut steps: Vec<Cmd> = images
+            .iter()
+            .map(|i| pull_cmd(i, PullPolicy::Always))
+            .collect();
+        steps.append(&mut c.steps);
+        c.steps = steps;
+        c
+    }
+
+    fn run_on_node1(plan: &Plan, fake: &FakeConnector) -> ApplyReport {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(execute(plan, &one_host(fake), &|_| {}))
+    }
+
+    #[test]
+    fn pulls_run_once_per_image_before_any_destroy() {
+        let plan = plan_of(vec![
+            change(ChangeKind::Pod, Action::Delete, "old", "rm-old"),
+            pod_change(Action::Replace, "bare", &["busybox:1"], "replace"),
+            pod_change(Action::Create, "new-a", &["nginx"], "create-a"),
+            pod_change(Action::Create, "new-b", &["nginx"], "create-b"),
+        ]);
+        let fake = FakeConnector::new();
+        let report = run_on_node1(&plan, &fake);
+        assert!(!report.failed(), "{report:?}");
+        let ran: Vec<String> = fake
+            .commands("k8s-node1")
+            .iter()
+            .map(|c| {
+                crate::runtime::docker::pulled_image(c)
+                    .map_or(c.program.clone(), |i| format!("pull {i}"))
+            })
+            .collect();
+        // The two pulls (in any order: they run at the same time), then the changes, destroys first.
+        let mut first: Vec<String> = ran[..2].to_vec();
+        first.sort();
+        assert_eq!(first, ["pull busybox:1", "pull nginx"]);
+        assert_eq!(ran[2..], ["rm-old", "replace", "create-a", "create-b"]);
+        assert_eq!(report.mutating_commands, 6);
+    }
+
+    #[test]
+    fn a_failed_pull_fails_its_pods_with_the_registry_message_and_takes_nothing_down() {
+        let plan = plan_of(vec![
+            change(ChangeKind::Pod, Action::Delete, "old", "rm-old"),
+            pod_change(Action::Replace, "bare", &["nope:1"], "replace"),
+            pod_change(Action::Create, "new", &["nope:1"], "create"),
+            pod_change(Action::Create, "other", &["nginx"], "create-other"),
+            change(
+                ChangeKind::ServiceRules,
+                Action::Update,
+                "rules",
+                "iptables-restore",
+            ),
+        ]);
+        let fake = FakeConnector::new();
+        fake.on(
+            |_, c| crate::runtime::docker::pulled_image(c) == Some("nope:1"),
+            Ok(crate::transport::Output {
+                status: 1,
+                stdout: vec![],
+                stderr:
+                    b"Error response from daemon: manifest for nope:1 not found: manifest unknown\n"
+                        .to_vec(),
+            }),
+        );
+        let report = run_on_node1(&plan, &fake);
+        let ran: Vec<String> = fake
+            .commands("k8s-node1")
+            .iter()
+            .filter(|c| crate::runtime::docker::pulled_image(c).is_none())
+            .map(|c| c.program.clone())
+            .collect();
+        // Only the pod whose image was pulled is created; nothing is removed, no rule rewritten.
+        assert_eq!(ran, ["create-other"]);
+        let errors = &report.hosts[0].errors;
+        assert_eq!(report.hosts[0].failed, 4, "{errors:?}");
+        assert!(errors.contains(&"create default/new: ErrImagePull: Failed to pull image \"nope:1\": Error response from daemon: manifest for nope:1 not found: manifest unknown".to_string()), "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("replace default/bare: ErrImagePull")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("delete default/old: not run: an image pull failed")),
+            "{errors:?}"
         );
     }
 }

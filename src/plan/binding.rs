@@ -199,14 +199,16 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>
                 .map(move |c| (c.name.clone(), controllers::container_spec_hash(s, c)))
         })
         .collect();
-    runtime.create_pod(&PodRun {
+    let mut steps = runtime.pull_images(pod);
+    steps.extend(runtime.create_pod(&PodRun {
         pod,
         owner: set.owner.as_ref(),
         template_hash: &set.template_hash,
         commit: input.commit,
         spec_hashes: &spec_hashes,
         ip,
-    })
+    }));
+    steps
 }
 
 fn create_reason(set: &PodSet) -> Reason {

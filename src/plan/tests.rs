@@ -1043,3 +1043,92 @@ fn a_new_no_schedule_taint_keeps_the_running_pod_a_no_execute_one_removes_it() {
         )]
     );
 }
+
+/// `(policy, image)` of a change's pull steps, and whether every pull comes before the first other step.
+fn pulls(c: &Change) -> (Vec<(String, String)>, bool) {
+    let is_pull = |s: &Cmd| crate::runtime::docker::pulled_image(s).is_some();
+    let list = c
+        .steps
+        .iter()
+        .filter(|s| is_pull(s))
+        .map(|s| (s.args[3].clone(), s.args[4].clone()))
+        .collect();
+    let first_other = c.steps.iter().position(|s| !is_pull(s));
+    let last_pull = c.steps.iter().rposition(is_pull);
+    (
+        list,
+        matches!((last_pull, first_other), (Some(l), Some(o)) if l < o),
+    )
+}
+
+#[test]
+fn new_pods_pull_their_images_first_under_their_pull_policy() {
+    let sim = Sim::new();
+    let sandbox = (
+        "IfNotPresent".to_string(),
+        "registry.k8s.io/pause:3.9".to_string(),
+    );
+    // No tag: defaulted to Always (pulled each time a pod is created), the sandbox only when missing.
+    let plan = sim.plan(&[deployment(2, "nginx")]);
+    assert_eq!(plan.changes.len(), 2);
+    for c in &plan.changes {
+        let (list, first) = pulls(c);
+        assert_eq!(
+            list,
+            vec![sandbox.clone(), ("Always".into(), "nginx".into())]
+        );
+        assert!(first, "pulls before the creates: {:?}", c.steps);
+    }
+    // A tag: IfNotPresent; an explicit policy wins; two containers with one image pull it once.
+    let plan = sim.plan(&parse(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two\nspec:\n  containers:\n  - name: a\n    image: nginx:1.14.2\n  - name: b\n    image: nginx:1.14.2\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n",
+    ));
+    let (list, first) = pulls(&plan.changes[0]);
+    assert!(first);
+    assert_eq!(
+        list,
+        vec![
+            sandbox.clone(),
+            ("IfNotPresent".into(), "nginx:1.14.2".into()),
+            ("Never".into(), "busybox".into())
+        ]
+    );
+}
+
+#[test]
+fn a_replaced_pod_pulls_its_new_image_and_deletes_pull_nothing() {
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[
+        bare_pod_with("nginx:1.14.2", "100m"),
+        deployment(3, "nginx"),
+    ]));
+    // The bare pod's image changes (Replace) and the Deployment's template changes (Delete + Create).
+    let plan = sim.plan(&[
+        bare_pod_with("busybox:1", "100m"),
+        deployment(3, "nginx:1.14.2"),
+    ]);
+    let replace = plan
+        .changes
+        .iter()
+        .find(|c| c.action == Action::Replace)
+        .unwrap();
+    let (list, _) = pulls(replace);
+    assert_eq!(
+        list.last().unwrap(),
+        &("IfNotPresent".into(), "busybox:1".into())
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .all(|c| pulls(c).0.is_empty())
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .all(|c| pulls(c)
+                .0
+                .contains(&("IfNotPresent".into(), "nginx:1.14.2".into())))
+    );
+}

@@ -9,7 +9,9 @@
 //!   The pod's own labels live only inside that manifest (one source of truth, no key collisions);
 //! - every value is its own argv element in `--flag=value` form (a value starting with `-` can never be
 //!   read as a flag) and the image follows `--`, after which docker reads only the image and its argv;
-//! - images are never pulled (`--pull=never`): hosts have no registry, images are preloaded;
+//! - `docker create` never pulls (`--pull=never`): images are pulled by separate steps
+//!   ([`pull_cmd`], `imagePullPolicy` Always / IfNotPresent / Never), which apply runs before anything of
+//!   an old pod is stopped, so a failed pull never takes a running pod down.
 //! - no argv limit: a `docker create` whose command line would exceed [`MAX_CREATE_LINE`] (a 1 MiB env value,
 //!   a pod manifest with a 256 KiB annotation) is sent instead as the equivalent Engine API request on the
 //!   stdin of `docker system dial-stdio` (only the docker CLI needed; see [`api_create`]).
@@ -26,6 +28,71 @@ use crate::quantity::Quantity;
 
 /// The sandbox image of Kubernetes 1.28–1.30 (kubelet's default pod infra image).
 pub const DEFAULT_SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.9";
+
+/// A container's `imagePullPolicy` (defaulted by `manifest`: Always for `:latest` or no tag, else IfNotPresent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl PullPolicy {
+    fn of(c: &Container) -> PullPolicy {
+        match c.image_pull_policy.as_deref() {
+            Some("Always") => PullPolicy::Always,
+            Some("Never") => PullPolicy::Never,
+            _ => PullPolicy::IfNotPresent,
+        }
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Never => "Never",
+        }
+    }
+}
+
+/// The pull step's script: policy and image are its positional arguments, never pasted into it.
+/// Never and IfNotPresent look for the image first; a missing image under Never fails with the
+/// kubelet's message; a failed pull prints the registry's answer (docker's stderr).
+const PULL_SCRIPT: &str = r#"policy=$1 image=$2
+if [ "$policy" != Always ] && docker image inspect --format=. -- "$image" >/dev/null 2>&1; then exit 0; fi
+if [ "$policy" = Never ]; then
+  echo "ErrImageNeverPull: Container image \"$image\" is not present with pull policy of Never" >&2
+  exit 1
+fi
+docker pull --quiet -- "$image" >/dev/null || exit 1"#;
+
+/// `$0` of the pull step's script: how [`pulled_image`] recognises a pull step.
+const PULL_ARG0: &str = "clusterctl-pull";
+
+/// The step that makes `image` present on a host under `policy`.
+pub fn pull_cmd(image: &str, policy: PullPolicy) -> Cmd {
+    Cmd::write(
+        "sh",
+        [
+            "-c".to_string(),
+            PULL_SCRIPT.to_string(),
+            PULL_ARG0.to_string(),
+            policy.as_str().to_string(),
+            image.to_string(),
+        ],
+    )
+}
+
+/// The image a step pulls, if it is a pull step ([`pull_cmd`]).
+pub fn pulled_image(cmd: &Cmd) -> Option<&str> {
+    match cmd.args.as_slice() {
+        [c, script, arg0, _, image]
+            if cmd.program == "sh" && c == "-c" && script == PULL_SCRIPT && arg0 == PULL_ARG0 =>
+        {
+            Some(image)
+        }
+        _ => None,
+    }
+}
 
 /// Docker's "never happened" timestamp.
 const ZERO_TIME_PREFIX: &str = "0001-01-01T00:00:00";
@@ -719,6 +786,21 @@ impl Runtime for DockerRuntime {
             )
         }));
         cmds
+    }
+
+    fn pull_images(&self, pod: &Pod) -> Vec<Cmd> {
+        let empty = PodSpec::default();
+        let spec = pod.spec.as_ref().unwrap_or(&empty);
+        // The sandbox image as the kubelet treats its pod infra image: pulled only when missing.
+        let mut pulls = vec![(self.sandbox_image.as_str(), PullPolicy::IfNotPresent)];
+        for c in &spec.containers {
+            let image = c.image.as_deref().unwrap_or_default();
+            let policy = PullPolicy::of(c);
+            if !pulls.contains(&(image, policy)) {
+                pulls.push((image, policy));
+            }
+        }
+        pulls.into_iter().map(|(i, p)| pull_cmd(i, p)).collect()
     }
 
     fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {

@@ -53,6 +53,12 @@ pub trait Runtime: Send + Sync {
     /// joining it. Every container is created fully labelled before it is started, so an interrupted
     /// apply leaves only containers that the next observe recognises.
     fn create_pod(&self, pod: &PodRun<'_>) -> Vec<Cmd>;
+    /// The steps that make the pod's images present under their `imagePullPolicy` (see
+    /// [`docker::pull_cmd`]); the plan puts them before the create steps and apply runs them before any
+    /// destroy. None by default.
+    fn pull_images(&self, _pod: &Pod) -> Vec<Cmd> {
+        Vec::new()
+    }
     /// Removes a pod: app containers, then the sandbox.
     fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd>;
     /// Starts the stopped containers of a pod, sandbox first.

@@ -11,6 +11,10 @@ use crate::model::{ObservedContainer, ObservedNode};
 /// are deterministic. Panics on commands a docker engine would refuse (a duplicate name, an unknown container).
 pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
     for cmd in steps {
+        // Image pulls change no container: every image is present in the simulation.
+        if super::docker::pulled_image(cmd).is_some() {
+            continue;
+        }
         *clock += 1;
         if let Some((name, config)) = crate::runtime::docker::decode_api_create(cmd) {
             // The Engine API form of `docker create` (oversized values).

@@ -4,6 +4,7 @@
 mod cli_contract;
 mod common;
 mod daemonset;
+mod images;
 mod pipeline;
 mod scheduling;
 mod services;

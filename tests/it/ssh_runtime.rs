@@ -356,7 +356,8 @@ async fn docker_runtime_creates_observes_restarts_and_removes_a_pod_byte_exact()
         spec_hashes: &hashes,
         ip: None,
     };
-    for c in rt.create_pod(&run) {
+    // The pull steps first (busybox comes from the testbed registry, the sandbox image is preloaded).
+    for c in rt.pull_images(&pod).into_iter().chain(rt.create_pod(&run)) {
         run_ok(t.as_ref(), &c).await;
     }
 

@@ -1,5 +1,6 @@
 //! The testbed itself (scripts/testbed): real sshd with strict host key checking on every host, a
-//! real dockerd with the app images on every host, and a network on which the hosts, and the
+//! real dockerd with the testbed's registry as its Docker Hub mirror (the app images come from it; only
+//! the sandbox image, which no Docker Hub mirror serves, is preloaded), and a network on which the hosts, and the
 //! containers they publish, reach each other. Everything later integration tests stand on.
 
 use std::io::{Read, Write};
@@ -8,7 +9,8 @@ use std::time::Duration;
 
 use crate::common::{Testbed, hosts_up, stdout_ok, unique};
 
-/// The images scripts/testbed loads into every host, by the tags the manifests use.
+/// The images every host can pull from the testbed's registry (its Docker Hub mirror) or has preloaded
+/// (the sandbox image), by the names the manifests use.
 const APP_IMAGES: &[&str] = &[
     "nginx",
     "nginx:latest",
@@ -93,7 +95,7 @@ fn unknown_or_wrong_host_key_is_refused() {
 }
 
 #[test]
-fn docker_answers_on_every_host_with_the_app_images() {
+fn docker_answers_on_every_host_and_gets_the_app_images_from_the_testbed_registry() {
     let tb = Testbed::get();
     let _up = hosts_up();
     for (name, _) in &tb.hosts {
@@ -102,13 +104,28 @@ fn docker_answers_on_every_host_with_the_app_images() {
             !version.trim().is_empty(),
             "{name}: docker info printed no version"
         );
+        let mirrors = tb.ssh_ok(
+            name,
+            "docker info --format '{{json .RegistryConfig.Mirrors}}'",
+        );
+        let registry = format!("{}.1:5000", tb.addr(name).rsplit_once('.').unwrap().0);
+        assert_eq!(
+            mirrors.trim(),
+            format!("[\"http://{registry}/\"]"),
+            "{name}"
+        );
+        // The sandbox image is preloaded (a Docker Hub mirror cannot serve registry.k8s.io).
         tb.ssh_ok(
             name,
-            &format!(
-                "docker image inspect -f '{{{{.Id}}}}' {}",
-                APP_IMAGES.join(" ")
-            ),
+            "docker image inspect -f '{{.Id}}' registry.k8s.io/pause:3.9",
         );
+        // Everything else comes through the mirror (a no-op for what the host already pulled).
+        for image in APP_IMAGES
+            .iter()
+            .filter(|i| !i.starts_with("registry.k8s.io/"))
+        {
+            tb.ssh_ok(name, &format!("docker pull -q {image}"));
+        }
         tb.ssh_ok(
             name,
             "ctr version && test -x /usr/lib/cni/bridge && iptables -L -n >/dev/null",
