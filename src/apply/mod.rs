@@ -553,10 +553,7 @@ mod tests {
             summary: Summary::default(),
         };
         let fake = FakeConnector::new();
-        let transports: BTreeMap<String, Arc<dyn Transport>> = BTreeMap::from([(
-            "k8s-node1".to_string(),
-            fake.transport("k8s-node1") as Arc<dyn Transport>,
-        )]);
+        let transports = one_host(&fake);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -702,10 +699,7 @@ mod tests {
             unreachable_nodes: vec![],
             summary: Summary::default(),
         };
-        let transports: BTreeMap<String, Arc<dyn Transport>> = BTreeMap::from([(
-            "k8s-node1".to_string(),
-            fake.transport("k8s-node1") as Arc<dyn Transport>,
-        )]);
+        let transports = one_host(&fake);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
