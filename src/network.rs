@@ -11,6 +11,7 @@
 //! commands (argv) that converge it. Also: pod IP assignment ([`PodIps`]).
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use crate::cmd::Cmd;
@@ -64,8 +65,21 @@ impl HostNet {
 pub struct NetChange {
     /// True when the network is set up from scratch on this host (else it is brought in line).
     pub create: bool,
+    /// Device-level lines (network, VXLAN device, address).
     pub details: Vec<String>,
+    /// Peers whose forwarding entry, neighbour or route this host gets, in inventory order.
+    pub peers_added: Vec<PeerRoute>,
+    /// Routes to pod CIDRs of hosts no longer in the inventory, `(destination, via)`, removed.
+    pub stale_routes: Vec<(String, String)>,
     pub steps: Vec<Cmd>,
+}
+
+/// A peer host this host learns a route to: its name, pod CIDR and address (the VXLAN endpoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRoute {
+    pub name: String,
+    pub pod_cidr: String,
+    pub address: String,
 }
 
 fn ip(args: &[&str]) -> Cmd {
@@ -193,6 +207,12 @@ pub fn plan_host(
     let mut want_routes = BTreeSet::new();
     let mut want_neigh = BTreeSet::new();
     let mut want_fdb = BTreeSet::new();
+    // Per-peer entries go into two batches fed on stdin (`bridge -batch -`, `ip -batch -`): one command
+    // per host instead of three per peer, so a plan stays linear in the cluster. Every word of these
+    // lines is an address or MAC clusterctl derived from validated inventory addresses.
+    let mut fdb_lines = String::new();
+    let mut ip_lines = String::new();
+    let mut peers_added = Vec::new();
     for p in peers.iter().filter(|p| p.name != host.name) {
         let (vip, mac) = (p.vtep_ip(), p.vtep_mac());
         want_routes.insert((p.pod_cidr.clone(), vip.clone()));
@@ -200,58 +220,54 @@ pub fn plan_host(
         want_fdb.insert((mac.clone(), p.address.clone()));
         let mut added = false;
         if !have_fdb.contains(&(mac.clone(), p.address.clone())) {
-            steps.push(Cmd::write(
-                "bridge",
-                ["fdb", "replace", &mac, "dev", VXLAN_DEV, "dst", &p.address],
-            ));
+            let _ = writeln!(
+                fdb_lines,
+                "fdb replace {mac} dev {VXLAN_DEV} dst {}",
+                p.address
+            );
             added = true;
         }
         if !have_neigh.contains(&(vip.clone(), mac.clone())) {
-            steps.push(ip(&[
-                "neigh",
-                "replace",
-                &vip,
-                "lladdr",
-                &mac,
-                "dev",
-                VXLAN_DEV,
-                "nud",
-                "permanent",
-            ]));
+            let _ = writeln!(
+                ip_lines,
+                "neigh replace {vip} lladdr {mac} dev {VXLAN_DEV} nud permanent"
+            );
             added = true;
         }
         if !have_routes.contains(&(p.pod_cidr.clone(), vip.clone())) {
-            steps.push(ip(&[
-                "route",
-                "replace",
-                &p.pod_cidr,
-                "via",
-                &vip,
-                "dev",
-                VXLAN_DEV,
-                "onlink",
-            ]));
+            let _ = writeln!(
+                ip_lines,
+                "route replace {} via {vip} dev {VXLAN_DEV} onlink",
+                p.pod_cidr
+            );
             added = true;
         }
         if added {
-            details.push(format!(
-                "route to {} ({}) via {}",
-                p.pod_cidr, p.name, p.address
-            ));
+            peers_added.push(PeerRoute {
+                name: p.name.clone(),
+                pod_cidr: p.pod_cidr.clone(),
+                address: p.address.clone(),
+            });
         }
     }
+    let mut stale_routes = Vec::new();
     for (dst, via) in routes.iter().filter(|r| !want_routes.contains(*r)) {
-        details.push(format!("stale route to {dst} via {via} removed"));
-        steps.push(ip(&["route", "del", dst, "dev", VXLAN_DEV]));
+        stale_routes.push((dst.clone(), via.clone()));
+        let _ = writeln!(ip_lines, "route del {dst} dev {VXLAN_DEV}");
     }
     for (addr, _) in neighbors.iter().filter(|n| !want_neigh.contains(*n)) {
-        steps.push(ip(&["neigh", "del", addr, "dev", VXLAN_DEV]));
+        let _ = writeln!(ip_lines, "neigh del {addr} dev {VXLAN_DEV}");
     }
     for (mac, dst) in fdb.iter().filter(|f| !want_fdb.contains(*f)) {
-        steps.push(Cmd::write(
-            "bridge",
-            ["fdb", "del", mac, "dev", VXLAN_DEV, "dst", dst],
-        ));
+        let _ = writeln!(fdb_lines, "fdb del {mac} dev {VXLAN_DEV} dst {dst}");
+    }
+    // The forwarding entries first: a route is only useful once its neighbour's MAC can be reached.
+    // Without `-force` each batch stops at its first failing line and exits non-zero.
+    if !fdb_lines.is_empty() {
+        steps.push(Cmd::write("bridge", ["-batch", "-"]).with_stdin(fdb_lines));
+    }
+    if !ip_lines.is_empty() {
+        steps.push(ip(&["-batch", "-"]).with_stdin(ip_lines));
     }
     if steps.is_empty() && details.is_empty() {
         return None;
@@ -260,6 +276,8 @@ pub fn plan_host(
     Some(NetChange {
         create,
         details,
+        peers_added,
+        stale_routes,
         steps,
     })
 }
@@ -421,14 +439,28 @@ mod tests {
                 "ip link add clusterctl.1 address 0a:58:0a:f4:01:00 type vxlan id 1 local 172.30.0.11 dstport 8472 nolearning",
                 "ip link set clusterctl.1 mtu 1450 up",
                 "ip addr replace 10.244.1.0/32 dev clusterctl.1",
-                "bridge fdb replace 0a:58:0a:f4:00:00 dev clusterctl.1 dst 172.30.0.10",
-                "ip neigh replace 10.244.0.0 lladdr 0a:58:0a:f4:00:00 dev clusterctl.1 nud permanent",
-                "ip route replace 10.244.0.0/24 via 10.244.0.0 dev clusterctl.1 onlink",
-                "bridge fdb replace 0a:58:0a:f4:02:00 dev clusterctl.1 dst 172.30.0.12",
-                "ip neigh replace 10.244.2.0 lladdr 0a:58:0a:f4:02:00 dev clusterctl.1 nud permanent",
-                "ip route replace 10.244.2.0/24 via 10.244.2.0 dev clusterctl.1 onlink",
+                "bridge -batch -",
+                "ip -batch -",
             ]
         );
+        let stdin: Vec<&str> = change.steps[4..]
+            .iter()
+            .map(|c| c.stdin.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            stdin,
+            [
+                "fdb replace 0a:58:0a:f4:00:00 dev clusterctl.1 dst 172.30.0.10\n\
+                 fdb replace 0a:58:0a:f4:02:00 dev clusterctl.1 dst 172.30.0.12\n",
+                "neigh replace 10.244.0.0 lladdr 0a:58:0a:f4:00:00 dev clusterctl.1 nud permanent\n\
+                 route replace 10.244.0.0/24 via 10.244.0.0 dev clusterctl.1 onlink\n\
+                 neigh replace 10.244.2.0 lladdr 0a:58:0a:f4:02:00 dev clusterctl.1 nud permanent\n\
+                 route replace 10.244.2.0/24 via 10.244.2.0 dev clusterctl.1 onlink\n",
+            ]
+        );
+        assert!(change.steps.iter().all(|c| c.mutating));
+        let names: Vec<&str> = change.peers_added.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
         // What the host reports after those commands: converged.
         let observed = ObservedNetwork {
             pod_subnet: Some("10.244.1.0/24".into()),
@@ -460,15 +492,34 @@ mod tests {
         // Host c leaves the inventory: its route, neighbour and forwarding entry go.
         let change = plan_host(&hosts[1], &hosts[..2], &observed).unwrap();
         assert!(!change.create);
-        let lines: Vec<String> = change.steps.iter().map(argv).collect();
+        let lines: Vec<String> = change
+            .steps
+            .iter()
+            .map(|c| format!("{}\n{}", argv(c), c.stdin.as_deref().unwrap_or("")))
+            .collect();
         assert_eq!(
             lines,
             [
-                "ip route del 10.244.2.0/24 dev clusterctl.1",
-                "ip neigh del 10.244.2.0 dev clusterctl.1",
-                "bridge fdb del 0a:58:0a:f4:02:00 dev clusterctl.1 dst 172.30.0.12",
+                "bridge -batch -\nfdb del 0a:58:0a:f4:02:00 dev clusterctl.1 dst 172.30.0.12\n",
+                "ip -batch -\nroute del 10.244.2.0/24 dev clusterctl.1\nneigh del 10.244.2.0 dev clusterctl.1\n",
             ]
         );
+        assert_eq!(
+            change.stale_routes,
+            [("10.244.2.0/24".to_string(), "10.244.2.0".to_string())]
+        );
+        assert!(change.peers_added.is_empty());
+    }
+
+    /// A plan for one host of a large cluster is a fixed number of commands, whatever the peer count.
+    #[test]
+    fn peer_entries_are_batched_into_two_commands() {
+        let hosts: Vec<HostNet> = (0..=200u8).map(|i| h(&format!("n{i}"), i)).collect();
+        let change = plan_host(&hosts[7], &hosts, &ObservedNetwork::default()).unwrap();
+        assert_eq!(change.steps.len(), 6);
+        assert_eq!(change.peers_added.len(), 200);
+        let ip_batch = change.steps[5].stdin.as_deref().unwrap();
+        assert_eq!(ip_batch.lines().count(), 400);
     }
 
     #[test]

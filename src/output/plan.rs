@@ -114,7 +114,7 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
             .details
             .iter()
             .filter(|d| opts.explain || !matches!(d, Detail::Placement(_)));
-        for line in shown.flat_map(detail_lines) {
+        for line in shown.flat_map(summary_lines) {
             let _ = writeln!(out, "      {line}");
         }
     }
@@ -244,7 +244,39 @@ pub fn detail_lines(d: &Detail) -> Vec<String> {
         } => vec![format!(
             "{nat_chains} nat and {filter_chains} filter chains, {service_ports} service port(s)"
         )],
+        Detail::PeerRoutes(peers) => peers
+            .iter()
+            .map(|p| format!("route to {} ({}) via {}", p.pod_cidr, p.name, p.address))
+            .collect(),
+        Detail::StaleRoutes(routes) => routes
+            .iter()
+            .map(|(dst, via)| format!("stale route to {dst} via {via} removed"))
+            .collect(),
         Detail::Line(line) => vec![line.clone()],
+    }
+}
+
+/// Up to this many entries of a set-valued detail are listed one per line in the human view.
+const LISTED_ENTRIES: usize = 3;
+
+/// A detail as the human view shows it: like [`detail_lines`], but a set-valued detail longer than
+/// [`LISTED_ENTRIES`] becomes one line with its count and first and last entries, so a host's entry in the
+/// plan of a 1,000-host cluster is not a thousand lines. The plan JSON keeps every entry.
+pub fn summary_lines(d: &Detail) -> Vec<String> {
+    match d {
+        Detail::PeerRoutes(peers) if peers.len() > LISTED_ENTRIES => vec![format!(
+            "routes to {} peer pod CIDRs ({} … {})",
+            peers.len(),
+            peers[0].name,
+            peers[peers.len() - 1].name
+        )],
+        Detail::StaleRoutes(routes) if routes.len() > LISTED_ENTRIES => vec![format!(
+            "{} stale routes removed ({} … {})",
+            routes.len(),
+            routes[0].0,
+            routes[routes.len() - 1].0
+        )],
+        _ => detail_lines(d),
     }
 }
 

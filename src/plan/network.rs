@@ -29,7 +29,16 @@ pub(super) fn host_changes(input: &PlanInput<'_>, net: &NetworkInput<'_>) -> Vec
             name: network::POD_NETWORK.into(),
             node: n.name.clone(),
             reason,
-            details: c.details.into_iter().map(Detail::Line).collect(),
+            details: {
+                let mut d: Vec<Detail> = c.details.into_iter().map(Detail::Line).collect();
+                if !c.peers_added.is_empty() {
+                    d.push(Detail::PeerRoutes(c.peers_added));
+                }
+                if !c.stale_routes.is_empty() {
+                    d.push(Detail::StaleRoutes(c.stale_routes));
+                }
+                d
+            },
             steps: c.steps,
         });
     }

@@ -1,6 +1,7 @@
 //! Why a change is in the plan, as data: [`Reason`] per change, [`Detail`] per attribute line. No text
 //! here — `output::plan` words them (the human view and the plan JSON of docs/plan-format.md).
 
+use crate::network::PeerRoute;
 use crate::scheduler::{FitError, Placement};
 
 /// Why a change is needed.
@@ -97,6 +98,10 @@ pub enum Detail {
         filter_chains: usize,
         service_ports: usize,
     },
+    /// Peer hosts whose pod CIDR this host gets a route to (forwarding entry, neighbour, route).
+    PeerRoutes(Vec<PeerRoute>),
+    /// Routes to pod CIDRs of hosts gone from the inventory, `(destination, via)`, removed.
+    StaleRoutes(Vec<(String, String)>),
     /// A line worded by the network or services stage (devices, routes, rules, endpoints).
     Line(String),
 }

@@ -683,3 +683,28 @@ pub fn with_ssh_settings(yaml: &str, settings: &[&str]) -> String {
     assert!(left.is_empty(), "no ssh: section in {yaml}");
     out
 }
+
+/// A copy of the testbed's inventory (with its key and known_hosts), without the hosts in `drop`.
+pub fn cluster_without(tb: &Testbed, drop: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in yaml.lines() {
+        if let Some(name) = line.strip_prefix("  - name: ") {
+            skipping = drop.contains(&name.trim());
+        } else if !line.starts_with("    ") {
+            skipping = false;
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = dir.path().join("cluster.yaml");
+    std::fs::write(&path, out).unwrap();
+    for f in ["id_ed25519", "known_hosts"] {
+        std::fs::copy(tb.dir.join(f), dir.path().join(f)).unwrap();
+    }
+    (dir, path)
+}

@@ -2,8 +2,6 @@
 //! tainted master; a toleration lets it onto the master, removing the toleration prunes that pod; a host
 //! added to the inventory gets its pod on the next apply; `get ds` counts what runs.
 
-use std::path::PathBuf;
-
 use crate::common::*;
 
 const DS: &str = "agent";
@@ -16,31 +14,6 @@ fn daemon_set(extra: &str) -> String {
 }
 
 const TOLERATE_MASTER: &str = "      tolerations:\n      - key: node-role.kubernetes.io/master\n        operator: Exists\n        effect: NoSchedule\n";
-
-/// A copy of the testbed's inventory (with its key and known_hosts), without the hosts in `drop`.
-fn cluster_without(tb: &Testbed, drop: &[&str]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in yaml.lines() {
-        if let Some(name) = line.strip_prefix("  - name: ") {
-            skipping = drop.contains(&name.trim());
-        } else if !line.starts_with("    ") {
-            skipping = false;
-        }
-        if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    let path = dir.path().join("cluster.yaml");
-    std::fs::write(&path, out).unwrap();
-    for f in ["id_ed25519", "known_hosts"] {
-        std::fs::copy(tb.dir.join(f), dir.path().join(f)).unwrap();
-    }
-    (dir, path)
-}
 
 /// The hosts that run a container of the DaemonSet's pods, from the hosts' own `docker ps`.
 fn hosts_running_it(tb: &Testbed) -> Vec<String> {
