@@ -751,6 +751,46 @@ fn every_reason_and_detail_keeps_its_words() {
 }
 
 #[test]
+fn peer_routes_are_listed_up_to_three_and_summarised_beyond_in_the_human_view() {
+    use crate::network::PeerRoute;
+    use crate::output::plan::{detail_lines, summary_lines};
+    let peer = |i: u8| PeerRoute {
+        name: format!("k8s-node{i}"),
+        pod_cidr: format!("10.244.{i}.0/24"),
+        address: format!("172.30.0.{}", 10 + i),
+    };
+    let three = Detail::PeerRoutes((1..=3).map(peer).collect());
+    assert_eq!(summary_lines(&three), detail_lines(&three));
+    assert_eq!(
+        detail_lines(&three)[2],
+        "route to 10.244.3.0/24 (k8s-node3) via 172.30.0.13"
+    );
+    let many = Detail::PeerRoutes((1..=200).map(peer).collect());
+    assert_eq!(
+        detail_lines(&many).len(),
+        200,
+        "the plan JSON keeps every entry"
+    );
+    assert_eq!(
+        summary_lines(&many),
+        ["routes to 200 peer pod CIDRs (k8s-node1 … k8s-node200)"]
+    );
+    let stale = Detail::StaleRoutes(
+        (1..=4)
+            .map(|i| (format!("10.244.{i}.0/24"), format!("10.244.{i}.0")))
+            .collect(),
+    );
+    assert_eq!(
+        detail_lines(&stale)[0],
+        "stale route to 10.244.1.0/24 via 10.244.1.0 removed"
+    );
+    assert_eq!(
+        summary_lines(&stale),
+        ["4 stale routes removed (10.244.1.0/24 … 10.244.4.0/24)"]
+    );
+}
+
+#[test]
 fn the_scheduler_reasoning_is_shown_only_with_explain() {
     let sim = Sim::new();
     let plan = sim.plan(&[bare_pod("100m")]);
