@@ -1,7 +1,7 @@
 //! Stage 2, binding: the pods the diff wants are scheduled one by one (in namespace/name order) against
 //! the pods that stay, each given the lowest free address of its node's pod CIDR and its create steps.
 //! A replacement keeps its node when it still fits there, and its create steps are appended to its
-//! Replace change; one that fits nowhere turns the Replace into a Delete and stays Pending. Pure.
+//! Replace change; one that moves becomes a Delete on the old node and a Create on the new; one that fits nowhere turns the Replace into a Delete and stays Pending. Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -133,12 +133,26 @@ fn place(
     spec_mut(&mut pod).node_name = Some(placed.node.clone());
     let steps = create_steps(&pod, set, input, ip.as_deref());
     match new.replaces {
+        Some(r) if changes[r.change].node == placed.node => {
+            changes[r.change].steps.extend(steps);
+        }
+        // The replacement goes elsewhere: each host runs its own commands, so the old node's change only
+        // deletes, and the new pod is a Create on its node that keeps the reason it is replaced for.
         Some(r) => {
             let change = &mut changes[r.change];
-            if change.node != placed.node {
-                change.details.push(Detail::MovesTo(placed.node.clone()));
-            }
-            change.steps.extend(steps);
+            change.action = Action::Delete;
+            change.details.push(Detail::MovesTo(placed.node.clone()));
+            let reason = change.reason.clone();
+            changes.push(Change {
+                action: Action::Create,
+                kind: ChangeKind::Pod,
+                namespace: set.namespace.clone(),
+                name: new.name,
+                node: placed.node.clone(),
+                reason,
+                details: vec![Detail::Placement(placed)],
+                steps,
+            });
         }
         None => changes.push(Change {
             action: Action::Create,

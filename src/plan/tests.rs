@@ -400,6 +400,62 @@ fn drift_by_hand_is_detected() {
     assert!(sim.state.nodes.iter().all(|n| n.containers.is_empty()));
 }
 
+/// A bare pod whose new spec no longer fits its node: the old pod is deleted there and the new one is
+/// created where it fits, each change with its own node's commands (the create steps once went to the
+/// old node, which then failed with the other node's pod IP).
+#[test]
+fn a_replacement_that_moves_is_a_delete_on_the_old_node_and_a_create_on_the_new() {
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[bare_pod("100m")]));
+    let old = sim
+        .state
+        .nodes
+        .iter()
+        .find(|n| !n.containers.is_empty())
+        .unwrap()
+        .name
+        .clone();
+    let target = ["k8s-node1", "k8s-node2", "k8s-node3"]
+        .into_iter()
+        .find(|n| *n != old)
+        .unwrap();
+    let moved = manifest(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sc-nginx\nspec:\n  nodeSelector:\n    kubernetes.io/hostname: {target}\n  containers:\n  - name: nginx\n    image: nginx:1.14.2\n    resources:\n      requests:\n        cpu: \"100m\"\n"
+    ));
+    let plan = sim.plan(std::slice::from_ref(&moved));
+    assert_eq!(
+        lines(&plan),
+        [
+            format!("Delete sc-nginx {old}"),
+            format!("Create sc-nginx {target}")
+        ]
+    );
+    let creates = |c: &Change| {
+        c.steps
+            .iter()
+            .filter(|s| s.args.first().is_some_and(|a| a == "create"))
+            .count()
+    };
+    assert_eq!(creates(&plan.changes[0]), 0, "{:?}", plan.changes[0].steps);
+    assert_eq!(creates(&plan.changes[1]), 2, "{:?}", plan.changes[1].steps);
+    assert!(
+        plan.changes[0]
+            .details
+            .contains(&Detail::MovesTo(target.to_string()))
+    );
+    assert_eq!(
+        plan.summary,
+        Summary {
+            add: 1,
+            change: 0,
+            destroy: 1
+        }
+    );
+    sim.apply(&plan);
+    assert!(sim.node(&old).containers.is_empty());
+    assert!(sim.plan(&[moved]).changes.is_empty());
+}
+
 #[test]
 fn huge_replica_counts_are_counted_not_materialised() {
     // Valid Kubernetes: 2^31-1 replicas. The pods no node can hold are summarised in one line.

@@ -97,3 +97,49 @@ fn a_host_leaving_the_inventory_is_forgotten_and_relearned_in_two_batched_comman
     let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
     assert!(plan.contains("No changes"), "{plan}");
 }
+
+/// A bare pod whose nodeSelector now names another host moves there: deleted on its old host, created on
+/// the new one with an address of that host's pod CIDR, and it serves from there.
+#[test]
+fn a_bare_pod_that_must_move_is_deleted_on_its_host_and_created_on_the_other() {
+    let _g = serial();
+    let tb = Testbed::get();
+    reset(&tb);
+    let pod = |host: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: mover\nspec:\n  nodeSelector:\n    kubernetes.io/hostname: {host}\n  containers:\n  - name: web\n    image: nginx\n"
+        )
+    };
+    let (from, to) = (tb.hosts[1].0.clone(), tb.hosts[2].0.clone());
+    let repo = Repo::new();
+    repo.write("pod.yaml", &pod(&from))
+        .commit("on the first worker");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(managed_names(&tb, &from).contains(&"k8s_web_mover_default".to_string()));
+
+    repo.write("pod.yaml", &pod(&to))
+        .commit("on the second worker");
+    let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
+    assert!(
+        plan.contains(&format!("- pod \"default/mover\" on {from}")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!("+ pod \"default/mover\" on {to}")),
+        "{plan}"
+    );
+    assert!(plan.contains(&format!("moves to node {to}")), "{plan}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(managed_names(&tb, &from).is_empty());
+    assert!(managed_names(&tb, &to).contains(&"k8s_web_mover_default".to_string()));
+    let rows = pod_rows(&tb, &repo);
+    let row = rows.iter().find(|r| r[0] == "mover").expect("mover row");
+    assert_eq!(row[2], "Running", "{rows:?}");
+    assert_eq!(row[6], to, "{rows:?}");
+    // Its address is in the new host's pod CIDR, and it answers there from another host.
+    let ip = row[5].clone();
+    let page = tb.ssh_ok(&from, &format!("wget -qO- -T 3 http://{ip}/"));
+    assert!(page.contains("mover"), "{page}");
+    let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
+    assert!(plan.contains("No changes"), "{plan}");
+}
