@@ -70,15 +70,27 @@ pub fn from_runtime(host: &str, events: &[RuntimeEvent]) -> Vec<EventRecord> {
                     &created.pod,
                 )
             }
-            RuntimeEventKind::Created => {
-                rec("Normal", "Created", format!("Created container {c}"), ns, pod)
-            }
-            RuntimeEventKind::Started => {
-                rec("Normal", "Started", format!("Started container {c}"), ns, pod)
-            }
-            RuntimeEventKind::Killed => {
-                rec("Normal", "Killing", format!("Stopping container {c}"), ns, pod)
-            }
+            RuntimeEventKind::Created => rec(
+                "Normal",
+                "Created",
+                format!("Created container {c}"),
+                ns,
+                pod,
+            ),
+            RuntimeEventKind::Started => rec(
+                "Normal",
+                "Started",
+                format!("Started container {c}"),
+                ns,
+                pod,
+            ),
+            RuntimeEventKind::Killed => rec(
+                "Normal",
+                "Killing",
+                format!("Stopping container {c}"),
+                ns,
+                pod,
+            ),
             RuntimeEventKind::Died(0) => rec(
                 "Normal",
                 "Completed",
@@ -159,13 +171,7 @@ pub fn table(records: &[EventRecord], scope: &Scope, now: Timestamp) -> Rendered
     let mut groups: BTreeMap<Key<'_>, (i64, i64, usize)> = BTreeMap::new();
     for r in records {
         let g = groups
-            .entry((
-                &r.namespace,
-                &r.object,
-                &r.kind,
-                &r.reason,
-                &r.message,
-            ))
+            .entry((&r.namespace, &r.object, &r.kind, &r.reason, &r.message))
             .or_insert((r.time_nanos, r.time_nanos, 0));
         g.0 = g.0.min(r.time_nanos);
         g.1 = g.1.max(r.time_nanos);
@@ -295,7 +301,10 @@ mod tests {
     #[test]
     fn image_names_normalized() {
         assert_eq!(normalize_image("nginx"), "nginx:latest");
-        assert_eq!(normalize_image("docker.io/library/nginx:1.14.2"), "nginx:1.14.2");
+        assert_eq!(
+            normalize_image("docker.io/library/nginx:1.14.2"),
+            "nginx:1.14.2"
+        );
         assert_eq!(normalize_image("reg:5000/a/b"), "reg:5000/a/b:latest");
     }
 }

@@ -187,7 +187,8 @@ struct StatsLine {
 fn parse_stats_line(line: &str) -> Result<ContainerUsage, RuntimeError> {
     let s: StatsLine = serde_json::from_str(line)
         .map_err(|e| RuntimeError::Inspect(format!("docker stats: {e}: {line}")))?;
-    let bad = |what: &str| RuntimeError::Inspect(format!("docker stats: cannot read {what}: {line}"));
+    let bad =
+        |what: &str| RuntimeError::Inspect(format!("docker stats: cannot read {what}: {line}"));
     // Percent of one CPU (docker multiplies by the number of CPUs): 100% = 1000m.
     let perc: f64 = s
         .cpu_perc
@@ -468,7 +469,11 @@ mod tests {
         );
         assert_eq!(ev[0].image, "busybox:latest");
         assert_eq!(
-            (ev[2].namespace.as_str(), ev[2].pod.as_str(), ev[2].container.as_str()),
+            (
+                ev[2].namespace.as_str(),
+                ev[2].pod.as_str(),
+                ev[2].container.as_str()
+            ),
             ("default", "web", "app")
         );
     }

@@ -81,10 +81,7 @@ mod tests {
     /// A follower that never ends by itself ends when its stdin closes, and its stderr comes out merged.
     #[test]
     fn watchdog_ends_the_command_when_stdin_closes() {
-        let inner = Cmd::read(
-            "sh",
-            ["-c", "echo started >&2; while :; do sleep 1; done"],
-        );
+        let inner = Cmd::read("sh", ["-c", "echo started >&2; while :; do sleep 1; done"]);
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(remote_cmd(&inner, Mode::Follow).to_shell_line())
