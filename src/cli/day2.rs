@@ -160,6 +160,8 @@ pub fn pod_name(arg: &str) -> Result<&str, CliError> {
 /// Waits for a streaming helper to end, or for a signal (then the helper is already terminated by
 /// `cli::signals` and clusterctl exits 130/143). The helper's exit code (-1 when killed).
 pub async fn wait(helper: &mut children::Owned, signals: &Signals) -> Result<i32, CliError> {
+    // tokio's `wait` closes the child's stdin first; a follower's watchdog would take that as the end.
+    let _stdin = helper.child.stdin.take();
     let status = helper
         .child
         .wait()

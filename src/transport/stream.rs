@@ -29,8 +29,12 @@ pub enum Mode {
 
 /// Runs `"$@"` with stdin closed and stderr merged into stdout, and ends it (SIGTERM) when the session's
 /// stdin reaches EOF. A constant: every value reaches it as a positional parameter, never as code.
-pub const WATCHDOG_SCRIPT: &str = r#""$@" </dev/null 2>&1 & p=$!
-( cat >/dev/null; kill -TERM "$p" ) >/dev/null 2>&1 &
+/// (A background list of a non-interactive shell reads `/dev/null`, not the shell's stdin, so the watchdog
+/// reads the session's stdin through fd 3.)
+pub const WATCHDOG_SCRIPT: &str = r#"exec 3<&0
+"$@" </dev/null 3<&- 2>&1 & p=$!
+( cat <&3 >/dev/null; kill -TERM "$p" ) >/dev/null 2>&1 &
+exec 3<&-
 wait "$p""#;
 
 /// `$0` of the watchdog shell, so it can be told apart in `ps` on the host.
@@ -81,7 +85,14 @@ mod tests {
     /// A follower that never ends by itself ends when its stdin closes, and its stderr comes out merged.
     #[test]
     fn watchdog_ends_the_command_when_stdin_closes() {
-        let inner = Cmd::read("sh", ["-c", "echo started >&2; while :; do sleep 1; done"]);
+        // The second line only comes if the command still runs while stdin is open.
+        let inner = Cmd::read(
+            "sh",
+            [
+                "-c",
+                "echo started >&2; sleep 1; echo running; while :; do sleep 1; done",
+            ],
+        );
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(remote_cmd(&inner, Mode::Follow).to_shell_line())
@@ -91,9 +102,9 @@ mod tests {
             .spawn()
             .unwrap();
         let mut out = child.stdout.take().unwrap();
-        let mut first = [0u8; 8];
+        let mut first = [0u8; 16];
         out.read_exact(&mut first).unwrap();
-        assert_eq!(&first, b"started\n");
+        assert_eq!(&first, b"started\nrunning\n");
         drop(child.stdin.take());
         // Waits for the shell: it only returns because the watchdog killed the loop.
         let status = child.wait().unwrap();
