@@ -287,26 +287,33 @@ fn exec_it_gives_a_shell_on_a_pseudo_terminal() {
         .expect("script");
     let mut stdin = child.stdin.take().unwrap();
     let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
             match out.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    let _ = tx.send(buf[..n].to_vec());
+                }
             }
         }
-        String::from_utf8_lossy(&all).into_owned()
     });
     // busybox sh only prints a prompt on a terminal; `tty` names the pseudo-terminal.
-    stdin
-        .write_all(b"tty; echo answer-$((6*7))\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(4));
+    stdin.write_all(b"tty; echo answer-$((6*7))\n").unwrap();
+    let mut all = Vec::new();
+    while !String::from_utf8_lossy(&all).contains("answer-42") {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(chunk) => all.extend_from_slice(&chunk),
+            Err(_) => panic!("no answer from the shell:\n{}", String::from_utf8_lossy(&all)),
+        }
+    }
     stdin.write_all(b"exit 5\n").unwrap();
     let status = child.wait().unwrap();
     drop(stdin);
-    let text = reader.join().unwrap();
+    reader.join().unwrap();
+    all.extend(rx.try_iter().flatten());
+    let text = String::from_utf8_lossy(&all).into_owned();
     assert!(text.contains("# "), "no shell prompt:\n{text}");
     assert!(text.contains("/dev/pts/"), "not a tty:\n{text}");
     assert!(text.contains("answer-42"), "{text}");
