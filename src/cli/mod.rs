@@ -313,7 +313,7 @@ fn check_args(cli: &Cli, output_given: bool) -> Result<(), CliError> {
     if let Some(s) = &g.selector {
         if !selector {
             return Err(CliError::Usage(format!(
-                "`{name}` does not take a label selector; drop `-l {s}` (selectors apply to get and describe)"
+                "`{name}` does not take a label selector; drop `-l {s}` (selectors apply to get, describe, logs and top)"
             )));
         }
         crate::selector::Selector::parse(s).map_err(|e| CliError::Usage(e.to_string()))?;

@@ -255,7 +255,16 @@ fn exec_passes_hostile_argv_byte_exact_and_returns_the_exit_code() {
     let run = clusterctl(
         &tb,
         &repo,
-        &["exec", "talker", "-c", "talk", "--", "sh", "-c", "echo out; exit 7"],
+        &[
+            "exec",
+            "talker",
+            "-c",
+            "talk",
+            "--",
+            "sh",
+            "-c",
+            "echo out; exit 7",
+        ],
     );
     assert_eq!(run.code, 7, "{run:?}");
     assert_eq!(run.stdout, "out\n", "{run:?}");
@@ -305,7 +314,10 @@ fn exec_it_gives_a_shell_on_a_pseudo_terminal() {
     while !String::from_utf8_lossy(&all).contains("answer-42") {
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(chunk) => all.extend_from_slice(&chunk),
-            Err(_) => panic!("no answer from the shell:\n{}", String::from_utf8_lossy(&all)),
+            Err(_) => panic!(
+                "no answer from the shell:\n{}",
+                String::from_utf8_lossy(&all)
+            ),
         }
     }
     stdin.write_all(b"exit 5\n").unwrap();
@@ -343,7 +355,8 @@ fn port_forward_svc_serves_the_page_on_loopback() {
     assert_eq!(line, format!("Forwarding from 127.0.0.1:{port} -> 80\n"));
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    s.write_all(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n")
+        .unwrap();
     let mut page = String::new();
     s.read_to_string(&mut page).unwrap();
     assert!(page.contains("Welcome to nginx!"), "{page}");
@@ -353,9 +366,10 @@ fn port_forward_svc_serves_the_page_on_loopback() {
         let listening = tb.ssh_ok(host, "cat /proc/net/tcp /proc/net/tcp6");
         let hex = format!(":{port:04X} ");
         assert!(
-            !listening
-                .lines()
-                .any(|l| l.split_whitespace().nth(1).is_some_and(|a| a.ends_with(hex.trim()))),
+            !listening.lines().any(|l| l
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(hex.trim()))),
             "{host} listens on {port}"
         );
     }
@@ -434,8 +448,5 @@ fn get_events_lists_a_start_and_a_die_with_its_exit_code() {
     }
     let run = ok(clusterctl(&tb, &repo, &["get", "events", "-A"]));
     assert!(run.stdout.starts_with("NAMESPACE "), "{run:?}");
-    assert!(
-        run.stdout.contains("Started container talk"),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains("Started container talk"), "{run:?}");
 }

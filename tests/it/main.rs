@@ -3,8 +3,8 @@
 
 mod cli_contract;
 mod common;
-mod day2;
 mod daemonset;
+mod day2;
 mod images;
 mod pipeline;
 mod scheduling;
