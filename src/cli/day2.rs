@@ -11,6 +11,9 @@ use crate::model::{self, ObservedContainer, ObservedPod};
 use crate::runtime::day2::{Day2, day2_for};
 use crate::transport::Transport;
 
+/// A host's live connection and its runtime's day-2 commands.
+pub type HostTools = (Arc<dyn Transport>, Arc<dyn Day2>);
+
 /// The hosts as observed now, with live connections to the reachable ones.
 pub struct Hosts {
     pub inv: Inventory,
@@ -40,10 +43,7 @@ impl Hosts {
     }
 
     /// The live connection to the pod's host and its runtime's day-2 commands.
-    pub fn host_of(
-        &self,
-        pod: &ObservedPod,
-    ) -> Result<(Arc<dyn Transport>, Arc<dyn Day2>), CliError> {
+    pub fn host_of(&self, pod: &ObservedPod) -> Result<HostTools, CliError> {
         let transport = self
             .observed
             .transports
@@ -69,7 +69,7 @@ impl Hosts {
     }
 
     /// Every reachable host's connection and day-2 commands, by host name.
-    pub fn all_hosts(&self) -> BTreeMap<String, (Arc<dyn Transport>, Arc<dyn Day2>)> {
+    pub fn all_hosts(&self) -> BTreeMap<String, HostTools> {
         self.inv
             .hosts
             .iter()
