@@ -17,11 +17,26 @@ use crate::model::{ObservedContainer, labels};
 pub struct DockerDay2;
 
 /// One usage sample: `docker stats` of the managed containers, and the host's CPU counter read before and
-/// after it (so the host's CPU is measured over the same window) and its memory. Inside a container with
-/// its own cgroup (a testbed host) the cgroup's counters are the host's; on a machine they are `/proc`'s.
-/// A constant: nothing is interpolated.
+/// after it (so the host's CPU is measured over the same window) and its memory. When the host is itself a
+/// container with its own cgroup (a testbed host: PID 1 is not in the root cgroup) that cgroup's counters
+/// are the host's (v2: `memory.current`, `cpu.stat`; v1: the memory and cpuacct controllers); on a machine
+/// they are `/proc`'s. A constant: nothing is interpolated.
 pub const USAGE_SCRIPT: &str = r#"m() { printf '\n@@clusterctl:%s@@\n' "$1"; }
-t() { cut -d' ' -f1 /proc/uptime; if [ -r /sys/fs/cgroup/memory.current ] && [ -r /sys/fs/cgroup/cpu.stat ]; then sed -n 's/^usage_usec /cgroup /p' /sys/fs/cgroup/cpu.stat; else head -n1 /proc/stat; fi; }
+g=/sys/fs/cgroup v1m= v1c=
+if [ ! -r $g/memory.current ] && [ -d $g/memory ]; then
+  p=$(sed -n 's/^[0-9]*:memory:\(.*\)$/\1/p' /proc/1/cgroup)
+  q=$(sed -n 's/^[0-9]*:[^:]*cpuacct[^:]*:\(.*\)$/\1/p' /proc/1/cgroup)
+  if [ -n "$p" ] && [ "$p" != / ] && [ -r "$g/memory$p/memory.usage_in_bytes" ]; then v1m=$g/memory$p; fi
+  for d in "$g/cpuacct$q" "$g/cpu,cpuacct$q"; do
+    if [ -n "$q" ] && [ "$q" != / ] && [ -r "$d/cpuacct.usage" ]; then v1c=$d; fi
+  done
+fi
+t() {
+  cut -d' ' -f1 /proc/uptime
+  if [ -n "$v1c" ]; then echo "cgroupns $(cat "$v1c/cpuacct.usage")"
+  elif [ -r $g/memory.current ] && [ -r $g/cpu.stat ]; then sed -n 's/^usage_usec /cgroup /p' $g/cpu.stat
+  else head -n1 /proc/stat; fi
+}
 a=$(t)
 ids=$(docker ps -q --filter label=clusterctl.io/managed=true) || exit 125
 m stats
@@ -30,7 +45,9 @@ b=$(t)
 m cpu0; printf '%s\n' "$a"
 m cpu1; printf '%s\n' "$b"
 m memory
-if [ -r /sys/fs/cgroup/memory.current ]; then echo "current $(cat /sys/fs/cgroup/memory.current)"; grep '^inactive_file ' /sys/fs/cgroup/memory.stat; else grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; fi
+if [ -n "$v1m" ]; then echo "current $(cat "$v1m/memory.usage_in_bytes")"; sed -n 's/^total_inactive_file /inactive_file /p' "$v1m/memory.stat"
+elif [ -r $g/memory.current ]; then echo "current $(cat $g/memory.current)"; grep '^inactive_file ' $g/memory.stat
+else grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; fi
 "#;
 
 /// The events of managed containers, then the image pulls (they carry no container labels), over the
@@ -242,6 +259,8 @@ fn cpu_counter(text: &str) -> Option<CpuCounter> {
     let mut f = line.split_whitespace();
     let busy_usec = match f.next()? {
         "cgroup" => f.next()?.parse().ok()?,
+        // cgroup v1 `cpuacct.usage`: nanoseconds.
+        "cgroupns" => f.next()?.parse::<f64>().ok()? / 1000.0,
         "cpu" => {
             // user nice system idle iowait irq softirq steal …, in USER_HZ (100) ticks.
             let v: Vec<f64> = f.filter_map(|x| x.parse().ok()).collect();
@@ -435,6 +454,31 @@ mod tests {
         assert_eq!(
             DockerDay2.parse_usage("nothing"),
             Err(RuntimeError::MissingSection("stats"))
+        );
+    }
+
+    #[test]
+    fn usage_from_cgroup_v1() {
+        let out = "@@clusterctl:stats@@\n@@clusterctl:cpu0@@\n10.0\ncgroupns 1000000000\n\
+@@clusterctl:cpu1@@\n12.0\ncgroupns 2000000000\n\
+@@clusterctl:memory@@\ncurrent 3000\ninactive_file 1000\n";
+        let u = DockerDay2.parse_usage(out).unwrap();
+        // 1 s of CPU over 2 s.
+        assert_eq!(u.host_cpu_millis, Some(500));
+        assert_eq!(u.host_memory_bytes, Some(2000));
+    }
+
+    /// The script runs under a POSIX shell on this machine (no docker needed for the syntax and the counters).
+    #[test]
+    fn usage_script_is_valid_sh() {
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", USAGE_SCRIPT])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 

@@ -403,6 +403,10 @@ fn top_pods_shows_a_busy_pods_cpu() {
         "{run:?}"
     );
     assert_eq!(t.len(), 1 + tb.hosts.len(), "{run:?}");
+    // Every host was measured (its own cgroup's counters on the testbed).
+    for r in &t[1..] {
+        assert!(r[1].ends_with('m') && r[3].ends_with("Mi"), "{run:?}");
+    }
 }
 
 #[test]
