@@ -31,6 +31,8 @@ pub enum Resource {
     Nodes,
     #[value(alias = "service", alias = "svc")]
     Services,
+    #[value(alias = "event", alias = "ev")]
+    Events,
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +45,9 @@ pub struct GetArgs {
     /// Read the hosts' state from a snapshot file instead of SSH.
     #[arg(long, value_name = "FILE")]
     pub observed: Option<PathBuf>,
+    /// `get events` only: events about this object, e.g. pod/NAME.
+    #[arg(long = "for", value_name = "KIND/NAME")]
+    pub for_object: Option<String>,
 }
 
 /// Every object the views know about, already with status.
@@ -224,6 +229,18 @@ pub fn filter<T>(
 }
 
 pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliError> {
+    if args.resource == Resource::Events {
+        super::events::check(g, args.name.as_deref())?;
+        if args.observed.is_some() {
+            return Err(CliError::Usage(
+                "events are read from the hosts; drop --observed".into(),
+            ));
+        }
+        return super::events::run(g, args.for_object.as_deref(), ui).await;
+    }
+    if args.for_object.is_some() {
+        return Err(CliError::Usage("--for applies to `get events` only".into()));
+    }
     let w = world(g, args.observed.as_deref(), ui).await?;
     let wide = g.output == Format::Wide;
     let scope = if g.all_namespaces {
@@ -269,6 +286,7 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliErr
             name,
             |i| table::services(i, &scope, wide, w.now),
         )?,
+        Resource::Events => unreachable!("handled above"),
     };
     if let (Some(n), 0) = (name, count) {
         return Err(CliError::Reported(format!(
@@ -312,6 +330,7 @@ impl Resource {
             Resource::Daemonsets => "daemonsets.apps",
             Resource::Nodes => "nodes",
             Resource::Services => "services",
+            Resource::Events => "events",
         }
     }
 }

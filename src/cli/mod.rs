@@ -3,14 +3,21 @@
 //! ([`CliError`]) that maps to one documented exit code ([`exit::ExitCode`]).
 
 mod apply;
+mod children;
+mod day2;
 mod describe;
+mod events;
+mod exec;
 pub mod exit;
 mod get;
+mod logs;
 mod pipeline;
 mod plan;
+mod port_forward;
 mod signals;
 mod snapshot;
 mod test_hook;
+mod top;
 mod ui;
 mod unlock;
 mod validate;
@@ -128,6 +135,27 @@ pub enum Command {
     /// Remove a stale cluster lock left by an interrupted apply.
     #[command(after_help = "Examples:\n  clusterctl unlock")]
     Unlock,
+    /// Print the logs of a container in a pod, like kubectl logs.
+    #[command(
+        after_help = "Examples:\n  clusterctl logs sc-nginx\n  clusterctl logs -f --tail 20 my-nginx-5b56ccd65f-4bqsx -c my-nginx\n  clusterctl logs -l run=my-nginx --prefix\n\nCtrl-C ends -f with exit 130."
+    )]
+    Logs(logs::LogsArgs),
+    /// Run a command in a container, like kubectl exec.
+    #[command(
+        after_help = "Examples:\n  clusterctl exec sc-nginx -- cat /www/index.html\n  clusterctl exec -it sc-nginx -- sh\n\nExit codes: the remote command's (\"command terminated with exit code N\" on stderr); 1, 3, 64 and 65 as in `clusterctl --help` when clusterctl itself fails."
+    )]
+    Exec(exec::ExecArgs),
+    /// Forward local ports to a pod (or a Service's pod) through SSH, like kubectl port-forward.
+    #[command(
+        name = "port-forward",
+        after_help = "Examples:\n  clusterctl port-forward svc/my-nginx 18080:8080\n  clusterctl port-forward pod/sc-nginx :80\n  clusterctl port-forward --address 0.0.0.0 pod/sc-nginx 8080:80\n\nNothing listens on the hosts: each connection is an SSH direct-tcpip channel. Ctrl-C ends it (exit 130)."
+    )]
+    PortForward(port_forward::PortForwardArgs),
+    /// Show CPU and memory usage of nodes or pods, like kubectl top.
+    #[command(
+        after_help = "Examples:\n  clusterctl top nodes\n  clusterctl top pods -A\n  clusterctl top pods -l run=my-nginx"
+    )]
+    Top(top::TopArgs),
 }
 
 /// Errors that end a command. The kind decides the exit code ([`CliError::exit_code`]); the text is printed
@@ -152,6 +180,9 @@ pub enum CliError {
     /// Stopped by a signal (SIGINT 2, SIGTERM 15); what was done was printed.
     #[error("{message}")]
     Cancelled { signo: i32, message: String },
+    /// `exec`: the remote command exited non-zero; clusterctl exits with its code.
+    #[error("command terminated with exit code {0}")]
+    CommandExit(i32),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -165,6 +196,7 @@ impl CliError {
             CliError::Locked(_) => ExitCode::Locked,
             CliError::HostsFailed(_) => ExitCode::HostsFailed,
             CliError::Cancelled { signo, .. } => ExitCode::for_signal(*signo),
+            CliError::CommandExit(_) => ExitCode::Error,
         }
     }
 }
@@ -211,6 +243,11 @@ pub fn main() -> i32 {
     runtime.shutdown_background();
     match result {
         Ok(code) => code.code(),
+        // kubectl's words, no `Error:`: the code is the remote command's, not ours.
+        Err(CliError::CommandExit(code)) => {
+            ui.info(&CliError::CommandExit(code).to_string());
+            code
+        }
         Err(e) => {
             match &e {
                 CliError::Other(e) => ui.error(&format!("{e:#}")),
@@ -242,6 +279,10 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::Validate(_) => ("validate", &[], false),
         Command::Snapshot => ("snapshot", &[Json], false),
         Command::Unlock => ("unlock", &[], false),
+        Command::Logs(_) => ("logs", &[], true),
+        Command::Exec(_) => ("exec", &[], false),
+        Command::PortForward(_) => ("port-forward", &[], false),
+        Command::Top(_) => ("top", &[], true),
     }
 }
 
@@ -272,7 +313,7 @@ fn check_args(cli: &Cli, output_given: bool) -> Result<(), CliError> {
     if let Some(s) = &g.selector {
         if !selector {
             return Err(CliError::Usage(format!(
-                "`{name}` does not take a label selector; drop `-l {s}` (selectors apply to get and describe)"
+                "`{name}` does not take a label selector; drop `-l {s}` (selectors apply to get, describe, logs and top)"
             )));
         }
         crate::selector::Selector::parse(s).map_err(|e| CliError::Usage(e.to_string()))?;
@@ -290,6 +331,10 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Validate(args) => validate::run(g, &args, ui),
         Command::Snapshot => snapshot::run(g, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
+        Command::Logs(args) => logs::run(g, &args, ui, signals).await,
+        Command::Exec(args) => exec::run(g, &args, ui, signals).await,
+        Command::PortForward(args) => port_forward::run(g, &args, ui, signals).await,
+        Command::Top(args) => top::run(g, &args, ui).await,
     }
 }
 

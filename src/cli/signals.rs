@@ -88,6 +88,8 @@ fn on_signal(
         .is_ok();
     let code = ExitCode::for_signal(signo).code();
     if shields.load(Ordering::SeqCst) == 0 {
+        // Streaming helpers (ssh) must not outlive us.
+        super::children::kill_all();
         std::process::exit(code);
     }
     if !first {
@@ -95,6 +97,7 @@ fn on_signal(
             "{} again: aborting at once; changes in flight may be half done and the cluster lock may be left (see `clusterctl unlock`)",
             name(signo)
         ));
+        super::children::kill_all();
         std::process::exit(code);
     }
     ui.warn(&format!(

@@ -4,11 +4,13 @@
 //! Pure: no IO, no clock — `now` is always a parameter so output is reproducible.
 
 pub mod describe;
+pub mod events;
 pub mod objects;
 pub mod plan;
 pub mod quantity_fmt;
 pub mod table;
 pub mod tabwriter;
+pub mod top;
 
 #[cfg(test)]
 mod tests;

@@ -29,6 +29,7 @@ impl Output {
 
 pub mod fake;
 pub mod ssh;
+pub mod stream;
 #[cfg(test)]
 pub(crate) mod testutil;
 
@@ -80,6 +81,30 @@ pub trait Transport: Send + Sync {
     /// Releases the connection (e.g. closes the SSH master). Idempotent; later `run`s fail.
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
+    }
+    /// A local process that runs `cmd` on the host while its output streams (see [`stream`]); the caller
+    /// spawns it and wires its stdio as `mode` says. Transports that cannot stream refuse.
+    fn stream_command(
+        &self,
+        cmd: &Cmd,
+        _mode: stream::Mode,
+    ) -> Result<std::process::Command, TransportError> {
+        Err(TransportError::Setup {
+            host: self.host().to_string(),
+            reason: format!("this transport cannot stream `{}`", cmd.program),
+        })
+    }
+    /// A local process whose stdin/stdout are one TCP connection to `address:port` as the host sees it
+    /// (SSH: a `direct-tcpip` channel, `ssh -W`); no port is opened on the host.
+    fn tunnel_command(
+        &self,
+        address: &str,
+        port: u16,
+    ) -> Result<std::process::Command, TransportError> {
+        Err(TransportError::Setup {
+            host: self.host().to_string(),
+            reason: format!("this transport cannot tunnel to {address}:{port}"),
+        })
     }
 }
 

@@ -325,8 +325,17 @@ impl SshConnector {
                 host: target.name.clone(),
                 reason: format!("cannot hold the ssh control socket: {e}"),
             })?;
+        let client = ClientArgs {
+            config: config.clone(),
+            socket: session.control_socket().to_path_buf(),
+            address: target.address.clone(),
+            port: target.port,
+            user: user.clone(),
+            strict: target.strict_host_key_checking,
+        };
         Ok(SshTransport {
             host: target.name.clone(),
+            client,
             lifeline: Mutex::new(Some(lifeline)),
             session: RwLock::new(Some(session)),
             sessions: Semaphore::new(target.max_sessions.max(1)),
@@ -345,9 +354,47 @@ impl Connector for SshConnector {
     }
 }
 
+/// The options of a plain `ssh` client that rides this run's master (streaming and tunnels): the same
+/// generated `-F` config (so no user or system configuration applies), the master's control socket, and the
+/// target's port, user and host-key policy in case the master is gone and ssh connects by itself.
+#[derive(Debug, Clone)]
+struct ClientArgs {
+    config: PathBuf,
+    socket: PathBuf,
+    address: String,
+    port: u16,
+    user: String,
+    strict: bool,
+}
+
+impl ClientArgs {
+    fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new("ssh");
+        c.arg("-F")
+            .arg(&self.config)
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-o", "ControlMaster=no", "-o", "BatchMode=yes"])
+            .args(["-o", "LogLevel=ERROR"])
+            .arg("-o")
+            .arg(if self.strict {
+                "StrictHostKeyChecking=yes"
+            } else {
+                "StrictHostKeyChecking=accept-new"
+            })
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-l")
+            .arg(&self.user);
+        c
+    }
+}
+
 /// One host over one multiplexed master connection. Dropping it shuts the master down.
 pub struct SshTransport {
     host: String,
+    /// What a plain `ssh` client needs to run a streaming command over this transport's master.
+    client: ClientArgs,
     /// An idle mux client that keeps the master alive exactly as long as we are (see the module doc).
     /// Declared before `session` so it is dropped first.
     lifeline: Mutex<Option<UnixStream>>,
@@ -450,6 +497,48 @@ impl SshTransport {
 impl Transport for SshTransport {
     fn host(&self) -> &str {
         &self.host
+    }
+    fn stream_command(
+        &self,
+        cmd: &Cmd,
+        mode: super::stream::Mode,
+    ) -> Result<std::process::Command, TransportError> {
+        cmd.check_sendable(&self.host)?;
+        let remote = super::stream::remote_cmd(cmd, mode);
+        let mut c = self.client.command();
+        c.arg(if mode == super::stream::Mode::Tty {
+            "-tt"
+        } else {
+            "-T"
+        });
+        // One argument: the line the remote shell gets, each element quoted exactly once.
+        c.arg("--")
+            .arg(&self.client.address)
+            .arg(remote.to_shell_line());
+        Ok(c)
+    }
+    fn tunnel_command(
+        &self,
+        address: &str,
+        port: u16,
+    ) -> Result<std::process::Command, TransportError> {
+        if address.is_empty() || address.chars().any(|c| c.is_whitespace() || c == '\0') {
+            return Err(TransportError::InvalidCommand {
+                host: self.host.clone(),
+                program: "ssh -W".to_string(),
+                reason: format!("bad tunnel address {address:?}"),
+            });
+        }
+        let mut c = self.client.command();
+        // `-W` asks the master for a direct-tcpip channel: sshd connects from the host, nothing listens there.
+        let dest = if address.contains(':') {
+            format!("[{address}]:{port}")
+        } else {
+            format!("{address}:{port}")
+        };
+        c.arg("-T").arg("-W").arg(dest);
+        c.arg("--").arg(&self.client.address);
+        Ok(c)
     }
     fn run<'a>(&'a self, cmd: &'a Cmd) -> BoxFuture<'a, Result<Output, TransportError>> {
         Box::pin(self.exec(cmd))

@@ -572,3 +572,50 @@ fn a_signal_outside_apply_ends_at_once_with_its_code() {
     assert_eq!(out.status.code(), Some(130), "{out:?}");
     assert!(t.elapsed() < Duration::from_secs(3));
 }
+
+// --- day-2 tools: arguments they cannot honour are refused before any host is contacted ----------------
+
+#[test]
+fn day2_usage_errors_contact_no_host() {
+    let w = World::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["logs"], "POD or pod/NAME is a required argument"),
+        (
+            &["logs", "web", "-l", "app=web"],
+            "only a selector (-l) or a POD name is allowed",
+        ),
+        (&["logs", "web", "--since", "5d"], "invalid duration"),
+        (&["logs", "web", "--since", "10"], "missing unit"),
+        (&["logs", "deploy/web"], "only pods are supported"),
+        (&["logs", "web", "-o", "json"], "has no output formats"),
+        (&["exec", "web"], "COMMAND"),
+        (
+            &["exec", "web", "-l", "a=b", "--", "ls"],
+            "does not take a label selector",
+        ),
+        (
+            &["port-forward", "pod/web", "http"],
+            "a named port needs a local port",
+        ),
+        (
+            &["port-forward", "pod/web", "80", "--address", "nope"],
+            "not a valid IP",
+        ),
+        (
+            &["port-forward", "deploy/web", "80"],
+            "pod/NAME or svc/NAME",
+        ),
+        (&["get", "events", "-o", "json"], "prints the table only"),
+        (
+            &["get", "pods", "--for", "pod/x"],
+            "--for applies to `get events` only",
+        ),
+        (&["top", "services"], "invalid value"),
+    ];
+    for (args, want) in cases {
+        let run = w.run(args);
+        assert_eq!(run.code, 64, "{args:?}: {}", run.shown());
+        assert!(run.shown().contains(want), "{args:?}: {}", run.shown());
+    }
+    assert!(w.commands().is_empty(), "usage errors contact no host");
+}

@@ -4,6 +4,7 @@
 mod cli_contract;
 mod common;
 mod daemonset;
+mod day2;
 mod images;
 mod network;
 mod pipeline;
