@@ -812,3 +812,6 @@ pub fn immutability_errors(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
