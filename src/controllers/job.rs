@@ -191,9 +191,31 @@ impl Rules {
 pub fn desired(job: &Job, source: &SourceRef) -> JobDesired {
     let spec = job.spec.clone().unwrap_or_default();
     let template_hash = pod_template_hash(&spec.template, None);
-    let uid = uid_for(&namespace_of(&job.metadata), &name_of(&job.metadata), &template_hash);
+    let uid = uid_for(
+        &namespace_of(&job.metadata),
+        &name_of(&job.metadata),
+        &template_hash,
+    );
     let mut job = job.clone();
     job.metadata.uid = Some(uid.clone());
+    // As the API server stores a Job: the template gets the Job labels (what the generated selector
+    // selects), and a Job without labels takes its template's (batch/v1 defaults).
+    if let Some(spec) = job.spec.as_mut() {
+        let tmeta = spec.template.metadata.get_or_insert_with(Default::default);
+        let labels = tmeta.labels.get_or_insert_with(BTreeMap::new);
+        let name = name_of(&job.metadata);
+        for (k, v) in [
+            (CONTROLLER_UID_LABEL, uid.as_str()),
+            (JOB_NAME_LABEL, name.as_str()),
+            (LEGACY_CONTROLLER_UID_LABEL, uid.as_str()),
+            (LEGACY_JOB_NAME_LABEL, name.as_str()),
+        ] {
+            labels.insert(k.to_string(), v.to_string());
+        }
+        if job.metadata.labels.as_ref().is_none_or(|l| l.is_empty()) {
+            job.metadata.labels = Some(labels.clone());
+        }
+    }
     // The selector the API server generates (manualSelector is refused by validation).
     if let Some(spec) = job.spec.as_mut() {
         spec.selector.get_or_insert_with(|| {
@@ -295,7 +317,12 @@ fn job_pod(p: &ObservedPod) -> JobPod {
             .sandbox
             .as_ref()
             .and_then(|s| ts(&s.created_at))
-            .or_else(|| p.containers.values().filter_map(|c| ts(&c.created_at)).min()),
+            .or_else(|| {
+                p.containers
+                    .values()
+                    .filter_map(|c| ts(&c.created_at))
+                    .min()
+            }),
         finished: (phase != Phase::Active).then_some(finished).flatten(),
         template_hash: p.template_hash.clone(),
     }
@@ -509,11 +536,7 @@ fn terminal_event(rules: &Rules, pods: &[JobPod], st: &Status, now: Timestamp) -
         .map(|p| p.finished.or(p.created).unwrap_or(now))
         .collect();
     if let Some(t) = nth_earliest(failures, rules.backoff_limit as usize + 1) {
-        events.push((
-            t,
-            0,
-            finished("Failed", "BackoffLimitExceeded", backoff, t),
-        ));
+        events.push((t, 0, finished("Failed", "BackoffLimitExceeded", backoff, t)));
     }
     // OnFailure: restarts of the active pods against the limit (> 0 when the limit is 0).
     if rules.on_failure {
@@ -546,7 +569,16 @@ fn terminal_event(rules: &Rules, pods: &[JobPod], st: &Status, now: Timestamp) -
         }
     }
     if let Some(t) = completion_time(rules, pods, st) {
-        events.push((t, 1, finished("Complete", "CompletionsReached", "Reached expected number of succeeded pods", t)));
+        events.push((
+            t,
+            1,
+            finished(
+                "Complete",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                t,
+            ),
+        ));
     }
     events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     events.into_iter().next().map(|e| e.2)
@@ -628,7 +660,12 @@ pub fn pod_template(d: &JobDesired, index: Option<u32>) -> Pod {
             namespace: Some(namespace),
             labels: Some(labels),
             annotations: (!annotations.is_empty()).then_some(annotations),
-            owner_references: Some(vec![controller_ref("batch/v1", "Job", &name, &d.job.metadata)]),
+            owner_references: Some(vec![controller_ref(
+                "batch/v1",
+                "Job",
+                &name,
+                &d.job.metadata,
+            )]),
             ..Default::default()
         },
         spec: Some(pod_spec),

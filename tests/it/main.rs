@@ -5,6 +5,7 @@ mod cli_contract;
 mod common;
 mod daemonset;
 mod images;
+mod jobs;
 mod pipeline;
 mod scheduling;
 mod services;

@@ -86,7 +86,10 @@ fn completions_reached_is_complete_with_the_time_of_the_last_needed_success() {
     ];
     let d = decide(&rules(Some(3), 2), "h", &pods, None, t(100));
     let f = d.status.finished.clone().unwrap();
-    assert_eq!((f.condition.as_str(), f.reason.as_str()), ("Complete", "CompletionsReached"));
+    assert_eq!(
+        (f.condition.as_str(), f.reason.as_str()),
+        ("Complete", "CompletionsReached")
+    );
     assert_eq!(f.at, format!("{:.0}", t(8)));
     assert!(d.create.is_empty() && d.delete.is_empty());
     assert_eq!(d.status.start_time, Some(t(0)));
@@ -100,7 +103,10 @@ fn active_pods_of_a_complete_job_are_removed() {
         pod("b", Phase::Active, 0, None),
     ];
     let d = decide(&r, "h", &pods, None, t(10));
-    assert_eq!(removed(&d), vec![("b", RemoveWhy::Finished("Complete".into()))]);
+    assert_eq!(
+        removed(&d),
+        vec![("b", RemoveWhy::Finished("Complete".into()))]
+    );
 }
 
 #[test]
@@ -130,7 +136,12 @@ fn never_fails_the_job_after_more_than_backoff_limit_failures() {
         pod("b", Phase::Failed, 0, Some(1)),
         pod("c", Phase::Active, 0, None),
     ];
-    assert!(decide(&r, "h", &two, None, t(100)).status.finished.is_none());
+    assert!(
+        decide(&r, "h", &two, None, t(100))
+            .status
+            .finished
+            .is_none()
+    );
     let three = [
         pod("a", Phase::Failed, 0, Some(1)),
         pod("b", Phase::Failed, 0, Some(1)),
@@ -140,7 +151,11 @@ fn never_fails_the_job_after_more_than_backoff_limit_failures() {
     let f = d.status.finished.clone().unwrap();
     assert_eq!(
         (f.condition.as_str(), f.reason.as_str(), f.message.as_str()),
-        ("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+        (
+            "Failed",
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit"
+        )
     );
     assert_eq!(f.at, format!("{:.0}", t(2)));
     // Failed pods stay (for their logs); nothing new starts.
@@ -155,11 +170,22 @@ fn on_failure_counts_restarts_of_active_pods() {
     r.backoff_limit = 3;
     let mut p = pod("a", Phase::Active, 0, None);
     p.restarts = 2;
-    assert!(decide(&r, "h", &[p.clone()], None, t(50)).status.finished.is_none());
+    assert!(
+        decide(&r, "h", &[p.clone()], None, t(50))
+            .status
+            .finished
+            .is_none()
+    );
     p.restarts = 3;
     let d = decide(&r, "h", &[p.clone()], None, t(50));
-    assert_eq!(d.status.finished.clone().unwrap().reason, "BackoffLimitExceeded");
-    assert_eq!(removed(&d), vec![("a", RemoveWhy::Finished("BackoffLimitExceeded".into()))]);
+    assert_eq!(
+        d.status.finished.clone().unwrap().reason,
+        "BackoffLimitExceeded"
+    );
+    assert_eq!(
+        removed(&d),
+        vec![("a", RemoveWhy::Finished("BackoffLimitExceeded".into()))]
+    );
     // backoffLimit 0: the first restart fails it.
     r.backoff_limit = 0;
     p.restarts = 1;
@@ -178,7 +204,10 @@ fn failures_delay_the_next_pod_10s_doubling() {
         pod("a", Phase::Failed, 0, Some(5)),
         pod("b", Phase::Failed, 16, Some(20)),
     ];
-    assert_eq!(decide(&r, "h", &two, None, t(21)).status.backoff_until, Some(t(40)));
+    assert_eq!(
+        decide(&r, "h", &two, None, t(21)).status.backoff_until,
+        Some(t(40))
+    );
     // A success since resets the count.
     let mut r3 = rules(Some(3), 1);
     r3.backoff_limit = 6;
@@ -197,15 +226,26 @@ fn the_deadline_fails_the_job_and_removes_active_pods() {
         pod("a", Phase::Succeeded, 0, Some(10)),
         pod("b", Phase::Active, 11, None),
     ];
-    assert!(decide(&r, "h", &pods, None, t(29)).status.finished.is_none());
+    assert!(
+        decide(&r, "h", &pods, None, t(29))
+            .status
+            .finished
+            .is_none()
+    );
     let d = decide(&r, "h", &pods, None, t(31));
     let f = d.status.finished.clone().unwrap();
     assert_eq!(
         (f.reason.as_str(), f.message.as_str()),
-        ("DeadlineExceeded", "Job was active longer than specified deadline")
+        (
+            "DeadlineExceeded",
+            "Job was active longer than specified deadline"
+        )
     );
     assert_eq!(f.at, format!("{:.0}", t(30)));
-    assert_eq!(removed(&d), vec![("b", RemoveWhy::Finished("DeadlineExceeded".into()))]);
+    assert_eq!(
+        removed(&d),
+        vec![("b", RemoveWhy::Finished("DeadlineExceeded".into()))]
+    );
     assert!(d.create.is_empty());
 }
 
@@ -215,11 +255,17 @@ fn the_earliest_terminal_event_wins_whenever_the_plan_runs() {
     let mut r = rules(Some(1), 1);
     r.active_deadline = Some(30);
     let pods = [pod("a", Phase::Succeeded, 0, Some(20))];
-    let f = decide(&r, "h", &pods, None, t(86_400)).status.finished.unwrap();
+    let f = decide(&r, "h", &pods, None, t(86_400))
+        .status
+        .finished
+        .unwrap();
     assert_eq!(f.condition, "Complete");
     // Completed only after the deadline: the deadline came first.
     let pods = [pod("a", Phase::Succeeded, 0, Some(40))];
-    let f = decide(&r, "h", &pods, None, t(86_400)).status.finished.unwrap();
+    let f = decide(&r, "h", &pods, None, t(86_400))
+        .status
+        .finished
+        .unwrap();
     assert_eq!(f.reason, "DeadlineExceeded");
 }
 
@@ -268,21 +314,32 @@ fn ttl_removes_every_pod_of_a_finished_job_and_then_the_record_keeps_it_finished
     let after = decide(&r, "h", &[], Some(&record), t(1000));
     assert!(after.create.is_empty() && after.status.deleted_by_ttl);
     // Another template is another Job (upstream deleted the old one): it runs.
-    assert_eq!(decide(&r, "other", &[], Some(&record), t(1000)).create.len(), 1);
+    assert_eq!(
+        decide(&r, "other", &[], Some(&record), t(1000))
+            .create
+            .len(),
+        1
+    );
 }
 
 #[test]
 fn indexed_jobs_start_the_lowest_free_indexes_and_complete_when_every_index_succeeded() {
     let mut r = rules(Some(3), 2);
     r.indexed = true;
-    assert_eq!(decide(&r, "h", &[], None, t(0)).create, vec![Some(0), Some(1)]);
+    assert_eq!(
+        decide(&r, "h", &[], None, t(0)).create,
+        vec![Some(0), Some(1)]
+    );
     let pods = [
         indexed("a", 0, Phase::Succeeded, 0, Some(1)),
         indexed("b", 1, Phase::Failed, 0, Some(2)),
     ];
     // Index 1 failed 1 s ago (back-off 10 s): nothing yet; later both free indexes start.
     assert!(decide(&r, "h", &pods, None, t(3)).create.is_empty());
-    assert_eq!(decide(&r, "h", &pods, None, t(20)).create, vec![Some(1), Some(2)]);
+    assert_eq!(
+        decide(&r, "h", &pods, None, t(20)).create,
+        vec![Some(1), Some(2)]
+    );
     let pods = [
         indexed("a", 0, Phase::Succeeded, 0, Some(3)),
         indexed("b", 1, Phase::Succeeded, 0, Some(4)),
@@ -340,7 +397,10 @@ fn defaults_are_the_api_servers() {
     }))
     .unwrap();
     let r = Rules::of(&job);
-    assert_eq!((r.completions, r.parallelism, r.backoff_limit), (Some(1), 1, 6));
+    assert_eq!(
+        (r.completions, r.parallelism, r.backoff_limit),
+        (Some(1), 1, 6)
+    );
     let job: Job = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "k"},
         "spec": {"parallelism": 4, "template": {"spec": {"containers": []}}}
@@ -382,9 +442,15 @@ fn job_pods_carry_upstreams_labels_and_the_index() {
     let spec = p.spec.unwrap();
     assert_eq!(spec.hostname.as_deref(), Some("k-1"));
     let env = spec.containers[0].env.clone().unwrap();
-    assert!(env.iter().any(|e| e.name == "JOB_COMPLETION_INDEX" && e.value.as_deref() == Some("1")));
+    assert!(
+        env.iter()
+            .any(|e| e.name == "JOB_COMPLETION_INDEX" && e.value.as_deref() == Some("1"))
+    );
     let owner = &p.metadata.owner_references.unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()), ("Job", "k", d.uid.as_str()));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+        ("Job", "k", d.uid.as_str())
+    );
     // The generated selector selects the controller-uid.
     let sel = d.job.spec.as_ref().unwrap().selector.clone().unwrap();
     assert_eq!(sel.match_labels.unwrap()[CONTROLLER_UID_LABEL], d.uid);
@@ -398,8 +464,10 @@ fn job_pods_carry_upstreams_labels_and_the_index() {
 fn the_uid_follows_the_template() {
     let a = job(serde_json::json!({}));
     assert_eq!(a.uid, job(serde_json::json!({})).uid, "stable across plans");
-    let b = job(serde_json::json!({"template": {"spec": {"restartPolicy": "Never",
-        "containers": [{"name": "w", "image": "clusterctl/crash"}]}}}));
+    let b = job(
+        serde_json::json!({"template": {"spec": {"restartPolicy": "Never",
+        "containers": [{"name": "w", "image": "clusterctl/crash"}]}}}),
+    );
     assert_ne!(a.template_hash, b.template_hash);
     assert_ne!(a.uid, b.uid);
     // Parallelism is not the template: same run.
@@ -408,7 +476,14 @@ fn the_uid_follows_the_template() {
 
 // ---- against an observed state --------------------------------------------------------------------------
 
-fn container(pod: &str, c: &str, hash: &str, status: &str, exit: i32, manifest: Option<&Pod>) -> crate::model::ObservedContainer {
+fn container(
+    pod: &str,
+    c: &str,
+    hash: &str,
+    status: &str,
+    exit: i32,
+    manifest: Option<&Pod>,
+) -> crate::model::ObservedContainer {
     use crate::model::labels;
     let mut l = BTreeMap::from([
         (labels::MANAGED.to_string(), "true".to_string()),
@@ -420,7 +495,10 @@ fn container(pod: &str, c: &str, hash: &str, status: &str, exit: i32, manifest: 
         (labels::TEMPLATE_HASH.to_string(), hash.to_string()),
     ]);
     if let Some(m) = manifest {
-        l.insert(labels::POD_MANIFEST.to_string(), serde_json::to_string(m).unwrap());
+        l.insert(
+            labels::POD_MANIFEST.to_string(),
+            serde_json::to_string(m).unwrap(),
+        );
     }
     crate::model::ObservedContainer {
         id: format!("{pod}-{c}"),
@@ -431,7 +509,11 @@ fn container(pod: &str, c: &str, hash: &str, status: &str, exit: i32, manifest: 
         exit_code: exit,
         created_at: T0.into(),
         started_at: T0.into(),
-        finished_at: if status == "exited" { format!("{:.0}", t(3)) } else { String::new() },
+        finished_at: if status == "exited" {
+            format!("{:.0}", t(3))
+        } else {
+            String::new()
+        },
         ..Default::default()
     }
 }
@@ -462,13 +544,30 @@ fn state(pods: &[(&str, &str, i32)], hash: &str, d: &JobDesired) -> ObservedStat
 #[test]
 fn observed_containers_give_the_pod_phases() {
     let d = job(serde_json::json!({"completions": 3}));
-    let st = state(&[("k-a", "exited", 0), ("k-b", "exited", 1), ("k-c", "running", 0)], &d.template_hash, &d);
+    let st = state(
+        &[
+            ("k-a", "exited", 0),
+            ("k-b", "exited", 1),
+            ("k-c", "running", 0),
+        ],
+        &d.template_hash,
+        &d,
+    );
     let dec = &decisions(std::slice::from_ref(&d), &st)[&("default".to_string(), "k".to_string())];
-    assert_eq!((dec.status.succeeded, dec.status.failed, dec.status.active), (1, 1, 1));
+    assert_eq!(
+        (dec.status.succeeded, dec.status.failed, dec.status.active),
+        (1, 1, 1)
+    );
     // OnFailure: an exited non-zero container is restarted by the host, still active.
     let pods = crate::model::observed_pods(&st);
     let mut b = pods.iter().find(|p| p.name == "k-b").unwrap().clone();
-    b.manifest.as_mut().unwrap().spec.as_mut().unwrap().restart_policy = Some("OnFailure".into());
+    b.manifest
+        .as_mut()
+        .unwrap()
+        .spec
+        .as_mut()
+        .unwrap()
+        .restart_policy = Some("OnFailure".into());
     assert_eq!(job_pod(&b).phase, Phase::Active);
     // Containers gone: it cannot run.
     b.containers.clear();
@@ -489,16 +588,31 @@ fn pod_sets_start_what_the_decision_says_and_claim_the_jobs_pods() {
     assert_eq!(sets[0].replicas, 2);
     assert_eq!(
         j.progress,
-        Progress { succeeded: 1, completions: Some(3), active: 0, failed: 0, starting: 2 }
+        Progress {
+            succeeded: 1,
+            completions: Some(3),
+            active: 0,
+            failed: 0,
+            starting: 2
+        }
     );
     // Indexed: a primary set (nothing to start) plus one set per index to start.
     let d = job(serde_json::json!({"completionMode": "Indexed"}));
     let sets = pod_sets(std::slice::from_ref(&d), &state(&[], "x", &d));
     let idx: Vec<(Option<u32>, u32, bool)> = sets
         .iter()
-        .map(|s| (s.job.as_ref().unwrap().index, s.replicas, s.job.as_ref().unwrap().primary))
+        .map(|s| {
+            (
+                s.job.as_ref().unwrap().index,
+                s.replicas,
+                s.job.as_ref().unwrap().primary,
+            )
+        })
         .collect();
-    assert_eq!(idx, vec![(None, 0, true), (Some(0), 1, false), (Some(1), 1, false)]);
+    assert_eq!(
+        idx,
+        vec![(None, 0, true), (Some(0), 1, false), (Some(1), 1, false)]
+    );
 }
 
 #[test]
@@ -508,7 +622,13 @@ fn a_changed_template_is_an_immutability_error_and_nothing_runs() {
     let errs = immutability_errors(std::slice::from_ref(&d), &st);
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].field, "spec.template");
-    assert!(errs[0].message.starts_with("Invalid value: field is immutable"), "{}", errs[0].message);
+    assert!(
+        errs[0]
+            .message
+            .starts_with("Invalid value: field is immutable"),
+        "{}",
+        errs[0].message
+    );
     let sets = pod_sets(std::slice::from_ref(&d), &st);
     assert_eq!(sets[0].replicas, 0);
     assert!(sets[0].job.as_ref().unwrap().delete.is_empty());
@@ -523,7 +643,10 @@ fn records_keep_finished_jobs_while_they_are_in_git() {
     let st = state(&[("k-a", "exited", 0)], &d.template_hash, &d);
     let recs = records(std::slice::from_ref(&d), &st);
     let r = &recs["default/k"];
-    assert_eq!((r.finished.condition.as_str(), r.succeeded), ("Complete", 1));
+    assert_eq!(
+        (r.finished.condition.as_str(), r.succeeded),
+        ("Complete", 1)
+    );
     assert_eq!(r.template_hash, d.template_hash);
     // Not finished: no record; not in Git: forgotten.
     let running = state(&[("k-a", "running", 0)], &d.template_hash, &d);

@@ -13,10 +13,16 @@ pub fn describe_job(job: &Job, pods: &[Pod], now: Timestamp) -> String {
     let spec = job.spec.clone().unwrap_or_default();
     let st = job.status.clone().unwrap_or_default();
     let m = &job.metadata;
-    d.w(0, &format!("Name:\t{}\n", m.name.clone().unwrap_or_default()));
     d.w(
         0,
-        &format!("Namespace:\t{}\n", m.namespace.as_deref().unwrap_or("default")),
+        &format!("Name:\t{}\n", m.name.clone().unwrap_or_default()),
+    );
+    d.w(
+        0,
+        &format!(
+            "Namespace:\t{}\n",
+            m.namespace.as_deref().unwrap_or("default")
+        ),
     );
     d.w(
         0,
@@ -27,7 +33,10 @@ pub fn describe_job(job: &Job, pods: &[Pod], now: Timestamp) -> String {
     );
     labels_multiline(&mut d, "Labels", m.labels.as_ref());
     annotations_multiline(&mut d, "Annotations", m.annotations.as_ref());
-    d.w(0, &format!("Parallelism:\t{}\n", spec.parallelism.unwrap_or(1)));
+    d.w(
+        0,
+        &format!("Parallelism:\t{}\n", spec.parallelism.unwrap_or(1)),
+    );
     d.w(
         0,
         &format!(
@@ -44,7 +53,10 @@ pub fn describe_job(job: &Job, pods: &[Pod], now: Timestamp) -> String {
         ),
     );
     d.w(0, &format!("Suspend:\t{}\n", spec.suspend.unwrap_or(false)));
-    d.w(0, &format!("Backoff Limit:\t{}\n", spec.backoff_limit.unwrap_or(6)));
+    d.w(
+        0,
+        &format!("Backoff Limit:\t{}\n", spec.backoff_limit.unwrap_or(6)),
+    );
     if let Some(ttl) = spec.ttl_seconds_after_finished {
         d.w(0, &format!("TTL Seconds After Finished:\t{ttl}\n"));
     }
@@ -55,16 +67,16 @@ pub fn describe_job(job: &Job, pods: &[Pod], now: Timestamp) -> String {
         d.w(0, &format!("Completed At:\t{}\n", rfc1123z(done)));
         d.w(
             0,
-            &format!("Duration:\t{}\n", human_duration(done.0.duration_since(start.0))),
+            &format!(
+                "Duration:\t{}\n",
+                human_duration(done.0.duration_since(start.0))
+            ),
         );
     }
     if let Some(ads) = spec.active_deadline_seconds {
         d.w(0, &format!("Active Deadline Seconds:\t{ads}s\n"));
     }
-    let ready = pods
-        .iter()
-        .filter(|p| crate::view::is_pod_ready(p))
-        .count();
+    let ready = pods.iter().filter(|p| crate::view::is_pod_ready(p)).count();
     d.w(
         0,
         &format!(
