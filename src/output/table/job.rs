@@ -60,3 +60,111 @@ pub fn jobs(items: &[Job], scope: &Scope, wide: bool, now: Timestamp) -> Rendere
         .collect();
     Rendered::Table(render(&headers, rows, Some(scope)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + s).unwrap()
+    }
+
+    fn job(completions: Option<i32>, parallelism: i32, status: JobStatus) -> Job {
+        let mut j = Job {
+            spec: Some(JobSpec {
+                completions,
+                parallelism: Some(parallelism),
+                ..Default::default()
+            }),
+            status: Some(status),
+            ..Default::default()
+        };
+        j.metadata.name = Some("k".into());
+        j
+    }
+
+    fn cond(t: &str) -> Option<Vec<JobCondition>> {
+        Some(vec![JobCondition {
+            type_: t.into(),
+            status: "True".into(),
+            ..Default::default()
+        }])
+    }
+
+    #[test]
+    fn completions_cells_are_print_jobs() {
+        let st = JobStatus {
+            succeeded: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(completions_cell(&job(Some(3), 2, st.clone())), "2/3");
+        assert_eq!(completions_cell(&job(None, 4, st.clone())), "2/1 of 4");
+        assert_eq!(completions_cell(&job(None, 1, st)), "2/1");
+        assert_eq!(completions_cell(&job(Some(3), 1, JobStatus::default())), "0/3");
+    }
+
+    #[test]
+    fn status_words_and_durations() {
+        let running = JobStatus {
+            start_time: Some(Time(at(0))),
+            ..Default::default()
+        };
+        let j = job(Some(1), 1, running.clone());
+        assert_eq!(job_status_word(&j), "Running");
+        assert_eq!(duration_cell(&j, at(70)), "70s");
+        let done = JobStatus {
+            completion_time: Some(Time(at(20))),
+            conditions: cond("Complete"),
+            ..running.clone()
+        };
+        let j = job(Some(1), 1, done);
+        assert_eq!(job_status_word(&j), "Complete");
+        assert_eq!(duration_cell(&j, at(5000)), "20s", "frozen at completion");
+        let failed = JobStatus {
+            conditions: cond("Failed"),
+            ..running.clone()
+        };
+        assert_eq!(job_status_word(&job(Some(1), 1, failed)), "Failed");
+        let suspended = JobStatus {
+            conditions: cond("Suspended"),
+            ..Default::default()
+        };
+        let j = job(Some(1), 1, suspended);
+        assert_eq!(job_status_word(&j), "Suspended");
+        assert_eq!(duration_cell(&j, at(5)), "", "never started");
+        let out = jobs(&[job(Some(3), 2, running)], &Scope::Namespace("default".into()), false, at(70));
+        let Rendered::Table(t) = out else { panic!() };
+        assert_eq!(
+            t,
+            "NAME   STATUS    COMPLETIONS   DURATION   AGE\nk      Running   0/3           70s        <unknown>\n"
+        );
+    }
+
+    #[test]
+    fn plan_reasons_say_where_the_job_stands() {
+        use crate::controllers::job::{Progress, RemoveWhy};
+        use crate::plan::Reason;
+        let r = Reason::JobWants {
+            job: "k".into(),
+            progress: Progress {
+                succeeded: 2,
+                completions: Some(3),
+                active: 0,
+                failed: 0,
+                starting: 1,
+            },
+            index: None,
+        };
+        assert_eq!(crate::output::plan::reason(&r), "job k: 2 of 3 completions, starting 1");
+        let r = Reason::JobRemoves {
+            job: "k".into(),
+            why: RemoveWhy::Finished("DeadlineExceeded".into()),
+        };
+        assert_eq!(
+            crate::output::plan::reason(&r),
+            "job k Failed (DeadlineExceeded): its active pods are removed"
+        );
+    }
+}
