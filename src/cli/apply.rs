@@ -46,7 +46,10 @@ pub async fn run(
         pid: std::process::id(),
     };
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
-    if first_plan.changes.is_empty() {
+    let jobs = &desired.expanded.jobs;
+    if first_plan.changes.is_empty()
+        && !crate::controllers::job::records_changed(jobs, &connected.state)
+    {
         // Nothing to do: no lock, no remote write at all.
         return nothing_to_do(
             &first_plan,
@@ -81,6 +84,15 @@ pub async fn run(
         explain: false,
     };
     if plan.changes.is_empty() {
+        // No pod changes, but the Job records moved (a Job finished or left Git): only the roster.
+        if crate::controllers::job::records_changed(jobs, &observed.state) {
+            let now = format!("{:.3}", jiff::Timestamp::now());
+            let mut roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
+            roster.jobs = crate::controllers::job::records(jobs, &observed.state);
+            for (host, why) in apply::write_roster(&roster, &observed.transports).await {
+                ui.warn(&format!("{host}: could not write the roster: {why}"));
+            }
+        }
         held.release().await;
         return nothing_to_do(&plan, &desired.source.short, &observed.state, args, ui);
     }
@@ -131,7 +143,7 @@ pub async fn run(
     if stopped.is_none() {
         let now = format!("{:.3}", jiff::Timestamp::now());
         let mut roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
-        roster.jobs = crate::controllers::job::records(&desired.expanded.jobs, &observed.state);
+        roster.jobs = crate::controllers::job::records(jobs, &observed.state);
         for (host, why) in apply::write_roster(&roster, &observed.transports).await {
             ui.warn(&format!("{host}: could not write the roster: {why}"));
         }

@@ -805,6 +805,14 @@ pub fn records(jobs: &[JobDesired], state: &ObservedState) -> BTreeMap<String, J
     out
 }
 
+/// Whether the roster's Job records are not what [`records`] would write: a Job finished, or one left
+/// Git. `apply` then writes the roster even when no pod changes, so a removed Job is forgotten (and
+/// runs again when added back) and a finished one is remembered before TTL removes its pods.
+pub fn records_changed(jobs: &[JobDesired], state: &ObservedState) -> bool {
+    let old = state.roster().map(|r| r.jobs.clone()).unwrap_or_default();
+    records(jobs, state) != old
+}
+
 /// `"0-3,5"`: upstream's interval form of a set of indexes (`status.completedIndexes`).
 pub fn interval_string(indexes: &BTreeSet<u32>) -> String {
     let mut parts: Vec<String> = Vec::new();

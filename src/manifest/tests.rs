@@ -580,16 +580,23 @@ fn job_validation_messages() {
         (
             "restartPolicy unset (defaults to Always)",
             job("", ""),
-            vec!["a.yaml:7:7: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""],
+            vec![
+                "a.yaml:7:7: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+            ],
         ),
         (
             "restartPolicy Always",
             job("", "      restartPolicy: Always\n"),
-            vec!["a.yaml:7:22: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""],
+            vec![
+                "a.yaml:7:22: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+            ],
         ),
         (
             "Indexed without completions",
-            job("  parallelism: 2\n  completionMode: Indexed\n", "      restartPolicy: Never\n"),
+            job(
+                "  parallelism: 2\n  completionMode: Indexed\n",
+                "      restartPolicy: Never\n",
+            ),
             vec!["a.yaml:5:3: spec.completions: Required value: when completion mode is Indexed"],
         ),
         (

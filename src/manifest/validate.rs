@@ -302,7 +302,10 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
                 for (field, set) in [
                     ("podFailurePolicy", spec.pod_failure_policy.is_some()),
                     ("successPolicy", spec.success_policy.is_some()),
-                    ("backoffLimitPerIndex", spec.backoff_limit_per_index.is_some()),
+                    (
+                        "backoffLimitPerIndex",
+                        spec.backoff_limit_per_index.is_some(),
+                    ),
                     ("maxFailedIndexes", spec.max_failed_indexes.is_some()),
                     ("managedBy", spec.managed_by.is_some()),
                 ] {

@@ -154,6 +154,21 @@ fn a_job_runs_to_completion_over_applies_and_is_never_run_again() {
     repo.remove("job.yaml").commit("no job");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert!(job_containers(&tb, "work").is_empty());
+    repo.write(
+        "job.yaml",
+        &job(
+            "work",
+            "  completions: 3\n  parallelism: 2\n",
+            "clusterctl/job",
+            "",
+        ),
+    )
+    .commit("the job again");
+    let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
+    assert!(
+        plan.contains("job work: 0 of 3 completions, starting 2"),
+        "{plan}"
+    );
 }
 
 #[test]
@@ -279,4 +294,24 @@ fn past_its_ttl_a_jobs_pods_go_and_the_roster_keeps_it_from_running_again() {
     no_changes(&tb, &repo);
     let roster = tb.ssh_ok("k8s-node1", "cat /var/lib/clusterctl/roster.json");
     assert!(roster.contains("\"default/short\""), "{roster}");
+    // Removed from Git: an apply with no pod change still forgets it; added back, it runs again.
+    repo.remove("job.yaml").commit("no job");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let roster = tb.ssh_ok("k8s-node1", "cat /var/lib/clusterctl/roster.json");
+    assert!(!roster.contains("\"default/short\""), "{roster}");
+    repo.write(
+        "job.yaml",
+        &job(
+            "short",
+            "  ttlSecondsAfterFinished: 0\n",
+            "clusterctl/job",
+            "",
+        ),
+    )
+    .commit("the job again");
+    let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
+    assert!(
+        plan.contains("job short: 0 of 1 completions, starting 1"),
+        "{plan}"
+    );
 }

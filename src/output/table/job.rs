@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(completions_cell(&job(Some(3), 2, st.clone())), "2/3");
         assert_eq!(completions_cell(&job(None, 4, st.clone())), "2/1 of 4");
         assert_eq!(completions_cell(&job(None, 1, st)), "2/1");
-        assert_eq!(completions_cell(&job(Some(3), 1, JobStatus::default())), "0/3");
+        assert_eq!(
+            completions_cell(&job(Some(3), 1, JobStatus::default())),
+            "0/3"
+        );
     }
 
     #[test]
@@ -134,7 +137,12 @@ mod tests {
         let j = job(Some(1), 1, suspended);
         assert_eq!(job_status_word(&j), "Suspended");
         assert_eq!(duration_cell(&j, at(5)), "", "never started");
-        let out = jobs(&[job(Some(3), 2, running)], &Scope::Namespace("default".into()), false, at(70));
+        let out = jobs(
+            &[job(Some(3), 2, running)],
+            &Scope::Namespace("default".into()),
+            false,
+            at(70),
+        );
         let Rendered::Table(t) = out else { panic!() };
         assert_eq!(
             t,
@@ -157,7 +165,10 @@ mod tests {
             },
             index: None,
         };
-        assert_eq!(crate::output::plan::reason(&r), "job k: 2 of 3 completions, starting 1");
+        assert_eq!(
+            crate::output::plan::reason(&r),
+            "job k: 2 of 3 completions, starting 1"
+        );
         let r = Reason::JobRemoves {
             job: "k".into(),
             why: RemoveWhy::Finished("DeadlineExceeded".into()),
