@@ -580,7 +580,7 @@ fn terminal_event(rules: &Rules, pods: &[JobPod], st: &Status, now: Timestamp) -
             ),
         ));
     }
-    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    events.sort_by_key(|a| (a.0, a.1));
     events.into_iter().next().map(|e| e.2)
 }
 
