@@ -125,6 +125,39 @@ fn a_job_runs_to_completion_over_applies_and_is_never_run_again() {
     assert!(d.contains("3 Succeeded"), "{d}");
     assert!(d.contains("CompletionsReached"), "{d}");
 
+    // From a snapshot the same verdict, byte for byte on every read.
+    let snap = ok(clusterctl(&tb, &repo, &["snapshot", "-o", "json"])).stdout;
+    let file = repo.path().join("snapshot.json");
+    std::fs::write(&file, snap).unwrap();
+    let f = file.to_str().unwrap();
+    let a = ok(clusterctl(&tb, &repo, &["get", "jobs", "--observed", f])).stdout;
+    assert_eq!(
+        a,
+        ok(clusterctl(&tb, &repo, &["get", "jobs", "--observed", f])).stdout
+    );
+    let r = rows(&a, "work");
+    assert_eq!(
+        (r[0][1].as_str(), r[0][2].as_str()),
+        ("Complete", "3/3"),
+        "{a}"
+    );
+    let p = ok(clusterctl(
+        &tb,
+        &repo,
+        &["plan", "--observed", f, "-o", "json"],
+    ))
+    .stdout;
+    assert_eq!(
+        p,
+        ok(clusterctl(
+            &tb,
+            &repo,
+            &["plan", "--observed", f, "-o", "json"]
+        ))
+        .stdout
+    );
+    assert!(p.contains("\"changes\": []"), "{p}");
+
     // Later applies start nothing: the finished run is on the containers.
     no_changes(&tb, &repo);
     assert_eq!(job_containers(&tb, "work"), cs);
