@@ -134,6 +134,37 @@ pub struct Roster {
     /// Service's creationTimestamp, and `get svc` shows its AGE.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, String>,
+    /// Finished Jobs (`namespace/name`), kept while they are in Git so that a run whose pods
+    /// `ttlSecondsAfterFinished` removed is not started again (docs/jobs.md).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub jobs: BTreeMap<String, JobRecord>,
+}
+
+/// What the roster remembers of a finished Job's run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRecord {
+    /// The run's identity: the template hash on its containers.
+    pub template_hash: String,
+    pub uid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    pub succeeded: u32,
+    pub failed: u32,
+    pub finished: JobFinished,
+}
+
+/// A Job's terminal condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobFinished {
+    /// `Complete` or `Failed`.
+    pub condition: String,
+    /// `CompletionsReached`, `BackoffLimitExceeded`, `DeadlineExceeded`.
+    pub reason: String,
+    pub message: String,
+    /// RFC 3339: the condition's lastTransitionTime.
+    pub at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

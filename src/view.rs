@@ -8,6 +8,8 @@
 //! There is no API server: a Deployment's or ReplicaSet's `creationTimestamp` (when the manifest has none) is
 //! the creation time of its oldest pod, and `hostIP` is left to the caller (it knows the inventory).
 
+pub mod job;
+
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;

@@ -36,6 +36,7 @@ pub async fn run(
     pipeline::warn_dirty(&desired, ui);
     let connected = pipeline::observe(&inv, None, ui).await?;
     pipeline::warn_unreachable(&connected.state, ui);
+    pipeline::check_jobs(&desired, &connected.state, ui)?;
     let (user, machine) = lock::local_identity();
     let holder = lock::Holder {
         user,
@@ -45,7 +46,10 @@ pub async fn run(
         pid: std::process::id(),
     };
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
-    if first_plan.changes.is_empty() {
+    let jobs = &desired.expanded.jobs;
+    if first_plan.changes.is_empty()
+        && !crate::controllers::job::records_changed(jobs, &connected.state)
+    {
         // Nothing to do: no lock, no remote write at all.
         return nothing_to_do(
             &first_plan,
@@ -70,12 +74,25 @@ pub async fn run(
     }
     // Re-read the hosts under the lock: another apply may have changed them since the first look.
     let observed = pipeline::observe(&inv, None, ui).await?;
+    if let Err(e) = pipeline::check_jobs(&desired, &observed.state, ui) {
+        held.release().await;
+        return Err(e);
+    }
     let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
     let opts = view::Options {
         color: ui.color,
         explain: false,
     };
     if plan.changes.is_empty() {
+        // No pod changes, but the Job records moved (a Job finished or left Git): only the roster.
+        if crate::controllers::job::records_changed(jobs, &observed.state) {
+            let now = format!("{:.3}", jiff::Timestamp::now());
+            let mut roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
+            roster.jobs = crate::controllers::job::records(jobs, &observed.state);
+            for (host, why) in apply::write_roster(&roster, &observed.transports).await {
+                ui.warn(&format!("{host}: could not write the roster: {why}"));
+            }
+        }
         held.release().await;
         return nothing_to_do(&plan, &desired.source.short, &observed.state, args, ui);
     }
@@ -125,7 +142,8 @@ pub async fn run(
     // claims pods that were never created.
     if stopped.is_none() {
         let now = format!("{:.3}", jiff::Timestamp::now());
-        let roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
+        let mut roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
+        roster.jobs = crate::controllers::job::records(jobs, &observed.state);
         for (host, why) in apply::write_roster(&roster, &observed.transports).await {
             ui.warn(&format!("{host}: could not write the roster: {why}"));
         }

@@ -1,4 +1,4 @@
-//! `clusterctl describe node|pod|svc|ds NAME`, kubectl's layout.
+//! `clusterctl describe node|pod|svc|ds|job NAME`, kubectl's layout.
 
 use clap::{Args, ValueEnum};
 
@@ -15,6 +15,8 @@ pub enum Kind {
     Svc,
     #[value(alias = "daemonset", alias = "daemonsets")]
     Ds,
+    #[value(alias = "jobs")]
+    Job,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +81,28 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<ExitCode, C
                 .cloned()
                 .collect();
             ui.out(&describe::describe_daemon_set(ds, &pods));
+        }
+        Kind::Job => {
+            let all = get::filter(w.jobs, g, Some(&args.name), |j| &j.metadata, true)?;
+            let job = all.first().ok_or_else(|| {
+                CliError::Reported(format!("jobs.batch \"{}\" not found", args.name))
+            })?;
+            let name = job.metadata.name.as_deref().unwrap_or_default();
+            let ns = job.metadata.namespace.as_deref().unwrap_or("default");
+            let pods: Vec<_> = w
+                .pods
+                .iter()
+                .filter(|p| p.metadata.namespace.as_deref().unwrap_or("default") == ns)
+                .filter(|p| {
+                    p.metadata
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .any(|o| o.kind == "Job" && o.name == name)
+                })
+                .cloned()
+                .collect();
+            ui.out(&describe::describe_job(job, &pods, w.now));
         }
         Kind::Pod => {
             let pods = get::filter(w.pods, g, Some(&args.name), |p| &p.metadata, true)?;

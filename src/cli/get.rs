@@ -27,6 +27,8 @@ pub enum Resource {
     Replicasets,
     #[value(alias = "daemonset", alias = "ds")]
     Daemonsets,
+    #[value(alias = "job")]
+    Jobs,
     #[value(alias = "node", alias = "no")]
     Nodes,
     #[value(alias = "service", alias = "svc")]
@@ -57,6 +59,8 @@ pub struct World {
     pub deployments: Vec<Deployment>,
     pub replica_sets: Vec<ReplicaSet>,
     pub daemon_sets: Vec<DaemonSet>,
+    /// Jobs with status (those ttlSecondsAfterFinished removed are gone, as upstream deletes them).
+    pub jobs: Vec<k8s_openapi::api::batch::v1::Job>,
     pub nodes: Vec<Node>,
     pub services: Vec<Service>,
     /// Scheduler messages of Pending pods, by (namespace, name).
@@ -86,8 +90,9 @@ pub async fn world(
         .map(|p| with_host_ip(view::pod_from_observed(p), &inv))
         .collect();
     let mut pending = BTreeMap::new();
+    let all_sets = pipeline::with_job_sets(&desired, &observed.state);
     for p in &plan.pending {
-        let set = desired.expanded.pod_sets.iter().find(|s| {
+        let set = all_sets.iter().find(|s| {
             s.namespace == p.namespace
                 && match &s.naming {
                     PodNaming::Fixed(n) => n == &p.name,
@@ -119,12 +124,26 @@ pub async fn world(
         .iter()
         .map(|ds| daemon_set_view(ds, &desired.expanded.pod_sets, &nodes, &pods))
         .collect();
+    let decisions = crate::controllers::job::decisions(&desired.expanded.jobs, &observed.state);
+    let jobs = desired
+        .expanded
+        .jobs
+        .iter()
+        .filter_map(|d| {
+            let k = (
+                d.job.metadata.namespace.clone().unwrap_or_default(),
+                d.job.metadata.name.clone().unwrap_or_default(),
+            );
+            view::job::job_with_status(d, decisions.get(&k)?)
+        })
+        .collect();
     Ok(World {
         now,
         pods,
         deployments,
         replica_sets,
         daemon_sets,
+        jobs,
         nodes,
         // With their allocated ClusterIPs and NodePorts, dated by the roster.
         services: with_creation_times(binding.services.services, &observed.state),
@@ -274,6 +293,12 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliErr
             name,
             |i| table::daemon_sets(i, &scope, wide, w.now),
         )?,
+        Resource::Jobs => show(
+            filter(w.jobs, g, name, |j| &j.metadata, true)?,
+            g,
+            name,
+            |i| table::jobs(i, &scope, wide, w.now),
+        )?,
         Resource::Nodes => show(
             filter(w.nodes, g, name, |n| &n.metadata, false)?,
             g,
@@ -328,6 +353,7 @@ impl Resource {
             Resource::Deployments => "deployments.apps",
             Resource::Replicasets => "replicasets.apps",
             Resource::Daemonsets => "daemonsets.apps",
+            Resource::Jobs => "jobs.batch",
             Resource::Nodes => "nodes",
             Resource::Services => "services",
             Resource::Events => "events",

@@ -164,14 +164,45 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         node_port_range: inv.cluster.node_port_range,
         services: &desired.expanded.services,
     };
+    // Jobs' pod sets depend on what their pods did: made against this observation.
+    let pod_sets = with_job_sets(desired, observed);
     plan::compute_with_binding(&PlanInput {
         commit: &desired.source.commit,
-        pod_sets: &desired.expanded.pod_sets,
+        pod_sets: &pod_sets,
         observed,
         nodes: &nodes,
         runtimes: &runtimes,
         network: Some(&network),
     })
+}
+
+/// The desired pod sets plus every Job's pod sets for this observation (`controllers::job::pod_sets`).
+pub fn with_job_sets<'a>(
+    desired: &'a Desired,
+    observed: &ObservedState,
+) -> std::borrow::Cow<'a, [controllers::PodSet]> {
+    if desired.expanded.jobs.is_empty() {
+        return std::borrow::Cow::Borrowed(&desired.expanded.pod_sets);
+    }
+    let mut sets = desired.expanded.pod_sets.clone();
+    sets.extend(controllers::job::pod_sets(&desired.expanded.jobs, observed));
+    std::borrow::Cow::Owned(sets)
+}
+
+/// A Job whose template differs from the run its pods on the hosts belong to: the template is immutable
+/// (the API server's `field is immutable`). Reported like a manifest error; nothing is applied.
+pub fn check_jobs(desired: &Desired, observed: &ObservedState, ui: &Ui) -> Result<(), CliError> {
+    let diags = controllers::job::immutability_errors(&desired.expanded.jobs, observed);
+    for d in &diags {
+        ui.error(&d.to_string());
+    }
+    if diags.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Invalid(format!(
+        "{} Job(s) changed an immutable field; nothing was changed on the hosts",
+        diags.len()
+    )))
 }
 
 pub fn warn_dirty(desired: &Desired, ui: &Ui) {

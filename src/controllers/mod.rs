@@ -6,10 +6,12 @@
 //!
 //! DaemonSet → one candidate [`PodSet`] per inventory node (see [`daemon`]): pinned to its node, with the
 //! controller's default tolerations; which candidates run is decided later against the `Node` objects
-//! (`scheduler::daemon_fit`, applied by the plan). Job is not expanded yet; it is ignored here.
+//! (`scheduler::daemon_fit`, applied by the plan). Job → [`job::JobDesired`] here; its pod sets depend on
+//! the observed pods and are made per plan by [`job::pod_sets`] (docs/jobs.md).
 
 pub mod daemon;
 pub mod gohash;
+pub mod job;
 
 use std::collections::BTreeMap;
 
@@ -46,6 +48,8 @@ pub struct PodSet {
     pub source: SourceRef,
     /// For a DaemonSet's pod: its node and update strategy (one set per candidate node).
     pub daemon: Option<daemon::Daemon>,
+    /// For a Job's pods: what the Job controller decided this plan (see [`job`]).
+    pub job: Option<job::JobPods>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +88,9 @@ pub struct Expanded {
     pub replica_sets: Vec<ReplicaSet>,
     pub services: Vec<Service>,
     pub daemon_sets: Vec<DaemonSet>,
+    /// Jobs with their run identity. Their pod sets depend on the observed pods, so they are made per
+    /// plan by [`job::pod_sets`], not here.
+    pub jobs: Vec<job::JobDesired>,
 }
 
 /// [`expand_on`] without nodes: DaemonSets give no pods.
@@ -113,8 +120,8 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
                 out.pod_sets.extend(daemon::pod_sets(ds, nodes, &m.source));
                 out.daemon_sets.push((**ds).clone());
             }
-            // Not expanded yet (Job) or nothing to expand (Namespace).
-            Object::Job(_) | Object::Namespace(_) => {}
+            Object::Job(j) => out.jobs.push(job::desired(j, &m.source)),
+            Object::Namespace(_) => {}
         }
     }
     out.pod_sets.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -122,6 +129,7 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
     out.replica_sets.sort_by_key(|o| meta_key(&o.metadata));
     out.services.sort_by_key(|o| meta_key(&o.metadata));
     out.daemon_sets.sort_by_key(|o| meta_key(&o.metadata));
+    out.jobs.sort_by_key(|o| meta_key(&o.job.metadata));
     out
 }
 
@@ -291,6 +299,7 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
         template: pod,
         source: source.clone(),
         daemon: None,
+        job: None,
     }
 }
 
@@ -319,6 +328,7 @@ fn bare_pod_set(pod: &Pod, source: &SourceRef) -> PodSet {
         template,
         source: source.clone(),
         daemon: None,
+        job: None,
     }
 }
 

@@ -568,3 +568,66 @@ fn control_characters_in_file_names_are_escaped() {
         assert!(!line.contains('\u{1b}'), "{out:?}");
     }
 }
+
+#[test]
+fn job_validation_messages() {
+    let job = |spec: &str, policy: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: j}}\nspec:\n{spec}  template:\n    spec:\n{policy}      containers: [{{name: c, image: busybox}}]\n"
+        )
+    };
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "restartPolicy unset (defaults to Always)",
+            job("", ""),
+            vec![
+                "a.yaml:7:7: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+            ],
+        ),
+        (
+            "restartPolicy Always",
+            job("", "      restartPolicy: Always\n"),
+            vec![
+                "a.yaml:7:22: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+            ],
+        ),
+        (
+            "Indexed without completions",
+            job(
+                "  parallelism: 2\n  completionMode: Indexed\n",
+                "      restartPolicy: Never\n",
+            ),
+            vec!["a.yaml:5:3: spec.completions: Required value: when completion mode is Indexed"],
+        ),
+        (
+            "negative ttl, backoffLimit, zero deadline",
+            job(
+                "  ttlSecondsAfterFinished: -1\n  backoffLimit: -2\n  activeDeadlineSeconds: 0\n",
+                "      restartPolicy: OnFailure\n",
+            ),
+            vec![
+                "a.yaml:5:28: spec.ttlSecondsAfterFinished: Invalid value: -1: must be greater than or equal to 0",
+                "a.yaml:6:17: spec.backoffLimit: Invalid value: -2: must be greater than or equal to 0",
+                "a.yaml:7:26: spec.activeDeadlineSeconds: Invalid value: 0: must be greater than or equal to 1",
+            ],
+        ),
+        (
+            "unimplemented features are named",
+            job(
+                "  podFailurePolicy: {rules: []}\n  backoffLimitPerIndex: 1\n  completionMode: Indexed\n  completions: 2\n",
+                "      restartPolicy: Never\n",
+            ),
+            vec![
+                "warning: a.yaml:5:3: spec.podFailurePolicy: clusterctl does not support this field; it is ignored",
+                "warning: a.yaml:6:3: spec.backoffLimitPerIndex: clusterctl does not support this field; it is ignored",
+            ],
+        ),
+    ];
+    for (what, text, want) in cases {
+        let mut got = check(&[("a.yaml", &text)]);
+        got.sort();
+        let mut want: Vec<String> = want.into_iter().map(String::from).collect();
+        want.sort();
+        assert_eq!(got, want, "{what}");
+    }
+}

@@ -287,6 +287,32 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
                         "must be greater than or equal to 1",
                     );
                 }
+                v.non_negative(
+                    &spec_p.child("ttlSecondsAfterFinished"),
+                    spec.ttl_seconds_after_finished.map(i64::from),
+                );
+                if spec.completion_mode.as_deref() == Some("Indexed") && spec.completions.is_none()
+                {
+                    v.required(
+                        &spec_p.child("completions"),
+                        "when completion mode is Indexed",
+                    );
+                }
+                // Job features clusterctl's Job controller does not implement (docs/jobs.md).
+                for (field, set) in [
+                    ("podFailurePolicy", spec.pod_failure_policy.is_some()),
+                    ("successPolicy", spec.success_policy.is_some()),
+                    (
+                        "backoffLimitPerIndex",
+                        spec.backoff_limit_per_index.is_some(),
+                    ),
+                    ("maxFailedIndexes", spec.max_failed_indexes.is_some()),
+                    ("managedBy", spec.managed_by.is_some()),
+                ] {
+                    if set {
+                        v.warn(&spec_p.child(field), UNSUPPORTED_FIELD.to_string());
+                    }
+                }
                 if spec.selector.is_some() && spec.manual_selector != Some(true) {
                     v.forbidden(
                         &spec_p.child("selector"),

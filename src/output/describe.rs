@@ -3,6 +3,9 @@
 //! an explicit flush before an Events table). Timestamps print in UTC (`+0000`) so output is reproducible.
 //! Pure: objects in, text out.
 
+mod job;
+pub use job::describe_job;
+
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;

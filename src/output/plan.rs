@@ -154,6 +154,12 @@ pub fn reason(r: &Reason) -> String {
             replicas,
         } => format!("{kind} {name} wants {replicas} replica(s)"),
         Reason::PodDefined => "Pod is defined in the repository".into(),
+        Reason::JobWants {
+            job,
+            progress,
+            index,
+        } => job_wants(job, progress, *index),
+        Reason::JobRemoves { job, why } => job_removes(job, why),
         Reason::Stopped { restart_policy } => {
             format!("stopped outside clusterctl; restartPolicy {restart_policy} wants it running")
         }
@@ -176,6 +182,42 @@ pub fn reason(r: &Reason) -> String {
             "service rules differ from the desired services and endpoints".into()
         }
         Reason::JumpsMissing => "jump rules into clusterctl's chains are missing".into(),
+    }
+}
+
+/// `job k: 2 of 3 completions, starting 1` (+ `, index 2` for an Indexed Job's pod).
+fn job_wants(job: &str, p: &crate::controllers::job::Progress, index: Option<u32>) -> String {
+    let done = match p.completions {
+        Some(c) => format!("{} of {c} completions", p.succeeded),
+        None => format!("{} succeeded (no completions set)", p.succeeded),
+    };
+    let mut s = format!("job {job}: {done}, starting {}", p.starting);
+    if p.active > 0 {
+        s.push_str(&format!(", {} active", p.active));
+    }
+    if p.failed > 0 {
+        s.push_str(&format!(", {} failed", p.failed));
+    }
+    if let Some(i) = index {
+        s.push_str(&format!(" (completion index {i})"));
+    }
+    s
+}
+
+fn job_removes(job: &str, why: &crate::controllers::job::RemoveWhy) -> String {
+    use crate::controllers::job::RemoveWhy;
+    match why {
+        RemoveWhy::Finished(c) if c == "Complete" => {
+            format!("job {job} is Complete: its remaining active pods are removed")
+        }
+        RemoveWhy::Finished(reason) => {
+            format!("job {job} Failed ({reason}): its active pods are removed")
+        }
+        RemoveWhy::Suspended => format!("job {job} is suspended: its active pods are removed"),
+        RemoveWhy::TtlExpired { ttl } => {
+            format!("job {job} finished more than ttlSecondsAfterFinished ({ttl}s) ago")
+        }
+        RemoveWhy::Excess => format!("job {job} wants fewer active pods (parallelism)"),
     }
 }
 

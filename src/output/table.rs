@@ -2,6 +2,9 @@
 //! (printers.go) and layout (Go tabwriter, minwidth 6, padding 3). Rows are sorted by (namespace, name) as the
 //! API server lists them. Pure: objects in, text out.
 
+pub mod job;
+pub use job::jobs;
+
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec, Service};

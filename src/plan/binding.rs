@@ -226,6 +226,13 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>
 }
 
 fn create_reason(set: &PodSet) -> Reason {
+    if let Some(job) = &set.job {
+        return Reason::JobWants {
+            job: job.job.clone(),
+            progress: job.progress.clone(),
+            index: job.index,
+        };
+    }
     match (&set.owner, &set.deployment) {
         (Some(rs), Some(d)) => Reason::DeploymentWants {
             deployment: d.clone(),

@@ -95,6 +95,11 @@ pub(super) fn diff<'s>(
     }
     let mut budgets = rollout_budgets(&sets);
     for (set, members) in &sets {
+        if let Some(job) = &set.job {
+            super::job::diff_job(input, observed, set, job, members, &mut d);
+            claimed.extend(members.iter().copied());
+            continue;
+        }
         claimed.extend(members.iter().copied());
         let budget = set
             .daemon
@@ -298,7 +303,7 @@ fn replace_drifted<'s>(
 }
 
 /// Names for `missing` new pods of `set`: its fixed name, or the lowest free generated names.
-fn missing_names(set: &PodSet, taken: &BTreeSet<&str>, missing: usize) -> Vec<String> {
+pub(super) fn missing_names(set: &PodSet, taken: &BTreeSet<&str>, missing: usize) -> Vec<String> {
     if missing == 0 {
         return Vec::new();
     }
@@ -342,6 +347,10 @@ fn network_drift(pod: &ObservedPod, cidr: Option<&String>) -> Option<Drift> {
 fn belongs_to(pod: &ObservedPod, set: &PodSet) -> bool {
     if pod.namespace != set.namespace {
         return false;
+    }
+    if let Some(job) = &set.job {
+        // A Job's primary set claims every pod of the Job; its index sets claim none.
+        return job.primary && super::job::owned(pod, &job.job);
     }
     match (&set.naming, &set.owner) {
         (PodNaming::Fixed(name), None) => pod.owner.is_none() && &pod.name == name,
@@ -483,7 +492,7 @@ fn start_change(
 }
 
 /// Removes `pod` (a Delete, or the destroy half of a Replace).
-fn delete_change(
+pub(super) fn delete_change(
     pod: &ObservedPod,
     why: Reason,
     runtimes: &BTreeMap<String, Arc<dyn Runtime>>,

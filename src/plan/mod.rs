@@ -11,6 +11,7 @@
 
 mod binding;
 mod diff;
+mod job;
 mod network;
 pub mod reason;
 mod roster;

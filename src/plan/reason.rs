@@ -21,6 +21,18 @@ pub enum Reason {
     },
     /// Create: a bare Pod manifest.
     PodDefined,
+    /// Create: Job `job` wants more pods now (`job k: 2 of 3 completions, starting 1`); for an Indexed
+    /// Job, the completion index of this pod.
+    JobWants {
+        job: String,
+        progress: crate::controllers::job::Progress,
+        index: Option<u32>,
+    },
+    /// Delete: the Job controller removes this pod of Job `job`.
+    JobRemoves {
+        job: String,
+        why: crate::controllers::job::RemoveWhy,
+    },
     /// Start: containers were stopped outside clusterctl and the restart policy wants them running.
     Stopped { restart_policy: String },
     /// Delete: nothing in the repository owns the pod any more.

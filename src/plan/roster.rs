@@ -76,6 +76,8 @@ pub fn roster_after(
         commit: plan.commit.clone(),
         services,
         pods,
+        // Filled by the caller from the Jobs (`controllers::job::records`): the plan does not see them.
+        jobs: Default::default(),
     }
 }
 

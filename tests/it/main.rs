@@ -7,6 +7,7 @@ mod daemonset;
 mod day2;
 mod images;
 mod network;
+mod jobs;
 mod pipeline;
 mod scheduling;
 mod services;
