@@ -164,6 +164,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         node_port_range: inv.cluster.node_port_range,
         services: &desired.expanded.services,
     };
+    let config = plan::ConfigStore::new(&desired.expanded.config_maps, &desired.expanded.secrets);
     plan::compute_with_binding(&PlanInput {
         commit: &desired.source.commit,
         pod_sets: &desired.expanded.pod_sets,
@@ -171,6 +172,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         nodes: &nodes,
         runtimes: &runtimes,
         network: Some(&network),
+        config: Some(&config),
     })
 }
 

@@ -84,6 +84,9 @@ pub struct Expanded {
     pub replica_sets: Vec<ReplicaSet>,
     pub services: Vec<Service>,
     pub daemon_sets: Vec<DaemonSet>,
+    /// Read by the planner (pod env and volumes), in (namespace, name) order.
+    pub config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
+    pub secrets: Vec<k8s_openapi::api::core::v1::Secret>,
 }
 
 /// [`expand_on`] without nodes: DaemonSets give no pods.
@@ -115,6 +118,9 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
             }
             // Not expanded yet (Job) or nothing to expand (Namespace).
             Object::Job(_) | Object::Namespace(_) => {}
+            // Consumed by the planner (env, volumes), not expanded.
+            Object::ConfigMap(c) => out.config_maps.push((**c).clone()),
+            Object::Secret(s) => out.secrets.push((**s).clone()),
         }
     }
     out.pod_sets.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -122,6 +128,8 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
     out.replica_sets.sort_by_key(|o| meta_key(&o.metadata));
     out.services.sort_by_key(|o| meta_key(&o.metadata));
     out.daemon_sets.sort_by_key(|o| meta_key(&o.metadata));
+    out.config_maps.sort_by_key(|o| meta_key(&o.metadata));
+    out.secrets.sort_by_key(|o| meta_key(&o.metadata));
     out
 }
 

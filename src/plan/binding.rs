@@ -190,15 +190,22 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>
     let Some(runtime) = input.runtimes.get(&node) else {
         return Vec::new();
     };
+    let ns = controllers::namespace_of(&pod.metadata);
     let spec_hashes: BTreeMap<String, String> = pod
         .spec
         .iter()
         .flat_map(|s| {
-            s.containers
-                .iter()
-                .map(move |c| (c.name.clone(), controllers::container_spec_hash(s, c)))
+            let ns = ns.clone();
+            s.containers.iter().map(move |c| {
+                (c.name.clone(), super::config::container_hash(s, c, &ns, input.config))
+            })
         })
         .collect();
+    // Env and volume files from ConfigMaps, Secrets and the downward API, for this node and address.
+    let facts = super::config::Facts::of(&node, input.nodes, ip);
+    let config = input.config.and_then(|store| {
+        super::config::resolve(pod, store, &facts, &mut Vec::new())
+    });
     let mut steps = runtime.pull_images(pod);
     steps.extend(runtime.create_pod(&PodRun {
         pod,
@@ -207,6 +214,7 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>
         commit: input.commit,
         spec_hashes: &spec_hashes,
         ip,
+        config: config.as_ref(),
     }));
     steps
 }

@@ -74,6 +74,7 @@ impl Sim {
             .hosts
             .iter()
             .map(|h| ObservedNode {
+                config_volumes: Default::default(),
                 network: None,
                 name: h.name.clone(),
                 reachable: true,
@@ -125,6 +126,7 @@ impl Sim {
             nodes: &nodes,
             runtimes: &runtimes,
             network: None,
+            config: None,
         })
     }
 
@@ -164,6 +166,7 @@ impl Sim {
             nodes: &nodes,
             runtimes: &runtimes,
             network: Some(&network),
+            config: None,
         })
     }
 
