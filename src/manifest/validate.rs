@@ -689,9 +689,11 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     // Known fields clusterctl ignores.
     // configMap / secret / projected / downwardAPI volumes and their mounts (manifest::config); any
     // other volume source is not supported yet.
-    super::config::pod_volumes(v, spec, sp, &mut |v, i, _vol| {
-        v.warn(&sp.child("volumes").index(i), UNSUPPORTED_FIELD.to_string());
-    });
+    let mut other_volumes = false;
+    super::config::pod_volumes(v, spec, sp, &mut |_, _, _| other_volumes = true);
+    if other_volumes {
+        v.warn(&sp.child("volumes"), UNSUPPORTED_FIELD.to_string());
+    }
     if spec.init_containers.is_some() {
         v.warn(&sp.child("initContainers"), UNSUPPORTED_FIELD.to_string());
     }

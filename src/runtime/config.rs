@@ -126,6 +126,9 @@ printf '%s\n' "$sum" > "$d/sums/$v""#;
 /// `$0` of the write script (how tests and the simulator recognise it).
 pub const WRITE_ARG0: &str = "clusterctl-volume";
 
+/// `$0` of the cleanup script.
+pub const CLEANUP_ARG0: &str = "clusterctl-volume-cleanup";
+
 /// Unmounts the pod's tmpfs volumes and removes its directory; `$1` the pod dir.
 const CLEANUP_SCRIPT: &str = r#"d=$1
 [ -d "$d" ] || exit 0
@@ -185,7 +188,7 @@ pub fn cleanup_cmd(namespace: &str, pod: &str) -> Cmd {
         [
             "-c".to_string(),
             CLEANUP_SCRIPT.to_string(),
-            "clusterctl-volume-cleanup".to_string(),
+            CLEANUP_ARG0.to_string(),
             pod_dir(namespace, pod),
         ],
     )
