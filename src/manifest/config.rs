@@ -138,8 +138,8 @@ pub fn validate_config_map(v: &mut Issues, c: &ConfigMap) {
             "duplicate of key present in binaryData",
         );
     }
-    let size: usize =
-        data.values().map(String::len).sum::<usize>() + binary.values().map(|b| b.0.len()).sum::<usize>();
+    let size: usize = data.values().map(String::len).sum::<usize>()
+        + binary.values().map(|b| b.0.len()).sum::<usize>();
     too_long(v, "data", size);
 }
 
@@ -181,7 +181,8 @@ pub fn validate_secret(v: &mut Issues, s: &Secret) {
         }
         "kubernetes.io/service-account-token" => v.warn(
             &FieldPath::root().child("type"),
-            "clusterctl has no service accounts; this token Secret is read as an Opaque one".to_string(),
+            "clusterctl has no service accounts; this token Secret is read as an Opaque one"
+                .to_string(),
         ),
         _ => {}
     }
@@ -248,7 +249,10 @@ fn resource_ref(v: &mut Issues, r: &ResourceFieldSelector, p: &FieldPath, need_c
         v.required(&p.child("resource"), "");
         return;
     }
-    if !RESOURCES.contains(&res) && !res.starts_with("limits.hugepages-") && !res.starts_with("requests.hugepages-") {
+    if !RESOURCES.contains(&res)
+        && !res.starts_with("limits.hugepages-")
+        && !res.starts_with("requests.hugepages-")
+    {
         v.unsupported(&p.child("resource"), res, RESOURCES);
         return;
     }
@@ -308,7 +312,11 @@ pub fn value_from(v: &mut Issues, e: &EnvVar, ep: &FieldPath) {
             "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
         );
     } else if n > 1 {
-        v.invalid_str(&p, "", "may not have more than one field specified at a time");
+        v.invalid_str(
+            &p,
+            "",
+            "may not have more than one field specified at a time",
+        );
     }
 }
 
@@ -331,9 +339,17 @@ pub fn env_from(v: &mut Issues, c: &Container, p: &FieldPath) {
             name_ref(v, &ep.child("secretRef"), "name", &r.name);
         }
         if n == 0 {
-            v.invalid_str(&ep, "", "must specify one of: `configMapRef` or `secretRef`");
+            v.invalid_str(
+                &ep,
+                "",
+                "must specify one of: `configMapRef` or `secretRef`",
+            );
         } else if n > 1 {
-            v.invalid_str(&ep, "", "may not have more than one field specified at a time");
+            v.invalid_str(
+                &ep,
+                "",
+                "may not have more than one field specified at a time",
+            );
         }
     }
 }
@@ -350,7 +366,11 @@ fn mode(v: &mut Issues, p: &FieldPath, m: Option<i32>) {
     if let Some(m) = m
         && !(0..=0o777).contains(&m)
     {
-        v.invalid_num(p, m.into(), "must be a number between 0 and 0777 (octal), both inclusive");
+        v.invalid_num(
+            p,
+            m.into(),
+            "must be a number between 0 and 0777 (octal), both inclusive",
+        );
     }
 }
 
@@ -374,7 +394,12 @@ fn target_path(v: &mut Issues, p: &FieldPath, path: &str, paths: &mut BTreeSet<S
     }
 }
 
-fn items(v: &mut Issues, p: &FieldPath, items: Option<&Vec<KeyToPath>>, paths: &mut BTreeSet<String>) {
+fn items(
+    v: &mut Issues,
+    p: &FieldPath,
+    items: Option<&Vec<KeyToPath>>,
+    paths: &mut BTreeSet<String>,
+) {
     for (i, it) in items.into_iter().flatten().enumerate() {
         let ip = p.child("items").index(i);
         key_ref(v, &ip, &it.key);
@@ -460,7 +485,12 @@ pub fn config_volume(v: &mut Issues, vol: &Volume, p: &FieldPath) {
 
 /// The volume and mount checks for the sources this module owns. `other` is told about volumes of any
 /// other source (the storage code validates those).
-pub fn pod_volumes(v: &mut Issues, spec: &PodSpec, sp: &FieldPath, other: &mut dyn FnMut(&mut Issues, usize, &Volume)) {
+pub fn pod_volumes(
+    v: &mut Issues,
+    spec: &PodSpec,
+    sp: &FieldPath,
+    other: &mut dyn FnMut(&mut Issues, usize, &Volume),
+) {
     let mut names = BTreeSet::new();
     for (i, vol) in spec.volumes.iter().flatten().enumerate() {
         let p = sp.child("volumes").index(i);
@@ -490,9 +520,16 @@ pub fn pod_volumes(v: &mut Issues, spec: &PodSpec, sp: &FieldPath, other: &mut d
     for (i, c) in spec.containers.iter().enumerate() {
         let mut paths = BTreeSet::new();
         for (j, m) in c.volume_mounts.iter().flatten().enumerate() {
-            let mp = sp.child("containers").index(i).child("volumeMounts").index(j);
+            let mp = sp
+                .child("containers")
+                .index(i)
+                .child("volumeMounts")
+                .index(j);
             if !names.contains(m.name.as_str()) {
-                v.push(&mp.child("name"), format!("Not found: {}", go_quote(&m.name)));
+                v.push(
+                    &mp.child("name"),
+                    format!("Not found: {}", go_quote(&m.name)),
+                );
             }
             if m.mount_path.is_empty() {
                 v.required(&mp.child("mountPath"), "");
@@ -537,7 +574,12 @@ pub struct Ref {
 /// Every ConfigMap/Secret reference of a pod spec.
 pub fn refs(spec: &PodSpec, sp: &FieldPath, namespace: &str) -> Vec<Ref> {
     let mut out = Vec::new();
-    let mk = |kind, name: &str, key: Option<&str>, optional: Option<bool>, path: FieldPath, volume: Option<&str>| Ref {
+    let mk = |kind,
+              name: &str,
+              key: Option<&str>,
+              optional: Option<bool>,
+              path: FieldPath,
+              volume: Option<&str>| Ref {
         kind,
         namespace: namespace.to_string(),
         name: name.to_string(),
@@ -552,45 +594,118 @@ pub fn refs(spec: &PodSpec, sp: &FieldPath, namespace: &str) -> Vec<Ref> {
             let Some(vf) = &e.value_from else { continue };
             let p = cp.child("env").index(j).child("valueFrom");
             if let Some(r) = &vf.config_map_key_ref {
-                out.push(mk("ConfigMap", &r.name, Some(&r.key), r.optional, p.child("configMapKeyRef"), None));
+                out.push(mk(
+                    "ConfigMap",
+                    &r.name,
+                    Some(&r.key),
+                    r.optional,
+                    p.child("configMapKeyRef"),
+                    None,
+                ));
             }
             if let Some(r) = &vf.secret_key_ref {
-                out.push(mk("Secret", &r.name, Some(&r.key), r.optional, p.child("secretKeyRef"), None));
+                out.push(mk(
+                    "Secret",
+                    &r.name,
+                    Some(&r.key),
+                    r.optional,
+                    p.child("secretKeyRef"),
+                    None,
+                ));
             }
         }
         for (j, ef) in c.env_from.iter().flatten().enumerate() {
             let p = cp.child("envFrom").index(j);
             if let Some(r) = &ef.config_map_ref {
-                out.push(mk("ConfigMap", &r.name, None, r.optional, p.child("configMapRef"), None));
+                out.push(mk(
+                    "ConfigMap",
+                    &r.name,
+                    None,
+                    r.optional,
+                    p.child("configMapRef"),
+                    None,
+                ));
             }
             if let Some(r) = &ef.secret_ref {
-                out.push(mk("Secret", &r.name, None, r.optional, p.child("secretRef"), None));
+                out.push(mk(
+                    "Secret",
+                    &r.name,
+                    None,
+                    r.optional,
+                    p.child("secretRef"),
+                    None,
+                ));
             }
         }
     }
     for (i, vol) in spec.volumes.iter().flatten().enumerate() {
         let p = sp.child("volumes").index(i);
         let vn = Some(vol.name.as_str());
-        let item_refs = |out: &mut Vec<Ref>, kind, name: &str, items: Option<&Vec<KeyToPath>>, optional, p: FieldPath| {
+        let item_refs = |out: &mut Vec<Ref>,
+                         kind,
+                         name: &str,
+                         items: Option<&Vec<KeyToPath>>,
+                         optional,
+                         p: FieldPath| {
             out.push(mk(kind, name, None, optional, p.clone(), vn));
             for (k, it) in items.into_iter().flatten().enumerate() {
-                out.push(mk(kind, name, Some(&it.key), optional, p.child("items").index(k), vn));
+                out.push(mk(
+                    kind,
+                    name,
+                    Some(&it.key),
+                    optional,
+                    p.child("items").index(k),
+                    vn,
+                ));
             }
         };
         if let Some(c) = &vol.config_map {
-            item_refs(&mut out, "ConfigMap", &c.name, c.items.as_ref(), c.optional, p.child("configMap"));
+            item_refs(
+                &mut out,
+                "ConfigMap",
+                &c.name,
+                c.items.as_ref(),
+                c.optional,
+                p.child("configMap"),
+            );
         }
         if let Some(s) = &vol.secret {
             let name = s.secret_name.as_deref().unwrap_or("");
-            item_refs(&mut out, "Secret", name, s.items.as_ref(), s.optional, p.child("secret"));
+            item_refs(
+                &mut out,
+                "Secret",
+                name,
+                s.items.as_ref(),
+                s.optional,
+                p.child("secret"),
+            );
         }
-        for (k, s) in vol.projected.iter().flat_map(|p| p.sources.iter().flatten()).enumerate() {
+        for (k, s) in vol
+            .projected
+            .iter()
+            .flat_map(|p| p.sources.iter().flatten())
+            .enumerate()
+        {
             let sp = p.child("projected").child("sources").index(k);
             if let Some(c) = &s.config_map {
-                item_refs(&mut out, "ConfigMap", &c.name, c.items.as_ref(), c.optional, sp.child("configMap"));
+                item_refs(
+                    &mut out,
+                    "ConfigMap",
+                    &c.name,
+                    c.items.as_ref(),
+                    c.optional,
+                    sp.child("configMap"),
+                );
             }
             if let Some(c) = &s.secret {
-                item_refs(&mut out, "Secret", &c.name, c.items.as_ref(), c.optional, sp.child("secret"));
+                item_refs(
+                    &mut out,
+                    "Secret",
+                    &c.name,
+                    c.items.as_ref(),
+                    c.optional,
+                    sp.child("secret"),
+                );
             }
         }
     }
@@ -611,7 +726,10 @@ pub fn unresolved(r: &Ref, defined: &Defined) -> Option<String> {
         None => format!("{lower} {} not found", go_quote(&r.name)),
         Some(keys) => match &r.key {
             Some(k) if !keys.contains(k) => {
-                format!("couldn't find key {k} in {} {}/{}", r.kind, r.namespace, r.name)
+                format!(
+                    "couldn't find key {k} in {} {}/{}",
+                    r.kind, r.namespace, r.name
+                )
             }
             _ => return None,
         },

@@ -278,7 +278,10 @@ pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
 
 /// The pod spec of an object and its path, if it has one.
 fn pod_spec_of(object: &Object) -> Option<(&k8s_openapi::api::core::v1::PodSpec, FieldPath)> {
-    let t = FieldPath::root().child("spec").child("template").child("spec");
+    let t = FieldPath::root()
+        .child("spec")
+        .child("template")
+        .child("spec");
     match object {
         Object::Pod(p) => Some((p.spec.as_ref()?, FieldPath::root().child("spec"))),
         Object::Deployment(d) => Some((d.spec.as_ref()?.template.spec.as_ref()?, t)),

@@ -54,7 +54,13 @@ impl Issues {
         });
     }
 
-    pub(super) fn push_at(&mut self, path: &FieldPath, at: FieldPath, at_key: bool, message: String) {
+    pub(super) fn push_at(
+        &mut self,
+        path: &FieldPath,
+        at: FieldPath,
+        at_key: bool,
+        message: String,
+    ) {
         self.list.push(Issue {
             severity: Severity::Error,
             path: path.clone(),

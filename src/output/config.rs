@@ -71,7 +71,10 @@ fn header(out: &mut String, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::
         let lines: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{}\n", lines.join("\n              "))
     };
-    out.push_str(&format!("Name:         {}\n", m.name.as_deref().unwrap_or("")));
+    out.push_str(&format!(
+        "Name:         {}\n",
+        m.name.as_deref().unwrap_or("")
+    ));
     out.push_str(&format!(
         "Namespace:    {}\n",
         m.namespace.as_deref().unwrap_or("default")
@@ -107,7 +110,11 @@ pub fn describe_secret(s: &Secret) -> String {
     let data = s.data.clone().unwrap_or_default();
     let width = data.keys().map(|k| k.len() + 1).max().unwrap_or(0);
     for (k, v) in &data {
-        out.push_str(&format!("{:<width$}  {} bytes\n", format!("{k}:"), v.0.len()));
+        out.push_str(&format!(
+            "{:<width$}  {} bytes\n",
+            format!("{k}:"),
+            v.0.len()
+        ));
     }
     out
 }
@@ -136,12 +143,22 @@ mod tests {
             ..Default::default()
         };
         let d = describe_secret(&s);
-        assert!(d.contains("password:  8 bytes\n") && d.contains("user:      3 bytes\n"), "{d}");
+        assert!(
+            d.contains("password:  8 bytes\n") && d.contains("user:      3 bytes\n"),
+            "{d}"
+        );
         assert!(!d.contains("hunter2x"));
         assert!(redacted(&s).data.is_none());
-        let Rendered::Table(t) = secrets(&[s], &Scope::Namespace("default".into()), Timestamp::UNIX_EPOCH) else {
+        let Rendered::Table(t) = secrets(
+            &[s],
+            &Scope::Namespace("default".into()),
+            Timestamp::UNIX_EPOCH,
+        ) else {
             panic!()
         };
-        assert!(t.starts_with("NAME   TYPE     DATA   AGE\ndb     Opaque   2"), "{t}");
+        assert!(
+            t.starts_with("NAME   TYPE     DATA   AGE\ndb     Opaque   2"),
+            "{t}"
+        );
     }
 }

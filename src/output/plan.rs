@@ -143,7 +143,10 @@ pub fn reason(r: &Reason) -> String {
     match r {
         Reason::ConfigVolumesChanged(vols) => format!(
             "ConfigMap/Secret data of volume(s) {} changed: files updated in place, the pod is not replaced",
-            vols.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+            vols.iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Reason::DeploymentWants {
             deployment,

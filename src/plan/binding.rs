@@ -197,15 +197,18 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>
         .flat_map(|s| {
             let ns = ns.clone();
             s.containers.iter().map(move |c| {
-                (c.name.clone(), super::config::container_hash(s, c, &ns, input.config))
+                (
+                    c.name.clone(),
+                    super::config::container_hash(s, c, &ns, input.config),
+                )
             })
         })
         .collect();
     // Env and volume files from ConfigMaps, Secrets and the downward API, for this node and address.
     let facts = super::config::Facts::of(&node, input.nodes, ip);
-    let config = input.config.and_then(|store| {
-        super::config::resolve(pod, store, &facts, &mut Vec::new())
-    });
+    let config = input
+        .config
+        .and_then(|store| super::config::resolve(pod, store, &facts, &mut Vec::new()));
     let mut steps = runtime.pull_images(pod);
     steps.extend(runtime.create_pod(&PodRun {
         pod,

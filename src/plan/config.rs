@@ -79,9 +79,7 @@ impl ConfigStore {
         if secret {
             return self.entries(true, ns, name);
         }
-        let c = self
-            .config_maps
-            .get(&(ns.to_string(), name.to_string()))?;
+        let c = self.config_maps.get(&(ns.to_string(), name.to_string()))?;
         Some(
             c.data
                 .iter()
@@ -140,7 +138,14 @@ pub fn pod_uid(pod: &Pod) -> String {
         .unwrap_or_default();
     h.update(hash);
     let x = hex::encode(&h.finalize()[..16]);
-    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
 }
 
 fn uses_config(spec: &PodSpec) -> bool {
@@ -155,8 +160,16 @@ fn uses_config(spec: &PodSpec) -> bool {
 fn field_value(pod: &Pod, path: &str, facts: &Facts) -> String {
     let m = &pod.metadata;
     if let Some((map, key)) = subscripted(path) {
-        let map = if map == "metadata.labels" { &m.labels } else { &m.annotations };
-        return map.as_ref().and_then(|l| l.get(key)).cloned().unwrap_or_default();
+        let map = if map == "metadata.labels" {
+            &m.labels
+        } else {
+            &m.annotations
+        };
+        return map
+            .as_ref()
+            .and_then(|l| l.get(key))
+            .cloned()
+            .unwrap_or_default();
     }
     let spec = pod.spec.as_ref();
     match path {
@@ -164,7 +177,11 @@ fn field_value(pod: &Pod, path: &str, facts: &Facts) -> String {
         "metadata.namespace" => controllers::namespace_of(m),
         "metadata.uid" => pod_uid(pod),
         "metadata.labels" | "metadata.annotations" => {
-            let map = if path == "metadata.labels" { &m.labels } else { &m.annotations };
+            let map = if path == "metadata.labels" {
+                &m.labels
+            } else {
+                &m.annotations
+            };
             // The kubelet's format: one `key="value"` line per entry, sorted, Go-quoted.
             map.iter()
                 .flatten()
@@ -185,12 +202,17 @@ fn field_value(pod: &Pod, path: &str, facts: &Facts) -> String {
 
 /// `resourceFieldRef`: ceil(quantity ÷ divisor) of the container's limit or request (an unset limit is
 /// the node's allocatable, an unset request the limit), as the kubelet computes it.
-fn resource_value(c: Option<&Container>, resource: &str, divisor: Option<&str>, facts: &Facts) -> String {
+fn resource_value(
+    c: Option<&Container>,
+    resource: &str,
+    divisor: Option<&str>,
+    facts: &Facts,
+) -> String {
     let (kind, name) = resource.split_once('.').unwrap_or(("limits", resource));
     let res = c.and_then(|c| c.resources.as_ref());
-    let get = |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
-        m.and_then(|m| m.get(name)).map(|q| q.0.clone())
-    };
+    let get = |m: Option<
+        &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    >| { m.and_then(|m| m.get(name)).map(|q| q.0.clone()) };
     let limit = get(res.and_then(|r| r.limits.as_ref()));
     let q = match kind {
         "requests" => get(res.and_then(|r| r.requests.as_ref())).or(limit),
@@ -226,9 +248,17 @@ fn container_env(
     let mut out: Vec<EnvValue> = Vec::new();
     let set = |out: &mut Vec<EnvValue>, name: String, value: String, secret: bool| {
         if let Some(e) = out.iter_mut().find(|e| e.name == name) {
-            *e = EnvValue { name, value, secret };
+            *e = EnvValue {
+                name,
+                value,
+                secret,
+            };
         } else {
-            out.push(EnvValue { name, value, secret });
+            out.push(EnvValue {
+                name,
+                value,
+                secret,
+            });
         }
     };
     for ef in c.env_from.iter().flatten() {
@@ -248,7 +278,12 @@ fn container_env(
                 invalid.push(k);
                 continue;
             }
-            set(&mut out, var, String::from_utf8_lossy(&v).into_owned(), secret);
+            set(
+                &mut out,
+                var,
+                String::from_utf8_lossy(&v).into_owned(),
+                secret,
+            );
         }
         if !invalid.is_empty() {
             let kind = if secret { "secret" } else { "configMap" };
@@ -262,15 +297,33 @@ fn container_env(
     let spec = pod.spec.as_ref();
     for e in c.env.iter().flatten() {
         let Some(vf) = &e.value_from else {
-            set(&mut out, e.name.clone(), e.value.clone().unwrap_or_default(), false);
+            set(
+                &mut out,
+                e.name.clone(),
+                e.value.clone().unwrap_or_default(),
+                false,
+            );
             continue;
         };
         let (value, secret) = if let Some(r) = &vf.config_map_key_ref {
-            (store.entries(false, &ns, &r.name).and_then(|m| m.get(&r.key).cloned()), false)
+            (
+                store
+                    .entries(false, &ns, &r.name)
+                    .and_then(|m| m.get(&r.key).cloned()),
+                false,
+            )
         } else if let Some(r) = &vf.secret_key_ref {
-            (store.entries(true, &ns, &r.name).and_then(|m| m.get(&r.key).cloned()), true)
+            (
+                store
+                    .entries(true, &ns, &r.name)
+                    .and_then(|m| m.get(&r.key).cloned()),
+                true,
+            )
         } else if let Some(f) = &vf.field_ref {
-            (Some(field_value(pod, &f.field_path, facts).into_bytes()), false)
+            (
+                Some(field_value(pod, &f.field_path, facts).into_bytes()),
+                false,
+            )
         } else if let Some(r) = &vf.resource_field_ref {
             let target = r.container_name.as_deref().filter(|n| !n.is_empty());
             let cont = match target {
@@ -278,13 +331,21 @@ fn container_env(
                 None => Some(c),
             };
             let d = r.divisor.as_ref().map(|d| d.0.as_str());
-            (Some(resource_value(cont, &r.resource, d, facts).into_bytes()), false)
+            (
+                Some(resource_value(cont, &r.resource, d, facts).into_bytes()),
+                false,
+            )
         } else {
             (None, false)
         };
         // A missing optional reference leaves the variable out, as the kubelet does.
         if let Some(v) = value {
-            set(&mut out, e.name.clone(), String::from_utf8_lossy(&v).into_owned(), secret);
+            set(
+                &mut out,
+                e.name.clone(),
+                String::from_utf8_lossy(&v).into_owned(),
+                secret,
+            );
         }
     }
     out
@@ -337,7 +398,12 @@ pub fn volume_files(pod: &Pod, vol: &Volume, store: &ConfigStore, facts: &Facts)
                     .spec
                     .as_ref()
                     .and_then(|s| s.containers.iter().find(|c| c.name == cname));
-                resource_value(cont, &r.resource, r.divisor.as_ref().map(|d| d.0.as_str()), facts)
+                resource_value(
+                    cont,
+                    &r.resource,
+                    r.divisor.as_ref().map(|d| d.0.as_str()),
+                    facts,
+                )
             } else {
                 continue;
             };
@@ -350,26 +416,50 @@ pub fn volume_files(pod: &Pod, vol: &Volume, store: &ConfigStore, facts: &Facts)
     };
     if let Some(c) = &vol.config_map {
         let mode = c.default_mode.unwrap_or(DEFAULT_MODE);
-        keyed_files(store.entries(false, &ns, &c.name), c.items.as_ref(), mode, &mut files);
+        keyed_files(
+            store.entries(false, &ns, &c.name),
+            c.items.as_ref(),
+            mode,
+            &mut files,
+        );
     }
     if let Some(s) = &vol.secret {
         secret = true;
         let mode = s.default_mode.unwrap_or(DEFAULT_MODE);
         let name = s.secret_name.as_deref().unwrap_or("");
-        keyed_files(store.entries(true, &ns, name), s.items.as_ref(), mode, &mut files);
+        keyed_files(
+            store.entries(true, &ns, name),
+            s.items.as_ref(),
+            mode,
+            &mut files,
+        );
     }
     if let Some(d) = &vol.downward_api {
-        downward(d.items.as_ref(), d.default_mode.unwrap_or(DEFAULT_MODE), &mut files);
+        downward(
+            d.items.as_ref(),
+            d.default_mode.unwrap_or(DEFAULT_MODE),
+            &mut files,
+        );
     }
     if let Some(p) = &vol.projected {
         let mode = p.default_mode.unwrap_or(DEFAULT_MODE);
         for s in p.sources.iter().flatten() {
             if let Some(c) = &s.config_map {
-                keyed_files(store.entries(false, &ns, &c.name), c.items.as_ref(), mode, &mut files);
+                keyed_files(
+                    store.entries(false, &ns, &c.name),
+                    c.items.as_ref(),
+                    mode,
+                    &mut files,
+                );
             }
             if let Some(c) = &s.secret {
                 secret = true;
-                keyed_files(store.entries(true, &ns, &c.name), c.items.as_ref(), mode, &mut files);
+                keyed_files(
+                    store.entries(true, &ns, &c.name),
+                    c.items.as_ref(),
+                    mode,
+                    &mut files,
+                );
             }
             if let Some(d) = &s.downward_api {
                 downward(d.items.as_ref(), mode, &mut files);
@@ -400,10 +490,19 @@ pub fn resolve(
     }
     let mut cfg = PodConfig::default();
     for c in &spec.containers {
-        cfg.env.insert(c.name.clone(), container_env(pod, c, store, facts, notes));
+        cfg.env
+            .insert(c.name.clone(), container_env(pod, c, store, facts, notes));
     }
-    let vols: Vec<&Volume> = spec.volumes.iter().flatten().filter(|v| is_config_volume(v)).collect();
-    cfg.volumes = vols.iter().map(|v| volume_files(pod, v, store, facts)).collect();
+    let vols: Vec<&Volume> = spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| is_config_volume(v))
+        .collect();
+    cfg.volumes = vols
+        .iter()
+        .map(|v| volume_files(pod, v, store, facts))
+        .collect();
     for c in &spec.containers {
         let mounts: Vec<Mount> = c
             .volume_mounts
@@ -463,11 +562,15 @@ fn env_data_hash(ns: &str, c: &Container, store: &ConfigStore) -> Option<String>
     };
     for e in c.env.iter().flatten().filter_map(|e| e.value_from.as_ref()) {
         if let Some(r) = &e.config_map_key_ref {
-            let v = store.entries(false, ns, &r.name).and_then(|m| m.get(&r.key).cloned());
+            let v = store
+                .entries(false, ns, &r.name)
+                .and_then(|m| m.get(&r.key).cloned());
             feed(&format!("c/{}/{}", r.name, r.key), v.as_deref());
         }
         if let Some(r) = &e.secret_key_ref {
-            let v = store.entries(true, ns, &r.name).and_then(|m| m.get(&r.key).cloned());
+            let v = store
+                .entries(true, ns, &r.name)
+                .and_then(|m| m.get(&r.key).cloned());
             feed(&format!("s/{}/{}", r.name, r.key), v.as_deref());
         }
     }
@@ -480,7 +583,10 @@ fn env_data_hash(ns: &str, c: &Container, store: &ConfigStore) -> Option<String>
         match store.env_entries(secret, ns, name) {
             Some(m) => {
                 for (k, v) in m {
-                    feed(&format!("{}/{name}/{k}", if secret { "S" } else { "C" }), Some(&v));
+                    feed(
+                        &format!("{}/{name}/{k}", if secret { "S" } else { "C" }),
+                        Some(&v),
+                    );
                 }
             }
             None => feed(&format!("{}/{name}", if secret { "S" } else { "C" }), None),
@@ -491,7 +597,12 @@ fn env_data_hash(ns: &str, c: &Container, store: &ConfigStore) -> Option<String>
 
 /// The container's spec hash with the hash of its env's ConfigMap/Secret data joined in (unchanged
 /// when its env reads none, so pods without such env keep their hashes).
-pub fn container_hash(spec: &PodSpec, c: &Container, ns: &str, store: Option<&ConfigStore>) -> String {
+pub fn container_hash(
+    spec: &PodSpec,
+    c: &Container,
+    ns: &str,
+    store: Option<&ConfigStore>,
+) -> String {
     let plain = controllers::container_spec_hash(spec, c);
     let Some(data) = store.and_then(|s| env_data_hash(ns, c, s)) else {
         return plain;
@@ -502,17 +613,17 @@ pub fn container_hash(spec: &PodSpec, c: &Container, ns: &str, store: Option<&Co
 
 /// A running pod whose only difference is the content of its configMap/secret volumes: the files are
 /// updated in place (a `~` change), the pod and its containers stay. `None` when they match.
-pub(super) fn volume_update(input: &PlanInput<'_>, pod: &ObservedPod, set: &PodSet) -> Option<Change> {
+pub(super) fn volume_update(
+    input: &PlanInput<'_>,
+    pod: &ObservedPod,
+    set: &PodSet,
+) -> Option<Change> {
     let store = input.config?;
     let spec = set.template.spec.as_ref()?;
     if !spec.volumes.iter().flatten().any(is_config_volume) {
         return None;
     }
-    let observed = input
-        .observed
-        .nodes
-        .iter()
-        .find(|n| n.name == pod.node)?;
+    let observed = input.observed.nodes.iter().find(|n| n.name == pod.node)?;
     let mut desired = set.template.clone();
     desired.metadata.name = Some(pod.name.clone());
     desired.metadata.namespace = Some(pod.namespace.clone());
@@ -520,7 +631,12 @@ pub(super) fn volume_update(input: &PlanInput<'_>, pod: &ObservedPod, set: &PodS
     let mut steps = Vec::new();
     let mut details = Vec::new();
     let mut changed = Vec::new();
-    for vol in spec.volumes.iter().flatten().filter(|v| is_config_volume(v)) {
+    for vol in spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| is_config_volume(v))
+    {
         let files = volume_files(&desired, vol, store, &facts);
         let key = sum_key(&pod.namespace, &pod.name, &vol.name);
         if observed.config_volumes.get(&key) == Some(&volume_hash(&files)) {

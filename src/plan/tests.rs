@@ -1137,7 +1137,6 @@ fn a_replaced_pod_pulls_its_new_image_and_deletes_pull_nothing() {
     );
 }
 
-
 /// The web app of the config testbed test, pure: a ConfigMap read as env and as a file, a Secret as env.
 fn config_app(greeting: &str, password: &str) -> Vec<Manifest> {
     parse(&format!(
@@ -1153,26 +1152,64 @@ fn config_env_consumers_are_replaced_and_volume_consumers_updated_in_place() {
     let json = serde_json::to_string(&plan).unwrap();
     assert!(!json.contains("sentinel-pw-1"), "secret in the plan JSON");
     assert!(json.contains("\"sensitive\":true"));
-    let text = crate::output::plan::render(&plan, "0123456", &crate::output::plan::Options { color: false, explain: true });
+    let text = crate::output::plan::render(
+        &plan,
+        "0123456",
+        &crate::output::plan::Options {
+            color: false,
+            explain: true,
+        },
+    );
     assert!(!text.contains("sentinel-pw-1"));
     // The env consumer's create goes through stdin and carries the resolved values there only.
-    let env = plan.changes.iter().find(|c| c.name == "env-reader").unwrap();
-    let create = env.steps.iter().find(|s| s.sensitive).expect("sensitive create");
+    let env = plan
+        .changes
+        .iter()
+        .find(|c| c.name == "env-reader")
+        .unwrap();
+    let create = env
+        .steps
+        .iter()
+        .find(|s| s.sensitive)
+        .expect("sensitive create");
     assert!(create.args.iter().all(|a| !a.contains("sentinel")));
     let stdin = create.stdin.as_deref().unwrap();
-    assert!(stdin.contains("PASSWORD=sentinel-pw-1") && stdin.contains("GREETING=hello") && stdin.contains("POD=env-reader"));
+    assert!(
+        stdin.contains("PASSWORD=sentinel-pw-1")
+            && stdin.contains("GREETING=hello")
+            && stdin.contains("POD=env-reader")
+    );
     // Volumes are written before the containers are created; the secret one on a tmpfs, sensitive.
-    let files = plan.changes.iter().find(|c| c.name == "file-reader").unwrap();
+    let files = plan
+        .changes
+        .iter()
+        .find(|c| c.name == "file-reader")
+        .unwrap();
     let writes: Vec<&crate::cmd::Cmd> = files
         .steps
         .iter()
         .filter(|s| s.args.get(2).map(String::as_str) == Some(crate::runtime::config::WRITE_ARG0))
         .collect();
     assert_eq!(writes.len(), 2);
-    assert_eq!((writes[0].args[4].as_str(), writes[0].sensitive), ("cfg", false));
-    assert_eq!((writes[1].args[4].as_str(), writes[1].args[5].as_str(), writes[1].sensitive), ("creds", "tmpfs", true));
+    assert_eq!(
+        (writes[0].args[4].as_str(), writes[0].sensitive),
+        ("cfg", false)
+    );
+    assert_eq!(
+        (
+            writes[1].args[4].as_str(),
+            writes[1].args[5].as_str(),
+            writes[1].sensitive
+        ),
+        ("creds", "tmpfs", true)
+    );
     sim.apply(&plan);
-    assert!(sim.plan(&config_app("hello", "sentinel-pw-1")).changes.is_empty(), "converged");
+    assert!(
+        sim.plan(&config_app("hello", "sentinel-pw-1"))
+            .changes
+            .is_empty(),
+        "converged"
+    );
 
     // The ConfigMap changes: the env reader is replaced (reason says why), the file reader updated in place.
     let plan = sim.plan(&config_app("bonjour", "sentinel-pw-1"));
@@ -1185,9 +1222,16 @@ fn config_env_consumers_are_replaced_and_volume_consumers_updated_in_place() {
     let upd = by_name("file-reader");
     assert_eq!(upd.action, Action::Update);
     assert_eq!(upd.reason, Reason::ConfigVolumesChanged(vec!["cfg".into()]));
-    assert!(upd.steps.iter().all(|s| s.program == "sh"), "no container is touched");
+    assert!(
+        upd.steps.iter().all(|s| s.program == "sh"),
+        "no container is touched"
+    );
     sim.apply(&plan);
-    assert!(sim.plan(&config_app("bonjour", "sentinel-pw-1")).changes.is_empty());
+    assert!(
+        sim.plan(&config_app("bonjour", "sentinel-pw-1"))
+            .changes
+            .is_empty()
+    );
 
     // The Secret changes: both consumers follow, the password never shows.
     let plan = sim.plan(&config_app("bonjour", "sentinel-pw-2"));

@@ -142,8 +142,18 @@ fn tar_base64(v: &VolumeFiles) -> String {
     let mut dirs = std::collections::BTreeSet::new();
     for f in &v.files {
         let mut parent = String::new();
-        for seg in f.path.split('/').collect::<Vec<_>>().split_last().map_or(&[][..], |(_, d)| d) {
-            parent = if parent.is_empty() { seg.to_string() } else { format!("{parent}/{seg}") };
+        for seg in f
+            .path
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |(_, d)| d)
+        {
+            parent = if parent.is_empty() {
+                seg.to_string()
+            } else {
+                format!("{parent}/{seg}")
+            };
             if dirs.insert(parent.clone()) {
                 let mut h = tar::Header::new_ustar();
                 h.set_entry_type(tar::EntryType::Directory);
@@ -194,7 +204,6 @@ pub fn cleanup_cmd(namespace: &str, pod: &str) -> Cmd {
     )
 }
 
-
 /// Parses the observe script's `cfgvols` section (`<pod dir>/sums/<volume> <hash>` lines) into `<namespace>_<pod>/<volume>` → hash.
 pub fn parse_sums(section: &str) -> BTreeMap<String, String> {
     section
@@ -239,13 +248,25 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (e.path().unwrap().display().to_string(), e.header().mode().unwrap())
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().mode().unwrap(),
+                )
             })
             .collect();
-        assert_eq!(entries, [("dir/".to_string(), 0o755), ("dir/password".to_string(), 0o400)]);
+        assert_eq!(
+            entries,
+            [
+                ("dir/".to_string(), 0o755),
+                ("dir/password".to_string(), 0o400)
+            ]
+        );
         assert_eq!(c.args[3], "/run/clusterctl/pods/default_web-0");
         assert_eq!(c.args[5], "tmpfs");
-        let plain = VolumeFiles { secret: false, ..v.clone() };
+        let plain = VolumeFiles {
+            secret: false,
+            ..v.clone()
+        };
         assert!(!write_volume_cmd("default", "web-0", &plain).sensitive);
         assert_ne!(volume_hash(&v), volume_hash(&plain));
         assert_eq!(
