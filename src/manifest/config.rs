@@ -744,3 +744,84 @@ pub fn unresolved(r: &Ref, defined: &Defined) -> Option<String> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::manifest::{RawFile, parse};
+    use crate::yaml::Severity;
+
+    fn check(text: &str) -> Vec<String> {
+        parse(&[RawFile {
+            path: "a.yaml".into(),
+            bytes: text.as_bytes().to_vec(),
+        }])
+        .diagnostics
+        .iter()
+        .map(|d| match d.severity {
+            Severity::Warning => format!("warning: {d}"),
+            Severity::Error => d.to_string(),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn config_maps_and_secrets_are_validated_like_the_api_server() {
+        let got = check(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  \"a b\": x\n  ..x: v\n  k: z\nbinaryData:\n  k: eA==\n",
+        );
+        assert_eq!(
+            got,
+            [
+                "a.yaml:6:10: data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                "a.yaml:7:8: data[..x]: Invalid value: \"..x\": must not start with '..'",
+                "a.yaml:8:6: data[k]: Invalid value: \"k\": duplicate of key present in binaryData",
+            ]
+        );
+        let tls = check(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: t\ntype: kubernetes.io/tls\ndata:\n  tls.crt: eA==\n",
+        );
+        assert_eq!(tls, ["a.yaml:7:3: data[tls.key]: Required value"]);
+        let basic = check(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: b\ntype: kubernetes.io/basic-auth\n",
+        );
+        assert_eq!(basic.len(), 2, "{basic:?}");
+        assert!(
+            basic[0].ends_with("data[username]: Required value"),
+            "{basic:?}"
+        );
+        let docker = check(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: d\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: \"{not-json-hunter2\"\n",
+        );
+        assert_eq!(docker.len(), 1);
+        assert!(
+            docker[0].contains("Invalid value: \"<secret contents redacted>\""),
+            "{docker:?}"
+        );
+        assert!(!docker[0].contains("hunter2"));
+        let big = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: big\nstringData:\n  a: {}\n",
+            "x".repeat(MAX + 1)
+        );
+        assert_eq!(
+            check(&big),
+            ["a.yaml:1:1: data: Too long: may not be more than 1048576 bytes"]
+        );
+    }
+    const MAX: usize = super::MAX_SIZE;
+
+    #[test]
+    fn required_references_absent_from_git_fail_with_the_kubelets_reason() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  volumes:\n  - name: v\n    secret: {secretName: gone}\n  - name: o\n    configMap: {name: gone, optional: true}\n  containers:\n  - name: c\n    image: busybox\n    env:\n    - name: A\n      valueFrom: {configMapKeyRef: {name: cm, key: nope}}\n    - name: B\n      valueFrom: {secretKeyRef: {name: gone, key: k, optional: true}}\n    - name: C\n      valueFrom: {fieldRef: {fieldPath: status.phase}}\n    envFrom:\n    - prefix: \"1\"\n      configMapRef: {name: cm}\n    volumeMounts:\n    - {name: missing, mountPath: /x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n";
+        let got = check(pod);
+        assert_eq!(
+            got,
+            [
+                "a.yaml:8:13: spec.volumes[0].secret: FailedMount: MountVolume.SetUp failed for volume \"v\" : secret \"gone\" not found (not in the repository; set optional: true to start without it)",
+                "a.yaml:16:36: spec.containers[0].env[0].valueFrom.configMapKeyRef: CreateContainerConfigError: couldn't find key nope in ConfigMap default/cm (not in the repository; set optional: true to start without it)",
+                "a.yaml:20:41: spec.containers[0].env[2].valueFrom.fieldRef.fieldPath: Unsupported value: \"status.phase\": supported values: \"metadata.annotations['<KEY>']\", \"metadata.labels['<KEY>']\", \"metadata.name\", \"metadata.namespace\", \"metadata.uid\", \"spec.nodeName\", \"spec.serviceAccountName\", \"status.hostIP\", \"status.hostIPs\", \"status.podIP\", \"status.podIPs\"",
+                "a.yaml:22:15: spec.containers[0].envFrom[0].prefix: Invalid value: \"1\": a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')",
+                "a.yaml:25:14: spec.containers[0].volumeMounts[0].name: Not found: \"missing\"",
+            ]
+        );
+    }
+}

@@ -507,7 +507,8 @@ fn read_document<'n>(
             }
         }
     }
-    if ok {
+    // Collected also from objects with other errors, so every problem is reported in one run.
+    {
         let ns = object.namespace().unwrap_or_default().to_string();
         match &object {
             Object::ConfigMap(c) => {
