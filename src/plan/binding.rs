@@ -131,13 +131,16 @@ fn place(
 ) -> BoundPod {
     let set = new.set;
     spec_mut(&mut pod).node_name = Some(placed.node.clone());
-    let steps = create_steps(&pod, set, input, ip.as_deref());
+    let mut notes = Vec::new();
+    let steps = create_steps(&pod, set, input, ip.as_deref(), &mut notes);
+    let notes = notes.into_iter().map(Detail::Line);
     match new.replaces {
         Some(r) => {
             let change = &mut changes[r.change];
             if change.node != placed.node {
                 change.details.push(Detail::MovesTo(placed.node.clone()));
             }
+            change.details.extend(notes);
             change.steps.extend(steps);
         }
         None => changes.push(Change {
@@ -147,7 +150,9 @@ fn place(
             name: new.name,
             node: placed.node.clone(),
             reason: create_reason(set),
-            details: vec![Detail::Placement(placed)],
+            details: std::iter::once(Detail::Placement(placed))
+                .chain(notes)
+                .collect(),
             steps,
         }),
     }
@@ -181,7 +186,14 @@ fn stay_pending(
 }
 
 /// The runtime's commands that create `pod` (bound to its node) with its identity labels.
-fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>) -> Vec<Cmd> {
+/// `notes` gets the kubelet's events of resolving the pod's env (skipped envFrom keys).
+fn create_steps(
+    pod: &Pod,
+    set: &PodSet,
+    input: &PlanInput<'_>,
+    ip: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Vec<Cmd> {
     let node = pod
         .spec
         .as_ref()
@@ -208,7 +220,7 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>
     let facts = super::config::Facts::of(&node, input.nodes, ip);
     let config = input
         .config
-        .and_then(|store| super::config::resolve(pod, store, &facts, &mut Vec::new()));
+        .and_then(|store| super::config::resolve(pod, store, &facts, notes));
     let mut steps = runtime.pull_images(pod);
     steps.extend(runtime.create_pod(&PodRun {
         pod,

@@ -1239,3 +1239,40 @@ fn config_env_consumers_are_replaced_and_volume_consumers_updated_in_place() {
     let json = serde_json::to_string(&plan).unwrap();
     assert!(!json.contains("sentinel-pw-2") && !json.contains("sentinel-pw-1"));
 }
+
+#[test]
+fn env_from_skips_invalid_keys_with_the_kubelets_note() {
+    let sim = Sim::new();
+    let plan = sim.plan(&parse(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  ok: \"1\"\n  1bad: \"2\"\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox\n    envFrom:\n    - configMapRef: {name: app}\n      prefix: P_\n    - configMapRef: {name: app}\n",
+    ));
+    let c = &plan.changes[0];
+    let lines: Vec<String> = c
+        .details
+        .iter()
+        .flat_map(crate::output::plan::detail_lines)
+        .collect();
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(
+            "InvalidEnvironmentVariableNames: container \"c\": Keys [1bad] from the EnvFrom configMap default/app were skipped since they are considered invalid environment variable names."
+        )
+    );
+    let create = c
+        .steps
+        .iter()
+        .find(|s| {
+            s.args.get(2).map(String::as_str) == Some("clusterctl-create")
+                || s.args.iter().any(|a| a.starts_with("--env="))
+                    && s.args.iter().any(|a| a.contains("k8s_c_p_default"))
+        })
+        .unwrap();
+    let text = format!("{:?}{:?}", create.args, create.stdin);
+    assert!(
+        text.contains("P_ok=1")
+            && text.contains("P_1bad=2")
+            && text.contains("ok=1")
+            && !text.contains("=1bad"),
+        "{text}"
+    );
+}
