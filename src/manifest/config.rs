@@ -161,16 +161,14 @@ pub fn validate_secret(v: &mut Issues, s: &Secret) {
     match s.type_.as_deref().unwrap_or("Opaque") {
         "kubernetes.io/dockerconfigjson" => json(v, ".dockerconfigjson"),
         "kubernetes.io/dockercfg" => json(v, ".dockercfg"),
-        "kubernetes.io/basic-auth" => {
-            if !data.contains_key("username") && !data.contains_key("password") {
-                v.required(&dp.key("username"), "");
-                v.required(&dp.key("password"), "");
-            }
+        "kubernetes.io/basic-auth"
+            if !data.contains_key("username") && !data.contains_key("password") =>
+        {
+            v.required(&dp.key("username"), "");
+            v.required(&dp.key("password"), "");
         }
-        "kubernetes.io/ssh-auth" => {
-            if data.get("ssh-privatekey").is_none_or(|b| b.0.is_empty()) {
-                v.required(&dp.key("ssh-privatekey"), "");
-            }
+        "kubernetes.io/ssh-auth" if data.get("ssh-privatekey").is_none_or(|b| b.0.is_empty()) => {
+            v.required(&dp.key("ssh-privatekey"), "");
         }
         "kubernetes.io/tls" => {
             for k in ["tls.crt", "tls.key"] {
