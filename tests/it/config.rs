@@ -218,6 +218,7 @@ fn a_web_app_reads_config_and_a_secret_and_the_secret_stays_secret() {
     );
 
     for (what, text) in [
+        ("ps -eo args during apply", &ps),
         ("plan text", &plan.stdout),
         ("plan stderr", &plan.stderr),
         ("plan JSON", &json.stdout),
@@ -226,7 +227,6 @@ fn a_web_app_reads_config_and_a_secret_and_the_secret_stays_secret() {
         ("describe", &describe.stdout),
         ("get -o yaml", &get.stdout),
         ("error", &err.stderr),
-        ("ps -eo args during apply", &ps),
     ] {
         assert!(
             !text.contains(&sentinel),
