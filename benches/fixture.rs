@@ -55,6 +55,7 @@ pub fn build(hosts: usize, pods_per_host: usize, deployments: usize) -> Fixture 
             .iter()
             .map(|h| ObservedNode {
                 network: None,
+                config_volumes: Default::default(),
                 name: h.name.clone(),
                 reachable: true,
                 error: None,
@@ -118,5 +119,6 @@ pub fn plan(
         nodes: &nodes,
         runtimes: &runtimes,
         network: None,
+        config: None,
     })
 }

@@ -13,6 +13,9 @@ pub struct Cmd {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
     pub mutating: bool,
+    /// Its stdin carries Secret data: the plan shows a hash of it instead (docs/secrets.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 impl Cmd {
@@ -23,6 +26,7 @@ impl Cmd {
             args: args.into_iter().map(Into::into).collect(),
             stdin: None,
             mutating: false,
+            sensitive: false,
         }
     }
     /// A command that changes the host.
@@ -34,6 +38,11 @@ impl Cmd {
     }
     pub fn with_stdin(mut self, stdin: impl Into<String>) -> Cmd {
         self.stdin = Some(stdin.into());
+        self
+    }
+    /// Marks the command's stdin as secret (see [`Cmd::sensitive`]).
+    pub fn sensitive(mut self) -> Cmd {
+        self.sensitive = true;
         self
     }
 }

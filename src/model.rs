@@ -74,6 +74,10 @@ pub struct ObservedNode {
     /// The host's pod network and clusterctl's iptables chains (docs/networking.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<ObservedNetwork>,
+    /// Content hash of each configMap/secret volume on the host, `<namespace>_<pod>/<volume>` → hash
+    /// (see `runtime::config`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_volumes: BTreeMap<String, String>,
 }
 
 /// A host's pod network as observed: the docker network of the pods, the VXLAN device linking it to the

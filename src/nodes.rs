@@ -340,6 +340,7 @@ mod tests {
                 .map(|n| {
                     let up = !unreachable.contains(n);
                     ObservedNode {
+                        config_volumes: Default::default(),
                         network: None,
                         name: n.to_string(),
                         reachable: up,

@@ -17,6 +17,10 @@ pub enum Kind {
     Ds,
     #[value(alias = "jobs")]
     Job,
+    #[value(alias = "configmaps", alias = "cm")]
+    Configmap,
+    #[value(alias = "secrets")]
+    Secret,
 }
 
 #[derive(Debug, Args)]
@@ -32,6 +36,20 @@ pub struct DescribeArgs {
 pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<ExitCode, CliError> {
     let w = get::world(g, args.observed.as_deref(), ui).await?;
     match args.kind {
+        Kind::Configmap => {
+            let all = get::filter(w.config_maps, g, Some(&args.name), |c| &c.metadata, true)?;
+            let c = all.first().ok_or_else(|| {
+                CliError::Reported(format!("configmaps \"{}\" not found", args.name))
+            })?;
+            ui.out(&crate::output::config::describe_config_map(c));
+        }
+        Kind::Secret => {
+            let all = get::filter(w.secrets, g, Some(&args.name), |s| &s.metadata, true)?;
+            let s = all.first().ok_or_else(|| {
+                CliError::Reported(format!("secrets \"{}\" not found", args.name))
+            })?;
+            ui.out(&crate::output::config::describe_secret(s));
+        }
         Kind::Node => {
             let node = w
                 .nodes

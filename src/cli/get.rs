@@ -35,6 +35,10 @@ pub enum Resource {
     Services,
     #[value(alias = "event", alias = "ev")]
     Events,
+    #[value(alias = "configmap", alias = "cm")]
+    Configmaps,
+    #[value(alias = "secret")]
+    Secrets,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +71,8 @@ pub struct World {
     pub pending: BTreeMap<(String, String), String>,
     /// Endpoints (`ip:port`) of each service, by (namespace, name).
     pub endpoints: BTreeMap<(String, String), Vec<String>>,
+    pub config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
+    pub secrets: Vec<k8s_openapi::api::core::v1::Secret>,
 }
 
 pub async fn world(
@@ -149,6 +155,8 @@ pub async fn world(
         services: with_creation_times(binding.services.services, &observed.state),
         pending,
         endpoints: binding.services.endpoints,
+        config_maps: desired.expanded.config_maps.clone(),
+        secrets: desired.expanded.secrets.clone(),
     })
 }
 
@@ -312,6 +320,22 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliErr
             |i| table::services(i, &scope, wide, w.now),
         )?,
         Resource::Events => unreachable!("handled above"),
+        Resource::Configmaps => show(
+            filter(w.config_maps, g, name, |c| &c.metadata, true)?,
+            g,
+            name,
+            |i| crate::output::config::config_maps(i, &scope, w.now),
+        )?,
+        // Values never leave clusterctl: the JSON/YAML form has no `data`.
+        Resource::Secrets => show(
+            filter(w.secrets, g, name, |s| &s.metadata, true)?
+                .iter()
+                .map(crate::output::config::redacted)
+                .collect(),
+            g,
+            name,
+            |i| crate::output::config::secrets(i, &scope, w.now),
+        )?,
     };
     if let (Some(n), 0) = (name, count) {
         return Err(CliError::Reported(format!(
@@ -357,6 +381,8 @@ impl Resource {
             Resource::Nodes => "nodes",
             Resource::Services => "services",
             Resource::Events => "events",
+            Resource::Configmaps => "configmaps",
+            Resource::Secrets => "secrets",
         }
     }
 }

@@ -114,12 +114,12 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0\n\nExit codes: see `clusterctl --help` (3 = a host failed, 5 = locked, 130/143 = stopped by a signal)."
     )]
     Apply(apply::ApplyArgs),
-    /// List objects like kubectl get: pods, deployments, replicasets, daemonsets, jobs, nodes, services.
+    /// List objects like kubectl get: pods, deployments, replicasets, daemonsets, jobs, nodes, services, configmaps, secrets (values never shown), events.
     #[command(
         after_help = "Examples:\n  clusterctl get pods -o wide\n  clusterctl get deploy\n  clusterctl get nodes -o wide\n  clusterctl get pods -l run=my-nginx -o yaml"
     )]
     Get(get::GetArgs),
-    /// Show details of a node, pod, service, DaemonSet or Job like kubectl describe.
+    /// Show details of a node, pod, service, DaemonSet, Job, ConfigMap or Secret (sizes only) like kubectl describe.
     #[command(
         after_help = "Examples:\n  clusterctl describe node k8s-node1\n  clusterctl describe pod sc-nginx"
     )]

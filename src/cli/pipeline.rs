@@ -166,6 +166,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
     };
     // Jobs' pod sets depend on what their pods did: made against this observation.
     let pod_sets = with_job_sets(desired, observed);
+    let config = plan::ConfigStore::new(&desired.expanded.config_maps, &desired.expanded.secrets);
     plan::compute_with_binding(&PlanInput {
         commit: &desired.source.commit,
         pod_sets: &pod_sets,
@@ -173,6 +174,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         nodes: &nodes,
         runtimes: &runtimes,
         network: Some(&network),
+        config: Some(&config),
     })
 }
 

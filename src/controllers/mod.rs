@@ -91,6 +91,9 @@ pub struct Expanded {
     /// Jobs with their run identity. Their pod sets depend on the observed pods, so they are made per
     /// plan by [`job::pod_sets`], not here.
     pub jobs: Vec<job::JobDesired>,
+    /// Read by the planner (pod env and volumes), in (namespace, name) order.
+    pub config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
+    pub secrets: Vec<k8s_openapi::api::core::v1::Secret>,
 }
 
 /// [`expand_on`] without nodes: DaemonSets give no pods.
@@ -122,6 +125,9 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
             }
             Object::Job(j) => out.jobs.push(job::desired(j, &m.source)),
             Object::Namespace(_) => {}
+            // Consumed by the planner (env, volumes), not expanded.
+            Object::ConfigMap(c) => out.config_maps.push((**c).clone()),
+            Object::Secret(s) => out.secrets.push((**s).clone()),
         }
     }
     out.pod_sets.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -130,6 +136,8 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
     out.services.sort_by_key(|o| meta_key(&o.metadata));
     out.daemon_sets.sort_by_key(|o| meta_key(&o.metadata));
     out.jobs.sort_by_key(|o| meta_key(&o.job.metadata));
+    out.config_maps.sort_by_key(|o| meta_key(&o.metadata));
+    out.secrets.sort_by_key(|o| meta_key(&o.metadata));
     out
 }
 

@@ -110,6 +110,11 @@ pub fn apply(object: &mut Object) {
                 }
             }
         }
+        Object::ConfigMap(c) => namespace(&mut c.metadata),
+        Object::Secret(s) => {
+            namespace(&mut s.metadata);
+            super::config::default_secret(s);
+        }
         Object::Namespace(n) => {
             let spec = n.spec.get_or_insert_with(Default::default);
             spec.finalizers

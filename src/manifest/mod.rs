@@ -6,11 +6,12 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severity, SourceRef, de};
 
+pub mod config;
 pub mod defaults;
 mod registry;
 #[cfg(test)]
@@ -35,6 +36,8 @@ pub enum Object {
     Job(Box<Job>),
     Service(Box<Service>),
     Namespace(Box<Namespace>),
+    ConfigMap(Box<ConfigMap>),
+    Secret(Box<Secret>),
 }
 
 /// An object with where it was written. `namespace` is already defaulted (`default`) for namespaced kinds.
@@ -54,6 +57,8 @@ impl Object {
             Object::Job(_) => "Job",
             Object::Service(_) => "Service",
             Object::Namespace(_) => "Namespace",
+            Object::ConfigMap(_) => "ConfigMap",
+            Object::Secret(_) => "Secret",
         }
     }
 
@@ -70,6 +75,8 @@ impl Object {
             Object::Job(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
             Object::Namespace(o) => &o.metadata,
+            Object::ConfigMap(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
         }
     }
 
@@ -108,6 +115,8 @@ pub const SUPPORTED_KINDS: &[(&str, &str)] = &[
     ("Job", "batch/v1"),
     ("Service", "v1"),
     ("Namespace", "v1"),
+    ("ConfigMap", "v1"),
+    ("Secret", "v1"),
 ];
 
 fn api_version_of(kind: &str) -> Option<&'static str> {
@@ -165,6 +174,10 @@ impl Default for Options {
 struct Claims {
     node_ports: std::collections::BTreeSet<i32>,
     cluster_ips: std::collections::BTreeSet<String>,
+    /// ConfigMap/Secret references of pod specs, with where they are written (checked after all files).
+    config_refs: Vec<(SourceRef, config::Ref)>,
+    /// The ConfigMaps and Secrets defined, with their keys.
+    config_defined: config::Defined,
 }
 
 /// Parse, default and validate every document of every file, with the default cluster settings.
@@ -247,8 +260,36 @@ pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
                 .push(diag(&file.path, e.pos, &e.path, Severity::Error, e.message));
         }
     }
+    // A required reference to a ConfigMap/Secret (or key) that Git does not hold: the kubelet would fail
+    // the container (CreateContainerConfigError) or its mount; here it fails before any host is touched.
+    for (source, r) in &claims.config_refs {
+        if let Some(message) = config::unresolved(r, &claims.config_defined) {
+            out.diagnostics.push(Diagnostic {
+                source: source.clone(),
+                severity: Severity::Error,
+                field: r.path.to_string(),
+                message,
+            });
+        }
+    }
     out.diagnostics.sort_by(|a, b| a.source.cmp(&b.source));
     out
+}
+
+/// The pod spec of an object and its path, if it has one.
+fn pod_spec_of(object: &Object) -> Option<(&k8s_openapi::api::core::v1::PodSpec, FieldPath)> {
+    let t = FieldPath::root()
+        .child("spec")
+        .child("template")
+        .child("spec");
+    match object {
+        Object::Pod(p) => Some((p.spec.as_ref()?, FieldPath::root().child("spec"))),
+        Object::Deployment(d) => Some((d.spec.as_ref()?.template.spec.as_ref()?, t)),
+        Object::ReplicaSet(r) => Some((r.spec.as_ref()?.template.as_ref()?.spec.as_ref()?, t)),
+        Object::DaemonSet(d) => Some((d.spec.as_ref()?.template.spec.as_ref()?, t)),
+        Object::Job(j) => Some((j.spec.as_ref()?.template.spec.as_ref()?, t)),
+        _ => None,
+    }
 }
 
 fn diag(
@@ -466,6 +507,38 @@ fn read_document<'n>(
             }
         }
     }
+    // Collected also from objects with other errors, so every problem is reported in one run.
+    {
+        let ns = object.namespace().unwrap_or_default().to_string();
+        match &object {
+            Object::ConfigMap(c) => {
+                let mut keys: std::collections::BTreeSet<String> =
+                    c.data.iter().flatten().map(|(k, _)| k.clone()).collect();
+                keys.extend(c.binary_data.iter().flatten().map(|(k, _)| k.clone()));
+                claims
+                    .config_defined
+                    .insert(("ConfigMap", ns.clone(), object.name().to_string()), keys);
+            }
+            Object::Secret(sec) => {
+                let keys = sec.data.iter().flatten().map(|(k, _)| k.clone()).collect();
+                claims
+                    .config_defined
+                    .insert(("Secret", ns.clone(), object.name().to_string()), keys);
+            }
+            _ => {}
+        }
+        if let Some((spec, sp)) = pod_spec_of(&object) {
+            for r in config::refs(spec, &sp, &ns) {
+                let pos = node.locate(&r.path);
+                let source = SourceRef {
+                    file: file.to_string(),
+                    line: pos.line,
+                    column: pos.col,
+                };
+                claims.config_refs.push((source, r));
+            }
+        }
+    }
     objects.push((object, node, ok));
 }
 
@@ -479,6 +552,8 @@ fn decode(kind: &str, node: &Node, ctx: &de::Ctx) -> Result<Object, de::DeError>
         "Job" => Object::Job(Box::new(de::from_node(node, &root, ctx)?)),
         "Service" => Object::Service(Box::new(de::from_node(node, &root, ctx)?)),
         "Namespace" => Object::Namespace(Box::new(de::from_node(node, &root, ctx)?)),
+        "ConfigMap" => Object::ConfigMap(Box::new(de::from_node(node, &root, ctx)?)),
+        "Secret" => Object::Secret(Box::new(de::from_node(node, &root, ctx)?)),
         other => unreachable!("kind {other} was checked"),
     })
 }

@@ -206,8 +206,8 @@ fn error_classes() {
         ),
         (
             "unknown kind",
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n".to_string(),
-            vec!["a.yaml:2:7: kind: unsupported kind \"ConfigMap\" (apiVersion \"v1\"): clusterctl supports Pod, Deployment, ReplicaSet, DaemonSet, Job, Service, Namespace"],
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\n".to_string(),
+            vec!["a.yaml:2:7: kind: unsupported kind \"ServiceAccount\" (apiVersion \"v1\"): clusterctl supports Pod, Deployment, ReplicaSet, DaemonSet, Job, Service, Namespace, ConfigMap, Secret"],
         ),
         (
             "wrong apiVersion",
@@ -553,8 +553,7 @@ fn runtime_strings_hostname_and_value_from() {
             "apps/p.yaml:10:12: spec.containers[0].image: Invalid value: \"nginx\\tx\": must not contain whitespace or control characters (not a valid image reference)",
             "apps/p.yaml:11:17: spec.containers[0].workingDir: Invalid value: \"/a\\x00b\": must not contain a NUL character (the container runtime cannot carry it)",
             "apps/p.yaml:12:16: spec.containers[0].args[1]: Invalid value: \"x\\x00\": must not contain a NUL character (the container runtime cannot carry it)",
-            "apps/p.yaml:15:14: spec.containers[0].env[0].value: Invalid value: \"1\\x00\": must not contain a NUL character (the container runtime cannot carry it)",
-            "warning: apps/p.yaml:17:7: spec.containers[0].env[1].valueFrom: clusterctl does not support this field yet; the variable \"B\" is not set in the container",
+            "apps/p.yaml:15:14: spec.containers[0].env[0].value: Invalid value: \"1\\x00\": must not contain a NUL character (the container runtime cannot carry it)"
         ]
     );
 }

@@ -44,7 +44,7 @@ enum NameRule {
 }
 
 impl Issues {
-    fn push(&mut self, path: &FieldPath, message: String) {
+    pub(super) fn push(&mut self, path: &FieldPath, message: String) {
         self.list.push(Issue {
             severity: Severity::Error,
             path: path.clone(),
@@ -54,7 +54,13 @@ impl Issues {
         });
     }
 
-    fn push_at(&mut self, path: &FieldPath, at: FieldPath, at_key: bool, message: String) {
+    pub(super) fn push_at(
+        &mut self,
+        path: &FieldPath,
+        at: FieldPath,
+        at_key: bool,
+        message: String,
+    ) {
         self.list.push(Issue {
             severity: Severity::Error,
             path: path.clone(),
@@ -64,7 +70,7 @@ impl Issues {
         });
     }
 
-    fn required(&mut self, path: &FieldPath, detail: &str) {
+    pub(super) fn required(&mut self, path: &FieldPath, detail: &str) {
         if detail.is_empty() {
             self.push(path, "Required value".to_string());
         } else {
@@ -72,18 +78,18 @@ impl Issues {
         }
     }
 
-    fn invalid_str(&mut self, path: &FieldPath, value: &str, detail: &str) {
+    pub(super) fn invalid_str(&mut self, path: &FieldPath, value: &str, detail: &str) {
         self.push(
             path,
             format!("Invalid value: {}: {detail}", go_quote(value)),
         );
     }
 
-    fn invalid_num(&mut self, path: &FieldPath, value: i64, detail: &str) {
+    pub(super) fn invalid_num(&mut self, path: &FieldPath, value: i64, detail: &str) {
         self.push(path, format!("Invalid value: {value}: {detail}"));
     }
 
-    fn unsupported(&mut self, path: &FieldPath, value: &str, supported: &[&str]) {
+    pub(super) fn unsupported(&mut self, path: &FieldPath, value: &str, supported: &[&str]) {
         let list: Vec<String> = supported.iter().map(|s| go_quote(s)).collect();
         self.push(
             path,
@@ -95,11 +101,11 @@ impl Issues {
         );
     }
 
-    fn duplicate(&mut self, path: &FieldPath, value: &str) {
+    pub(super) fn duplicate(&mut self, path: &FieldPath, value: &str) {
         self.push(path, format!("Duplicate value: {}", go_quote(value)));
     }
 
-    fn forbidden(&mut self, path: &FieldPath, detail: &str) {
+    pub(super) fn forbidden(&mut self, path: &FieldPath, detail: &str) {
         self.push(path, format!("Forbidden: {detail}"));
     }
 
@@ -111,7 +117,7 @@ impl Issues {
         }
     }
 
-    fn warn(&mut self, path: &FieldPath, message: String) {
+    pub(super) fn warn(&mut self, path: &FieldPath, message: String) {
         self.list.push(Issue {
             severity: Severity::Warning,
             path: path.clone(),
@@ -347,6 +353,14 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
         }
         Object::Namespace(n) => {
             meta(&mut v, &n.metadata, NameRule::Label, false);
+        }
+        Object::ConfigMap(c) => {
+            meta(&mut v, &c.metadata, NameRule::Subdomain, true);
+            super::config::validate_config_map(&mut v, c);
+        }
+        Object::Secret(s) => {
+            meta(&mut v, &s.metadata, NameRule::Subdomain, true);
+            super::config::validate_secret(&mut v, s);
         }
     }
     v.list
@@ -705,7 +719,11 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
         }
     }
     // Known fields clusterctl ignores.
-    if spec.volumes.is_some() {
+    // configMap / secret / projected / downwardAPI volumes and their mounts (manifest::config); any
+    // other volume source is not supported yet.
+    let mut other_volumes = false;
+    super::config::pod_volumes(v, spec, sp, &mut |_, _, _| other_volumes = true);
+    if other_volumes {
         v.warn(&sp.child("volumes"), UNSUPPORTED_FIELD.to_string());
     }
     if spec.init_containers.is_some() {
@@ -719,12 +737,7 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     }
     for (i, c) in spec.containers.iter().enumerate() {
         let p = cp.index(i);
-        if c.volume_mounts.is_some() {
-            v.warn(&p.child("volumeMounts"), UNSUPPORTED_FIELD.to_string());
-        }
-        if c.env_from.is_some() {
-            v.warn(&p.child("envFrom"), UNSUPPORTED_FIELD.to_string());
-        }
+        super::config::env_from(v, c, &p);
     }
 }
 
@@ -832,15 +845,7 @@ fn containers(v: &mut Issues, cs: &[Container], cp: &FieldPath) {
             if let Some(val) = e.value.as_deref() {
                 runtime_string(v, &ep.child("value"), val);
             }
-            if e.value_from.is_some() {
-                v.warn(
-                    &ep.child("valueFrom"),
-                    format!(
-                        "clusterctl does not support this field yet; the variable {} is not set in the container",
-                        go_quote(&e.name)
-                    ),
-                );
-            }
+            super::config::value_from(v, e, &ep);
         }
         if let Some(r) = &c.resources {
             resources(v, r, &p.child("resources"));

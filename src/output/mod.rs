@@ -3,6 +3,7 @@
 //! the CLI is the one place that prints them (tables to stdout, [`Rendered::Empty`] messages to stderr).
 //! Pure: no IO, no clock — `now` is always a parameter so output is reproducible.
 
+pub mod config;
 pub mod describe;
 pub mod events;
 pub mod objects;

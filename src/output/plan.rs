@@ -141,6 +141,13 @@ fn render_pending(out: &mut String, plan: &Plan) {
 /// A change's reason in words.
 pub fn reason(r: &Reason) -> String {
     match r {
+        Reason::ConfigVolumesChanged(vols) => format!(
+            "ConfigMap/Secret data of volume(s) {} changed: files updated in place, the pod is not replaced",
+            vols.iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Reason::DeploymentWants {
             deployment,
             replica_set,
@@ -230,6 +237,10 @@ fn drift(d: &Drift) -> String {
         }
         Drift::SandboxMissing => "pod sandbox container is missing (removed by hand)".into(),
         Drift::ContainerMissing(c) => format!("container {c:?} is missing (removed by hand)"),
+        Drift::EnvSourceChanged { container, sources } => format!(
+            "the data of {} changed and container {container:?} reads it as env (env is set only when a container starts)",
+            sources.join(", ")
+        ),
         Drift::ContainerChanged(c) => {
             format!("container {c:?} differs from its spec (changed by hand)")
         }
@@ -345,7 +356,40 @@ struct ChangeDoc<'a> {
     reason: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     details: Vec<String>,
-    steps: &'a [Cmd],
+    steps: Vec<StepDoc<'a>>,
+}
+
+/// A step as the plan JSON shows it: a sensitive stdin (Secret data) becomes its SHA-256, marked
+/// `"sensitive": true`, as Terraform shows sensitive values (docs/secrets.md).
+#[derive(Serialize)]
+struct StepDoc<'a> {
+    program: &'a str,
+    args: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdin: Option<serde_json::Value>,
+    mutating: bool,
+}
+
+impl<'a> From<&'a Cmd> for StepDoc<'a> {
+    fn from(c: &'a Cmd) -> Self {
+        use sha2::Digest;
+        let stdin = c.stdin.as_ref().map(|s| {
+            if c.sensitive {
+                serde_json::json!({
+                    "sensitive": true,
+                    "sha256": hex::encode(sha2::Sha256::digest(s.as_bytes())),
+                })
+            } else {
+                serde_json::Value::String(s.clone())
+            }
+        });
+        StepDoc {
+            program: &c.program,
+            args: &c.args,
+            stdin,
+            mutating: c.mutating,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -366,7 +410,7 @@ impl<'a> From<&'a Change> for ChangeDoc<'a> {
             node: &c.node,
             reason: reason(&c.reason),
             details: c.details.iter().flat_map(detail_lines).collect(),
-            steps: &c.steps,
+            steps: c.steps.iter().map(StepDoc::from).collect(),
         }
     }
 }

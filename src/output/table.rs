@@ -18,7 +18,7 @@ use crate::view::{node_roles, pod_cells};
 const NONE: &str = "<none>";
 
 /// Builds the tab-separated text for kubectl's layout: header upper-cased by the caller.
-fn render(
+pub(super) fn render(
     headers: &[&str],
     mut rows: Vec<(String, String, Vec<String>)>,
     scope: Option<&Scope>,
@@ -42,7 +42,7 @@ fn render(
     TABLE.format(&text)
 }
 
-fn ns_name(meta: &ObjectMeta) -> (String, String) {
+pub(super) fn ns_name(meta: &ObjectMeta) -> (String, String) {
     (
         meta.namespace
             .clone()

@@ -131,9 +131,12 @@ fn place(
 ) -> BoundPod {
     let set = new.set;
     spec_mut(&mut pod).node_name = Some(placed.node.clone());
-    let steps = create_steps(&pod, set, input, ip.as_deref());
+    let mut notes = Vec::new();
+    let steps = create_steps(&pod, set, input, ip.as_deref(), &mut notes);
+    let notes = notes.into_iter().map(Detail::Line);
     match new.replaces {
         Some(r) if changes[r.change].node == placed.node => {
+            changes[r.change].details.extend(notes);
             changes[r.change].steps.extend(steps);
         }
         // The replacement goes elsewhere: each host runs its own commands, so the old node's change only
@@ -143,14 +146,17 @@ fn place(
             change.action = Action::Delete;
             change.details.push(Detail::MovesTo(placed.node.clone()));
             let reason = change.reason.clone();
+            let node = placed.node.clone();
+            let mut details = vec![Detail::Placement(placed)];
+            details.extend(notes);
             changes.push(Change {
                 action: Action::Create,
                 kind: ChangeKind::Pod,
                 namespace: set.namespace.clone(),
                 name: new.name,
-                node: placed.node.clone(),
+                node,
                 reason,
-                details: vec![Detail::Placement(placed)],
+                details,
                 steps,
             });
         }
@@ -161,7 +167,9 @@ fn place(
             name: new.name,
             node: placed.node.clone(),
             reason: create_reason(set),
-            details: vec![Detail::Placement(placed)],
+            details: std::iter::once(Detail::Placement(placed))
+                .chain(notes)
+                .collect(),
             steps,
         }),
     }
@@ -195,7 +203,14 @@ fn stay_pending(
 }
 
 /// The runtime's commands that create `pod` (bound to its node) with its identity labels.
-fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>) -> Vec<Cmd> {
+/// `notes` gets the kubelet's events of resolving the pod's env (skipped envFrom keys).
+fn create_steps(
+    pod: &Pod,
+    set: &PodSet,
+    input: &PlanInput<'_>,
+    ip: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Vec<Cmd> {
     let node = pod
         .spec
         .as_ref()
@@ -204,15 +219,25 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>
     let Some(runtime) = input.runtimes.get(&node) else {
         return Vec::new();
     };
+    let ns = controllers::namespace_of(&pod.metadata);
     let spec_hashes: BTreeMap<String, String> = pod
         .spec
         .iter()
         .flat_map(|s| {
-            s.containers
-                .iter()
-                .map(move |c| (c.name.clone(), controllers::container_spec_hash(s, c)))
+            let ns = ns.clone();
+            s.containers.iter().map(move |c| {
+                (
+                    c.name.clone(),
+                    super::config::container_hash(s, c, &ns, input.config),
+                )
+            })
         })
         .collect();
+    // Env and volume files from ConfigMaps, Secrets and the downward API, for this node and address.
+    let facts = super::config::Facts::of(&node, input.nodes, ip);
+    let config = input
+        .config
+        .and_then(|store| super::config::resolve(pod, store, &facts, notes));
     let mut steps = runtime.pull_images(pod);
     steps.extend(runtime.create_pod(&PodRun {
         pod,
@@ -221,6 +246,7 @@ fn create_steps(pod: &Pod, set: &PodSet, input: &PlanInput<'_>, ip: Option<&str>
         commit: input.commit,
         spec_hashes: &spec_hashes,
         ip,
+        config: config.as_ref(),
     }));
     steps
 }

@@ -245,7 +245,7 @@ fn replace_drifted<'s>(
         .flat_map(|s| {
             s.containers
                 .iter()
-                .map(move |c| controllers::container_spec_hash(s, c))
+                .map(move |c| super::config::container_hash(s, c, &set.namespace, input.config))
         })
         .collect();
     let mut current = Vec::new();
@@ -256,7 +256,8 @@ fn replace_drifted<'s>(
             current.push(i);
             continue;
         }
-        let why = drift(pod, set, &spec_hashes).or_else(|| {
+        let why = drift(pod, set, &spec_hashes).map(|d| env_source_drift(pod, set, d));
+        let why = why.or_else(|| {
             input
                 .network
                 .and_then(|_| network_drift(pod, pod_cidrs.get(&pod.node)))
@@ -296,10 +297,43 @@ fn replace_drifted<'s>(
                     Action::Replace,
                 ));
             }
-            None => current.push(i),
+            None => {
+                // Same pod; its configMap/secret volume files may still need rewriting in place.
+                d.changes
+                    .extend(super::config::volume_update(input, pod, set));
+                current.push(i);
+            }
         }
     }
     current
+}
+
+/// A changed container whose spec (without the data its env reads) is unchanged: the ConfigMap/Secret
+/// data changed, which says more than "container changed".
+fn env_source_drift(pod: &ObservedPod, set: &PodSet, d: Drift) -> Drift {
+    let Drift::ContainerChanged(name) = &d else {
+        return d;
+    };
+    let Some(spec) = set.template.spec.as_ref() else {
+        return d;
+    };
+    let Some(c) = spec.containers.iter().find(|c| &c.name == name) else {
+        return d;
+    };
+    let plain = controllers::container_spec_hash(spec, c);
+    let observed = pod
+        .containers
+        .get(name)
+        .and_then(|o| o.label(model::labels::SPEC_HASH));
+    let sources = super::config::env_sources(c);
+    if sources.is_empty() || observed == Some(plain.as_str()) {
+        // The label is the plain hash: this pod predates the data hash; or nothing is referenced.
+        return d;
+    }
+    Drift::EnvSourceChanged {
+        container: name.clone(),
+        sources,
+    }
 }
 
 /// Names for `missing` new pods of `set`: its fixed name, or the lowest free generated names.

@@ -10,6 +10,7 @@
 //! docs/plan-format.md, are `output::plan`'s.
 
 mod binding;
+pub mod config;
 mod diff;
 mod job;
 mod network;
@@ -29,6 +30,7 @@ use crate::model::{self, ObservedPod, ObservedState, OwnerRef};
 use crate::runtime::Runtime;
 use crate::scheduler::FitError;
 
+pub use config::ConfigStore;
 pub use reason::{Detail, Drift, Reason, TemplateChange};
 pub use roster::roster_after;
 pub use services::{NetworkInput, ServicesAfter};
@@ -132,6 +134,8 @@ pub struct PlanInput<'a> {
     pub runtimes: &'a BTreeMap<String, Arc<dyn Runtime>>,
     /// The pod network and services; `None` plans pods on the runtime's default network only.
     pub network: Option<&'a NetworkInput<'a>>,
+    /// The repository's ConfigMaps and Secrets (env and volumes of the pods); `None`: there are none.
+    pub config: Option<&'a ConfigStore>,
 }
 
 /// The pods the plan creates, bound to their nodes.
@@ -255,7 +259,7 @@ fn leaving(changes: &[Change]) -> BTreeSet<PodKey<'_>> {
 }
 
 /// The pod's planned/recorded address in the pod network.
-fn pod_ip(p: &ObservedPod) -> Option<&str> {
+pub(crate) fn pod_ip(p: &ObservedPod) -> Option<&str> {
     p.sandbox.as_ref()?.label(model::labels::POD_IP)
 }
 

@@ -46,6 +46,9 @@ pub enum Reason {
     Superseded { old: String, new: Option<String> },
     /// Replace: the running pod is not what the repository wants.
     Drift(Drift),
+    /// Update: only the content of the pod's configMap/secret/projected/downwardAPI volumes (these
+    /// names) changed; the files are rewritten in place, the containers keep running.
+    ConfigVolumesChanged(Vec<String>),
     /// Network create: the host has no pod network yet.
     PodNetworkMissing,
     /// Network update: the host's pod network differs from the inventory.
@@ -74,6 +77,12 @@ pub enum Drift {
         container: String,
         running: String,
         wanted: String,
+    },
+    /// Container `container`'s spec is the same but the ConfigMap/Secret data its env reads changed
+    /// (`sources`: `ConfigMap name`, `Secret name`); env is fixed at container start, so it is replaced.
+    EnvSourceChanged {
+        container: String,
+        sources: Vec<String>,
     },
     /// Container `0` exists but is not in the spec.
     ExtraContainer(String),

@@ -74,6 +74,7 @@ impl Sim {
             .hosts
             .iter()
             .map(|h| ObservedNode {
+                config_volumes: Default::default(),
                 network: None,
                 name: h.name.clone(),
                 reachable: true,
@@ -118,6 +119,7 @@ impl Sim {
             .iter()
             .map(|h| (h.name.clone(), rt.clone()))
             .collect();
+        let config = super::ConfigStore::new(&expanded.config_maps, &expanded.secrets);
         compute_with_binding(&PlanInput {
             commit: "0123456789abcdef0123456789abcdef01234567",
             pod_sets: &expanded.pod_sets,
@@ -125,6 +127,7 @@ impl Sim {
             nodes: &nodes,
             runtimes: &runtimes,
             network: None,
+            config: Some(&config),
         })
     }
 
@@ -164,6 +167,7 @@ impl Sim {
             nodes: &nodes,
             runtimes: &runtimes,
             network: Some(&network),
+            config: None,
         })
     }
 
@@ -1226,5 +1230,145 @@ fn a_replaced_pod_pulls_its_new_image_and_deletes_pull_nothing() {
             .all(|c| pulls(c)
                 .0
                 .contains(&("IfNotPresent".into(), "nginx:1.14.2".into())))
+    );
+}
+
+/// The web app of the config testbed test, pure: a ConfigMap read as env and as a file, a Secret as env.
+fn config_app(greeting: &str, password: &str) -> Vec<Manifest> {
+    parse(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  greeting: {greeting}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {password}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: env-reader\nspec:\n  containers:\n  - name: c\n    image: busybox\n    env:\n    - name: GREETING\n      valueFrom: {{configMapKeyRef: {{name: app, key: greeting}}}}\n    - name: PASSWORD\n      valueFrom: {{secretKeyRef: {{name: db, key: password}}}}\n    - name: POD\n      valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: file-reader\nspec:\n  volumes:\n  - name: cfg\n    configMap: {{name: app}}\n  - name: creds\n    secret: {{secretName: db, defaultMode: 0400}}\n  containers:\n  - name: c\n    image: busybox\n    volumeMounts:\n    - {{name: cfg, mountPath: /etc/app}}\n    - {{name: creds, mountPath: /etc/creds}}\n"
+    ))
+}
+
+#[test]
+fn config_env_consumers_are_replaced_and_volume_consumers_updated_in_place() {
+    let mut sim = Sim::new();
+    let plan = sim.plan(&config_app("hello", "sentinel-pw-1"));
+    assert_eq!(plan.summary.add, 2);
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(!json.contains("sentinel-pw-1"), "secret in the plan JSON");
+    assert!(json.contains("\"sensitive\":true"));
+    let text = crate::output::plan::render(
+        &plan,
+        "0123456",
+        &crate::output::plan::Options {
+            color: false,
+            explain: true,
+        },
+    );
+    assert!(!text.contains("sentinel-pw-1"));
+    // The env consumer's create goes through stdin and carries the resolved values there only.
+    let env = plan
+        .changes
+        .iter()
+        .find(|c| c.name == "env-reader")
+        .unwrap();
+    let create = env
+        .steps
+        .iter()
+        .find(|s| s.sensitive)
+        .expect("sensitive create");
+    assert!(create.args.iter().all(|a| !a.contains("sentinel")));
+    let stdin = create.stdin.as_deref().unwrap();
+    assert!(
+        stdin.contains("PASSWORD=sentinel-pw-1")
+            && stdin.contains("GREETING=hello")
+            && stdin.contains("POD=env-reader")
+    );
+    // Volumes are written before the containers are created; the secret one on a tmpfs, sensitive.
+    let files = plan
+        .changes
+        .iter()
+        .find(|c| c.name == "file-reader")
+        .unwrap();
+    let writes: Vec<&crate::cmd::Cmd> = files
+        .steps
+        .iter()
+        .filter(|s| s.args.get(2).map(String::as_str) == Some(crate::runtime::config::WRITE_ARG0))
+        .collect();
+    assert_eq!(writes.len(), 2);
+    assert_eq!(
+        (writes[0].args[4].as_str(), writes[0].sensitive),
+        ("cfg", false)
+    );
+    assert_eq!(
+        (
+            writes[1].args[4].as_str(),
+            writes[1].args[5].as_str(),
+            writes[1].sensitive
+        ),
+        ("creds", "tmpfs", true)
+    );
+    sim.apply(&plan);
+    assert!(
+        sim.plan(&config_app("hello", "sentinel-pw-1"))
+            .changes
+            .is_empty(),
+        "converged"
+    );
+
+    // The ConfigMap changes: the env reader is replaced (reason says why), the file reader updated in place.
+    let plan = sim.plan(&config_app("bonjour", "sentinel-pw-1"));
+    let by_name = |n: &str| plan.changes.iter().find(|c| c.name == n).unwrap();
+    assert_eq!(by_name("env-reader").action, Action::Replace);
+    assert_eq!(
+        crate::output::plan::reason(&by_name("env-reader").reason),
+        "the data of ConfigMap app, Secret db changed and container \"c\" reads it as env (env is set only when a container starts)"
+    );
+    let upd = by_name("file-reader");
+    assert_eq!(upd.action, Action::Update);
+    assert_eq!(upd.reason, Reason::ConfigVolumesChanged(vec!["cfg".into()]));
+    assert!(
+        upd.steps.iter().all(|s| s.program == "sh"),
+        "no container is touched"
+    );
+    sim.apply(&plan);
+    assert!(
+        sim.plan(&config_app("bonjour", "sentinel-pw-1"))
+            .changes
+            .is_empty()
+    );
+
+    // The Secret changes: both consumers follow, the password never shows.
+    let plan = sim.plan(&config_app("bonjour", "sentinel-pw-2"));
+    assert_eq!(plan.changes.len(), 2);
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(!json.contains("sentinel-pw-2") && !json.contains("sentinel-pw-1"));
+}
+
+#[test]
+fn env_from_skips_invalid_keys_with_the_kubelets_note() {
+    let sim = Sim::new();
+    let plan = sim.plan(&parse(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  ok: \"1\"\n  1bad: \"2\"\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox\n    envFrom:\n    - configMapRef: {name: app}\n      prefix: P_\n    - configMapRef: {name: app}\n",
+    ));
+    let c = &plan.changes[0];
+    let lines: Vec<String> = c
+        .details
+        .iter()
+        .flat_map(crate::output::plan::detail_lines)
+        .collect();
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(
+            "InvalidEnvironmentVariableNames: container \"c\": Keys [1bad] from the EnvFrom configMap default/app were skipped since they are considered invalid environment variable names."
+        )
+    );
+    let create = c
+        .steps
+        .iter()
+        .find(|s| {
+            s.args.get(2).map(String::as_str) == Some("clusterctl-create")
+                || s.args.iter().any(|a| a.starts_with("--env="))
+                    && s.args.iter().any(|a| a.contains("k8s_c_p_default"))
+        })
+        .unwrap();
+    let text = format!("{:?}{:?}", create.args, create.stdin);
+    assert!(
+        text.contains("P_ok=1")
+            && text.contains("P_1bad=2")
+            && text.contains("ok=1")
+            && !text.contains("=1bad"),
+        "{text}"
     );
 }

@@ -147,6 +147,7 @@ m vxneigh; ip -4 -j neigh show dev clusterctl.1 2>/dev/null
 m vxfdb; bridge -j fdb show dev clusterctl.1 2>/dev/null
 m iptnat; iptables-save -t nat 2>/dev/null
 m iptfilter; iptables-save -t filter 2>/dev/null
+m cfgvols; for f in /run/clusterctl/pods/*/sums/*; do [ -f "$f" ] && printf '%s %s\n' "${f#/run/clusterctl/pods/}" "$(cat "$f")"; done; true
 m containers; ids=$(docker ps -aq --no-trunc --filter label=clusterctl.io/managed=true) || exit 1
 if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi
 m end
@@ -490,16 +491,33 @@ impl DockerRuntime {
         if let Some(wd) = c.working_dir.as_deref().filter(|w| !w.is_empty()) {
             a.push(format!("--workdir={wd}"));
         }
-        // valueFrom is not supported here (validation warns); plain values only, in manifest order.
-        for e in c.env.iter().flatten() {
-            if e.value_from.is_none() {
-                a.push(format!(
-                    "--env={}={}",
-                    e.name,
-                    e.value.as_deref().unwrap_or("")
-                ));
+        // The environment resolved by the planner (ConfigMaps, Secrets, downward API) when there is one;
+        // otherwise the plain values, in manifest order.
+        let resolved = run.config.and_then(|cfg| cfg.env.get(&c.name));
+        if let Some(env) = resolved {
+            a.extend(env.iter().map(|e| format!("--env={}={}", e.name, e.value)));
+        } else {
+            for e in c.env.iter().flatten() {
+                if e.value_from.is_none() {
+                    a.push(format!(
+                        "--env={}={}",
+                        e.name,
+                        e.value.as_deref().unwrap_or("")
+                    ));
+                }
             }
         }
+        let mounts = run.config.and_then(|cfg| cfg.mounts.get(&c.name));
+        for m in mounts.into_iter().flatten() {
+            a.push(format!(
+                "--mount=type=bind,source={},target={},readonly",
+                super::config::volume_dir(ns, pod, &m.volume),
+                m.target
+            ));
+        }
+        // Secret values and mount targets never go through argv: the Engine API request on stdin.
+        let secret = run.config.is_some_and(|cfg| cfg.has_secret_env(&c.name));
+        let force_api = secret || mounts.is_some_and(|m| !m.is_empty());
         resource_flags(c, &mut a);
         self.common_labels(run, &c.name, &mut a);
         // Kubernetes `command` replaces ENTRYPOINT (its first element is the executable, the rest are
@@ -516,6 +534,10 @@ impl DockerRuntime {
             a.push(c.image.clone().unwrap_or_default());
         }
         a.extend(c.args.iter().flatten().cloned());
+        if force_api {
+            let cmd = api_cmd(a);
+            return if secret { cmd.sensitive() } else { cmd };
+        }
         create_cmd(a)
     }
 }
@@ -547,6 +569,12 @@ fn create_cmd(args: Vec<String>) -> Cmd {
         // Only flags this module writes are translated; anything else keeps the argv form.
         None => cmd,
     }
+}
+
+/// `docker create ARGS` always in its API form (for Secret-derived env and bind mounts).
+fn api_cmd(args: Vec<String>) -> Cmd {
+    let request = api_create(&args).expect("every flag app_create writes is translated");
+    Cmd::write("sh", ["-c", API_CREATE_SCRIPT, "clusterctl-create"]).with_stdin(request)
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass).
@@ -638,6 +666,16 @@ pub fn api_create(args: &[String]) -> Option<String> {
             }
             "--cpu-shares" => {
                 host.insert("CpuShares".into(), json!(v.parse::<i64>().ok()?));
+            }
+            "--mount" => {
+                // `type=bind,source=S,target=T,readonly` as app_create writes it (S has no comma).
+                let rest = v.strip_prefix("type=bind,source=")?;
+                let (src, rest) = rest.split_once(",target=")?;
+                let target = rest.strip_suffix(",readonly")?;
+                let list = host.entry("Mounts").or_insert_with(|| json!([]));
+                list.as_array_mut()?.push(
+                    json!({ "Type": "bind", "Source": src, "Target": target, "ReadOnly": true }),
+                );
             }
             "--publish" => {
                 // `[ip:]hostPort:containerPort/proto`
@@ -769,7 +807,14 @@ impl Runtime for DockerRuntime {
         let name = run.pod.metadata.name.as_deref().unwrap_or_default();
         let empty = PodSpec::default();
         let spec = run.pod.spec.as_ref().unwrap_or(&empty);
-        let mut cmds = vec![self.sandbox_create(run, spec, ns, name)];
+        // Volume files first: a bind mount's source must exist when the container is created.
+        let mut cmds: Vec<Cmd> = run
+            .config
+            .iter()
+            .flat_map(|cfg| &cfg.volumes)
+            .map(|v| super::config::write_volume_cmd(ns, name, v))
+            .collect();
+        cmds.push(self.sandbox_create(run, spec, ns, name));
         cmds.extend(
             spec.containers
                 .iter()
@@ -804,7 +849,8 @@ impl Runtime for DockerRuntime {
     }
 
     fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
-        pod.containers
+        let mut cmds: Vec<Cmd> = pod
+            .containers
             .values()
             .chain(pod.sandbox.iter())
             .map(|c| {
@@ -813,7 +859,29 @@ impl Runtime for DockerRuntime {
                     ["rm".to_string(), "-f".to_string(), c.name.clone()],
                 )
             })
-            .collect()
+            .collect();
+        // The pod's configMap/secret volumes leave the host with it.
+        let has_config_volumes = pod
+            .manifest
+            .as_ref()
+            .and_then(|p| p.spec.as_ref())
+            .is_some_and(|s| {
+                s.volumes
+                    .iter()
+                    .flatten()
+                    .any(crate::manifest::config::is_config_volume)
+            });
+        if has_config_volumes {
+            cmds.push(super::config::cleanup_cmd(&pod.namespace, &pod.name));
+        }
+        cmds
+    }
+
+    fn parse_config_volumes(&self, stdout: &str) -> BTreeMap<String, String> {
+        split_sections(stdout)
+            .get("cfgvols")
+            .map(|s| super::config::parse_sums(s))
+            .unwrap_or_default()
     }
 
     fn start_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
@@ -906,6 +974,7 @@ mod tests {
             commit: "c",
             spec_hashes: &h,
             ip: Some("10.244.1.7"),
+            config: None,
         };
         let cmds = DockerRuntime::default().create_pod(&run);
         let (sname, sandbox) = decode_api_create(&cmds[0]).expect("sandbox via the API");
@@ -1037,6 +1106,7 @@ mod tests {
             commit: "abc123",
             spec_hashes: &h,
             ip: None,
+            config: None,
         };
         let cmds = DockerRuntime::default().create_pod(&run);
         assert_eq!(cmds.len(), 4);
@@ -1139,6 +1209,7 @@ mod tests {
                 commit: "c",
                 spec_hashes: &h,
                 ip: None,
+                config: None,
             };
             let cmds = DockerRuntime::default().create_pod(&run);
             let a = args(&cmds[1]);
@@ -1171,6 +1242,7 @@ mod tests {
             commit: "c",
             spec_hashes: &h,
             ip: None,
+            config: None,
         };
         let cmds = DockerRuntime::default().create_pod(&run);
         let a = &cmds[1].args;
@@ -1216,6 +1288,7 @@ mod tests {
             format_version: OBSERVED_FORMAT_VERSION,
             observed_at: String::new(),
             nodes: vec![ObservedNode {
+                config_volumes: Default::default(),
                 network: None,
                 roster: None,
                 name: "n1".into(),

@@ -4,6 +4,7 @@
 //! commands, `observe`/`apply` drive them.
 
 pub mod day2;
+pub mod config;
 pub mod docker;
 pub mod docker_day2;
 pub mod sim;
@@ -32,6 +33,8 @@ pub struct PodRun<'a> {
     pub spec_hashes: &'a BTreeMap<String, String>,
     /// The pod's address in the pod network (chosen by the planner); `None` = the runtime's default network.
     pub ip: Option<&'a str>,
+    /// Env and volumes resolved from ConfigMaps, Secrets and the downward API (`None`: the pod uses none).
+    pub config: Option<&'a config::PodConfig>,
 }
 
 pub trait Runtime: Send + Sync {
@@ -50,6 +53,11 @@ pub trait Runtime: Send + Sync {
     /// The host's pod network and clusterctl's iptables chains as the observe command printed them.
     fn parse_network(&self, _stdout: &str) -> Option<crate::model::ObservedNetwork> {
         None
+    }
+    /// The content hash of every configMap/secret volume on the host (`<namespace>_<pod>/<volume>` →
+    /// hash, see [`config::parse_sums`]).
+    fn parse_config_volumes(&self, _stdout: &str) -> BTreeMap<String, String> {
+        BTreeMap::new()
     }
     /// Creates and starts a pod: sandbox first (it owns the network namespace), then each app container
     /// joining it. Every container is created fully labelled before it is started, so an interrupted

@@ -16,6 +16,27 @@ pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
             continue;
         }
         *clock += 1;
+        // configMap/secret volume writes and removals: the content hash the observe script reads back.
+        if cmd.program == "sh"
+            && cmd.args.get(2).map(String::as_str) == Some(super::config::WRITE_ARG0)
+        {
+            let dir = cmd.args[3]
+                .trim_start_matches(super::config::PODS_DIR)
+                .trim_start_matches('/');
+            node.config_volumes
+                .insert(format!("{dir}/{}", cmd.args[4]), cmd.args[6].clone());
+            continue;
+        }
+        if cmd.program == "sh"
+            && cmd.args.get(2).map(String::as_str) == Some(super::config::CLEANUP_ARG0)
+        {
+            let dir = cmd.args[3]
+                .trim_start_matches(super::config::PODS_DIR)
+                .trim_start_matches('/');
+            node.config_volumes
+                .retain(|k, _| !k.starts_with(&format!("{dir}/")));
+            continue;
+        }
         if let Some((name, config)) = crate::runtime::docker::decode_api_create(cmd) {
             // The Engine API form of `docker create` (oversized values).
             let labels = config["Labels"]

@@ -132,6 +132,7 @@ fn every_runtime_string_is_refused_or_carried_exactly() {
                 commit: "c",
                 spec_hashes: &hashes,
                 ip: None,
+                config: None,
             };
             let cmds = DockerRuntime::default().create_pod(&run);
             let argv: Vec<&String> = cmds.iter().flat_map(|c| c.args.iter()).collect();

@@ -3,6 +3,7 @@
 
 mod cli_contract;
 mod common;
+mod config;
 mod daemonset;
 mod day2;
 mod images;

@@ -355,6 +355,7 @@ async fn docker_runtime_creates_observes_restarts_and_removes_a_pod_byte_exact()
         commit: "c0ffee",
         spec_hashes: &hashes,
         ip: None,
+        config: None,
     };
     // The pull steps first (busybox comes from the testbed registry, the sandbox image is preloaded).
     for c in rt.pull_images(&pod).into_iter().chain(rt.create_pod(&run)) {
@@ -400,6 +401,7 @@ async fn docker_runtime_creates_observes_restarts_and_removes_a_pod_byte_exact()
             format_version: OBSERVED_FORMAT_VERSION,
             observed_at: String::new(),
             nodes: vec![ObservedNode {
+                config_volumes: Default::default(),
                 network: None,
                 roster: None,
                 name: node.into(),
