@@ -58,6 +58,8 @@ pub struct World {
     pub pending: BTreeMap<(String, String), String>,
     /// Endpoints (`ip:port`) of each service, by (namespace, name).
     pub endpoints: BTreeMap<(String, String), Vec<String>>,
+    /// Events the node supervisors recorded, by pod (namespace, name); docs/node-supervisor.md.
+    pub pod_events: BTreeMap<(String, String), Vec<model::RecordedEvent>>,
 }
 
 pub async fn world(
@@ -76,7 +78,13 @@ pub async fn world(
         .parse::<jiff::Timestamp>()
         .unwrap_or_else(|_| jiff::Timestamp::now());
 
-    let mut pods: Vec<Pod> = model::observed_pods(&observed.state)
+    let observed_pods = model::observed_pods(&observed.state);
+    let pod_events = observed_pods
+        .iter()
+        .map(|p| ((p.namespace.clone(), p.name.clone()), view::pod_events(p)))
+        .filter(|(_, e)| !e.is_empty())
+        .collect();
+    let mut pods: Vec<Pod> = observed_pods
         .iter()
         .map(|p| with_host_ip(view::pod_from_observed(p), &inv))
         .collect();
@@ -125,6 +133,7 @@ pub async fn world(
         services: with_creation_times(binding.services.services, &observed.state),
         pending,
         endpoints: binding.services.endpoints,
+        pod_events,
     })
 }
 

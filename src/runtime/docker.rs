@@ -139,6 +139,7 @@ m cpus; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc
 m memtotal; grep '^MemTotal:' /proc/meminfo
 m btime; grep '^btime ' /proc/stat
 m roster; cat /var/lib/clusterctl/roster.json 2>/dev/null
+m records; cat /var/lib/clusterctl/node/records.json 2>/dev/null
 m podnet; docker network inspect clusterctl-pods --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null
 m vxlan; ip -d -j link show dev clusterctl.1 2>/dev/null
 m vxaddr; ip -4 -j addr show dev clusterctl.1 2>/dev/null
@@ -329,6 +330,7 @@ impl From<Inspect> for ObservedContainer {
             finished_at: time_or_empty(i.state.finished_at),
             ip,
             error: i.state.error,
+            record: None,
         }
     }
 }
@@ -353,11 +355,67 @@ fn pod_manifest_json(pod: &Pod) -> String {
     serde_json::to_string(&p).expect("a Pod always serializes")
 }
 
-fn restart_flag(spec: &PodSpec) -> &'static str {
-    match spec.restart_policy.as_deref() {
-        Some("OnFailure") => "--restart=on-failure",
-        Some("Never") => "--restart=no",
-        _ => "--restart=always",
+/// Pod containers are never restarted by docker: its restart manager backs off 100 ms doubling to 1 min and
+/// forgets after 10 s, not the kubelet's 10 s to 5 min. The node supervisor restarts them by the pod's
+/// restartPolicy (docs/node-supervisor.md). Only the supervisor's own pod is docker's to restart.
+fn restart_flag(pod: &Pod) -> &'static str {
+    let supervisor = pod
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(labels::NODE_SUPERVISOR))
+        .is_some_and(|v| v == "true");
+    if supervisor {
+        "--restart=always"
+    } else {
+        "--restart=no"
+    }
+}
+
+/// Folds the node supervisor's records file into the containers it is about (same name and id): the
+/// record itself, and its restart count as the container's. An unreadable file is a lost memory, not an error.
+pub fn merge_records(containers: &mut [ObservedContainer], text: &str) {
+    let Ok(records) = serde_json::from_str::<crate::model::NodeRecords>(text) else {
+        return;
+    };
+    for c in containers.iter_mut() {
+        if let Some(r) = records.containers.get(&c.name).filter(|r| r.id == c.id) {
+            c.restart_count = r.restart_count;
+            c.record = Some(r.clone());
+        }
+    }
+}
+
+/// `hostPath` volumes mounted into the container as binds (`--mount` with CSV quoting of each field).
+fn host_path_flags(spec: &PodSpec, c: &Container, args: &mut Vec<String>) {
+    for m in c.volume_mounts.iter().flatten() {
+        let Some(path) = spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == m.name)
+            .and_then(|v| v.host_path.as_ref())
+            .map(|h| h.path.clone())
+        else {
+            continue;
+        };
+        let field = |k: &str, v: &str| {
+            let f = format!("{k}={v}");
+            if f.contains([',', '"']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f
+            }
+        };
+        let mut mount = format!(
+            "--mount=type=bind,{},{}",
+            field("source", &path),
+            field("target", &m.mount_path)
+        );
+        if m.read_only == Some(true) {
+            mount.push_str(",readonly");
+        }
+        args.push(mount);
     }
 }
 
@@ -482,8 +540,9 @@ impl DockerRuntime {
             "--pull=never".into(),
             format!("--name={}", container_name(ns, pod, &c.name)),
             format!("--network=container:{}", sandbox_name(ns, pod)),
-            restart_flag(spec).into(),
+            restart_flag(run.pod).into(),
         ];
+        host_path_flags(spec, c, &mut a);
         if let Some(g) = spec.termination_grace_period_seconds {
             a.push(format!("--stop-timeout={g}"));
         }
@@ -735,7 +794,10 @@ impl Runtime for DockerRuntime {
                 "`docker ps` failed while listing managed containers".to_string(),
             ));
         }
-        let containers = parse_inspect(containers)?;
+        let mut containers = parse_inspect(containers)?;
+        if let Some(text) = sections.get("records") {
+            merge_records(&mut containers, text);
+        }
         Ok((facts, containers))
     }
 
