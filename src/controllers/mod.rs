@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod gohash;
+pub mod node_supervisor;
 
 use std::collections::BTreeMap;
 

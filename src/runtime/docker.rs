@@ -1004,7 +1004,7 @@ mod tests {
         assert_eq!(app["Image"], "busybox");
         let hc = &app["HostConfig"];
         assert_eq!(hc["NetworkMode"], "container:k8s_POD_big_default");
-        assert_eq!(hc["RestartPolicy"]["Name"], "on-failure");
+        assert_eq!(hc["RestartPolicy"]["Name"], "no");
         assert_eq!(
             (
                 &hc["NanoCpus"],
@@ -1149,7 +1149,7 @@ mod tests {
                 "--pull=never",
                 "--name=k8s_my-nginx_my-nginx-7c5ddbdf54-abcde_default",
                 "--network=container:k8s_POD_my-nginx-7c5ddbdf54-abcde_default",
-                "--restart=always",
+                "--restart=no",
                 "--stop-timeout=30",
                 "--workdir=/srv",
                 "--env=A=1",
@@ -1188,8 +1188,8 @@ mod tests {
     fn restart_policies_and_args_only() {
         for (policy, flag) in [
             ("Never", "--restart=no"),
-            ("OnFailure", "--restart=on-failure"),
-            ("Always", "--restart=always"),
+            ("OnFailure", "--restart=no"),
+            ("Always", "--restart=no"),
         ] {
             let p = pod(json!({"metadata": {"name": "j", "namespace": "batch"},
                 "spec": {"restartPolicy": policy, "containers": [{"name": "c", "image": "busybox", "args": ["echo", "x"]}]}}));
