@@ -154,6 +154,9 @@ pub fn reason(r: &Reason) -> String {
             replicas,
         } => format!("{kind} {name} wants {replicas} replica(s)"),
         Reason::PodDefined => "Pod is defined in the repository".into(),
+        Reason::NodeSupervisor => {
+            "every host runs the node supervisor (cluster.yaml nodeSupervisorImage)".into()
+        }
         Reason::Stopped { restart_policy } => {
             format!("stopped outside clusterctl; restartPolicy {restart_policy} wants it running")
         }

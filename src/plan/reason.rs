@@ -20,6 +20,8 @@ pub enum Reason {
     },
     /// Create: a bare Pod manifest.
     PodDefined,
+    /// Create: the node supervisor every host runs (`cluster.nodeSupervisorImage`; docs/node-supervisor.md).
+    NodeSupervisor,
     /// Start: containers were stopped outside clusterctl and the restart policy wants them running.
     Stopped { restart_policy: String },
     /// Delete: nothing in the repository owns the pod any more.

@@ -622,6 +622,10 @@ fn every_reason_and_detail_keeps_its_words() {
         ),
         (Reason::PodDefined, "Pod is defined in the repository"),
         (
+            Reason::NodeSupervisor,
+            "every host runs the node supervisor (cluster.yaml nodeSupervisorImage)",
+        ),
+        (
             Reason::Stopped {
                 restart_policy: s("OnFailure"),
             },

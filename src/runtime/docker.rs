@@ -407,12 +407,23 @@ fn host_path_flags(spec: &PodSpec, c: &Container, args: &mut Vec<String>) {
                 f
             }
         };
+        let ro = m.read_only == Some(true);
+        // `--volume` creates a missing source directory (hostPath `DirectoryOrCreate`); `--mount` refuses
+        // it but takes any path, so it is the form for paths `--volume` cannot spell.
+        if !path.contains(':') && !m.mount_path.contains(':') {
+            args.push(format!(
+                "--volume={path}:{}{}",
+                m.mount_path,
+                if ro { ":ro" } else { "" }
+            ));
+            continue;
+        }
         let mut mount = format!(
             "--mount=type=bind,{},{}",
             field("source", &path),
             field("target", &m.mount_path)
         );
-        if m.read_only == Some(true) {
+        if ro {
             mount.push_str(",readonly");
         }
         args.push(mount);
