@@ -1073,3 +1073,6 @@ pub fn daemon_set_with_status(
     });
     ds
 }
+
+#[cfg(test)]
+mod status_tests;

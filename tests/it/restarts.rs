@@ -81,7 +81,10 @@ fn gaps_after_exit(events: &[(String, i64)]) -> Vec<f64> {
 
 fn pod_row(tb: &Testbed, repo: &Repo, name: &str) -> Vec<String> {
     let out = ok(clusterctl(tb, repo, &["get", "pods"])).stdout;
-    rows(&out, name).into_iter().next().unwrap_or_else(|| panic!("no row {name}:\n{out}"))
+    rows(&out, name)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no row {name}:\n{out}"))
 }
 
 #[test]
@@ -91,10 +94,14 @@ fn restart_policies_follow_the_kubelet_with_no_clusterctl_running() {
     reset(&tb);
     let t0: i64 = tb.ssh_ok(HOST, "date +%s").trim().parse().unwrap();
     let repo = Repo::new();
-    repo.write("pods.yaml", PODS).commit("three restart policies");
+    repo.write("pods.yaml", PODS)
+        .commit("three restart policies");
     let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
     // reset's apply made the supervisors: only the three pods are new.
-    assert!(plan.contains("Plan: 3 to add, 0 to change, 0 to destroy."), "{plan}");
+    assert!(
+        plan.contains("Plan: 3 to add, 0 to change, 0 to destroy."),
+        "{plan}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
 
     // No clusterctl process from here on: wait on dockerd's event log over plain ssh until the third
@@ -120,12 +127,27 @@ fn restart_policies_follow_the_kubelet_with_no_clusterctl_running() {
 
     // Now what clusterctl shows of it, from the records the host kept.
     let row = pod_row(&tb, &repo, "crash-always");
-    assert_eq!((row[1].as_str(), row[2].as_str()), ("0/1", "CrashLoopBackOff"), "{row:?}");
-    assert!(row[3].starts_with("3 (") && row[3].ends_with(" ago)"), "{row:?}");
+    assert_eq!(
+        (row[1].as_str(), row[2].as_str()),
+        ("0/1", "CrashLoopBackOff"),
+        "{row:?}"
+    );
+    assert!(
+        row[3].starts_with("3 (") && row[3].ends_with(" ago)"),
+        "{row:?}"
+    );
     let row = pod_row(&tb, &repo, "crash-never");
-    assert_eq!((row[1].as_str(), row[2].as_str(), row[3].as_str()), ("0/1", "Error", "0"), "{row:?}");
+    assert_eq!(
+        (row[1].as_str(), row[2].as_str(), row[3].as_str()),
+        ("0/1", "Error", "0"),
+        "{row:?}"
+    );
     let row = pod_row(&tb, &repo, "job-onfailure");
-    assert_eq!((row[2].as_str(), row[3].as_str()), ("Completed", "0"), "{row:?}");
+    assert_eq!(
+        (row[2].as_str(), row[3].as_str()),
+        ("Completed", "0"),
+        "{row:?}"
+    );
 
     let d = ok(clusterctl(&tb, &repo, &["describe", "pod", "crash-always"])).stdout;
     for want in [
@@ -144,10 +166,18 @@ fn restart_policies_follow_the_kubelet_with_no_clusterctl_running() {
     ] {
         assert!(d.contains(want), "describe lacks {want:?}:\n{d}");
     }
-    assert!(d.contains("Started:      ") && d.contains("Finished:     "), "{d}");
+    assert!(
+        d.contains("Started:      ") && d.contains("Finished:     "),
+        "{d}"
+    );
     let d = ok(clusterctl(&tb, &repo, &["describe", "pod", "crash-never"])).stdout;
     assert!(d.contains("Status:           Failed"), "{d}");
-    let d = ok(clusterctl(&tb, &repo, &["describe", "pod", "job-onfailure"])).stdout;
+    let d = ok(clusterctl(
+        &tb,
+        &repo,
+        &["describe", "pod", "job-onfailure"],
+    ))
+    .stdout;
     assert!(d.contains("Status:           Succeeded"), "{d}");
 
     // A crash loop is not drift: the supervisor owns the restarts, the plan has nothing to do.
@@ -164,11 +194,22 @@ fn restart_policies_follow_the_kubelet_with_no_clusterctl_running() {
         plan.contains("+ pod \"clusterctl-system/clusterctl-node-k8s-node1\" on k8s-node1"),
         "{plan}"
     );
-    assert!(plan.contains("every host runs the node supervisor"), "{plan}");
+    assert!(
+        plan.contains("every host runs the node supervisor"),
+        "{plan}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let row = {
-        let out = ok(clusterctl(&tb, &repo, &["get", "pods", "-n", "clusterctl-system"])).stdout;
-        rows(&out, "clusterctl-node-k8s-node1").into_iter().next().unwrap()
+        let out = ok(clusterctl(
+            &tb,
+            &repo,
+            &["get", "pods", "-n", "clusterctl-system"],
+        ))
+        .stdout;
+        rows(&out, "clusterctl-node-k8s-node1")
+            .into_iter()
+            .next()
+            .unwrap()
     };
     assert_eq!(row[2], "Running", "{row:?}");
 }
