@@ -7,7 +7,9 @@
 //! file written atomically (temporary file + rename). Nothing here may end the loop: a failed request, a
 //! vanished container or an unreadable records file is logged and the next poll goes on.
 
-#![allow(clippy::print_stderr)]
+//!
+//! It is a binary of its own (not the library, which only `cli::Ui` may print from): its log is
+//! stderr, one line per action, read with `docker logs`.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

@@ -359,17 +359,20 @@ fn pod_manifest_json(pod: &Pod) -> String {
 /// forgets after 10 s, not the kubelet's 10 s to 5 min. The node supervisor restarts them by the pod's
 /// restartPolicy (docs/node-supervisor.md). Only the supervisor's own pod is docker's to restart.
 fn restart_flag(pod: &Pod) -> &'static str {
-    let supervisor = pod
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(labels::NODE_SUPERVISOR))
-        .is_some_and(|v| v == "true");
-    if supervisor {
+    if is_node_supervisor(pod) {
         "--restart=always"
     } else {
         "--restart=no"
     }
+}
+
+/// The node supervisor's own pod (pod label [`labels::NODE_SUPERVISOR`]).
+fn is_node_supervisor(pod: &Pod) -> bool {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(labels::NODE_SUPERVISOR))
+        .is_some_and(|v| v == "true")
 }
 
 /// Folds the node supervisor's records file into the containers it is about (same name and id): the
@@ -386,8 +389,13 @@ pub fn merge_records(containers: &mut [ObservedContainer], text: &str) {
     }
 }
 
-/// `hostPath` volumes mounted into the container as binds (`--mount` with CSV quoting of each field).
-fn host_path_flags(spec: &PodSpec, c: &Container, args: &mut Vec<String>) {
+/// `hostPath` volumes mounted into the container as binds — for the node supervisor's pod only (the docker
+/// socket and its state directory): pod volumes in general are not supported yet (validation warns that
+/// `volumes` is ignored), and a user's `hostPath` must not start working behind that warning.
+fn host_path_flags(pod: &Pod, spec: &PodSpec, c: &Container, args: &mut Vec<String>) {
+    if !is_node_supervisor(pod) {
+        return;
+    }
     for m in c.volume_mounts.iter().flatten() {
         let Some(path) = spec
             .volumes
@@ -553,7 +561,7 @@ impl DockerRuntime {
             format!("--network=container:{}", sandbox_name(ns, pod)),
             restart_flag(run.pod).into(),
         ];
-        host_path_flags(spec, c, &mut a);
+        host_path_flags(run.pod, spec, c, &mut a);
         if let Some(g) = spec.termination_grace_period_seconds {
             a.push(format!("--stop-timeout={g}"));
         }
@@ -1430,5 +1438,73 @@ mod tests {
             DockerRuntime::default().parse_observation("\n@@clusterctl:hostname@@\nx\n"),
             Err(RuntimeError::MissingSection("runtime"))
         );
+    }
+}
+
+#[cfg(test)]
+mod node_supervisor_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn create_args(pod: &Pod) -> Vec<String> {
+        let h = BTreeMap::new();
+        let run = PodRun {
+            pod,
+            owner: None,
+            template_hash: "h",
+            commit: "c",
+            spec_hashes: &h,
+            ip: None,
+        };
+        DockerRuntime::default().create_pod(&run)[1].args.clone()
+    }
+
+    #[test]
+    fn only_the_supervisor_is_restarted_by_docker_and_gets_its_host_paths() {
+        let sup = crate::controllers::node_supervisor::pod("clusterctl/node:1", "n1");
+        let a = create_args(&sup);
+        assert!(a.contains(&"--restart=always".to_string()), "{a:?}");
+        assert!(
+            a.contains(&"--volume=/var/run/docker.sock:/var/run/docker.sock".to_string()),
+            "{a:?}"
+        );
+        assert!(
+            a.contains(&"--volume=/var/lib/clusterctl/node:/var/lib/clusterctl/node".to_string()),
+            "{a:?}"
+        );
+        // A user's pod with the same volumes: docker never restarts it, and volumes stay unsupported.
+        let mut user = sup.clone();
+        user.metadata.labels = None;
+        let a = create_args(&user);
+        assert!(a.contains(&"--restart=no".to_string()), "{a:?}");
+        assert!(
+            !a.iter()
+                .any(|x| x.starts_with("--volume") || x.starts_with("--mount")),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn records_fold_into_containers_by_name_and_id() {
+        let c = |name: &str, id: &str| ObservedContainer {
+            id: id.into(),
+            name: name.into(),
+            restart_count: 0,
+            ..Default::default()
+        };
+        let mut cs = vec![c("k8s_a_p_default", "id1"), c("k8s_b_p_default", "id2")];
+        let text = r#"{"formatVersion":1,"writtenAt":"2026-12-01T00:00:00Z","containers":{
+            "k8s_a_p_default":{"id":"id1","restartCount":4},
+            "k8s_b_p_default":{"id":"old","restartCount":9}}}"#;
+        merge_records(&mut cs, text);
+        assert_eq!(cs[0].restart_count, 4);
+        assert_eq!(cs[0].record.as_ref().unwrap().restart_count, 4);
+        assert!(
+            cs[1].record.is_none() && cs[1].restart_count == 0,
+            "a record of another id is stale"
+        );
+        merge_records(&mut cs, "not json");
+        assert_eq!(cs[0].restart_count, 4);
     }
 }
