@@ -13,16 +13,8 @@ pub mod backoff;
 pub mod decide;
 pub mod engine;
 
-/// Namespace of the supervisor pods.
-pub const NAMESPACE: &str = "clusterctl-system";
-/// The default image (`cluster.nodeSupervisor.image` in cluster.yaml).
-pub const DEFAULT_IMAGE: &str = "clusterctl/node:latest";
 /// How often the supervisor looks at its host's containers, in milliseconds.
 pub const POLL_MILLIS: u64 = 1000;
-/// The directory on every host where the supervisor keeps its records (bind-mounted into its container).
+/// The directory on every host where the supervisor keeps its records (bind-mounted into its container;
+/// the pod itself is `controllers::node_supervisor`).
 pub const STATE_DIR: &str = "/var/lib/clusterctl/node";
-
-/// Name of the supervisor pod of `node`: `clusterctl-node-<node>`.
-pub fn pod_name(node: &str) -> String {
-    format!("clusterctl-node-{node}")
-}
