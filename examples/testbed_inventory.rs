@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clusterctl::inventory::{self, Capacity, ClusterSettings, Host, Inventory, SshSettings};
 use k8s_openapi::api::core::v1::Taint;
 
-const USAGE: &str = "usage: testbed_inventory [--control-plane NAME] --host NAME=ADDRESS...";
+const USAGE: &str = "usage: testbed_inventory [--control-plane NAME] [--node-supervisor-image IMAGE] --host NAME=ADDRESS...";
 const MASTER_ROLE: &str = "node-role.kubernetes.io/master";
 
 fn main() -> ExitCode {
@@ -29,6 +29,7 @@ fn main() -> ExitCode {
 
 fn run(args: Vec<String>) -> Result<String, String> {
     let mut control_plane = None;
+    let mut supervisor_image = None;
     let mut hosts = Vec::new();
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
@@ -38,6 +39,8 @@ fn run(args: Vec<String>) -> Result<String, String> {
         };
         match a.as_str() {
             "--control-plane" => control_plane = Some(value()?),
+            // The node supervisor image scripts/testbed built and pushed (docs/node-supervisor.md).
+            "--node-supervisor-image" => supervisor_image = Some(value()?),
             "--host" => {
                 let v = value()?;
                 let (name, address) = v
@@ -72,7 +75,11 @@ fn run(args: Vec<String>) -> Result<String, String> {
             strict_host_key_checking: true,
             ..SshSettings::default()
         },
-        cluster: ClusterSettings::default(),
+        cluster: ClusterSettings {
+            node_supervisor_image: supervisor_image
+                .unwrap_or_else(|| inventory::DEFAULT_NODE_SUPERVISOR_IMAGE.to_string()),
+            ..ClusterSettings::default()
+        },
         hosts,
     };
     let text = format!(

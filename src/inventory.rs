@@ -86,6 +86,9 @@ pub struct ClusterSettings {
     pub node_port_range: (u16, u16),
     /// Directory in the Git repo holding the manifests; default `apps`.
     pub apps_dir: String,
+    /// Image of the node supervisor pod every host runs (docs/node-supervisor.md); default
+    /// `clusterctl/node:latest`. Empty: no supervisor, and containers that exit are not restarted.
+    pub node_supervisor_image: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -183,6 +186,10 @@ impl Default for SshSettings {
     }
 }
 
+/// The default of `cluster.nodeSupervisorImage` (docs/node-supervisor.md: build it and push it to a
+/// registry the hosts pull from, under this name or the one cluster.yaml sets).
+pub const DEFAULT_NODE_SUPERVISOR_IMAGE: &str = "clusterctl/node:latest";
+
 impl Default for ClusterSettings {
     fn default() -> Self {
         ClusterSettings {
@@ -190,6 +197,7 @@ impl Default for ClusterSettings {
             service_cidr: "10.96.0.0/12".to_string(),
             node_port_range: (30000, 32767),
             apps_dir: "apps".to_string(),
+            node_supervisor_image: DEFAULT_NODE_SUPERVISOR_IMAGE.to_string(),
         }
     }
 }
@@ -293,6 +301,7 @@ mod file {
         pub service_cidr: Field<Raw>,
         pub node_port_range: Field<Raw>,
         pub apps_dir: Field<Raw>,
+        pub node_supervisor_image: Field<Raw>,
     }
 
     #[derive(Deserialize, Default)]
@@ -763,6 +772,23 @@ impl Walk {
                     );
                 } else {
                     c.apps_dir = s;
+                }
+            }
+        }
+        if let Some(v) = leaf(&raw.node_supervisor_image) {
+            let p = path.child("nodeSupervisorImage");
+            if let Some(s) = self.string(v, &p) {
+                if s.trim() != s || s.starts_with('-') || s.chars().any(|ch| ch.is_control()) {
+                    self.err(
+                        v.pos,
+                        &p,
+                        format!(
+                            "Invalid value: {}: must be an image reference (or empty for no supervisor)",
+                            go_quote(&s)
+                        ),
+                    );
+                } else {
+                    c.node_supervisor_image = s;
                 }
             }
         }

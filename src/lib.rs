@@ -26,6 +26,7 @@ pub mod scheduler;
 pub mod selector;
 pub mod services;
 pub mod source;
+pub mod supervisor;
 pub mod transport;
 pub mod view;
 pub mod yaml;

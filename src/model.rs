@@ -33,6 +33,9 @@ pub mod labels {
     pub const POD_MANIFEST: &str = "clusterctl.io/pod-manifest";
     /// Value of [`CONTAINER`] for the pod sandbox (the container that owns the network namespace).
     pub const SANDBOX_CONTAINER: &str = "POD";
+    /// Pod label `"true"` on the node supervisor's own pod (docs/node-supervisor.md): docker restarts its
+    /// container (`--restart=always`), and the supervisor never supervises itself.
+    pub const NODE_SUPERVISOR: &str = "clusterctl.io/node-supervisor";
 }
 
 /// The controller that owns a pod (Kubernetes `ownerReferences[controller=true]`, reduced).
@@ -246,6 +249,11 @@ pub struct ObservedContainer {
     /// Runtime error text, e.g. image not found.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// What the node supervisor recorded about this container (restarts, last termination, back-off,
+    /// events), when it has a record for this container id. Observe has already folded the record's
+    /// restart count into `restart_count` (docs/node-supervisor.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<ContainerRecord>,
 }
 
 impl ObservedContainer {
@@ -354,6 +362,101 @@ pub fn observed_pods(state: &ObservedState) -> Vec<ObservedPod> {
         }
     }
     pods.into_values().collect()
+}
+
+// ---- the node supervisor's records ------------------------------------------------------------------------
+
+/// Where the node supervisor keeps its records on every host (one JSON file, [`NodeRecords`]).
+pub const NODE_RECORDS_PATH: &str = "/var/lib/clusterctl/node/records.json";
+
+/// Version of the records file format (docs/node-supervisor.md).
+pub const NODE_RECORDS_VERSION: u32 = 1;
+
+/// The node supervisor's file: one record per managed app container it supervises, by container name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRecords {
+    pub format_version: u32,
+    /// RFC 3339; when the supervisor last wrote the file.
+    pub written_at: String,
+    /// Runtime container name (`k8s_<c>_<pod>_<ns>`) → record.
+    #[serde(default)]
+    pub containers: BTreeMap<String, ContainerRecord>,
+}
+
+/// What the kubelet would keep in a container's status, as the node supervisor recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerRecord {
+    /// The docker container id the record is about; a record for another id is stale and ignored.
+    pub id: String,
+    /// Restarts done by the supervisor (Kubernetes `restartCount`; never decreases for this container).
+    pub restart_count: u32,
+    /// The most recent exit the supervisor saw (Kubernetes `lastState.terminated`, or `state.terminated`
+    /// while the container stays down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_termination: Option<Termination>,
+    /// The exit before that one (`lastState` while a container that will not be restarted shows its
+    /// final exit as `state`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_termination: Option<Termination>,
+    /// Set while the container waits out its crash back-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub back_off: Option<BackOffWait>,
+    /// The kubelet's back-off entry for this container: the current delay and when it was last updated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub back_off_entry: Option<BackOffEntry>,
+    /// Newest last; bounded (the supervisor keeps the most recent ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<RecordedEvent>,
+}
+
+/// A container exit (Kubernetes `ContainerStateTerminated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Termination {
+    pub exit_code: i32,
+    /// `Completed` (exit 0), `Error`, `OOMKilled`.
+    pub reason: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// A crash back-off in progress: the container stays down until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BackOffWait {
+    /// The delay in whole seconds (10, 20, 40, … 300).
+    pub delay_seconds: u64,
+    /// RFC 3339: the earliest time of the next restart.
+    pub until: String,
+}
+
+/// client-go's back-off entry (`flowcontrol.Backoff`): `delay` and `lastUpdate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BackOffEntry {
+    pub delay_seconds: u64,
+    /// RFC 3339.
+    pub last_update: String,
+}
+
+/// A Kubernetes-shaped event about a container, aggregated like the kubelet's event correlator does:
+/// a repeat of the same type, reason and message raises `count` and moves `last_timestamp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedEvent {
+    /// `Normal` | `Warning`
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `Pulled`, `Created`, `Started`, `BackOff`, `Killing`, `Unhealthy`.
+    pub reason: String,
+    pub message: String,
+    /// RFC 3339.
+    pub first_timestamp: String,
+    pub last_timestamp: String,
+    pub count: u32,
 }
 
 // ---- apply ------------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ fn container_status(
     c: Option<&crate::model::ObservedContainer>,
     restart_policy: &str,
     node_reachable: bool,
+    uid: &str,
 ) -> ContainerStatus {
     let Some(c) = c else {
         // Desired but not (yet) on the host — or on a host that cannot be read, where nothing is known
@@ -85,6 +86,9 @@ fn container_status(
         ..Default::default()
     };
     let restarts = i32::try_from(c.restart_count).unwrap_or(i32::MAX);
+    if let Some(r) = c.record.as_ref() {
+        return recorded_status(name, c, r, restart_policy, node_reachable, uid);
+    }
     // The previous run is known only when it finished at least once.
     let last_terminated = (restarts > 0 && finished_at.is_some()).then(|| terminated(c.exit_code));
     let policy_restarts = match restart_policy {
@@ -138,6 +142,106 @@ fn container_status(
             let msg = (!c.error.is_empty()).then(|| c.error.clone());
             (waiting(reason, msg), last_terminated, false)
         }
+    };
+    let running = state.running.is_some();
+    ContainerStatus {
+        name: name.to_string(),
+        image: c.image.clone(),
+        image_id: String::new(),
+        container_id: Some(format!("docker://{}", c.id)),
+        ready: ready && node_reachable,
+        restart_count: restarts,
+        started: Some(running),
+        state: Some(state),
+        last_state,
+        ..Default::default()
+    }
+}
+
+fn terminated_from(t: &crate::model::Termination, id: &str) -> ContainerState {
+    ContainerState {
+        terminated: Some(ContainerStateTerminated {
+            exit_code: t.exit_code,
+            reason: Some(t.reason.clone()).filter(|r| !r.is_empty()),
+            started_at: parse_time(&t.started_at),
+            finished_at: parse_time(&t.finished_at),
+            container_id: Some(format!("docker://{id}")),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A container the node supervisor keeps a record of: restarts, last termination and back-off come from
+/// the record (docs/node-supervisor.md), the current state from docker.
+fn recorded_status(
+    name: &str,
+    c: &crate::model::ObservedContainer,
+    r: &crate::model::ContainerRecord,
+    restart_policy: &str,
+    node_reachable: bool,
+    uid: &str,
+) -> ContainerStatus {
+    let restarts = i32::try_from(r.restart_count).unwrap_or(i32::MAX);
+    let last = r
+        .last_termination
+        .as_ref()
+        .filter(|_| restarts > 0)
+        .map(|t| terminated_from(t, &c.id));
+    let (state, last_state, ready) = match c.status.as_str() {
+        "running" | "paused" => (
+            ContainerState {
+                running: Some(ContainerStateRunning {
+                    started_at: parse_time(&c.started_at),
+                }),
+                ..Default::default()
+            },
+            last,
+            c.status == "running",
+        ),
+        "exited" | "dead" => {
+            let exit = r
+                .last_termination
+                .clone()
+                .unwrap_or_else(|| crate::model::Termination {
+                    exit_code: c.exit_code,
+                    reason: crate::supervisor::decide::exit_reason(c.exit_code, false).to_string(),
+                    started_at: c.started_at.clone(),
+                    finished_at: c.finished_at.clone(),
+                });
+            match &r.back_off {
+                // Waiting out the crash back-off: the kubelet's CrashLoopBackOff.
+                Some(b)
+                    if crate::supervisor::decide::policy_restarts(
+                        restart_policy,
+                        exit.exit_code,
+                    ) =>
+                {
+                    let msg = crate::supervisor::decide::back_off_message(
+                        b.delay_seconds,
+                        name,
+                        c.label(crate::model::labels::POD).unwrap_or(""),
+                        c.label(crate::model::labels::NAMESPACE).unwrap_or(""),
+                        uid,
+                    );
+                    (
+                        waiting("CrashLoopBackOff", Some(msg)),
+                        Some(terminated_from(&exit, &c.id)),
+                        false,
+                    )
+                }
+                // Done for good (Never, OnFailure after success), or about to be restarted.
+                _ => (
+                    terminated_from(&exit, &c.id),
+                    r.previous_termination
+                        .as_ref()
+                        .filter(|_| restarts > 0)
+                        .map(|t| terminated_from(t, &c.id)),
+                    false,
+                ),
+            }
+        }
+        _ => (waiting("ContainerCreating", None), last, false),
     };
     let running = state.running.is_some();
     ContainerStatus {
@@ -296,6 +400,7 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
                 p.containers.get(&c.name),
                 &restart_policy,
                 p.node_reachable,
+                manifest.metadata.uid.as_deref().unwrap_or(""),
             )
         })
         .collect();
@@ -369,6 +474,23 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
         st.qos_class = Some(qos.to_string());
     }
     pod
+}
+
+/// The events the node supervisor recorded about the pod's containers (Pulled, Created, Started,
+/// BackOff, …), oldest first by their last occurrence, as `describe pod` lists them.
+pub fn pod_events(p: &ObservedPod) -> Vec<crate::model::RecordedEvent> {
+    let mut out: Vec<crate::model::RecordedEvent> = p
+        .containers
+        .values()
+        .filter_map(|c| c.record.as_ref())
+        .flat_map(|r| r.events.iter().cloned())
+        .collect();
+    out.sort_by(|a, b| {
+        parse_time(&a.last_timestamp)
+            .cmp(&parse_time(&b.last_timestamp))
+            .then_with(|| a.first_timestamp.cmp(&b.first_timestamp))
+    });
+    out
 }
 
 /// A desired pod the scheduler could not place: Pending, `PodScheduled=False` with reason `Unschedulable` and
@@ -953,3 +1075,6 @@ pub fn daemon_set_with_status(
     });
     ds
 }
+
+#[cfg(test)]
+mod status_tests;

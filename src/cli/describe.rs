@@ -143,7 +143,14 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<ExitCode, C
                     )]
                 })
                 .unwrap_or_default();
-            ui.out(&describe::describe_pod(pod, &events, w.now));
+            let recorded = w.pod_events.get(&key).cloned().unwrap_or_default();
+            if recorded.is_empty() {
+                ui.out(&describe::describe_pod(pod, &events, w.now));
+            } else {
+                let rows: Vec<describe::EventRow> =
+                    recorded.iter().map(describe::EventRow::recorded).collect();
+                ui.out(&describe::describe_pod_events(pod, &rows, w.now));
+            }
         }
     }
     Ok(ExitCode::Ok)

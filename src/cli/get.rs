@@ -73,6 +73,8 @@ pub struct World {
     pub endpoints: BTreeMap<(String, String), Vec<String>>,
     pub config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
     pub secrets: Vec<k8s_openapi::api::core::v1::Secret>,
+    /// Events the node supervisors recorded, by pod (namespace, name); docs/node-supervisor.md.
+    pub pod_events: BTreeMap<(String, String), Vec<model::RecordedEvent>>,
 }
 
 pub async fn world(
@@ -91,7 +93,13 @@ pub async fn world(
         .parse::<jiff::Timestamp>()
         .unwrap_or_else(|_| jiff::Timestamp::now());
 
-    let mut pods: Vec<Pod> = model::observed_pods(&observed.state)
+    let observed_pods = model::observed_pods(&observed.state);
+    let pod_events = observed_pods
+        .iter()
+        .map(|p| ((p.namespace.clone(), p.name.clone()), view::pod_events(p)))
+        .filter(|(_, e)| !e.is_empty())
+        .collect();
+    let mut pods: Vec<Pod> = observed_pods
         .iter()
         .map(|p| with_host_ip(view::pod_from_observed(p), &inv))
         .collect();
@@ -157,6 +165,7 @@ pub async fn world(
         endpoints: binding.services.endpoints,
         config_maps: desired.expanded.config_maps.clone(),
         secrets: desired.expanded.secrets.clone(),
+        pod_events,
     })
 }
 

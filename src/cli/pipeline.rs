@@ -64,7 +64,14 @@ pub fn load_desired(
     parsed.diagnostics.sort_by(|a, b| a.source.cmp(&b.source));
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
     let nodes: Vec<String> = inv.hosts.iter().map(|h| h.name.clone()).collect();
-    let expanded = controllers::expand_on(&parsed.manifests, &nodes);
+    let mut expanded = controllers::expand_on(&parsed.manifests, &nodes);
+    // Every host's node supervisor (docs/node-supervisor.md): planned like any pod.
+    expanded
+        .pod_sets
+        .extend(controllers::node_supervisor::pod_sets(
+            &inv.cluster.node_supervisor_image,
+            &nodes,
+        ));
     Ok(Desired { source, expanded })
 }
 

@@ -12,6 +12,7 @@
 pub mod daemon;
 pub mod gohash;
 pub mod job;
+pub mod node_supervisor;
 
 use std::collections::BTreeMap;
 

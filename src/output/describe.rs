@@ -509,6 +509,39 @@ pub struct EventRow {
     /// e.g. `default-scheduler`
     pub from: String,
     pub message: String,
+    /// When it was last seen and how often (kubectl prints `<age> (x<count> over <age of first>)`).
+    pub last_seen: Option<Time>,
+    pub count: u32,
+}
+
+impl EventRow {
+    /// A row of an event the node supervisor recorded (docs/node-supervisor.md); from `kubelet`.
+    pub fn recorded(e: &crate::model::RecordedEvent) -> EventRow {
+        let t = |s: &str| s.parse::<Timestamp>().ok().map(Time);
+        EventRow {
+            type_: e.type_.clone(),
+            reason: e.reason.clone(),
+            first_seen: t(&e.first_timestamp),
+            from: "kubelet".to_string(),
+            message: e.message.clone(),
+            last_seen: t(&e.last_timestamp),
+            count: e.count,
+        }
+    }
+}
+
+/// kubectl describe's event AGE: the first occurrence, or `<last> (x<n> over <first>)` for a repeated one.
+fn event_age(e: &EventRow, now: Timestamp) -> String {
+    if e.count > 1 {
+        format!(
+            "{} (x{} over {})",
+            age(e.last_seen.as_ref().or(e.first_seen.as_ref()), now),
+            e.count,
+            age(e.first_seen.as_ref(), now)
+        )
+    } else {
+        age(e.first_seen.as_ref(), now)
+    }
 }
 
 fn describe_events(d: &mut Doc, events: &[EventRow], now: Timestamp) {
@@ -526,7 +559,7 @@ fn describe_events(d: &mut Doc, events: &[EventRow], now: Timestamp) {
                 "{}\t{}\t{}\t{}\t{}\n",
                 e.type_,
                 e.reason,
-                age(e.first_seen.as_ref(), now),
+                event_age(e, now),
                 e.from,
                 e.message.trim()
             ),
@@ -707,6 +740,8 @@ pub fn describe_pod(
             first_seen: pod.metadata.creation_timestamp.clone(),
             from: f.clone(),
             message: m.clone(),
+            last_seen: None,
+            count: 1,
         })
         .collect();
     describe_pod_events(pod, &rows, now)

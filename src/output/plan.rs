@@ -167,6 +167,9 @@ pub fn reason(r: &Reason) -> String {
             index,
         } => job_wants(job, progress, *index),
         Reason::JobRemoves { job, why } => job_removes(job, why),
+        Reason::NodeSupervisor => {
+            "every host runs the node supervisor (cluster.yaml nodeSupervisorImage)".into()
+        }
         Reason::Stopped { restart_policy } => {
             format!("stopped outside clusterctl; restartPolicy {restart_policy} wants it running")
         }

@@ -270,6 +270,12 @@ fn create_reason(set: &PodSet) -> Reason {
             name: rs.name.clone(),
             replicas: set.replicas,
         },
+        (None, _)
+            if set.namespace == crate::controllers::node_supervisor::NAMESPACE
+                && set.source.file == "cluster.yaml" =>
+        {
+            Reason::NodeSupervisor
+        }
         (None, _) => Reason::PodDefined,
     }
 }

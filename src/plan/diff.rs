@@ -475,7 +475,7 @@ fn template_diff(pod: &ObservedPod, set: &PodSet) -> Vec<TemplateChange> {
     parts
 }
 
-/// A stopped pod whose restart policy wants it running gets a start.
+/// A pod whose sandbox was stopped gets a start (app containers are the node supervisor's to restart).
 fn start_change(
     pod: &ObservedPod,
     set: &PodSet,
@@ -495,12 +495,23 @@ fn start_change(
         return None;
     }
     let sandbox_down = pod.sandbox.as_ref().is_some_and(|s| !s.is_running());
+    // App containers that exited are the node supervisor's to restart, with the kubelet's back-off
+    // (docs/node-supervisor.md): a crash loop is not drift. Only the supervisor's own pod, which docker
+    // restarts, is started by the plan when it was stopped by hand.
+    let supervisor = set
+        .template
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(model::labels::NODE_SUPERVISOR))
+        .is_some_and(|v| v == "true");
     let wants_start = sandbox_down
-        || stopped.iter().any(|c| match policy {
-            "Always" => true,
-            "OnFailure" => c.exit_code != 0,
-            _ => false,
-        });
+        || (supervisor
+            && stopped.iter().any(|c| match policy {
+                "Always" => true,
+                "OnFailure" => c.exit_code != 0,
+                _ => false,
+            }));
     if !wants_start {
         return None;
     }

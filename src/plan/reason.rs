@@ -33,6 +33,8 @@ pub enum Reason {
         job: String,
         why: crate::controllers::job::RemoveWhy,
     },
+    /// Create: the node supervisor every host runs (`cluster.nodeSupervisorImage`; docs/node-supervisor.md).
+    NodeSupervisor,
     /// Start: containers were stopped outside clusterctl and the restart policy wants them running.
     Stopped { restart_policy: String },
     /// Delete: nothing in the repository owns the pod any more.

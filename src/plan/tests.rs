@@ -343,11 +343,19 @@ fn drift_by_hand_is_detected() {
         .name
         .clone();
 
-    // docker stop → start
+    // An app container that exited is the node supervisor's to restart: no change.
     sim.node(&node)
         .containers
         .iter_mut()
         .find(|c| c.name == "k8s_nginx_sc-nginx_default")
+        .unwrap()
+        .status = "exited".into();
+    assert!(sim.plan(&apps).changes.is_empty());
+    // The sandbox stopped by hand → start (docker restarts sandboxes only after a crash).
+    sim.node(&node)
+        .containers
+        .iter_mut()
+        .find(|c| c.name == "k8s_POD_sc-nginx_default")
         .unwrap()
         .status = "exited".into();
     let plan = sim.plan(&apps);
@@ -673,6 +681,10 @@ fn every_reason_and_detail_keeps_its_words() {
             "ReplicaSet rs wants 1 replica(s)",
         ),
         (Reason::PodDefined, "Pod is defined in the repository"),
+        (
+            Reason::NodeSupervisor,
+            "every host runs the node supervisor (cluster.yaml nodeSupervisorImage)",
+        ),
         (
             Reason::Stopped {
                 restart_policy: s("OnFailure"),

@@ -139,6 +139,7 @@ m cpus; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc
 m memtotal; grep '^MemTotal:' /proc/meminfo
 m btime; grep '^btime ' /proc/stat
 m roster; cat /var/lib/clusterctl/roster.json 2>/dev/null
+m records; cat /var/lib/clusterctl/node/records.json 2>/dev/null
 m podnet; docker network inspect clusterctl-pods --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null
 m vxlan; ip -d -j link show dev clusterctl.1 2>/dev/null
 m vxaddr; ip -4 -j addr show dev clusterctl.1 2>/dev/null
@@ -330,6 +331,7 @@ impl From<Inspect> for ObservedContainer {
             finished_at: time_or_empty(i.state.finished_at),
             ip,
             error: i.state.error,
+            record: None,
         }
     }
 }
@@ -354,11 +356,86 @@ fn pod_manifest_json(pod: &Pod) -> String {
     serde_json::to_string(&p).expect("a Pod always serializes")
 }
 
-fn restart_flag(spec: &PodSpec) -> &'static str {
-    match spec.restart_policy.as_deref() {
-        Some("OnFailure") => "--restart=on-failure",
-        Some("Never") => "--restart=no",
-        _ => "--restart=always",
+/// Pod containers are never restarted by docker: its restart manager backs off 100 ms doubling to 1 min and
+/// forgets after 10 s, not the kubelet's 10 s to 5 min. The node supervisor restarts them by the pod's
+/// restartPolicy (docs/node-supervisor.md). Only the supervisor's own pod is docker's to restart.
+fn restart_flag(pod: &Pod) -> &'static str {
+    if is_node_supervisor(pod) {
+        "--restart=always"
+    } else {
+        "--restart=no"
+    }
+}
+
+/// The node supervisor's own pod (pod label [`labels::NODE_SUPERVISOR`]).
+fn is_node_supervisor(pod: &Pod) -> bool {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(labels::NODE_SUPERVISOR))
+        .is_some_and(|v| v == "true")
+}
+
+/// Folds the node supervisor's records file into the containers it is about (same name and id): the
+/// record itself, and its restart count as the container's. An unreadable file is a lost memory, not an error.
+pub fn merge_records(containers: &mut [ObservedContainer], text: &str) {
+    let Ok(records) = serde_json::from_str::<crate::model::NodeRecords>(text) else {
+        return;
+    };
+    for c in containers.iter_mut() {
+        if let Some(r) = records.containers.get(&c.name).filter(|r| r.id == c.id) {
+            c.restart_count = r.restart_count;
+            c.record = Some(r.clone());
+        }
+    }
+}
+
+/// `hostPath` volumes mounted into the container as binds — for the node supervisor's pod only (the docker
+/// socket and its state directory): pod volumes in general are not supported yet (validation warns that
+/// `volumes` is ignored), and a user's `hostPath` must not start working behind that warning.
+fn host_path_flags(pod: &Pod, spec: &PodSpec, c: &Container, args: &mut Vec<String>) {
+    if !is_node_supervisor(pod) {
+        return;
+    }
+    for m in c.volume_mounts.iter().flatten() {
+        let Some(path) = spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == m.name)
+            .and_then(|v| v.host_path.as_ref())
+            .map(|h| h.path.clone())
+        else {
+            continue;
+        };
+        let field = |k: &str, v: &str| {
+            let f = format!("{k}={v}");
+            if f.contains([',', '"']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f
+            }
+        };
+        let ro = m.read_only == Some(true);
+        // `--volume` creates a missing source directory (hostPath `DirectoryOrCreate`); `--mount` refuses
+        // it but takes any path, so it is the form for paths `--volume` cannot spell.
+        if !path.contains(':') && !m.mount_path.contains(':') {
+            args.push(format!(
+                "--volume={path}:{}{}",
+                m.mount_path,
+                if ro { ":ro" } else { "" }
+            ));
+            continue;
+        }
+        let mut mount = format!(
+            "--mount=type=bind,{},{}",
+            field("source", &path),
+            field("target", &m.mount_path)
+        );
+        if ro {
+            mount.push_str(",readonly");
+        }
+        args.push(mount);
     }
 }
 
@@ -483,8 +560,9 @@ impl DockerRuntime {
             "--pull=never".into(),
             format!("--name={}", container_name(ns, pod, &c.name)),
             format!("--network=container:{}", sandbox_name(ns, pod)),
-            restart_flag(spec).into(),
+            restart_flag(run.pod).into(),
         ];
+        host_path_flags(run.pod, spec, c, &mut a);
         if let Some(g) = spec.termination_grace_period_seconds {
             a.push(format!("--stop-timeout={g}"));
         }
@@ -773,7 +851,10 @@ impl Runtime for DockerRuntime {
                 "`docker ps` failed while listing managed containers".to_string(),
             ));
         }
-        let containers = parse_inspect(containers)?;
+        let mut containers = parse_inspect(containers)?;
+        if let Some(text) = sections.get("records") {
+            merge_records(&mut containers, text);
+        }
         Ok((facts, containers))
     }
 
@@ -1011,7 +1092,7 @@ mod tests {
         assert_eq!(app["Image"], "busybox");
         let hc = &app["HostConfig"];
         assert_eq!(hc["NetworkMode"], "container:k8s_POD_big_default");
-        assert_eq!(hc["RestartPolicy"]["Name"], "on-failure");
+        assert_eq!(hc["RestartPolicy"]["Name"], "no");
         assert_eq!(
             (
                 &hc["NanoCpus"],
@@ -1157,7 +1238,7 @@ mod tests {
                 "--pull=never",
                 "--name=k8s_my-nginx_my-nginx-7c5ddbdf54-abcde_default",
                 "--network=container:k8s_POD_my-nginx-7c5ddbdf54-abcde_default",
-                "--restart=always",
+                "--restart=no",
                 "--stop-timeout=30",
                 "--workdir=/srv",
                 "--env=A=1",
@@ -1196,8 +1277,8 @@ mod tests {
     fn restart_policies_and_args_only() {
         for (policy, flag) in [
             ("Never", "--restart=no"),
-            ("OnFailure", "--restart=on-failure"),
-            ("Always", "--restart=always"),
+            ("OnFailure", "--restart=no"),
+            ("Always", "--restart=no"),
         ] {
             let p = pod(json!({"metadata": {"name": "j", "namespace": "batch"},
                 "spec": {"restartPolicy": policy, "containers": [{"name": "c", "image": "busybox", "args": ["echo", "x"]}]}}));
@@ -1430,5 +1511,74 @@ mod tests {
             DockerRuntime::default().parse_observation("\n@@clusterctl:hostname@@\nx\n"),
             Err(RuntimeError::MissingSection("runtime"))
         );
+    }
+}
+
+#[cfg(test)]
+mod node_supervisor_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn create_args(pod: &Pod) -> Vec<String> {
+        let h = BTreeMap::new();
+        let run = PodRun {
+            pod,
+            owner: None,
+            template_hash: "h",
+            commit: "c",
+            spec_hashes: &h,
+            ip: None,
+            config: None,
+        };
+        DockerRuntime::default().create_pod(&run)[1].args.clone()
+    }
+
+    #[test]
+    fn only_the_supervisor_is_restarted_by_docker_and_gets_its_host_paths() {
+        let sup = crate::controllers::node_supervisor::pod("clusterctl/node:1", "n1");
+        let a = create_args(&sup);
+        assert!(a.contains(&"--restart=always".to_string()), "{a:?}");
+        assert!(
+            a.contains(&"--volume=/var/run/docker.sock:/var/run/docker.sock".to_string()),
+            "{a:?}"
+        );
+        assert!(
+            a.contains(&"--volume=/var/lib/clusterctl/node:/var/lib/clusterctl/node".to_string()),
+            "{a:?}"
+        );
+        // A user's pod with the same volumes: docker never restarts it, and volumes stay unsupported.
+        let mut user = sup.clone();
+        user.metadata.labels = None;
+        let a = create_args(&user);
+        assert!(a.contains(&"--restart=no".to_string()), "{a:?}");
+        assert!(
+            !a.iter()
+                .any(|x| x.starts_with("--volume") || x.starts_with("--mount")),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn records_fold_into_containers_by_name_and_id() {
+        let c = |name: &str, id: &str| ObservedContainer {
+            id: id.into(),
+            name: name.into(),
+            restart_count: 0,
+            ..Default::default()
+        };
+        let mut cs = vec![c("k8s_a_p_default", "id1"), c("k8s_b_p_default", "id2")];
+        let text = r#"{"formatVersion":1,"writtenAt":"2026-12-01T00:00:00Z","containers":{
+            "k8s_a_p_default":{"id":"id1","restartCount":4},
+            "k8s_b_p_default":{"id":"old","restartCount":9}}}"#;
+        merge_records(&mut cs, text);
+        assert_eq!(cs[0].restart_count, 4);
+        assert_eq!(cs[0].record.as_ref().unwrap().restart_count, 4);
+        assert!(
+            cs[1].record.is_none() && cs[1].restart_count == 0,
+            "a record of another id is stale"
+        );
+        merge_records(&mut cs, "not json");
+        assert_eq!(cs[0].restart_count, 4);
     }
 }

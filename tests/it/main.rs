@@ -10,6 +10,7 @@ mod images;
 mod network;
 mod jobs;
 mod pipeline;
+mod restarts;
 mod scheduling;
 mod services;
 mod ssh_runtime;

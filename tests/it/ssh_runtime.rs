@@ -333,7 +333,8 @@ async fn docker_runtime_creates_observes_restarts_and_removes_a_pod_byte_exact()
     let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": ns, "labels": {"app": "e2e"}},
-        "spec": {"restartPolicy": "Always", "containers": [{
+        // Never: the host's node supervisor leaves the container stopped below to `start_pod`.
+        "spec": {"restartPolicy": "Never", "containers": [{
             "name": "main", "image": "busybox:latest",
             // sh runs `sleep`; the hostile values are positional parameters it never evaluates.
             "command": ["/bin/sh", "-c", "exec sleep 1000", "argv0"],

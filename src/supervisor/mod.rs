@@ -1,0 +1,20 @@
+//! The node supervisor's logic (docs/node-supervisor.md): the program `clusterctl-node` that runs as a
+//! managed container on every host and does there what the kubelet does for restarts — restartPolicy
+//! Always / OnFailure / Never with the crash back-off (10 s doubling to 5 min, reset after 10 min), and a
+//! record per container (restart count, last termination, back-off, events) that `observe` reads and
+//! `view` turns into Kubernetes-shaped status. Pure: the binary (`src/bin/clusterctl-node.rs`) is the thin
+//! IO edge that talks to dockerd and writes the file.
+//!
+//! - [`backoff`]: client-go's back-off arithmetic with the kubelet's constants;
+//! - [`decide`]: per container and poll, what to record and whether to start it;
+//! - [`engine`]: the Engine API requests the binary sends and the parsers of dockerd's answers.
+
+pub mod backoff;
+pub mod decide;
+pub mod engine;
+
+/// How often the supervisor looks at its host's containers, in milliseconds.
+pub const POLL_MILLIS: u64 = 1000;
+/// The directory on every host where the supervisor keeps its records (bind-mounted into its container;
+/// the pod itself is `controllers::node_supervisor`).
+pub const STATE_DIR: &str = "/var/lib/clusterctl/node";
