@@ -9,6 +9,7 @@
 //! (`scheduler::daemon_fit`, applied by the plan). Job is not expanded yet; it is ignored here.
 
 pub mod daemon;
+pub mod rollout;
 pub mod gohash;
 
 use std::collections::BTreeMap;
