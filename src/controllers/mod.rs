@@ -9,8 +9,8 @@
 //! (`scheduler::daemon_fit`, applied by the plan). Job is not expanded yet; it is ignored here.
 
 pub mod daemon;
-pub mod rollout;
 pub mod gohash;
+pub mod rollout;
 
 use std::collections::BTreeMap;
 
@@ -47,6 +47,8 @@ pub struct PodSet {
     pub source: SourceRef,
     /// For a DaemonSet's pod: its node and update strategy (one set per candidate node).
     pub daemon: Option<daemon::Daemon>,
+    /// For a Deployment's current ReplicaSet: how it rolls out (see [`rollout`]).
+    pub rollout: Option<rollout::Params>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,8 +102,9 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
             Object::Pod(pod) => out.pod_sets.push(bare_pod_set(pod, &m.source)),
             Object::Deployment(d) => {
                 let rs = replica_set_for(d);
-                out.pod_sets
-                    .push(rs_pod_set(&rs, Some(name_of(&d.metadata)), &m.source));
+                let mut set = rs_pod_set(&rs, Some(name_of(&d.metadata)), &m.source);
+                set.rollout = Some(rollout::Params::of(d));
+                out.pod_sets.push(set);
                 out.replica_sets.push(rs);
                 out.deployments.push((**d).clone());
             }
@@ -292,6 +295,7 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
         template: pod,
         source: source.clone(),
         daemon: None,
+        rollout: None,
     }
 }
 
@@ -320,6 +324,7 @@ fn bare_pod_set(pod: &Pod, source: &SourceRef) -> PodSet {
         template,
         source: source.clone(),
         daemon: None,
+        rollout: None,
     }
 }
 

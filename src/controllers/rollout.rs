@@ -149,7 +149,7 @@ pub fn new_rs_new_replicas(replicas: i32, strategy: Strategy, all: i32, new: i32
     match strategy {
         Strategy::Recreate => replicas,
         Strategy::RollingUpdate { surge, .. } => {
-            let max_total = replicas + surge;
+            let max_total = replicas.saturating_add(surge);
             if all >= max_total {
                 return new;
             }
@@ -228,7 +228,7 @@ pub fn step(p: &Params, new: Rs, olds: &[Rs]) -> Step {
             }
         }
         Strategy::RollingUpdate { .. } => {
-            let all = new.replicas + old_total;
+            let all = new.replicas.saturating_add(old_total);
             // `reconcileNewReplicaSet`: a new ReplicaSet above the wanted size shrinks first.
             let want = if new.replicas >= p.replicas {
                 p.replicas

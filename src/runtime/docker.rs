@@ -804,16 +804,15 @@ impl Runtime for DockerRuntime {
     }
 
     fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
-        pod.containers
-            .values()
-            .chain(pod.sandbox.iter())
-            .map(|c| {
-                Cmd::write(
-                    "docker",
-                    ["rm".to_string(), "-f".to_string(), c.name.clone()],
-                )
-            })
-            .collect()
+        // preStop, SIGTERM, SIGKILL after the grace period (see `runtime::terminate`), then removal.
+        let mut steps = super::terminate::stop_steps(pod);
+        steps.extend(pod.containers.values().chain(pod.sandbox.iter()).map(|c| {
+            Cmd::write(
+                "docker",
+                ["rm".to_string(), "-f".to_string(), c.name.clone()],
+            )
+        }));
+        steps
     }
 
     fn start_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
@@ -1240,6 +1239,7 @@ mod tests {
         assert_eq!(
             rm,
             vec![
+                vec!["stop", "-t", "30", "k8s_a_p_default"],
                 vec!["rm", "-f", "k8s_a_p_default"],
                 vec!["rm", "-f", "k8s_b_p_default"],
                 vec!["rm", "-f", "k8s_POD_p_default"],

@@ -5,6 +5,7 @@
 
 pub mod docker;
 pub mod sim;
+pub mod terminate;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

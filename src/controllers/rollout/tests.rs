@@ -1,9 +1,9 @@
 //! Upstream's cases (deployment_util_test.go TestResolveFenceposts, rolling_test.go) and a property test
 //! that no step breaks maxSurge / maxUnavailable.
 
+use super::Strategy;
 use super::*;
 use proptest::prelude::{Strategy as _, any, prop_assert, prop_oneof, proptest};
-use super::Strategy;
 
 fn s(v: &str) -> IntOrString {
     IntOrString::String(v.to_string())
@@ -155,7 +155,16 @@ fn surge_one_unavailable_zero_goes_one_by_one() {
     let p = params(4, IntOrString::Int(1), IntOrString::Int(0));
     assert_eq!(
         simulate(&p, 4),
-        [(1, 4), (1, 3), (2, 3), (2, 2), (3, 2), (3, 1), (4, 1), (4, 0)]
+        [
+            (1, 4),
+            (1, 3),
+            (2, 3),
+            (2, 2),
+            (3, 2),
+            (3, 1),
+            (4, 1),
+            (4, 0)
+        ]
     );
 }
 
@@ -163,10 +172,7 @@ fn surge_one_unavailable_zero_goes_one_by_one() {
 fn default_quarter_surge_and_unavailable() {
     // 10 replicas: surge ceil(2.5) = 3, unavailable floor(2.5) = 2.
     let p = params(10, s("25%"), s("25%"));
-    assert_eq!(
-        simulate(&p, 10),
-        [(3, 10), (3, 5), (8, 5), (8, 0), (10, 0)]
-    );
+    assert_eq!(simulate(&p, 10), [(3, 10), (3, 5), (8, 5), (8, 0), (10, 0)]);
 }
 
 #[test]
