@@ -4,6 +4,7 @@
 
 mod apply;
 mod describe;
+pub mod drive;
 pub mod exit;
 mod get;
 mod pipeline;
@@ -149,6 +150,9 @@ pub enum CliError {
     /// Some hosts were unreachable, refused or failed.
     #[error("{0}")]
     HostsFailed(String),
+    /// A rollout made no progress within its progress deadline; the failing pods were reported.
+    #[error("{0}")]
+    RolloutFailed(String),
     /// Stopped by a signal (SIGINT 2, SIGTERM 15); what was done was printed.
     #[error("{message}")]
     Cancelled { signo: i32, message: String },
@@ -164,6 +168,7 @@ impl CliError {
             CliError::Invalid(_) => ExitCode::InvalidInput,
             CliError::Locked(_) => ExitCode::Locked,
             CliError::HostsFailed(_) => ExitCode::HostsFailed,
+            CliError::RolloutFailed(_) => ExitCode::RolloutFailed,
             CliError::Cancelled { signo, .. } => ExitCode::for_signal(*signo),
         }
     }
