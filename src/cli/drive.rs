@@ -264,7 +264,7 @@ fn container_name(c: &crate::model::ObservedContainer) -> &str {
 
 /// `running`, or `exited with 1 (restarts: 3)`, with the runtime's error text if any.
 fn state(c: &crate::model::ObservedContainer) -> String {
-    let mut s = if c.is_running() {
+    let mut s = if c.status == "running" {
         c.status.clone()
     } else {
         format!("{} with exit code {}", c.status, c.exit_code)

@@ -9,6 +9,7 @@ pub mod exit;
 mod get;
 mod pipeline;
 mod plan;
+mod rollout;
 mod signals;
 mod snapshot;
 mod test_hook;
@@ -126,6 +127,11 @@ pub enum Command {
     /// Print the observed state of every host (JSON), for `plan --observed`.
     #[command(after_help = "Examples:\n  clusterctl snapshot -o json > state.json")]
     Snapshot,
+    /// Watch a Deployment's rollout like kubectl rollout status.
+    #[command(
+        after_help = "Examples:\n  clusterctl rollout status deploy/my-nginx\n\nExit codes: see `clusterctl --help` (4 = the rollout exceeded its progress deadline)."
+    )]
+    Rollout(rollout::RolloutArgs),
     /// Remove a stale cluster lock left by an interrupted apply.
     #[command(after_help = "Examples:\n  clusterctl unlock")]
     Unlock,
@@ -247,6 +253,7 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::Validate(_) => ("validate", &[], false),
         Command::Snapshot => ("snapshot", &[Json], false),
         Command::Unlock => ("unlock", &[], false),
+        Command::Rollout(_) => ("rollout", &[], false),
     }
 }
 
@@ -295,6 +302,7 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Validate(args) => validate::run(g, &args, ui),
         Command::Snapshot => snapshot::run(g, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
+        Command::Rollout(args) => rollout::run(g, &args, ui).await,
     }
 }
 

@@ -270,15 +270,38 @@ pub fn complete(p: &Params, new: Rs, olds: &[Rs]) -> bool {
         && olds.iter().all(|r| r.replicas == 0)
 }
 
-/// Whether an observed pod is available (kubernetes-semantics.md §10.6): its host answers, every
-/// container runs, it is Ready — which, until the hosts record readiness-probe results, means running —
-/// and it has been so for `min_ready_seconds` (measured from the last container start) at `now`
-/// (RFC 3339: the observation time, so plans stay deterministic).
-pub fn available(pod: &ObservedPod, min_ready_seconds: i64, now: &str) -> bool {
+/// How long a container must have run before it counts as Ready, and how long after a restart.
+/// Until the hosts record readiness-probe results, "running" is all there is to see, and a crashing
+/// container is `running` for a few milliseconds at every restart: these keep such a blink from counting.
+pub const READY_AFTER_SECONDS: i64 = 1;
+pub const READY_AFTER_RESTART_SECONDS: i64 = 10;
+
+/// Whether an observed pod is Ready at `now` (RFC 3339: the observation time, so plans stay
+/// deterministic): its host answers and every container has been `running` for [`READY_AFTER_SECONDS`]
+/// ([`READY_AFTER_RESTART_SECONDS`] after a restart). The one place readiness-probe results will plug in.
+pub fn ready(pod: &ObservedPod, now: &str) -> bool {
     if !pod.node_reachable || pod.sandbox.is_none() || pod.containers.is_empty() {
         return false;
     }
-    if !pod.all_containers().all(|c| c.status == "running") {
+    let Ok(now) = now.parse::<jiff::Timestamp>() else {
+        return false;
+    };
+    pod.all_containers().all(|c| {
+        let since = c.started_at.parse::<jiff::Timestamp>().ok();
+        let up = since.map(|t| now.as_second() - t.as_second());
+        let need = if c.restart_count > 0 {
+            READY_AFTER_RESTART_SECONDS
+        } else {
+            READY_AFTER_SECONDS
+        };
+        c.status == "running" && up.is_some_and(|s| s >= need)
+    })
+}
+
+/// Whether an observed pod is available (kubernetes-semantics.md §10.6): [`ready`], and for
+/// `min_ready_seconds` (from the last container start) at `now`.
+pub fn available(pod: &ObservedPod, min_ready_seconds: i64, now: &str) -> bool {
+    if !ready(pod, now) {
         return false;
     }
     if min_ready_seconds <= 0 {

@@ -84,7 +84,13 @@ pub(super) fn plan_rules(
         .collect();
     let table = services::table(
         &allocated,
-        &endpoint_pods(observed, changes, created, holding),
+        &endpoint_pods(
+            observed,
+            changes,
+            created,
+            holding,
+            &input.observed.observed_at,
+        ),
     );
     let rules = render::ruleset(&table, net.cluster_cidr);
     let jumps = render::jumps();
@@ -141,6 +147,7 @@ fn endpoint_pods(
     changes: &[Change],
     created: &[BoundPod],
     holding: &BTreeSet<(String, String)>,
+    now: &str,
 ) -> Vec<EndpointPod> {
     let held = |ns: &str, owner: Option<&crate::model::OwnerRef>| {
         owner.is_some_and(|o| holding.contains(&(ns.to_string(), o.name.clone())))
@@ -166,8 +173,13 @@ fn endpoint_pods(
             labels: labels_of(&pod),
             ip: pod_ip(p).and_then(|ip| ip.parse::<Ipv4Addr>().ok()),
             ready: p.node_reachable
-                && (running
-                    || (started.contains(&key(p)) && !held(&p.namespace, p.owner.as_ref()))),
+                && if held(&p.namespace, p.owner.as_ref()) {
+                    // A new pod of a rollout serves once Ready: a crashing container's blink of
+                    // `running` at each restart is not.
+                    crate::controllers::rollout::ready(p, now)
+                } else {
+                    running || started.contains(&key(p))
+                },
             named_ports: named_ports(&pod),
         });
     }

@@ -300,6 +300,8 @@ fn template_change_rolls_out_through_a_new_replica_set_step_by_step() {
     // 3 replicas, maxSurge 25% → 1 (rounded up), maxUnavailable 25% → 0 (rounded down): one new pod,
     // then one old pod once it is available, and so on; never more than 4 pods, never fewer than 3.
     let mut steps = Vec::new();
+    // Observed well after every simulated start: the pods have been running long enough to be Ready.
+    sim.state.observed_at = "2026-11-26T13:00:00Z".into();
     loop {
         let plan = sim.plan(&[deployment(3, "nginx:1.14.2")]);
         if plan.changes.is_empty() {
