@@ -89,9 +89,7 @@ pub async fn run_steps(
                 let now = format!("{:.3}", jiff::Timestamp::now());
                 let roster =
                     crate::plan::roster_after(&driven.observed.state, &plan, &binding, &now);
-                for (host, why) in
-                    apply::write_roster(&roster, &driven.observed.transports).await
-                {
+                for (host, why) in apply::write_roster(&roster, &driven.observed.transports).await {
                     ui.warn(&format!("{host}: could not write the roster: {why}"));
                 }
             }
@@ -224,7 +222,11 @@ async fn failure(timed_out: &[&Rollout], observed: &Observed, ui: &Ui) -> CliErr
             };
             ui.info(&format!("  pod {name} on {node} is not available:"));
             for c in p.containers.values() {
-                ui.info(&format!("    container {}: {}", container_name(c), state(c)));
+                ui.info(&format!(
+                    "    container {}: {}",
+                    container_name(c),
+                    state(c)
+                ));
                 if let Some(t) = observed.transports.get(node) {
                     let logs = Cmd::read("docker", ["logs", "--tail", LOG_LINES, c.name.as_str()]);
                     match t.run(&logs).await {

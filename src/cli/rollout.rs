@@ -80,7 +80,9 @@ pub async fn run(g: &Global, args: &RolloutArgs, ui: &Ui) -> Result<ExitCode, Cl
             return Err(CliError::RolloutFailed(words::deadline_exceeded(name)));
         }
         if args.timeout > 0 && now.duration_since(start) > Duration::from_secs(args.timeout) {
-            return Err(CliError::Reported("timed out waiting for the condition".into()));
+            return Err(CliError::Reported(
+                "timed out waiting for the condition".into(),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

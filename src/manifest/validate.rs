@@ -715,7 +715,8 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
                     if set {
                         v.warn(
                             &hp.child(name),
-                            "clusterctl runs only exec preStop hooks; this hook is ignored".to_string(),
+                            "clusterctl runs only exec preStop hooks; this hook is ignored"
+                                .to_string(),
                         );
                     }
                 }

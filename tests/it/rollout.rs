@@ -21,7 +21,8 @@ fn deployment(image: &str, strategy: &str, extra: &str) -> String {
     )
 }
 
-const SURGE_ONE: &str = "    type: RollingUpdate\n    rollingUpdate:\n      maxSurge: 1\n      maxUnavailable: 0\n";
+const SURGE_ONE: &str =
+    "    type: RollingUpdate\n    rollingUpdate:\n      maxSurge: 1\n      maxUnavailable: 0\n";
 const RECREATE: &str = "    type: Recreate\n";
 
 fn http_ok(addr: &str, port: u16) -> bool {
@@ -32,7 +33,9 @@ fn http_ok(addr: &str, port: u16) -> bool {
         return false;
     };
     s.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    if s.write_all(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n").is_err() {
+    if s.write_all(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut out = String::new();
@@ -176,10 +179,14 @@ fn rolling_update_keeps_four_pods_serving_and_a_crashing_update_stops_at_its_dea
     );
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stderr.contains("deployment \"my-nginx\" successfully rolled out"),
+        run.stderr
+            .contains("deployment \"my-nginx\" successfully rolled out"),
         "{run:?}"
     );
-    assert!(run.stderr.contains("step 2: "), "one line per step: {run:?}");
+    assert!(
+        run.stderr.contains("step 2: "),
+        "one line per step: {run:?}"
+    );
     assert_eq!(failed, 0, "failed requests during the rollout");
     assert!(answered > 0);
     assert!(
@@ -217,7 +224,8 @@ fn rolling_update_keeps_four_pods_serving_and_a_crashing_update_stops_at_its_dea
     );
     assert!(run.stderr.contains("ProgressDeadlineExceeded"), "{run:?}");
     assert!(
-        run.stderr.contains("clusterctl/crash: exiting with status 1"),
+        run.stderr
+            .contains("clusterctl/crash: exiting with status 1"),
         "last log lines: {run:?}"
     );
     assert!(run.stderr.contains("exit code 1"), "{run:?}");

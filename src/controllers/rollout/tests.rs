@@ -258,3 +258,50 @@ proptest! {
         prop_assert!(complete(&p, new, &olds));
     }
 }
+
+fn pod(status: &str, started: &str, restarts: u32) -> ObservedPod {
+    let c = |name: &str| crate::model::ObservedContainer {
+        name: name.into(),
+        status: status.into(),
+        started_at: started.into(),
+        restart_count: restarts,
+        ..Default::default()
+    };
+    ObservedPod {
+        namespace: "default".into(),
+        name: "p".into(),
+        node: "n".into(),
+        node_reachable: true,
+        sandbox: Some(crate::model::ObservedContainer {
+            restart_count: 0,
+            ..c("POD")
+        }),
+        containers: [("web".to_string(), c("web"))].into(),
+        owner: None,
+        template_hash: None,
+        manifest: None,
+    }
+}
+
+#[test]
+fn ready_needs_a_steady_running_container() {
+    let now = "2026-11-26T12:00:20Z";
+    assert!(ready(&pod("running", "2026-11-26T12:00:18Z", 0), now));
+    // Just started: could be a crashing container's blink.
+    assert!(!ready(&pod("running", "2026-11-26T12:00:20Z", 0), now));
+    // Restarted: 10 s of running first.
+    assert!(!ready(&pod("running", "2026-11-26T12:00:15Z", 3), now));
+    assert!(ready(&pod("running", "2026-11-26T12:00:05Z", 3), now));
+    assert!(!ready(&pod("restarting", "2026-11-26T12:00:05Z", 3), now));
+    // minReadySeconds counts from the last start.
+    assert!(!available(
+        &pod("running", "2026-11-26T12:00:18Z", 0),
+        5,
+        now
+    ));
+    assert!(available(
+        &pod("running", "2026-11-26T12:00:10Z", 0),
+        5,
+        now
+    ));
+}
