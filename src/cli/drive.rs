@@ -28,6 +28,9 @@ const POLL: Duration = Duration::from_millis(500);
 /// How many log lines of a failed pod are shown (the "last 20").
 const LOG_LINES: &str = "20";
 
+/// A rollout's progress counts and when they last changed.
+type Progressed = ((i32, i32, i32), Instant);
+
 /// What the driver did.
 pub struct Driven {
     /// Every step's report, summed per host.
@@ -65,7 +68,7 @@ pub async fn run_steps(
         stopped: None,
     };
     let (mut plan, mut binding) = (plan, binding);
-    let mut progress: BTreeMap<(String, String), ((i32, i32, i32), Instant)> = BTreeMap::new();
+    let mut progress: BTreeMap<(String, String), Progressed> = BTreeMap::new();
     let mut last_line = String::new();
     let mut finishing = false;
     loop {

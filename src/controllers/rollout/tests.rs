@@ -37,7 +37,8 @@ fn rs(replicas: i32, available: i32) -> Rs {
 
 #[test]
 fn resolve_fenceposts_upstream_cases() {
-    let cases: [(&str, &str, i32, Option<(i32, i32)>); 5] = [
+    type Case<'a> = (&'a str, &'a str, i32, Option<(i32, i32)>);
+    let cases: [Case; 5] = [
         ("0%", "0%", 0, Some((0, 1))),
         ("39%", "39%", 10, Some((4, 3))),
         ("oops", "39%", 10, None),
