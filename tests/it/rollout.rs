@@ -197,6 +197,16 @@ fn rolling_update_keeps_four_pods_serving_and_a_crashing_update_stops_at_its_dea
     assert_eq!(running(&tb), vec!["nginx:1.14.2"; 4]);
     let again = ok(clusterctl(&tb, &repo, &["plan"]));
     assert!(again.stdout.contains("No changes"), "{again:?}");
+    let status = ok(clusterctl(
+        &tb,
+        &repo,
+        &["rollout", "status", "deploy/my-nginx"],
+    ));
+    assert_eq!(
+        status.stdout.trim(),
+        "deployment \"my-nginx\" successfully rolled out",
+        "{status:?}"
+    );
 
     // 2. → clusterctl/crash with a 5 s deadline: stops, exit 4, names the pod and its logs; the old
     // pods keep serving.
@@ -251,6 +261,20 @@ fn recreate_runs_no_old_pod_once_a_new_one_started() {
     repo.write("web.yaml", &deployment("nginx:1.14.2", RECREATE, ""))
         .commit("nginx:1.14.2");
     let watch = Watch::start(&tb, node_port(&tb, &repo));
+    // --no-wait takes one safe step: every old pod goes, no new one starts yet.
+    ok(clusterctl(&tb, &repo, &["apply", "--yes", "--no-wait"]));
+    assert_eq!(running(&tb), Vec::<String>::new());
+    let pending = ok(clusterctl(
+        &tb,
+        &repo,
+        &["rollout", "status", "deploy/my-nginx", "--no-watch"],
+    ));
+    assert!(
+        pending
+            .stdout
+            .contains("0 out of 4 new replicas have been updated"),
+        "{pending:?}"
+    );
     let run = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let (_, _, samples) = watch.finish();
     eprintln!("recreate: running pods every 200 ms: {samples:?}");
@@ -259,6 +283,7 @@ fn recreate_runs_no_old_pod_once_a_new_one_started() {
             && s.contains(&"nginx:1.14.2".to_string()))),
         "old and new pods ran together: {samples:?}"
     );
-    assert!(run.stderr.contains("successfully rolled out"), "{run:?}");
+    // No old pod is left, so this apply is an ordinary creation (it does not wait for availability).
+    assert!(run.stdout.contains("4 added"), "{run:?}");
     assert_eq!(running(&tb), vec!["nginx:1.14.2"; 4]);
 }
