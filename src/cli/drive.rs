@@ -102,6 +102,13 @@ pub async fn run_steps(
                 return Ok(driven);
             }
         }
+        if !wait && !tracked.is_empty() {
+            for (ns, d) in &tracked {
+                ui.info(&format!(
+                    "rollout of deployment {ns}/{d} continues with the next apply (--no-wait took one step)"
+                ));
+            }
+        }
         if !wait || tracked.is_empty() || finishing {
             return Ok(driven);
         }
