@@ -23,6 +23,9 @@ pub struct ApplyArgs {
     /// Accept a partial cluster: apply the hosts that answer and exit 0, with a warning for the others.
     #[arg(long)]
     pub allow_unreachable: bool,
+    /// Run one safe step of each rollout and return; the next apply (or reconcile) takes the next one.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 pub async fn run(
@@ -128,26 +131,28 @@ pub async fn run(
         }
     }
 
-    let progress = Progress::new(ui.stderr_tty);
-    let mut report = apply::execute_until(
-        &plan,
-        &observed.transports,
-        &|e| progress.on(e),
-        signals.stop(),
+    // The first step, then (unless --no-wait) every further step of the rollouts it started or continued.
+    let driven = super::drive::run_steps(
+        &inv,
+        &desired,
+        observed,
+        plan,
+        binding,
+        ui,
+        signals,
+        !args.no_wait,
     )
     .await;
-    progress.finish();
-    let stopped = signals.received();
-    // After a stop the plan was not carried out whole: keep the last roster rather than write one that
-    // claims pods that were never created.
-    if stopped.is_none() {
-        let now = format!("{:.3}", jiff::Timestamp::now());
-        let mut roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
-        roster.jobs = crate::controllers::job::records(jobs, &observed.state);
-        for (host, why) in apply::write_roster(&roster, &observed.transports).await {
-            ui.warn(&format!("{host}: could not write the roster: {why}"));
+    let driven = match driven {
+        Ok(d) => d,
+        Err(e) => {
+            held.release().await;
+            return Err(e);
         }
-    }
+    };
+    let stopped = driven.stopped;
+    let mut report = driven.report;
+    let observed = driven.observed;
     held.release().await;
 
     report.unreached = pipeline::unreached(&observed.state);
@@ -233,13 +238,13 @@ fn nothing_to_do(
 }
 
 /// One progress bar per host, drawn only when stderr is a terminal.
-struct Progress {
+pub(super) struct Progress {
     multi: MultiProgress,
     bars: Mutex<BTreeMap<String, ProgressBar>>,
 }
 
 impl Progress {
-    fn new(tty: bool) -> Progress {
+    pub(super) fn new(tty: bool) -> Progress {
         let target = if tty {
             ProgressDrawTarget::stderr()
         } else {
@@ -251,7 +256,7 @@ impl Progress {
         }
     }
 
-    fn on(&self, event: Event) {
+    pub(super) fn on(&self, event: Event) {
         let mut bars = self.bars.lock().expect("progress lock");
         match event {
             Event::HostStarted { node, total } => {
@@ -284,7 +289,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         let _ = self.multi.clear();
     }
 }

@@ -13,7 +13,7 @@ pub enum ExitCode {
     Changes,
     /// A host was unreachable, refused (e.g. changed host key) or failed a change.
     HostsFailed,
-    /// Reserved: a rollout did not become ready.
+    /// `apply`/`rollout status`: a rollout did not finish within its progress deadline.
     RolloutFailed,
     /// The cluster lock is held by another apply.
     Locked,
@@ -68,7 +68,9 @@ impl ExitCode {
             ExitCode::HostsFailed => {
                 "`plan`/`apply`/`unlock`: a host was unreachable, refused or failed (see --allow-unreachable)"
             }
-            ExitCode::RolloutFailed => "reserved: a rollout did not become ready",
+            ExitCode::RolloutFailed => {
+                "`apply`/`rollout status`: a rollout exceeded its progress deadline (old pods keep serving)"
+            }
             ExitCode::Locked => "`apply`: the cluster lock is held by another apply",
             ExitCode::Usage => {
                 "usage error: unknown flag, bad `-l` selector, an `-o` the command does not support"

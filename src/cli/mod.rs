@@ -8,12 +8,14 @@ mod day2;
 mod describe;
 mod events;
 mod exec;
+pub mod drive;
 pub mod exit;
 mod get;
 mod logs;
 mod pipeline;
 mod plan;
 mod port_forward;
+mod rollout;
 mod signals;
 mod snapshot;
 mod test_hook;
@@ -132,6 +134,11 @@ pub enum Command {
     /// Print the observed state of every host (JSON), for `plan --observed`.
     #[command(after_help = "Examples:\n  clusterctl snapshot -o json > state.json")]
     Snapshot,
+    /// Watch a Deployment's rollout like kubectl rollout status.
+    #[command(
+        after_help = "Examples:\n  clusterctl rollout status deploy/my-nginx\n\nExit codes: see `clusterctl --help` (4 = the rollout exceeded its progress deadline)."
+    )]
+    Rollout(rollout::RolloutArgs),
     /// Remove a stale cluster lock left by an interrupted apply.
     #[command(after_help = "Examples:\n  clusterctl unlock")]
     Unlock,
@@ -177,6 +184,9 @@ pub enum CliError {
     /// Some hosts were unreachable, refused or failed.
     #[error("{0}")]
     HostsFailed(String),
+    /// A rollout made no progress within its progress deadline; the failing pods were reported.
+    #[error("{0}")]
+    RolloutFailed(String),
     /// Stopped by a signal (SIGINT 2, SIGTERM 15); what was done was printed.
     #[error("{message}")]
     Cancelled { signo: i32, message: String },
@@ -195,6 +205,7 @@ impl CliError {
             CliError::Invalid(_) => ExitCode::InvalidInput,
             CliError::Locked(_) => ExitCode::Locked,
             CliError::HostsFailed(_) => ExitCode::HostsFailed,
+            CliError::RolloutFailed(_) => ExitCode::RolloutFailed,
             CliError::Cancelled { signo, .. } => ExitCode::for_signal(*signo),
             CliError::CommandExit(_) => ExitCode::Error,
         }
@@ -283,6 +294,7 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::Exec(_) => ("exec", &[], false),
         Command::PortForward(_) => ("port-forward", &[], false),
         Command::Top(_) => ("top", &[], true),
+        Command::Rollout(_) => ("rollout", &[], false),
     }
 }
 
@@ -335,6 +347,7 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Exec(args) => exec::run(g, &args, ui, signals).await,
         Command::PortForward(args) => port_forward::run(g, &args, ui, signals).await,
         Command::Top(args) => top::run(g, &args, ui).await,
+        Command::Rollout(args) => rollout::run(g, &args, ui).await,
     }
 }
 

@@ -214,6 +214,25 @@ pub fn check_jobs(desired: &Desired, observed: &ObservedState, ui: &Ui) -> Resul
     )))
 }
 
+/// Every Deployment's rollout state against `observed` (see `plan::rollout`).
+pub fn rollouts(
+    inv: &Inventory,
+    desired: &Desired,
+    observed: &ObservedState,
+) -> Vec<plan::rollout::Rollout> {
+    let nodes = nodes(inv, observed);
+    let runtimes = runtimes(inv);
+    plan::rollout::rollouts(&PlanInput {
+        commit: &desired.source.commit,
+        pod_sets: &desired.expanded.pod_sets,
+        observed,
+        nodes: &nodes,
+        runtimes: &runtimes,
+        network: None,
+        config: None,
+    })
+}
+
 pub fn warn_dirty(desired: &Desired, ui: &Ui) {
     if !desired.source.dirty.is_empty() {
         ui.warn(&format!(

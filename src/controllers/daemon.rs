@@ -142,6 +142,7 @@ pub fn pod_sets(ds: &DaemonSet, nodes: &[String], source: &SourceRef) -> Vec<Pod
                 template,
                 source: source.clone(),
                 job: None,
+                rollout: None,
                 daemon: Some(Daemon {
                     daemon_set: name.clone(),
                     node: node.clone(),

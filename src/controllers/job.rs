@@ -747,6 +747,7 @@ pub fn pod_sets(jobs: &[JobDesired], state: &ObservedState) -> Vec<PodSet> {
                 template,
                 source: d.source.clone(),
                 daemon: None,
+                rollout: None,
                 job: Some(JobPods {
                     job: name.clone(),
                     index,

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod gohash;
 pub mod job;
 pub mod node_supervisor;
+pub mod rollout;
 
 use std::collections::BTreeMap;
 
@@ -51,6 +52,8 @@ pub struct PodSet {
     pub daemon: Option<daemon::Daemon>,
     /// For a Job's pods: what the Job controller decided this plan (see [`job`]).
     pub job: Option<job::JobPods>,
+    /// For a Deployment's current ReplicaSet: how it rolls out (see [`rollout`]).
+    pub rollout: Option<rollout::Params>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +113,9 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
             Object::Pod(pod) => out.pod_sets.push(bare_pod_set(pod, &m.source)),
             Object::Deployment(d) => {
                 let rs = replica_set_for(d);
-                out.pod_sets
-                    .push(rs_pod_set(&rs, Some(name_of(&d.metadata)), &m.source));
+                let mut set = rs_pod_set(&rs, Some(name_of(&d.metadata)), &m.source);
+                set.rollout = Some(rollout::Params::of(d));
+                out.pod_sets.push(set);
                 out.replica_sets.push(rs);
                 out.deployments.push((**d).clone());
             }
@@ -309,6 +313,7 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
         source: source.clone(),
         daemon: None,
         job: None,
+        rollout: None,
     }
 }
 
@@ -338,6 +343,7 @@ fn bare_pod_set(pod: &Pod, source: &SourceRef) -> PodSet {
         source: source.clone(),
         daemon: None,
         job: None,
+        rollout: None,
     }
 }
 

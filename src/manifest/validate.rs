@@ -738,6 +738,29 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     for (i, c) in spec.containers.iter().enumerate() {
         let p = cp.index(i);
         super::config::env_from(v, c, &p);
+        // preStop exec hooks run before the stop (runtime::terminate); other hooks do not run.
+        if let Some(l) = &c.lifecycle {
+            let lp = p.child("lifecycle");
+            if l.post_start.is_some() {
+                v.warn(&lp.child("postStart"), UNSUPPORTED_FIELD.to_string());
+            }
+            if let Some(h) = &l.pre_stop {
+                let hp = lp.child("preStop");
+                for (set, name) in [
+                    (h.http_get.is_some(), "httpGet"),
+                    (h.tcp_socket.is_some(), "tcpSocket"),
+                    (h.sleep.is_some(), "sleep"),
+                ] {
+                    if set {
+                        v.warn(
+                            &hp.child(name),
+                            "clusterctl runs only exec preStop hooks; this hook is ignored"
+                                .to_string(),
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 

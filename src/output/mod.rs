@@ -9,6 +9,7 @@ pub mod events;
 pub mod objects;
 pub mod plan;
 pub mod quantity_fmt;
+pub mod rollout;
 pub mod table;
 pub mod tabwriter;
 pub mod top;

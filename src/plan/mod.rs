@@ -15,6 +15,7 @@ mod diff;
 mod job;
 mod network;
 pub mod reason;
+pub mod rollout;
 mod roster;
 mod services;
 
@@ -167,6 +168,13 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
     let observed = model::observed_pods(input.observed);
     let pod_cidrs = pod_cidrs(input.nodes);
 
+    // A rolling Deployment is cut to this step's sizes, its old ReplicaSets given pod sets of their own.
+    let prepared = rollout::prepare(input, &observed);
+    let stepped = PlanInput {
+        pod_sets: &prepared.sets,
+        ..*input
+    };
+    let input = &stepped;
     let diff = diff::diff(input, &observed, &pod_cidrs);
     let mut changes = diff.changes;
     let counted = diff.counted;
@@ -185,12 +193,20 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
     diff::collapse_counted(counted, &mut pending);
 
     if let Some(net) = input.network {
-        let rules = services::plan_rules(input, net, &observed, &changes, &binding.created);
+        let rules = services::plan_rules(
+            input,
+            net,
+            &observed,
+            &changes,
+            &binding.created,
+            &prepared.holding,
+        );
         changes.extend(network::host_changes(input, net));
         changes.extend(rules.changes);
         binding.services = rules.after;
     }
 
+    rollout::annotate(&prepared, &mut changes);
     changes.sort_by(|a, b| {
         (&a.namespace, &a.name, &a.node, a.action).cmp(&(&b.namespace, &b.name, &b.node, b.action))
     });

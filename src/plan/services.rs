@@ -56,6 +56,7 @@ pub(super) fn plan_rules(
     observed: &[ObservedPod],
     changes: &[Change],
     created: &[BoundPod],
+    holding: &BTreeSet<(String, String)>,
 ) -> Rules {
     let reachable: Vec<&ObservedNode> = input
         .observed
@@ -81,7 +82,16 @@ pub(super) fn plan_rules(
             })
         })
         .collect();
-    let table = services::table(&allocated, &endpoint_pods(observed, changes, created));
+    let table = services::table(
+        &allocated,
+        &endpoint_pods(
+            observed,
+            changes,
+            created,
+            holding,
+            &input.observed.observed_at,
+        ),
+    );
     let rules = render::ruleset(&table, net.cluster_cidr);
     let jumps = render::jumps();
     Rules {
@@ -130,12 +140,18 @@ fn named_ports(pod: &Pod) -> BTreeMap<String, (u16, Protocol)> {
 }
 
 /// Endpoint candidates after the plan: observed pods that stay (Ready when they run, or are started by
-/// the plan, on a reachable host), then the created pods (Ready).
+/// the plan, on a reachable host), then the created pods (Ready). Pods of a ReplicaSet in `holding` (a
+/// rolling Deployment's new one) serve only once observed running: not when created or started now.
 fn endpoint_pods(
     observed: &[ObservedPod],
     changes: &[Change],
     created: &[BoundPod],
+    holding: &BTreeSet<(String, String)>,
+    now: &str,
 ) -> Vec<EndpointPod> {
+    let held = |ns: &str, owner: Option<&crate::model::OwnerRef>| {
+        owner.is_some_and(|o| holding.contains(&(ns.to_string(), o.name.clone())))
+    };
     let leaving = leaving(changes);
     let started: BTreeSet<(&str, &str, &str)> = changes
         .iter()
@@ -156,7 +172,14 @@ fn endpoint_pods(
             name: p.name.clone(),
             labels: labels_of(&pod),
             ip: pod_ip(p).and_then(|ip| ip.parse::<Ipv4Addr>().ok()),
-            ready: p.node_reachable && (running || started.contains(&key(p))),
+            ready: p.node_reachable
+                && if held(&p.namespace, p.owner.as_ref()) {
+                    // A new pod of a rollout serves once Ready: a crashing container's blink of
+                    // `running` at each restart is not.
+                    crate::controllers::rollout::ready(p, now)
+                } else {
+                    running || started.contains(&key(p))
+                },
             named_ports: named_ports(&pod),
         });
     }
@@ -166,7 +189,10 @@ fn endpoint_pods(
             name: b.pod.metadata.name.clone().unwrap_or_default(),
             labels: labels_of(&b.pod),
             ip: b.ip.as_deref().and_then(|ip| ip.parse().ok()),
-            ready: true,
+            ready: !held(
+                b.pod.metadata.namespace.as_deref().unwrap_or_default(),
+                b.owner.as_ref(),
+            ),
             named_ports: named_ports(&b.pod),
         });
     }

@@ -298,35 +298,53 @@ fn scaling_down_and_up_keeps_names_stable() {
 }
 
 #[test]
-fn template_change_replaces_pods_through_a_new_replica_set() {
+fn template_change_rolls_out_through_a_new_replica_set_step_by_step() {
     let mut sim = Sim::new();
     sim.apply(&sim.plan(&[deployment(3, "nginx")]));
-    let plan = sim.plan(&[deployment(3, "nginx:1.14.2")]);
-    assert_eq!(
-        plan.summary,
-        Summary {
-            add: 3,
-            change: 0,
-            destroy: 3
+    // 3 replicas, maxSurge 25% → 1 (rounded up), maxUnavailable 25% → 0 (rounded down): one new pod,
+    // then one old pod once it is available, and so on; never more than 4 pods, never fewer than 3.
+    let mut steps = Vec::new();
+    // Observed well after every simulated start: the pods have been running long enough to be Ready.
+    sim.state.observed_at = "2026-11-26T13:00:00Z".into();
+    loop {
+        let plan = sim.plan(&[deployment(3, "nginx:1.14.2")]);
+        if plan.changes.is_empty() {
+            break;
         }
-    );
-    let deletes: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Delete)
-        .collect();
-    assert!(
-        deletes
-            .iter()
-            .all(|c| why(c).starts_with("owner template changed")),
-        "{deletes:?}"
-    );
-    sim.apply(&plan);
-    assert!(
-        sim.plan(&[deployment(3, "nginx:1.14.2")])
+        let pods: Vec<&Change> = plan
             .changes
-            .is_empty()
-    );
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Pod)
+            .collect();
+        let creates = pods.iter().filter(|c| c.action == Action::Create).count();
+        let deletes: Vec<&&Change> = pods.iter().filter(|c| c.action == Action::Delete).collect();
+        assert!(creates == 0 || deletes.is_empty(), "{:?}", lines(&plan));
+        assert!(
+            deletes
+                .iter()
+                .all(|c| why(c).starts_with("owner template changed")),
+            "{deletes:?}"
+        );
+        assert!(
+            pods.iter().all(|c| c
+                .details
+                .iter()
+                .any(|d| matches!(d, Detail::Line(l) if l.starts_with("rollout of deployment my-nginx (RollingUpdate, maxSurge 1, maxUnavailable 0)")))),
+            "{pods:?}"
+        );
+        steps.push((creates, deletes.len()));
+        sim.apply(&plan);
+        let running = sim
+            .state
+            .nodes
+            .iter()
+            .flat_map(|n| &n.containers)
+            .filter(|c| c.label(crate::model::labels::CONTAINER) == Some("my-nginx"))
+            .count();
+        assert!((3..=4).contains(&running), "{running} pods");
+        assert!(steps.len() < 20);
+    }
+    assert_eq!(steps, [(1, 0), (0, 1), (1, 0), (0, 1), (1, 0), (0, 1)]);
 }
 
 #[test]

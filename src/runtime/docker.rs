@@ -930,17 +930,14 @@ impl Runtime for DockerRuntime {
     }
 
     fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
-        let mut cmds: Vec<Cmd> = pod
-            .containers
-            .values()
-            .chain(pod.sandbox.iter())
-            .map(|c| {
-                Cmd::write(
-                    "docker",
-                    ["rm".to_string(), "-f".to_string(), c.name.clone()],
-                )
-            })
-            .collect();
+        // preStop, SIGTERM, SIGKILL after the grace period (see `runtime::terminate`), then removal.
+        let mut cmds = super::terminate::stop_steps(pod);
+        cmds.extend(pod.containers.values().chain(pod.sandbox.iter()).map(|c| {
+            Cmd::write(
+                "docker",
+                ["rm".to_string(), "-f".to_string(), c.name.clone()],
+            )
+        }));
         // The pod's configMap/secret volumes leave the host with it.
         let has_config_volumes = pod
             .manifest
@@ -1394,6 +1391,7 @@ mod tests {
         assert_eq!(
             rm,
             vec![
+                vec!["stop", "-t", "30", "k8s_a_p_default"],
                 vec!["rm", "-f", "k8s_a_p_default"],
                 vec!["rm", "-f", "k8s_b_p_default"],
                 vec!["rm", "-f", "k8s_POD_p_default"],

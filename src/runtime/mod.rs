@@ -8,6 +8,7 @@ pub mod config;
 pub mod docker;
 pub mod docker_day2;
 pub mod sim;
+pub mod terminate;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -49,6 +49,10 @@ pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
             create(node, *clock, name, image, labels);
             continue;
         }
+        // A preStop hook changes no container here.
+        if super::terminate::is_pre_stop(cmd) {
+            continue;
+        }
         assert_eq!(cmd.program, "docker", "only docker commands are simulated");
         match cmd.args[0].as_str() {
             "create" => {
@@ -80,6 +84,13 @@ pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
                     (*clock / 60) % 60,
                     *clock % 60
                 );
+            }
+            "stop" => {
+                for name in &cmd.args[3..] {
+                    if let Some(c) = node.containers.iter_mut().find(|c| &c.name == name) {
+                        c.status = "exited".into();
+                    }
+                }
             }
             "rm" => {
                 let name = cmd.args.last().expect("a name");

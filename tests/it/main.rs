@@ -11,6 +11,7 @@ mod network;
 mod jobs;
 mod pipeline;
 mod restarts;
+mod rollout;
 mod scheduling;
 mod services;
 mod ssh_runtime;

@@ -1,0 +1,293 @@
+//! The rollout driver: a rollout spans several plans, so after apply has run a plan it re-observes,
+//! re-plans and runs the next step, waiting for new pods to become available in between, until every
+//! Deployment that was rolling out is complete — or one of them made no progress for its
+//! `progressDeadlineSeconds`, which stops the rollout (old pods keep serving), reports the pods that
+//! failed (state, exit code, last 20 log lines) and ends with [`CliError::RolloutFailed`] (exit 4).
+//! `wait: false` runs the given plan only (`apply --no-wait`, and what a `reconcile` round calls).
+//! Output goes through [`Ui`]: one line per step and per change of the waiting message; on a terminal
+//! the per-host progress bars of each step.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::apply::Progress;
+use super::pipeline::{self, Desired, Observed};
+use super::signals::Signals;
+use super::{CliError, Ui};
+use crate::apply::{self, ApplyReport};
+use crate::cmd::Cmd;
+use crate::inventory::Inventory;
+use crate::output::rollout as words;
+use crate::plan::rollout::Rollout;
+use crate::plan::{Binding, Plan};
+
+/// How often a waiting rollout re-observes the hosts.
+const POLL: Duration = Duration::from_millis(500);
+/// How many log lines of a failed pod are shown (the issue's "last 20").
+const LOG_LINES: &str = "20";
+
+/// A rollout's progress counts and when they last changed.
+type Progressed = ((i32, i32, i32), Instant);
+
+/// What the driver did.
+pub struct Driven {
+    /// Every step's report, summed per host.
+    pub report: ApplyReport,
+    /// The last observation and plan (the roster of the last step was written from them).
+    pub observed: Observed,
+    /// Plans run.
+    pub steps: usize,
+    /// A signal stopped it (no further step started).
+    pub stopped: Option<i32>,
+}
+
+/// Runs `plan` (observed as `observed`), then, with `wait`, every further step of the rollouts in
+/// progress until they complete. See the module doc.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_steps(
+    inv: &Inventory,
+    desired: &Desired,
+    observed: Observed,
+    plan: Plan,
+    binding: Binding,
+    ui: &Ui,
+    signals: &Signals,
+    wait: bool,
+) -> Result<Driven, CliError> {
+    let tracked: BTreeSet<(String, String)> = pipeline::rollouts(inv, desired, &observed.state)
+        .into_iter()
+        .filter(|r| !r.olds.is_empty() && !r.complete())
+        .map(|r| (r.namespace, r.deployment))
+        .collect();
+    let mut driven = Driven {
+        report: ApplyReport::default(),
+        observed,
+        steps: 0,
+        stopped: None,
+    };
+    let (mut plan, mut binding) = (plan, binding);
+    let mut progress: BTreeMap<(String, String), Progressed> = BTreeMap::new();
+    let mut last_line = String::new();
+    let mut finishing = false;
+    loop {
+        if !plan.changes.is_empty() {
+            driven.steps += 1;
+            if driven.steps > 1 {
+                ui.info(&step_line(driven.steps, &plan));
+            }
+            let bars = Progress::new(ui.stderr_tty);
+            let part = apply::execute_until(
+                &plan,
+                &driven.observed.transports,
+                &|e| bars.on(e),
+                signals.stop(),
+            )
+            .await;
+            bars.finish();
+            driven.stopped = signals.received();
+            // After a stop the plan was not carried out whole: keep the last roster.
+            if driven.stopped.is_none() {
+                let now = format!("{:.3}", jiff::Timestamp::now());
+                let mut roster =
+                    crate::plan::roster_after(&driven.observed.state, &plan, &binding, &now);
+                roster.jobs =
+                    crate::controllers::job::records(&desired.expanded.jobs, &driven.observed.state);
+                for (host, why) in apply::write_roster(&roster, &driven.observed.transports).await {
+                    ui.warn(&format!("{host}: could not write the roster: {why}"));
+                }
+            }
+            let failed = part.failed();
+            merge(&mut driven.report, part);
+            if driven.stopped.is_some() || failed {
+                return Ok(driven);
+            }
+        }
+        if !wait && !tracked.is_empty() {
+            for (ns, d) in &tracked {
+                ui.info(&format!(
+                    "rollout of deployment {ns}/{d} continues with the next apply (--no-wait took one step)"
+                ));
+            }
+        }
+        if !wait || tracked.is_empty() || finishing {
+            return Ok(driven);
+        }
+        // Wait for the hosts to move, then look again.
+        if plan.changes.is_empty() {
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                () = signals.stop().wait() => {
+                    driven.stopped = signals.received();
+                    return Ok(driven);
+                }
+            }
+        }
+        driven.observed = pipeline::observe(inv, None, ui).await?;
+        let rollouts: Vec<Rollout> = pipeline::rollouts(inv, desired, &driven.observed.state)
+            .into_iter()
+            .filter(|r| tracked.contains(&(r.namespace.clone(), r.deployment.clone())))
+            .collect();
+        let now = Instant::now();
+        let mut timed_out = Vec::new();
+        let mut waiting = Vec::new();
+        for r in &rollouts {
+            if r.complete() {
+                continue;
+            }
+            let key = (r.namespace.clone(), r.deployment.clone());
+            let e = progress.entry(key).or_insert((r.progress_key(), now));
+            if e.0 != r.progress_key() {
+                *e = (r.progress_key(), now);
+            }
+            let deadline = Duration::from_secs(r.params.progress_deadline_seconds.max(0) as u64);
+            if now.duration_since(e.1) > deadline {
+                timed_out.push(r);
+            }
+            waiting.push(words::status(r).1);
+        }
+        if !timed_out.is_empty() {
+            return Err(failure(&timed_out, &driven.observed, ui).await);
+        }
+        let line = waiting.join("\n");
+        if !line.is_empty() && line != last_line {
+            ui.info(&line);
+            last_line = line;
+        }
+        (plan, binding) = pipeline::make_plan(inv, desired, &driven.observed.state);
+        if waiting.is_empty() {
+            for r in &rollouts {
+                ui.info(&words::status(r).1);
+            }
+            // What is left after the last step (rules of the last pods, say) runs once more.
+            finishing = true;
+        }
+    }
+}
+
+/// `rollout step 3: deployment my-nginx: ReplicaSet …` — what a step does, in one line.
+fn step_line(n: usize, plan: &Plan) -> String {
+    let mut intents: Vec<&str> = plan
+        .changes
+        .iter()
+        .flat_map(|c| &c.details)
+        .filter_map(|d| match d {
+            crate::plan::Detail::Line(l) if l.starts_with("rollout of ") => Some(l.as_str()),
+            _ => None,
+        })
+        .collect();
+    intents.sort();
+    intents.dedup();
+    let s = &plan.summary;
+    format!(
+        "step {n}: {} to add, {} to change, {} to destroy{}{}",
+        s.add,
+        s.change,
+        s.destroy,
+        if intents.is_empty() { "" } else { "; " },
+        intents.join("; ")
+    )
+}
+
+fn merge(into: &mut ApplyReport, part: ApplyReport) {
+    into.mutating_commands += part.mutating_commands;
+    for h in part.hosts {
+        match into.hosts.iter_mut().find(|x| x.node == h.node) {
+            Some(e) => {
+                e.added += h.added;
+                e.changed += h.changed;
+                e.destroyed += h.destroyed;
+                e.failed += h.failed;
+                e.network += h.network;
+                e.commands += h.commands;
+                e.errors.extend(h.errors);
+                e.not_started.extend(h.not_started);
+                e.interrupted.extend(h.interrupted);
+            }
+            None => into.hosts.push(h),
+        }
+    }
+    into.hosts.sort_by(|a, b| a.node.cmp(&b.node));
+}
+
+/// Reports the rollouts that ran out of time: which pods are not available and why (their containers'
+/// state and exit code, the last log lines), and the error that ends the apply with exit 4.
+async fn failure(timed_out: &[&Rollout], observed: &Observed, ui: &Ui) -> CliError {
+    let pods = crate::model::observed_pods(&observed.state);
+    let mut names = Vec::new();
+    for r in timed_out {
+        names.push(r.deployment.clone());
+        ui.error(&format!(
+            "{}: {} (Progressing=False, reason ProgressDeadlineExceeded: {}); no further step is taken, the \
+             old pods keep serving",
+            words::deadline_exceeded(&r.deployment),
+            words::status(r).1,
+            words::timed_out(&r.new_rs)
+        ));
+        for (node, name) in &r.unavailable {
+            let Some(p) = pods
+                .iter()
+                .find(|p| &p.node == node && &p.name == name && p.namespace == r.namespace)
+            else {
+                continue;
+            };
+            ui.info(&format!("  pod {name} on {node} is not available:"));
+            for c in p.containers.values() {
+                ui.info(&format!(
+                    "    container {}: {}",
+                    container_name(c),
+                    state(c)
+                ));
+                if let Some(t) = observed.transports.get(node) {
+                    let logs = Cmd::read("docker", ["logs", "--tail", LOG_LINES, c.name.as_str()]);
+                    match t.run(&logs).await {
+                        Ok(out) => {
+                            let text = format!(
+                                "{}{}",
+                                String::from_utf8_lossy(&out.stdout),
+                                out.stderr_str()
+                            );
+                            let lines: Vec<&str> = text.lines().collect();
+                            let from = lines.len().saturating_sub(20);
+                            ui.info(&format!("    last {} log line(s):", lines.len() - from));
+                            for l in &lines[from..] {
+                                ui.info(&format!("      {l}"));
+                            }
+                        }
+                        Err(e) => ui.info(&format!("    logs: {e}")),
+                    }
+                }
+            }
+        }
+    }
+    CliError::RolloutFailed(format!(
+        "rollout of {} did not finish within its progress deadline; run `clusterctl rollout status deploy/NAME` \
+         after fixing the template",
+        names
+            .iter()
+            .map(|n| format!("deployment {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+fn container_name(c: &crate::model::ObservedContainer) -> &str {
+    c.label(crate::model::labels::CONTAINER).unwrap_or(&c.name)
+}
+
+/// `running`, or `exited with 1 (restarts: 3)`, with the runtime's error text if any.
+fn state(c: &crate::model::ObservedContainer) -> String {
+    let mut s = if c.status == "running" {
+        c.status.clone()
+    } else {
+        format!("{} with exit code {}", c.status, c.exit_code)
+    };
+    if c.restart_count > 0 {
+        s.push_str(&format!(" (restarts: {})", c.restart_count));
+    }
+    if !c.error.is_empty() {
+        s.push_str(&format!(": {}", c.error));
+    }
+    s
+}
