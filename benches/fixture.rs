@@ -118,5 +118,6 @@ pub fn plan(
         nodes: &nodes,
         runtimes: &runtimes,
         network: None,
+        node_loss: None,
     })
 }

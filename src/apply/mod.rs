@@ -135,6 +135,13 @@ pub async fn execute(
     execute_until(plan, transports, events, &Stop::never()).await
 }
 
+/// Whether a change runs before everything else, image pulls included: the deletes of stale copies on a
+/// host that came back after it was lost (`plan::node_loss`), so no owner runs more replicas than desired
+/// for longer than that step.
+fn first_of_all(change: &Change) -> bool {
+    matches!(change.reason, crate::plan::Reason::StaleAfterNodeLoss(_))
+}
+
 /// [`execute`], stopping early when `stop` says so: what was not started is listed per host.
 pub async fn execute_until(
     plan: &Plan,
@@ -146,6 +153,11 @@ pub async fn execute_until(
     let mut hosts: BTreeMap<String, HostReport> = BTreeMap::new();
     let rules_first = rules_first(plan);
     let gone = std::sync::Mutex::new(BTreeMap::new());
+    let stale: Vec<Change> = plan.changes.iter().filter(|c| first_of_all(c)).cloned().collect();
+    if !stale.is_empty() {
+        let part = execute_phase(&stale, transports, &gone, events, stop, &BTreeMap::new()).await;
+        merge(&mut report, &mut hosts, part);
+    }
     let pulls = pull_images(plan, transports, stop).await;
     report.mutating_commands += pulls.commands.values().sum::<usize>();
     for (node, n) in &pulls.commands {
@@ -161,32 +173,37 @@ pub async fn execute_until(
         let changes: Vec<Change> = plan
             .changes
             .iter()
-            .filter(|c| phase(c, rules_first) == p)
+            .filter(|c| !first_of_all(c) && phase(c, rules_first) == p)
             .cloned()
             .collect();
         if changes.is_empty() {
             continue;
         }
         let part = execute_phase(&changes, transports, &gone, events, stop, &pulls.failed).await;
-        report.mutating_commands += part.mutating_commands;
-        for h in part.hosts {
-            let e = hosts.entry(h.node.clone()).or_insert_with(|| HostReport {
-                node: h.node.clone(),
-                ..HostReport::default()
-            });
-            e.added += h.added;
-            e.changed += h.changed;
-            e.destroyed += h.destroyed;
-            e.failed += h.failed;
-            e.network += h.network;
-            e.commands += h.commands;
-            e.errors.extend(h.errors);
-            e.not_started.extend(h.not_started);
-            e.interrupted.extend(h.interrupted);
-        }
+        merge(&mut report, &mut hosts, part);
     }
     report.hosts = hosts.into_values().collect();
     report
+}
+
+/// Adds one phase's report to the apply's.
+fn merge(report: &mut ApplyReport, hosts: &mut BTreeMap<String, HostReport>, part: ApplyReport) {
+    report.mutating_commands += part.mutating_commands;
+    for h in part.hosts {
+        let e = hosts.entry(h.node.clone()).or_insert_with(|| HostReport {
+            node: h.node.clone(),
+            ..HostReport::default()
+        });
+        e.added += h.added;
+        e.changed += h.changed;
+        e.destroyed += h.destroyed;
+        e.failed += h.failed;
+        e.network += h.network;
+        e.commands += h.commands;
+        e.errors.extend(h.errors);
+        e.not_started.extend(h.not_started);
+        e.interrupted.extend(h.interrupted);
+    }
 }
 
 /// How many images one host pulls at the same time.

@@ -45,7 +45,9 @@ pub async fn run(
         pid: std::process::id(),
     };
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
-    if first_plan.changes.is_empty() {
+    // Only the memory of unreachable hosts changed: the roster is still written (under the lock).
+    let remember = pipeline::node_loss(&inv, &connected.state).changed;
+    if first_plan.changes.is_empty() && !remember {
         // Nothing to do: no lock, no remote write at all.
         return nothing_to_do(
             &first_plan,
@@ -75,7 +77,14 @@ pub async fn run(
         color: ui.color,
         explain: false,
     };
+    let loss = pipeline::node_loss(&inv, &observed.state);
     if plan.changes.is_empty() {
+        if loss.changed {
+            let roster = pipeline::roster_after(&observed.state, &plan, &binding, &loss);
+            for (host, why) in apply::write_roster(&roster, &observed.transports).await {
+                ui.warn(&format!("{host}: could not write the roster: {why}"));
+            }
+        }
         held.release().await;
         return nothing_to_do(&plan, &desired.source.short, &observed.state, args, ui);
     }
@@ -124,8 +133,7 @@ pub async fn run(
     // After a stop the plan was not carried out whole: keep the last roster rather than write one that
     // claims pods that were never created.
     if stopped.is_none() {
-        let now = format!("{:.3}", jiff::Timestamp::now());
-        let roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
+        let roster = pipeline::roster_after(&observed.state, &plan, &binding, &loss);
         for (host, why) in apply::write_roster(&roster, &observed.transports).await {
             ui.warn(&format!("{host}: could not write the roster: {why}"));
         }

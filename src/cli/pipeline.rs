@@ -164,6 +164,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         node_port_range: inv.cluster.node_port_range,
         services: &desired.expanded.services,
     };
+    let loss = node_loss(inv, observed);
     plan::compute_with_binding(&PlanInput {
         commit: &desired.source.commit,
         pod_sets: &desired.expanded.pod_sets,
@@ -171,7 +172,28 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         nodes: &nodes,
         runtimes: &runtimes,
         network: Some(&network),
+        node_loss: Some(&loss),
     })
+}
+
+/// The roster to write after `plan` is carried out: pods after the plan, and this observation's memory of
+/// each host's reachability.
+pub fn roster_after(
+    state: &ObservedState,
+    plan: &Plan,
+    binding: &Binding,
+    loss: &plan::NodeLoss,
+) -> crate::model::Roster {
+    let now = format!("{:.3}", jiff::Timestamp::now());
+    let mut roster = plan::roster_after(state, plan, binding, &now);
+    roster.hosts = loss.hosts.clone();
+    roster
+}
+
+/// Which hosts are lost (unreachable for longer than `cluster.nodeLostGracePeriod`) in this observation,
+/// and the reachability memory the roster keeps (docs/reconcile.md, "Node loss").
+pub fn node_loss(inv: &Inventory, observed: &ObservedState) -> plan::NodeLoss {
+    plan::node_loss::assess(observed, inv.cluster.node_lost_grace_period)
 }
 
 pub fn warn_dirty(desired: &Desired, ui: &Ui) {

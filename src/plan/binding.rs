@@ -130,6 +130,7 @@ fn place(
     changes: &mut Vec<Change>,
 ) -> BoundPod {
     let set = new.set;
+    let reason = new.reason.unwrap_or_else(|| create_reason(set));
     spec_mut(&mut pod).node_name = Some(placed.node.clone());
     let steps = create_steps(&pod, set, input, ip.as_deref());
     match new.replaces {
@@ -146,7 +147,7 @@ fn place(
             namespace: set.namespace.clone(),
             name: new.name,
             node: placed.node.clone(),
-            reason: create_reason(set),
+            reason,
             details: vec![Detail::Placement(placed)],
             steps,
         }),

@@ -12,6 +12,7 @@
 mod binding;
 mod diff;
 mod network;
+pub mod node_loss;
 pub mod reason;
 mod roster;
 mod services;
@@ -28,6 +29,7 @@ use crate::model::{self, ObservedPod, ObservedState, OwnerRef};
 use crate::runtime::Runtime;
 use crate::scheduler::FitError;
 
+pub use node_loss::NodeLoss;
 pub use reason::{Detail, Drift, Reason, TemplateChange};
 pub use roster::roster_after;
 pub use services::{NetworkInput, ServicesAfter};
@@ -131,6 +133,9 @@ pub struct PlanInput<'a> {
     pub runtimes: &'a BTreeMap<String, Arc<dyn Runtime>>,
     /// The pod network and services; `None` plans pods on the runtime's default network only.
     pub network: Option<&'a NetworkInput<'a>>,
+    /// Which hosts are lost and for how long (`node_loss::assess`); `None`: no host is ever lost, the
+    /// pods of unreachable hosts stay counted.
+    pub node_loss: Option<&'a node_loss::NodeLoss>,
 }
 
 /// The pods the plan creates, bound to their nodes.

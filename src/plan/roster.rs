@@ -76,6 +76,8 @@ pub fn roster_after(
         commit: plan.commit.clone(),
         services,
         pods,
+        // The reachability memory as it was; the caller sets this round's (`plan::node_loss`).
+        hosts: observed.roster().map(|r| r.hosts.clone()).unwrap_or_default(),
     }
 }
 

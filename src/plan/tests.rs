@@ -65,6 +65,8 @@ struct Sim {
     inv: Inventory,
     state: ObservedState,
     clock: u32,
+    /// Node loss as planned (`None`: unreachable hosts' pods stay counted).
+    node_loss: Option<NodeLoss>,
 }
 
 impl Sim {
@@ -100,6 +102,7 @@ impl Sim {
                 nodes,
             },
             clock: 0,
+            node_loss: None,
         }
     }
 
@@ -125,6 +128,7 @@ impl Sim {
             nodes: &nodes,
             runtimes: &runtimes,
             network: None,
+            node_loss: self.node_loss.as_ref(),
         })
     }
 
@@ -164,6 +168,7 @@ impl Sim {
             nodes: &nodes,
             runtimes: &runtimes,
             network: Some(&network),
+            node_loss: self.node_loss.as_ref(),
         })
     }
 
@@ -1132,3 +1137,6 @@ fn a_replaced_pod_pulls_its_new_image_and_deletes_pull_nothing() {
                 .contains(&("IfNotPresent".into(), "nginx:1.14.2".into())))
     );
 }
+
+#[path = "node_loss_tests.rs"]
+mod node_loss_tests;
