@@ -153,7 +153,12 @@ pub async fn execute_until(
     let mut hosts: BTreeMap<String, HostReport> = BTreeMap::new();
     let rules_first = rules_first(plan);
     let gone = std::sync::Mutex::new(BTreeMap::new());
-    let stale: Vec<Change> = plan.changes.iter().filter(|c| first_of_all(c)).cloned().collect();
+    let stale: Vec<Change> = plan
+        .changes
+        .iter()
+        .filter(|c| first_of_all(c))
+        .cloned()
+        .collect();
     if !stale.is_empty() {
         let part = execute_phase(&stale, transports, &gone, events, stop, &BTreeMap::new()).await;
         merge(&mut report, &mut hosts, part);

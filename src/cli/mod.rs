@@ -8,6 +8,7 @@ pub mod exit;
 mod get;
 mod pipeline;
 mod plan;
+mod reconcile;
 mod signals;
 mod snapshot;
 mod test_hook;
@@ -128,6 +129,11 @@ pub enum Command {
     /// Remove a stale cluster lock left by an interrupted apply.
     #[command(after_help = "Examples:\n  clusterctl unlock")]
     Unlock,
+    /// Keep the hosts matching the manifests: plan and apply every --interval, without a prompt.
+    #[command(
+        after_help = "Examples:\n  clusterctl reconcile --ref main --interval 30s\n  clusterctl reconcile --log-format json --status-file /run/clusterctl.json --status-addr 127.0.0.1:9090\n  clusterctl reconcile --once\n\nEach round re-reads cluster.yaml and the commit at --ref, observes, plans and applies; it takes the cluster\nlock only to apply and skips the round when another apply holds it. GET /healthz: 200 while the last round\nended well (or one is in progress); GET /status: the last round as JSON. See docs/reconcile.md.\n\nExit codes: see `clusterctl --help` (130/143 = stopped by a signal, the normal end; with --once: 3 = a host\nfailed, 5 = locked, 65 = invalid input)."
+    )]
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 /// Errors that end a command. The kind decides the exit code ([`CliError::exit_code`]); the text is printed
@@ -242,6 +248,7 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::Validate(_) => ("validate", &[], false),
         Command::Snapshot => ("snapshot", &[Json], false),
         Command::Unlock => ("unlock", &[], false),
+        Command::Reconcile(_) => ("reconcile", &[], false),
     }
 }
 
@@ -290,6 +297,7 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Validate(args) => validate::run(g, &args, ui),
         Command::Snapshot => snapshot::run(g, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
+        Command::Reconcile(args) => reconcile::run(g, &args, ui, signals).await,
     }
 }
 

@@ -75,7 +75,12 @@ fn created_before(pod: &ObservedPod, lost_at: &str) -> bool {
         .sandbox
         .as_ref()
         .map(|s| s.created_at.as_str())
-        .or_else(|| pod.containers.values().next().map(|c| c.created_at.as_str()))
+        .or_else(|| {
+            pod.containers
+                .values()
+                .next()
+                .map(|c| c.created_at.as_str())
+        })
         .unwrap_or("");
     match (ts(created), ts(lost_at)) {
         (Some(c), Some(l)) => c < l,
@@ -87,19 +92,16 @@ fn created_before(pod: &ObservedPod, lost_at: &str) -> bool {
 /// Updates the roster's host records with observation `state` and says what they mean.
 pub fn assess(state: &ObservedState, grace_secs: u64) -> NodeLoss {
     let now = state.observed_at.clone();
-    let before: BTreeMap<String, HostRecord> = state
-        .roster()
-        .map(|r| r.hosts.clone())
-        .unwrap_or_default();
+    let before: BTreeMap<String, HostRecord> =
+        state.roster().map(|r| r.hosts.clone()).unwrap_or_default();
     let pods = crate::model::observed_pods(state);
     let mut hosts = BTreeMap::new();
     for node in &state.nodes {
         let old = before.get(&node.name).cloned().unwrap_or_default();
         let record = if node.reachable {
             let stale_left = old.lost_at.as_deref().is_some_and(|lost_at| {
-                pods.iter().any(|p| {
-                    p.node == node.name && replaceable(p) && created_before(p, lost_at)
-                })
+                pods.iter()
+                    .any(|p| p.node == node.name && replaceable(p) && created_before(p, lost_at))
             });
             if stale_left {
                 HostRecord {
@@ -128,12 +130,13 @@ pub fn assess(state: &ObservedState, grace_secs: u64) -> NodeLoss {
         };
         hosts.insert(node.name.clone(), record);
     }
-    let strip = |m: &BTreeMap<String, HostRecord>| -> BTreeMap<String, (Option<String>, Option<String>)> {
-        m.iter()
-            .filter(|(_, r)| r.unreachable_since.is_some() || r.lost_at.is_some())
-            .map(|(h, r)| (h.clone(), (r.unreachable_since.clone(), r.lost_at.clone())))
-            .collect()
-    };
+    let strip =
+        |m: &BTreeMap<String, HostRecord>| -> BTreeMap<String, (Option<String>, Option<String>)> {
+            m.iter()
+                .filter(|(_, r)| r.unreachable_since.is_some() || r.lost_at.is_some())
+                .map(|(h, r)| (h.clone(), (r.unreachable_since.clone(), r.lost_at.clone())))
+                .collect()
+        };
     let changed = strip(&before) != strip(&hosts);
     NodeLoss {
         grace_secs,
@@ -148,7 +151,10 @@ impl NodeLoss {
     pub fn lost(&self, node: &str) -> Option<Lost> {
         let r = self.hosts.get(node)?;
         let lost_at = r.lost_at.clone()?;
-        let since = r.unreachable_since.clone().unwrap_or_else(|| lost_at.clone());
+        let since = r
+            .unreachable_since
+            .clone()
+            .unwrap_or_else(|| lost_at.clone());
         // Back (seen now): no longer unreachable.
         let back = r.last_seen.as_deref() == Some(self.now.as_str());
         Some(Lost {
@@ -202,10 +208,7 @@ mod tests {
 
     /// The next observation at `at`, remembering what `loss` recorded (as a written roster would).
     fn next(loss: &NodeLoss, at: &str, reachable: &[(&str, bool)]) -> ObservedState {
-        let mut s = state(
-            at,
-            reachable.iter().map(|(n, r)| node(n, *r)).collect(),
-        );
+        let mut s = state(at, reachable.iter().map(|(n, r)| node(n, *r)).collect());
         let roster = Roster {
             written_at: loss.now.clone(),
             hosts: loss.hosts.clone(),
@@ -291,7 +294,11 @@ mod tests {
             &next(&back, "2026-12-01T12:01:30Z", &[("a", true), ("b", false)]),
             60,
         );
-        assert_eq!(again.lost("b"), None, "90 s since the first outage, 0 s into this one");
+        assert_eq!(
+            again.lost("b"),
+            None,
+            "90 s since the first outage, 0 s into this one"
+        );
         assert_eq!(
             again.hosts["b"].unreachable_since.as_deref(),
             Some("2026-12-01T12:01:30Z")

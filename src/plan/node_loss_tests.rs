@@ -61,7 +61,11 @@ impl World {
     fn round(&mut self, apps: &[Manifest]) -> Plan {
         self.sim.state.observed_at = self.now();
         for n in &mut self.sim.state.nodes {
-            n.roster = if n.reachable { self.roster.clone() } else { None };
+            n.roster = if n.reachable {
+                self.roster.clone()
+            } else {
+                None
+            };
         }
         let loss = node_loss::assess(&self.sim.state, GRACE);
         self.sim.node_loss = Some(loss.clone());
@@ -129,19 +133,25 @@ fn a_lost_host_s_pods_are_replaced_after_the_grace_period_and_its_stale_copies_r
     let plan = w.round(&apps);
     assert_eq!(
         reasons(&plan),
-        [format!(
+        [
             "Create my-nginx-cf54cdbf7-csrd7 on k8s-node1: replaces my-nginx-cf54cdbf7-7vq5k: node k8s-node2 unreachable since 12:00:10 UTC (70s ago), longer than the 1m grace period"
-        )]
+        ]
     );
     assert_eq!(w.running(), 3);
     // Nothing more while it stays away.
     assert!(w.round(&apps).changes.is_empty());
     w.start("k8s-node2");
-    assert_eq!(w.running(), 4, "the stale copy runs again when its host is back");
+    assert_eq!(
+        w.running(),
+        4,
+        "the stale copy runs again when its host is back"
+    );
     let plan = w.round(&apps);
     assert_eq!(
         reasons(&plan),
-        ["Delete my-nginx-cf54cdbf7-7vq5k on k8s-node2: stale copy: node k8s-node2 was unreachable from 12:00:10 UTC for longer than the 1m grace period (lost at 12:01:20 UTC) and its pods were replaced elsewhere; removed before anything else"]
+        [
+            "Delete my-nginx-cf54cdbf7-7vq5k on k8s-node2: stale copy: node k8s-node2 was unreachable from 12:00:10 UTC for longer than the 1m grace period (lost at 12:01:20 UTC) and its pods were replaced elsewhere; removed before anything else"
+        ]
     );
     assert_eq!(w.running(), 3);
     // The memory is cleared on the next round (no stale copy left), then all is quiet.
@@ -154,10 +164,7 @@ fn a_lost_host_s_pods_are_replaced_after_the_grace_period_and_its_stale_copies_r
 
 #[test]
 fn daemon_set_and_bare_pods_of_a_lost_host_are_not_moved() {
-    let apps = [
-        bare_pod("100m"),
-        daemon_set("nginx", ""),
-    ];
+    let apps = [bare_pod("100m"), daemon_set("nginx", "")];
     let mut w = World::new();
     w.round(&apps);
     let on = |w: &World, host: &str| {

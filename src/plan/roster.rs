@@ -77,7 +77,10 @@ pub fn roster_after(
         services,
         pods,
         // The reachability memory as it was; the caller sets this round's (`plan::node_loss`).
-        hosts: observed.roster().map(|r| r.hosts.clone()).unwrap_or_default(),
+        hosts: observed
+            .roster()
+            .map(|r| r.hosts.clone())
+            .unwrap_or_default(),
     }
 }
 
