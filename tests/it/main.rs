@@ -6,6 +6,7 @@ mod common;
 mod daemonset;
 mod images;
 mod pipeline;
+mod reconcile;
 mod scheduling;
 mod services;
 mod ssh_runtime;
