@@ -772,6 +772,36 @@ mod tests {
     }
 
     #[test]
+    fn stale_copies_of_a_lost_host_go_before_pulls_networks_and_pods() {
+        let lost = crate::plan::node_loss::Lost {
+            node: "k8s-node1".into(),
+            since: "2026-12-01T12:00:00Z".into(),
+            lost_at: "2026-12-01T12:06:00Z".into(),
+            unreachable_secs: 0,
+            grace_secs: 300,
+        };
+        let mut stale = change(ChangeKind::Pod, Action::Delete, "old", "rm-stale");
+        stale.reason = crate::plan::Reason::StaleAfterNodeLoss(lost);
+        let plan = plan_of(vec![
+            change(ChangeKind::Network, Action::Create, "clusterctl-pods", "ip"),
+            pod_change(Action::Create, "new", &["nginx"], "create"),
+            stale,
+        ]);
+        let fake = FakeConnector::new();
+        let report = run_on_node1(&plan, &fake);
+        assert!(!report.failed(), "{report:?}");
+        let ran: Vec<String> = fake
+            .commands("k8s-node1")
+            .iter()
+            .map(|c| {
+                crate::runtime::docker::pulled_image(c)
+                    .map_or(c.program.clone(), |i| format!("pull {i}"))
+            })
+            .collect();
+        assert_eq!(ran, ["rm-stale", "pull nginx", "ip", "create"]);
+    }
+
+    #[test]
     fn pulls_run_once_per_image_before_any_destroy() {
         let plan = plan_of(vec![
             change(ChangeKind::Pod, Action::Delete, "old", "rm-old"),
