@@ -439,3 +439,86 @@ fn a_lost_host_s_pods_are_replaced_after_the_grace_period_and_its_stale_copies_g
     );
     eprintln!("running replicas sampled every second: {samples:?}");
 }
+
+#[test]
+fn apply_alone_remembers_the_outage_replaces_the_lost_pods_and_removes_the_stale_copies() {
+    let tb = Testbed::get();
+    let _g = serial();
+    let _down = breaking_a_host();
+    reset(&tb);
+    let (_dir, cluster) = inventory(&tb, &["connectTimeout: 2"], &["nodeLostGracePeriod: 2s"]);
+    let repo = Repo::new();
+    repo.write("lost.yaml", &deployment("aweb", 3, "nginx"))
+        .commit("aweb 3");
+    let apply = || {
+        clusterctl_with(
+            &cluster,
+            repo.path(),
+            &["apply", "--yes", "--allow-unreachable"],
+        )
+    };
+    ok(apply());
+    let on3 = prefix_running(&tb, "k8s-node3", "aweb");
+    assert!(on3 >= 1, "a pod on k8s-node3 to lose");
+    struct Restart;
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            let _ = Command::new("bash")
+                .args([SCRIPT, "start", "k8s-node3"])
+                .output();
+        }
+    }
+    let restart = Restart;
+    stdout_ok(
+        "testbed stop",
+        Command::new("bash")
+            .args([SCRIPT, "stop", "k8s-node3"])
+            .output()
+            .unwrap(),
+    );
+    // Nothing to plan yet, but the outage's start is written to the roster on the reachable hosts.
+    let first = ok(apply());
+    assert!(first.stdout.contains("No changes."), "{first:?}");
+    let roster = tb.ssh_ok("k8s-node1", "cat /var/lib/clusterctl/roster.json");
+    let roster: serde_json::Value = serde_json::from_str(&roster).unwrap();
+    assert!(
+        roster["hosts"]["k8s-node3"]["unreachableSince"].is_string(),
+        "{roster}"
+    );
+    // Longer than the 2 s grace period later (the memory, not this process, knows when it started).
+    std::thread::sleep(Duration::from_secs(3));
+    let second = ok(apply());
+    let replaced = second
+        .stdout
+        .matches("node k8s-node3 unreachable since")
+        .count();
+    assert_eq!(replaced, on3, "{second:?}");
+    assert!(
+        second.stdout.contains("longer than the 2s grace period"),
+        "{second:?}"
+    );
+    assert_eq!(
+        prefix_running(&tb, "k8s-node1", "aweb") + prefix_running(&tb, "k8s-node2", "aweb"),
+        3
+    );
+    stdout_ok(
+        "testbed start",
+        Command::new("bash")
+            .args([SCRIPT, "start", "k8s-node3"])
+            .output()
+            .unwrap(),
+    );
+    drop(restart);
+    let third = ok(apply());
+    assert_eq!(
+        third.stdout.matches("stale copy: node k8s-node3").count(),
+        on3,
+        "{third:?}"
+    );
+    assert_eq!(prefix_running(&tb, "k8s-node3", "aweb"), 0);
+    assert_eq!(total(&tb, "aweb"), 3);
+    // The memory is cleared (a roster write only), then the cluster is quiet.
+    ok(apply());
+    let plan = ok(clusterctl_with(&cluster, repo.path(), &["plan"]));
+    assert!(plan.stdout.contains("No changes."), "{plan:?}");
+}
