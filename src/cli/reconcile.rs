@@ -167,7 +167,7 @@ pub async fn run(
             report.commit.as_deref().unwrap_or(""),
             "round",
             &[
-                ("outcome", format!("{:?}", report.outcome).to_lowercase()),
+                ("outcome", report.outcome.name().to_string()),
                 ("applied", report.changes_applied.to_string()),
                 ("failed", report.changes_failed.to_string()),
                 ("unreachable", report.unreachable.join(",")),

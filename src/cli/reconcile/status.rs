@@ -24,6 +24,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The word of logs and the status JSON: `in-sync`, `applied`, `locked`, `failed`, `stopped`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::InSync => "in-sync",
+            Outcome::Applied => "applied",
+            Outcome::Locked => "locked",
+            Outcome::Failed => "failed",
+            Outcome::Stopped => "stopped",
+        }
+    }
+
     /// A round that leaves the reconciler healthy.
     pub fn ok(self) -> bool {
         matches!(self, Outcome::InSync | Outcome::Applied | Outcome::Locked)
@@ -164,9 +175,9 @@ fn answer(
                     .as_ref()
                     .map(|r| {
                         format!(
-                            "last round {} ended {:?}: {}",
+                            "last round {} ended {}: {}",
                             r.round,
-                            r.outcome,
+                            r.outcome.name(),
                             r.errors.first().map(String::as_str).unwrap_or("")
                         )
                     })
