@@ -120,5 +120,6 @@ pub fn plan(
         runtimes: &runtimes,
         network: None,
         config: None,
+        node_loss: None,
     })
 }

@@ -89,6 +89,64 @@ pub struct ClusterSettings {
     /// Image of the node supervisor pod every host runs (docs/node-supervisor.md); default
     /// `clusterctl/node:latest`. Empty: no supervisor, and containers that exit are not restarted.
     pub node_supervisor_image: String,
+    /// Seconds a host may stay unreachable before its ReplicaSet/Job pods are replaced on other hosts
+    /// (Kubernetes' 300 s eviction timeout by default). Written as a duration: `5m`, `90s`, `1h30m`.
+    #[serde(serialize_with = "duration_text")]
+    pub node_lost_grace_period: u64,
+}
+
+/// The default [`ClusterSettings::node_lost_grace_period`]: Kubernetes' default `tolerationSeconds` for
+/// `node.kubernetes.io/unreachable` (docs/reconcile.md).
+pub const NODE_LOST_GRACE_PERIOD: u64 = 300;
+
+fn duration_text<S: serde::Serializer>(secs: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*secs))
+}
+
+/// `1h30m`, `5m`, `90s` → seconds: whole numbers each followed by `h`, `m` or `s`, larger units first.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut rest = text.trim();
+    let mut last_unit = u64::MAX;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        let unit = match rest.as_bytes().get(digits) {
+            Some(b'h') => 3600,
+            Some(b'm') => 60,
+            Some(b's') => 1,
+            _ => return None,
+        };
+        if unit >= last_unit {
+            return None;
+        }
+        last_unit = unit;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        rest = &rest[digits + 1..];
+    }
+    Some(total)
+}
+
+/// Seconds as [`parse_duration`] reads them, shortest form: `5m`, `1m30s`, `1h`, `0s`.
+pub fn format_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -198,6 +256,7 @@ impl Default for ClusterSettings {
             node_port_range: (30000, 32767),
             apps_dir: "apps".to_string(),
             node_supervisor_image: DEFAULT_NODE_SUPERVISOR_IMAGE.to_string(),
+            node_lost_grace_period: NODE_LOST_GRACE_PERIOD,
         }
     }
 }
@@ -302,6 +361,7 @@ mod file {
         pub node_port_range: Field<Raw>,
         pub apps_dir: Field<Raw>,
         pub node_supervisor_image: Field<Raw>,
+        pub node_lost_grace_period: Field<Raw>,
     }
 
     #[derive(Deserialize, Default)]
@@ -789,6 +849,22 @@ impl Walk {
                     );
                 } else {
                     c.node_supervisor_image = s;
+                }
+            }
+        }
+        if let Some(v) = leaf(&raw.node_lost_grace_period) {
+            let p = path.child("nodeLostGracePeriod");
+            if let Some(s) = self.string(v, &p) {
+                match parse_duration(&s).filter(|d| (1..=30 * 86400).contains(d)) {
+                    Some(d) => c.node_lost_grace_period = d,
+                    None => self.err(
+                        v.pos,
+                        &p,
+                        format!(
+                            "Invalid value: {}: must be a duration such as \"5m\", \"90s\" or \"1h30m\", from 1s to 720h",
+                            go_quote(&s)
+                        ),
+                    ),
                 }
             }
         }
@@ -1331,6 +1407,34 @@ hosts:
             vec![
                 "/etc/cc/cluster.yaml:2:16: ssh.readTimeout: Invalid value: 0: must be between 1 and 86400, inclusive",
                 "/etc/cc/cluster.yaml:3:17: ssh.writeTimeout: Invalid value: string \"soon\": must be an integer",
+            ]
+        );
+    }
+
+    #[test]
+    fn node_lost_grace_period() {
+        let inv = parse(
+            "cluster:\n  nodeLostGracePeriod: 1m30s\nhosts:\n  - name: a\n    address: 10.0.0.1\n",
+            Path::new("/etc/cc/cluster.yaml"),
+        )
+        .unwrap();
+        assert_eq!(inv.cluster.node_lost_grace_period, 90);
+        assert_eq!(ClusterSettings::default().node_lost_grace_period, 300);
+        let text = inv.to_yaml().unwrap();
+        assert!(text.contains("nodeLostGracePeriod: 1m30s"), "{text}");
+        for (t, secs) in [("5m", 300), ("2s", 2), ("1h", 3600), ("1h0m5s", 3605)] {
+            assert_eq!(parse_duration(t), Some(secs), "{t}");
+            assert_eq!(parse_duration(&format_duration(secs)), Some(secs));
+        }
+        for bad in ["", "5", "m", "5x", "1s1m", "1m1m", "-5s", "5 m"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            errors(
+                "cluster:\n  nodeLostGracePeriod: 300\nhosts:\n  - name: a\n    address: 10.0.0.1\n"
+            ),
+            vec![
+                "/etc/cc/cluster.yaml:2:24: cluster.nodeLostGracePeriod: Invalid value: \"300\": must be a duration such as \"5m\", \"90s\" or \"1h30m\", from 1s to 720h",
             ]
         );
     }

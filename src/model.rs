@@ -145,6 +145,10 @@ pub struct Roster {
     /// `ttlSecondsAfterFinished` removed is not started again (docs/jobs.md).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub jobs: BTreeMap<String, JobRecord>,
+    /// What clusterctl remembers of each host's reachability (by inventory name): there is no agent to
+    /// post heartbeats, so "unreachable since" must be kept here (docs/reconcile.md, "Node loss").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hosts: BTreeMap<String, HostRecord>,
 }
 
 /// What the roster remembers of a finished Job's run.
@@ -172,6 +176,23 @@ pub struct JobFinished {
     pub message: String,
     /// RFC 3339: the condition's lastTransitionTime.
     pub at: String,
+}
+
+/// One host's reachability memory in the [`Roster`]. Times are RFC 3339, from the observations that saw them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HostRecord {
+    /// The last observation that reached the host, as of the last time the roster was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// The first observation that could not reach the host, in its current (or last) outage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<String>,
+    /// The first observation at which that outage was longer than the grace period: from then on the
+    /// host's ReplicaSet/Job pods are evicted (not counted, replaced elsewhere); kept after the host
+    /// returns until its stale copies are gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

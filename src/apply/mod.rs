@@ -135,6 +135,13 @@ pub async fn execute(
     execute_until(plan, transports, events, &Stop::never()).await
 }
 
+/// Whether a change runs before everything else, image pulls included: the deletes of stale copies on a
+/// host that came back after it was lost (`plan::node_loss`), so no owner runs more replicas than desired
+/// for longer than that step.
+fn first_of_all(change: &Change) -> bool {
+    matches!(change.reason, crate::plan::Reason::StaleAfterNodeLoss(_))
+}
+
 /// [`execute`], stopping early when `stop` says so: what was not started is listed per host.
 pub async fn execute_until(
     plan: &Plan,
@@ -146,6 +153,16 @@ pub async fn execute_until(
     let mut hosts: BTreeMap<String, HostReport> = BTreeMap::new();
     let rules_first = rules_first(plan);
     let gone = std::sync::Mutex::new(BTreeMap::new());
+    let stale: Vec<Change> = plan
+        .changes
+        .iter()
+        .filter(|c| first_of_all(c))
+        .cloned()
+        .collect();
+    if !stale.is_empty() {
+        let part = execute_phase(&stale, transports, &gone, events, stop, &BTreeMap::new()).await;
+        merge(&mut report, &mut hosts, part);
+    }
     let pulls = pull_images(plan, transports, stop).await;
     report.mutating_commands += pulls.commands.values().sum::<usize>();
     for (node, n) in &pulls.commands {
@@ -161,32 +178,37 @@ pub async fn execute_until(
         let changes: Vec<Change> = plan
             .changes
             .iter()
-            .filter(|c| phase(c, rules_first) == p)
+            .filter(|c| !first_of_all(c) && phase(c, rules_first) == p)
             .cloned()
             .collect();
         if changes.is_empty() {
             continue;
         }
         let part = execute_phase(&changes, transports, &gone, events, stop, &pulls.failed).await;
-        report.mutating_commands += part.mutating_commands;
-        for h in part.hosts {
-            let e = hosts.entry(h.node.clone()).or_insert_with(|| HostReport {
-                node: h.node.clone(),
-                ..HostReport::default()
-            });
-            e.added += h.added;
-            e.changed += h.changed;
-            e.destroyed += h.destroyed;
-            e.failed += h.failed;
-            e.network += h.network;
-            e.commands += h.commands;
-            e.errors.extend(h.errors);
-            e.not_started.extend(h.not_started);
-            e.interrupted.extend(h.interrupted);
-        }
+        merge(&mut report, &mut hosts, part);
     }
     report.hosts = hosts.into_values().collect();
     report
+}
+
+/// Adds one phase's report to the apply's.
+fn merge(report: &mut ApplyReport, hosts: &mut BTreeMap<String, HostReport>, part: ApplyReport) {
+    report.mutating_commands += part.mutating_commands;
+    for h in part.hosts {
+        let e = hosts.entry(h.node.clone()).or_insert_with(|| HostReport {
+            node: h.node.clone(),
+            ..HostReport::default()
+        });
+        e.added += h.added;
+        e.changed += h.changed;
+        e.destroyed += h.destroyed;
+        e.failed += h.failed;
+        e.network += h.network;
+        e.commands += h.commands;
+        e.errors.extend(h.errors);
+        e.not_started.extend(h.not_started);
+        e.interrupted.extend(h.interrupted);
+    }
 }
 
 /// How many images one host pulls at the same time.
@@ -747,6 +769,36 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(execute(plan, &one_host(fake), &|_| {}))
+    }
+
+    #[test]
+    fn stale_copies_of_a_lost_host_go_before_pulls_networks_and_pods() {
+        let lost = crate::plan::node_loss::Lost {
+            node: "k8s-node1".into(),
+            since: "2026-12-01T12:00:00Z".into(),
+            lost_at: "2026-12-01T12:06:00Z".into(),
+            unreachable_secs: 0,
+            grace_secs: 300,
+        };
+        let mut stale = change(ChangeKind::Pod, Action::Delete, "old", "rm-stale");
+        stale.reason = crate::plan::Reason::StaleAfterNodeLoss(lost);
+        let plan = plan_of(vec![
+            change(ChangeKind::Network, Action::Create, "clusterctl-pods", "ip"),
+            pod_change(Action::Create, "new", &["nginx"], "create"),
+            stale,
+        ]);
+        let fake = FakeConnector::new();
+        let report = run_on_node1(&plan, &fake);
+        assert!(!report.failed(), "{report:?}");
+        let ran: Vec<String> = fake
+            .commands("k8s-node1")
+            .iter()
+            .map(|c| {
+                crate::runtime::docker::pulled_image(c)
+                    .map_or(c.program.clone(), |i| format!("pull {i}"))
+            })
+            .collect();
+        assert_eq!(ran, ["rm-stale", "pull nginx", "ip", "create"]);
     }
 
     #[test]

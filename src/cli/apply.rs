@@ -50,9 +50,11 @@ pub async fn run(
     };
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
     let jobs = &desired.expanded.jobs;
-    if first_plan.changes.is_empty()
-        && !crate::controllers::job::records_changed(jobs, &connected.state)
-    {
+    // Only the memory of unreachable hosts or the Job records changed: the roster is still written (under
+    // the lock).
+    let remember = pipeline::node_loss(&inv, &connected.state).changed
+        || crate::controllers::job::records_changed(jobs, &connected.state);
+    if first_plan.changes.is_empty() && !remember {
         // Nothing to do: no lock, no remote write at all.
         return nothing_to_do(
             &first_plan,
@@ -86,12 +88,11 @@ pub async fn run(
         color: ui.color,
         explain: false,
     };
+    let loss = pipeline::node_loss(&inv, &observed.state);
     if plan.changes.is_empty() {
-        // No pod changes, but the Job records moved (a Job finished or left Git): only the roster.
-        if crate::controllers::job::records_changed(jobs, &observed.state) {
-            let now = format!("{:.3}", jiff::Timestamp::now());
-            let mut roster = crate::plan::roster_after(&observed.state, &plan, &binding, &now);
-            roster.jobs = crate::controllers::job::records(jobs, &observed.state);
+        // No pod changes, but the hosts' memory or the Job records moved (a Job finished or left Git).
+        if loss.changed || crate::controllers::job::records_changed(jobs, &observed.state) {
+            let roster = pipeline::roster_after(&desired, &observed.state, &plan, &binding, &loss);
             for (host, why) in apply::write_roster(&roster, &observed.transports).await {
                 ui.warn(&format!("{host}: could not write the roster: {why}"));
             }

@@ -89,11 +89,9 @@ pub async fn run_steps(
             driven.stopped = signals.received();
             // After a stop the plan was not carried out whole: keep the last roster.
             if driven.stopped.is_none() {
-                let now = format!("{:.3}", jiff::Timestamp::now());
-                let mut roster =
-                    crate::plan::roster_after(&driven.observed.state, &plan, &binding, &now);
-                roster.jobs =
-                    crate::controllers::job::records(&desired.expanded.jobs, &driven.observed.state);
+                let loss = pipeline::node_loss(inv, &driven.observed.state);
+                let roster =
+                    pipeline::roster_after(desired, &driven.observed.state, &plan, &binding, &loss);
                 for (host, why) in apply::write_roster(&roster, &driven.observed.transports).await {
                     ui.warn(&format!("{host}: could not write the roster: {why}"));
                 }

@@ -16,6 +16,7 @@ mod pipeline;
 mod plan;
 mod port_forward;
 mod rollout;
+mod reconcile;
 mod signals;
 mod snapshot;
 mod test_hook;
@@ -163,6 +164,11 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl top nodes\n  clusterctl top pods -A\n  clusterctl top pods -l run=my-nginx"
     )]
     Top(top::TopArgs),
+    /// Keep the hosts matching the manifests: plan and apply every --interval, without a prompt.
+    #[command(
+        after_help = "Examples:\n  clusterctl reconcile --ref main --interval 30s\n  clusterctl reconcile --log-format json --status-file /run/clusterctl.json --status-addr 127.0.0.1:9090\n  clusterctl reconcile --once\n\nEach round re-reads cluster.yaml and the commit at --ref, observes, plans and applies; it takes the cluster\nlock only to apply and skips the round when another apply holds it. GET /healthz: 200 while the last round\nended well (or one is in progress); GET /status: the last round as JSON. See docs/reconcile.md.\n\nExit codes: see `clusterctl --help` (130/143 = stopped by a signal, the normal end; with --once: 3 = a host\nfailed, 5 = locked, 65 = invalid input)."
+    )]
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 /// Errors that end a command. The kind decides the exit code ([`CliError::exit_code`]); the text is printed
@@ -295,6 +301,7 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::PortForward(_) => ("port-forward", &[], false),
         Command::Top(_) => ("top", &[], true),
         Command::Rollout(_) => ("rollout", &[], false),
+        Command::Reconcile(_) => ("reconcile", &[], false),
     }
 }
 
@@ -348,6 +355,7 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::PortForward(args) => port_forward::run(g, &args, ui, signals).await,
         Command::Top(args) => top::run(g, &args, ui).await,
         Command::Rollout(args) => rollout::run(g, &args, ui).await,
+        Command::Reconcile(args) => reconcile::run(g, &args, ui, signals).await,
     }
 }
 

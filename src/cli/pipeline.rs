@@ -174,6 +174,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
     // Jobs' pod sets depend on what their pods did: made against this observation.
     let pod_sets = with_job_sets(desired, observed);
     let config = plan::ConfigStore::new(&desired.expanded.config_maps, &desired.expanded.secrets);
+    let loss = node_loss(inv, observed);
     plan::compute_with_binding(&PlanInput {
         commit: &desired.source.commit,
         pod_sets: &pod_sets,
@@ -182,6 +183,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         runtimes: &runtimes,
         network: Some(&network),
         config: Some(&config),
+        node_loss: Some(&loss),
     })
 }
 
@@ -230,7 +232,30 @@ pub fn rollouts(
         runtimes: &runtimes,
         network: None,
         config: None,
+        node_loss: None,
     })
+}
+
+/// The roster to write after `plan` is carried out: pods after the plan, and this observation's memory of
+/// each host's reachability.
+pub fn roster_after(
+    desired: &Desired,
+    state: &ObservedState,
+    plan: &Plan,
+    binding: &Binding,
+    loss: &plan::NodeLoss,
+) -> crate::model::Roster {
+    let now = format!("{:.3}", jiff::Timestamp::now());
+    let mut roster = plan::roster_after(state, plan, binding, &now);
+    roster.hosts = loss.hosts.clone();
+    roster.jobs = controllers::job::records(&desired.expanded.jobs, state);
+    roster
+}
+
+/// Which hosts are lost (unreachable for longer than `cluster.nodeLostGracePeriod`) in this observation,
+/// and the reachability memory the roster keeps (docs/reconcile.md, "Node loss").
+pub fn node_loss(inv: &Inventory, observed: &ObservedState) -> plan::NodeLoss {
+    plan::node_loss::assess(observed, inv.cluster.node_lost_grace_period)
 }
 
 pub fn warn_dirty(desired: &Desired, ui: &Ui) {

@@ -178,6 +178,22 @@ pub fn reason(r: &Reason) -> String {
             "DaemonSet {daemon_set} does not run on node {node} (nodeSelector, node affinity or an untolerated taint)"
         ),
         Reason::ExtraReplica => "extra replica: more pods than the desired replica count".into(),
+        Reason::ReplacesLost { pod, lost } => format!(
+            "replaces {pod}: node {} unreachable since {} ({} ago), longer than the {} grace period",
+            lost.node,
+            clock(&lost.since),
+            crate::age::human_duration(jiff::SignedDuration::from_secs(
+                lost.unreachable_secs as i64
+            )),
+            crate::inventory::format_duration(lost.grace_secs)
+        ),
+        Reason::StaleAfterNodeLoss(lost) => format!(
+            "stale copy: node {} was unreachable from {} for longer than the {} grace period (lost at {}) and its pods were replaced elsewhere; removed before anything else",
+            lost.node,
+            clock(&lost.since),
+            crate::inventory::format_duration(lost.grace_secs),
+            clock(&lost.lost_at)
+        ),
         Reason::Superseded { old, new } => format!(
             "owner template changed: ReplicaSet {old} is superseded by {}",
             new.as_deref().unwrap_or("?")
@@ -228,6 +244,14 @@ fn job_removes(job: &str, why: &crate::controllers::job::RemoveWhy) -> String {
             format!("job {job} finished more than ttlSecondsAfterFinished ({ttl}s) ago")
         }
         RemoveWhy::Excess => format!("job {job} wants fewer active pods (parallelism)"),
+    }
+}
+
+/// An RFC 3339 time as the plan shows it: `12:01:05 UTC` (the "ago" beside it gives the day).
+fn clock(rfc3339: &str) -> String {
+    match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(t) => t.strftime("%H:%M:%S UTC").to_string(),
+        Err(_) => rfc3339.to_string(),
     }
 }
 

@@ -130,6 +130,7 @@ fn place(
     changes: &mut Vec<Change>,
 ) -> BoundPod {
     let set = new.set;
+    let reason = new.reason.unwrap_or_else(|| create_reason(set));
     spec_mut(&mut pod).node_name = Some(placed.node.clone());
     let mut notes = Vec::new();
     let steps = create_steps(&pod, set, input, ip.as_deref(), &mut notes);
@@ -166,7 +167,7 @@ fn place(
             namespace: set.namespace.clone(),
             name: new.name,
             node: placed.node.clone(),
-            reason: create_reason(set),
+            reason,
             details: std::iter::once(Detail::Placement(placed))
                 .chain(notes)
                 .collect(),

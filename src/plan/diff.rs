@@ -19,6 +19,8 @@ pub(super) struct NewPod<'s> {
     pub name: String,
     /// The observed pod it replaces, if any.
     pub replaces: Option<Replaced>,
+    /// Why it is created, when not simply its owner's wish (it replaces an evicted pod of a lost host).
+    pub reason: Option<Reason>,
 }
 
 /// A replacement: the observed pod (index into the observed pods) and its Replace change (index into
@@ -181,8 +183,10 @@ fn diff_set<'s>(
     budget: Option<&mut usize>,
     d: &mut Diff<'s>,
 ) {
-    let mut current = replace_drifted(input, observed, pod_cidrs, set, members, budget, d);
-    let replaced = members.len() - current.len();
+    let (mut current, evicted) =
+        replace_drifted(input, observed, pod_cidrs, set, members, budget, d);
+    // Evicted pods (of a lost host) are not counted: the missing replicas below replace them.
+    let replaced = members.len() - current.len() - evicted.len();
     let desired = set.replicas as usize;
     let have = current.len() + replaced;
     if have > desired {
@@ -218,17 +222,26 @@ fn diff_set<'s>(
             unplaceable,
         });
     }
+    let mut evicted = evicted.into_iter();
     for name in names {
+        let reason = evicted.next().map(|(i, lost)| Reason::ReplacesLost {
+            pod: observed[i].name.clone(),
+            lost,
+        });
         d.to_create.push(NewPod {
             set,
             name,
             replaces: None,
+            reason,
         });
     }
 }
 
 /// Members whose template or containers no longer match (edited in Git, changed by hand) get a Replace
-/// change and a [`NewPod`]; returns the members that stay. Pods of unreachable hosts always stay.
+/// change and a [`NewPod`]; returns the members that stay, and the evicted ones (of a lost host, see
+/// `plan::node_loss`) with their host's loss: on an unreachable host they are left alone, uncounted; on a
+/// host that is back they are stale copies and get a Delete. Other pods of unreachable hosts stay.
+#[allow(clippy::type_complexity)]
 fn replace_drifted<'s>(
     input: &PlanInput<'s>,
     observed: &[ObservedPod],
@@ -237,7 +250,7 @@ fn replace_drifted<'s>(
     members: &[usize],
     mut budget: Option<&mut usize>,
     d: &mut Diff<'s>,
-) -> Vec<usize> {
+) -> (Vec<usize>, Vec<(usize, super::node_loss::Lost)>) {
     let spec_hashes: Vec<String> = set
         .template
         .spec
@@ -249,8 +262,21 @@ fn replace_drifted<'s>(
         })
         .collect();
     let mut current = Vec::new();
+    let mut evicted = Vec::new();
     for &i in members {
         let pod = &observed[i];
+        if let Some(lost) = input.node_loss.and_then(|l| l.evicted(pod)) {
+            if pod.node_reachable {
+                d.changes.push(delete_change(
+                    pod,
+                    Reason::StaleAfterNodeLoss(lost.clone()),
+                    input.runtimes,
+                    Action::Delete,
+                ));
+            }
+            evicted.push((i, lost));
+            continue;
+        }
         if !pod.node_reachable {
             // Its host cannot be read: it still counts, and is left alone until the host is back.
             current.push(i);
@@ -289,6 +315,7 @@ fn replace_drifted<'s>(
                         pod: i,
                         change: d.changes.len(),
                     }),
+                    reason: None,
                 });
                 d.changes.push(delete_change(
                     pod,
@@ -305,7 +332,7 @@ fn replace_drifted<'s>(
             }
         }
     }
-    current
+    (current, evicted)
 }
 
 /// A changed container whose spec (without the data its env reads) is unchanged: the ConfigMap/Secret

@@ -57,6 +57,7 @@ pub(super) fn diff_job<'s>(
             set,
             name,
             replaces: None,
+            reason: None,
         });
     }
 }

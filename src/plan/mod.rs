@@ -14,6 +14,7 @@ pub mod config;
 mod diff;
 mod job;
 mod network;
+pub mod node_loss;
 pub mod reason;
 pub mod rollout;
 mod roster;
@@ -32,6 +33,7 @@ use crate::runtime::Runtime;
 use crate::scheduler::FitError;
 
 pub use config::ConfigStore;
+pub use node_loss::NodeLoss;
 pub use reason::{Detail, Drift, Reason, TemplateChange};
 pub use roster::roster_after;
 pub use services::{NetworkInput, ServicesAfter};
@@ -137,6 +139,9 @@ pub struct PlanInput<'a> {
     pub network: Option<&'a NetworkInput<'a>>,
     /// The repository's ConfigMaps and Secrets (env and volumes of the pods); `None`: there are none.
     pub config: Option<&'a ConfigStore>,
+    /// Which hosts are lost and for how long (`node_loss::assess`); `None`: no host is ever lost, the
+    /// pods of unreachable hosts stay counted.
+    pub node_loss: Option<&'a node_loss::NodeLoss>,
 }
 
 /// The pods the plan creates, bound to their nodes.

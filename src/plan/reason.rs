@@ -2,6 +2,7 @@
 //! here — `output::plan` words them (the human view and the plan JSON of docs/plan-format.md).
 
 use crate::network::PeerRoute;
+pub use super::node_loss::Lost;
 use crate::scheduler::{FitError, Placement};
 
 /// Why a change is needed.
@@ -44,6 +45,10 @@ pub enum Reason {
     DaemonNotEligible { daemon_set: String, node: String },
     /// Delete: more pods than the desired replica count.
     ExtraReplica,
+    /// Create: replaces pod `pod` of a lost host (unreachable for longer than the grace period).
+    ReplacesLost { pod: String, lost: Lost },
+    /// Delete, before anything else: a copy from before its host was lost; it was replaced elsewhere.
+    StaleAfterNodeLoss(Lost),
     /// Delete: the pod's ReplicaSet `old` was replaced by `new` (the Deployment's template changed).
     Superseded { old: String, new: Option<String> },
     /// Replace: the running pod is not what the repository wants.

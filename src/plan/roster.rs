@@ -78,6 +78,11 @@ pub fn roster_after(
         pods,
         // Filled by the caller from the Jobs (`controllers::job::records`): the plan does not see them.
         jobs: Default::default(),
+        // The reachability memory as it was; the caller sets this round's (`plan::node_loss`).
+        hosts: observed
+            .roster()
+            .map(|r| r.hosts.clone())
+            .unwrap_or_default(),
     }
 }
 

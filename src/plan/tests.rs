@@ -65,6 +65,8 @@ struct Sim {
     inv: Inventory,
     state: ObservedState,
     clock: u32,
+    /// Node loss as planned (`None`: unreachable hosts' pods stay counted).
+    node_loss: Option<NodeLoss>,
 }
 
 impl Sim {
@@ -101,6 +103,7 @@ impl Sim {
                 nodes,
             },
             clock: 0,
+            node_loss: None,
         }
     }
 
@@ -128,6 +131,7 @@ impl Sim {
             runtimes: &runtimes,
             network: None,
             config: Some(&config),
+            node_loss: self.node_loss.as_ref(),
         })
     }
 
@@ -168,6 +172,7 @@ impl Sim {
             runtimes: &runtimes,
             network: Some(&network),
             config: None,
+            node_loss: self.node_loss.as_ref(),
         })
     }
 
@@ -1402,3 +1407,5 @@ fn env_from_skips_invalid_keys_with_the_kubelets_note() {
         "{text}"
     );
 }
+#[path = "node_loss_tests.rs"]
+mod node_loss_tests;

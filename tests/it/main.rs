@@ -12,6 +12,7 @@ mod jobs;
 mod pipeline;
 mod restarts;
 mod rollout;
+mod reconcile;
 mod scheduling;
 mod services;
 mod ssh_runtime;
