@@ -54,6 +54,7 @@ pub fn build(hosts: usize, pods_per_host: usize, deployments: usize) -> Fixture 
             .hosts
             .iter()
             .map(|h| ObservedNode {
+                volumes: Vec::new(),
                 network: None,
                 name: h.name.clone(),
                 reachable: true,
@@ -118,5 +119,6 @@ pub fn plan(
         nodes: &nodes,
         runtimes: &runtimes,
         network: None,
+        storage: Some(&expanded.storage),
     })
 }

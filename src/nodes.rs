@@ -340,6 +340,7 @@ mod tests {
                 .map(|n| {
                     let up = !unreachable.contains(n);
                     ObservedNode {
+                        volumes: Vec::new(),
                         network: None,
                         name: n.to_string(),
                         reachable: up,

@@ -87,6 +87,7 @@ fn now_rfc3339() -> String {
 
 fn down(host: &Host, error: String) -> ObservedNode {
     ObservedNode {
+        volumes: Vec::new(),
         network: None,
         name: host.name.clone(),
         reachable: false,
@@ -135,6 +136,7 @@ async fn observe_host(
         Ok((facts, containers)) => (
             ObservedNode {
                 network: rt.parse_network(&stdout),
+                volumes: rt.parse_volumes(&stdout),
                 name: host.name.clone(),
                 reachable: true,
                 error: None,
@@ -408,6 +410,7 @@ mod tests {
             observed_at: "2026-11-27T00:00:00Z".into(),
             nodes: vec![
                 ObservedNode {
+                    volumes: Vec::new(),
                     network: None,
                     name: "n2".into(),
                     reachable: false,
@@ -417,6 +420,7 @@ mod tests {
                     roster: None,
                 },
                 ObservedNode {
+                    volumes: Vec::new(),
                     network: None,
                     roster: None,
                     name: "n1".into(),

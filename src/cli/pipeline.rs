@@ -171,6 +171,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         nodes: &nodes,
         runtimes: &runtimes,
         network: Some(&network),
+        storage: Some(&desired.expanded.storage),
     })
 }
 

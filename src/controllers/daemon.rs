@@ -141,6 +141,7 @@ pub fn pod_sets(ds: &DaemonSet, nodes: &[String], source: &SourceRef) -> Vec<Pod
                 naming: PodNaming::Fixed(pod_name),
                 template,
                 source: source.clone(),
+                stateful: None,
                 daemon: Some(Daemon {
                     daemon_set: name.clone(),
                     node: node.clone(),

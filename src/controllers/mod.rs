@@ -10,10 +10,12 @@
 
 pub mod daemon;
 pub mod gohash;
+pub mod stateful;
+pub mod storage;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, ReplicaSetSpec, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -46,6 +48,8 @@ pub struct PodSet {
     pub source: SourceRef,
     /// For a DaemonSet's pod: its node and update strategy (one set per candidate node).
     pub daemon: Option<daemon::Daemon>,
+    /// For a StatefulSet's pod: its ordinal and the set's policies (one set per ordinal).
+    pub stateful: Option<stateful::Stateful>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +88,9 @@ pub struct Expanded {
     pub replica_sets: Vec<ReplicaSet>,
     pub services: Vec<Service>,
     pub daemon_sets: Vec<DaemonSet>,
+    pub stateful_sets: Vec<StatefulSet>,
+    /// Claims, classes and pre-provisioned volumes (see [`storage`]).
+    pub storage: storage::Desired,
 }
 
 /// [`expand_on`] without nodes: DaemonSets give no pods.
@@ -113,10 +120,26 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
                 out.pod_sets.extend(daemon::pod_sets(ds, nodes, &m.source));
                 out.daemon_sets.push((**ds).clone());
             }
+            Object::StatefulSet(sts) => {
+                out.pod_sets.extend(stateful::pod_sets(sts, &m.source));
+                out.storage.claims.extend(
+                    stateful::claims(sts)
+                        .into_iter()
+                        .map(|c| (c, m.source.clone())),
+                );
+                out.stateful_sets.push((**sts).clone());
+            }
+            Object::PersistentVolumeClaim(c) => {
+                out.storage.claims.push(((**c).clone(), m.source.clone()))
+            }
+            Object::PersistentVolume(pv) => out.storage.volumes.push((**pv).clone()),
+            Object::StorageClass(sc) => out.storage.classes.push((**sc).clone()),
             // Not expanded yet (Job) or nothing to expand (Namespace).
             Object::Job(_) | Object::Namespace(_) => {}
         }
     }
+    out.storage.finish();
+    out.stateful_sets.sort_by_key(|o| meta_key(&o.metadata));
     out.pod_sets.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     out.deployments.sort_by_key(|o| meta_key(&o.metadata));
     out.replica_sets.sort_by_key(|o| meta_key(&o.metadata));
@@ -291,6 +314,7 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
         template: pod,
         source: source.clone(),
         daemon: None,
+        stateful: None,
     }
 }
 
@@ -319,6 +343,7 @@ fn bare_pod_set(pod: &Pod, source: &SourceRef) -> PodSet {
         template,
         source: source.clone(),
         daemon: None,
+        stateful: None,
     }
 }
 

@@ -4,15 +4,19 @@
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{
+    Namespace, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severity, SourceRef, de};
 
 pub mod defaults;
 mod registry;
+pub mod storage_defaults;
 #[cfg(test)]
 mod tests;
 pub mod validate;
@@ -35,6 +39,10 @@ pub enum Object {
     Job(Box<Job>),
     Service(Box<Service>),
     Namespace(Box<Namespace>),
+    StatefulSet(Box<StatefulSet>),
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>),
+    PersistentVolume(Box<PersistentVolume>),
+    StorageClass(Box<StorageClass>),
 }
 
 /// An object with where it was written. `namespace` is already defaulted (`default`) for namespaced kinds.
@@ -54,6 +62,10 @@ impl Object {
             Object::Job(_) => "Job",
             Object::Service(_) => "Service",
             Object::Namespace(_) => "Namespace",
+            Object::StatefulSet(_) => "StatefulSet",
+            Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
+            Object::PersistentVolume(_) => "PersistentVolume",
+            Object::StorageClass(_) => "StorageClass",
         }
     }
 
@@ -70,6 +82,10 @@ impl Object {
             Object::Job(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
             Object::Namespace(o) => &o.metadata,
+            Object::StatefulSet(o) => &o.metadata,
+            Object::PersistentVolumeClaim(o) => &o.metadata,
+            Object::PersistentVolume(o) => &o.metadata,
+            Object::StorageClass(o) => &o.metadata,
         }
     }
 
@@ -80,7 +96,7 @@ impl Object {
     /// `None` for cluster-scoped kinds (Namespace); otherwise the (defaulted) namespace.
     pub fn namespace(&self) -> Option<&str> {
         match self {
-            Object::Namespace(_) => None,
+            Object::Namespace(_) | Object::PersistentVolume(_) | Object::StorageClass(_) => None,
             _ => Some(
                 self.metadata()
                     .namespace
@@ -108,6 +124,10 @@ pub const SUPPORTED_KINDS: &[(&str, &str)] = &[
     ("Job", "batch/v1"),
     ("Service", "v1"),
     ("Namespace", "v1"),
+    ("StatefulSet", "apps/v1"),
+    ("PersistentVolumeClaim", "v1"),
+    ("PersistentVolume", "v1"),
+    ("StorageClass", "storage.k8s.io/v1"),
 ];
 
 fn api_version_of(kind: &str) -> Option<&'static str> {
@@ -479,6 +499,12 @@ fn decode(kind: &str, node: &Node, ctx: &de::Ctx) -> Result<Object, de::DeError>
         "Job" => Object::Job(Box::new(de::from_node(node, &root, ctx)?)),
         "Service" => Object::Service(Box::new(de::from_node(node, &root, ctx)?)),
         "Namespace" => Object::Namespace(Box::new(de::from_node(node, &root, ctx)?)),
+        "StatefulSet" => Object::StatefulSet(Box::new(de::from_node(node, &root, ctx)?)),
+        "PersistentVolumeClaim" => {
+            Object::PersistentVolumeClaim(Box::new(de::from_node(node, &root, ctx)?))
+        }
+        "PersistentVolume" => Object::PersistentVolume(Box::new(de::from_node(node, &root, ctx)?)),
+        "StorageClass" => Object::StorageClass(Box::new(de::from_node(node, &root, ctx)?)),
         other => unreachable!("kind {other} was checked"),
     })
 }

@@ -12,6 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Object, Severity};
+
+pub mod storage;
 use crate::quantity::Quantity;
 use crate::rules::{self, percent_error};
 use crate::selector::Selector;
@@ -321,6 +323,22 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
         }
         Object::Namespace(n) => {
             meta(&mut v, &n.metadata, NameRule::Label, false);
+        }
+        Object::StatefulSet(s) => {
+            meta(&mut v, &s.metadata, NameRule::Subdomain, true);
+            storage::stateful_set(&mut v, tree, s);
+        }
+        Object::PersistentVolumeClaim(c) => {
+            meta(&mut v, &c.metadata, NameRule::Subdomain, true);
+            storage::claim_spec(&mut v, &c.spec.clone().unwrap_or_default(), &spec_p);
+        }
+        Object::PersistentVolume(pv) => {
+            meta(&mut v, &pv.metadata, NameRule::Subdomain, false);
+            storage::persistent_volume(&mut v, pv);
+        }
+        Object::StorageClass(sc) => {
+            meta(&mut v, &sc.metadata, NameRule::Subdomain, false);
+            storage::storage_class(&mut v, sc);
         }
     }
     v.list
@@ -678,10 +696,8 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
             );
         }
     }
+    let volumes = storage::volumes(v, spec, sp);
     // Known fields clusterctl ignores.
-    if spec.volumes.is_some() {
-        v.warn(&sp.child("volumes"), UNSUPPORTED_FIELD.to_string());
-    }
     if spec.init_containers.is_some() {
         v.warn(&sp.child("initContainers"), UNSUPPORTED_FIELD.to_string());
     }
@@ -693,9 +709,7 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     }
     for (i, c) in spec.containers.iter().enumerate() {
         let p = cp.index(i);
-        if c.volume_mounts.is_some() {
-            v.warn(&p.child("volumeMounts"), UNSUPPORTED_FIELD.to_string());
-        }
+        storage::volume_mounts(v, c, spec, &volumes, &p);
         if c.env_from.is_some() {
             v.warn(&p.child("envFrom"), UNSUPPORTED_FIELD.to_string());
         }

@@ -76,6 +76,12 @@ pub fn roster_after(
         commit: plan.commit.clone(),
         services,
         pods,
+        volumes: super::storage::volumes_after(
+            observed,
+            &plan.changes,
+            &binding.provisioned,
+            written_at,
+        ),
     }
 }
 

@@ -74,6 +74,7 @@ impl Sim {
             .hosts
             .iter()
             .map(|h| ObservedNode {
+                volumes: Vec::new(),
                 network: None,
                 name: h.name.clone(),
                 reachable: true,
@@ -125,6 +126,7 @@ impl Sim {
             nodes: &nodes,
             runtimes: &runtimes,
             network: None,
+            storage: Some(&expanded.storage),
         })
     }
 
@@ -164,6 +166,7 @@ impl Sim {
             nodes: &nodes,
             runtimes: &runtimes,
             network: Some(&network),
+            storage: Some(&expanded.storage),
         })
     }
 

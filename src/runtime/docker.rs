@@ -147,6 +147,8 @@ m vxneigh; ip -4 -j neigh show dev clusterctl.1 2>/dev/null
 m vxfdb; bridge -j fdb show dev clusterctl.1 2>/dev/null
 m iptnat; iptables-save -t nat 2>/dev/null
 m iptfilter; iptables-save -t filter 2>/dev/null
+m volumes; vs=$(docker volume ls -q --filter label=clusterctl.io/managed=true 2>/dev/null)
+if [ -n "$vs" ]; then docker volume inspect $vs 2>/dev/null || echo '[]'; else echo '[]'; fi
 m containers; ids=$(docker ps -aq --no-trunc --filter label=clusterctl.io/managed=true) || exit 1
 if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi
 m end
@@ -342,6 +344,32 @@ pub fn parse_inspect(json: &str) -> Result<Vec<ObservedContainer>, RuntimeError>
     Ok(out)
 }
 
+/// `docker volume inspect` JSON → the managed volumes, sorted by name (unreadable output → none: a lost
+/// volume list only hides bindings, which the roster still remembers).
+pub fn parse_volume_inspect(json: &str) -> Vec<crate::model::ObservedVolume> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Raw {
+        name: String,
+        #[serde(default)]
+        labels: Option<BTreeMap<String, String>>,
+        #[serde(default)]
+        created_at: String,
+    }
+    let raw: Vec<Raw> = serde_json::from_str(json.trim()).unwrap_or_default();
+    let mut out: Vec<crate::model::ObservedVolume> = raw
+        .into_iter()
+        .map(|r| crate::model::ObservedVolume {
+            node: String::new(),
+            labels: r.labels.unwrap_or_default(),
+            created_at: time_or_empty(r.created_at),
+            name: r.name,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 // ---------------------------------------------------------------------------------------------------
 // create / start / remove
 
@@ -455,6 +483,7 @@ impl DockerRuntime {
             }
         }
         a.push("--restart=always".into());
+        a.extend(super::mounts::sandbox_mounts(spec, ns, name));
         self.common_labels(run, labels::SANDBOX_CONTAINER, &mut a);
         if let Some(ip) = run.ip {
             a.push(format!("--label={}={ip}", labels::POD_IP));
@@ -501,6 +530,7 @@ impl DockerRuntime {
             }
         }
         resource_flags(c, &mut a);
+        a.extend(super::mounts::container_mounts(spec, c, ns, pod));
         self.common_labels(run, &c.name, &mut a);
         // Kubernetes `command` replaces ENTRYPOINT (its first element is the executable, the rest are
         // arguments before `args`); `args` replace CMD. Docker clears the image CMD when --entrypoint is set,
@@ -636,6 +666,10 @@ pub fn api_create(args: &[String]) -> Option<String> {
             "--memory-reservation" => {
                 host.insert("MemoryReservation".into(), json!(v.parse::<i64>().ok()?));
             }
+            "--mount" => {
+                let mounts = host.entry("Mounts").or_insert_with(|| json!([]));
+                mounts.as_array_mut()?.push(api_mount(v)?);
+            }
             "--cpu-shares" => {
                 host.insert("CpuShares".into(), json!(v.parse::<i64>().ok()?));
             }
@@ -686,6 +720,58 @@ pub fn api_create(args: &[String]) -> Option<String> {
         query_escape(&name?),
         body.len()
     ))
+}
+
+/// Splits one `--mount` value (docker's CSV: a field may be quoted, `""` is a quote).
+fn csv_fields(v: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = v.chars().peekable();
+    let mut quoted = false;
+    while let Some(ch) = chars.next() {
+        match (quoted, ch) {
+            (false, '"') if cur.is_empty() => quoted = true,
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            (true, '"') => quoted = false,
+            (false, ',') => out.push(std::mem::take(&mut cur)),
+            (_, c) => cur.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    out.push(cur);
+    Some(out)
+}
+
+/// A `--mount` value as the Engine API's `HostConfig.Mounts` entry.
+fn api_mount(v: &str) -> Option<serde_json::Value> {
+    use serde_json::json;
+    let mut m = serde_json::Map::new();
+    for f in csv_fields(v)? {
+        match f.split_once('=') {
+            Some(("type", t)) => {
+                m.insert("Type".into(), json!(t));
+            }
+            Some(("source", s)) => {
+                m.insert("Source".into(), json!(s));
+            }
+            Some(("target", t)) => {
+                m.insert("Target".into(), json!(t));
+            }
+            Some(("bind-propagation", p)) => {
+                m.insert("BindOptions".into(), json!({ "Propagation": p }));
+            }
+            None if f == "readonly" => {
+                m.insert("ReadOnly".into(), json!(true));
+            }
+            _ => return None,
+        }
+    }
+    Some(serde_json::Value::Object(m))
 }
 
 /// The container name and config of an [`api_create`] command (for the simulator).
@@ -769,7 +855,8 @@ impl Runtime for DockerRuntime {
         let name = run.pod.metadata.name.as_deref().unwrap_or_default();
         let empty = PodSpec::default();
         let spec = run.pod.spec.as_ref().unwrap_or(&empty);
-        let mut cmds = vec![self.sandbox_create(run, spec, ns, name)];
+        let mut cmds = super::mounts::pod_setup(spec, ns, name);
+        cmds.push(self.sandbox_create(run, spec, ns, name));
         cmds.extend(
             spec.containers
                 .iter()
@@ -804,7 +891,8 @@ impl Runtime for DockerRuntime {
     }
 
     fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
-        pod.containers
+        let mut cmds: Vec<Cmd> = pod
+            .containers
             .values()
             .chain(pod.sandbox.iter())
             .map(|c| {
@@ -813,7 +901,30 @@ impl Runtime for DockerRuntime {
                     ["rm".to_string(), "-f".to_string(), c.name.clone()],
                 )
             })
-            .collect()
+            .collect();
+        if let Some(spec) = pod.manifest.as_ref().and_then(|m| m.spec.as_ref()) {
+            cmds.extend(super::mounts::pod_teardown(spec, &pod.namespace, &pod.name));
+        }
+        cmds
+    }
+
+    fn parse_volumes(&self, stdout: &str) -> Vec<crate::model::ObservedVolume> {
+        split_sections(stdout)
+            .get("volumes")
+            .map(|s| parse_volume_inspect(s))
+            .unwrap_or_default()
+    }
+
+    fn provision_volume(&self, v: &super::mounts::ClaimVolume) -> Vec<Cmd> {
+        super::mounts::provision(v)
+    }
+
+    fn delete_volume(&self, v: &crate::model::ObservedVolume) -> Vec<Cmd> {
+        super::mounts::delete_claim_volume(
+            &v.name,
+            v.label(labels::CLAIM_NAMESPACE).unwrap_or_default(),
+            v.label(labels::CLAIM_NAME).unwrap_or_default(),
+        )
     }
 
     fn start_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
@@ -1216,6 +1327,7 @@ mod tests {
             format_version: OBSERVED_FORMAT_VERSION,
             observed_at: String::new(),
             nodes: vec![ObservedNode {
+                volumes: Vec::new(),
                 network: None,
                 roster: None,
                 name: "n1".into(),

@@ -400,6 +400,7 @@ async fn docker_runtime_creates_observes_restarts_and_removes_a_pod_byte_exact()
             format_version: OBSERVED_FORMAT_VERSION,
             observed_at: String::new(),
             nodes: vec![ObservedNode {
+                volumes: Vec::new(),
                 network: None,
                 roster: None,
                 name: node.into(),
