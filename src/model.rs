@@ -51,6 +51,8 @@ pub mod labels {
     pub const STORAGE_CLASS: &str = "clusterctl.io/storage-class";
     /// The host directory holding the data.
     pub const PATH: &str = "clusterctl.io/path";
+    /// On a claim made from a StatefulSet's volumeClaimTemplate: that StatefulSet (the claim is retained).
+    pub const STATEFUL_SET: &str = "clusterctl.io/statefulset";
 }
 
 /// A docker volume clusterctl made (label `clusterctl.io/managed=true`), as observed on a host.

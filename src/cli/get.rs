@@ -31,6 +31,14 @@ pub enum Resource {
     Nodes,
     #[value(alias = "service", alias = "svc")]
     Services,
+    #[value(alias = "statefulset", alias = "sts")]
+    Statefulsets,
+    #[value(alias = "persistentvolumeclaim", alias = "pvc")]
+    Persistentvolumeclaims,
+    #[value(alias = "persistentvolume", alias = "pv")]
+    Persistentvolumes,
+    #[value(alias = "storageclass", alias = "sc")]
+    Storageclasses,
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +66,10 @@ pub struct World {
     pub pending: BTreeMap<(String, String), String>,
     /// Endpoints (`ip:port`) of each service, by (namespace, name).
     pub endpoints: BTreeMap<(String, String), Vec<String>>,
+    pub stateful_sets: Vec<k8s_openapi::api::apps::v1::StatefulSet>,
+    pub claims: Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>,
+    pub volumes: Vec<k8s_openapi::api::core::v1::PersistentVolume>,
+    pub classes: Vec<k8s_openapi::api::storage::v1::StorageClass>,
 }
 
 pub async fn world(
@@ -114,7 +126,20 @@ pub async fn world(
         .iter()
         .map(|ds| daemon_set_view(ds, &desired.expanded.pod_sets, &nodes, &pods))
         .collect();
+    let stateful_sets = desired
+        .expanded
+        .stateful_sets
+        .iter()
+        .map(|s| crate::output::storage::stateful_set_with_status(s, &pods))
+        .collect();
+    // The claims' volumes after this plan's provisioning are not there yet: what the hosts have.
+    let claim_volumes = observed.state.claim_volumes();
+    let storage = &desired.expanded.storage;
     Ok(World {
+        stateful_sets,
+        claims: crate::output::storage::claims_with_status(storage, &claim_volumes),
+        volumes: crate::output::storage::volumes_with_status(storage, &claim_volumes),
+        classes: storage.classes.clone(),
         now,
         pods,
         deployments,
@@ -269,6 +294,30 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliErr
             name,
             |i| table::services(i, &scope, wide, w.now),
         )?,
+        Resource::Statefulsets => show(
+            filter(w.stateful_sets, g, name, |s| &s.metadata, true)?,
+            g,
+            name,
+            |i| crate::output::storage::stateful_sets(i, &scope, wide, w.now),
+        )?,
+        Resource::Persistentvolumeclaims => show(
+            filter(w.claims, g, name, |c| &c.metadata, true)?,
+            g,
+            name,
+            |i| crate::output::storage::claims(i, &scope, wide, w.now),
+        )?,
+        Resource::Persistentvolumes => show(
+            filter(w.volumes, g, name, |v| &v.metadata, false)?,
+            g,
+            name,
+            |i| crate::output::storage::volumes(i, wide, w.now),
+        )?,
+        Resource::Storageclasses => show(
+            filter(w.classes, g, name, |c| &c.metadata, false)?,
+            g,
+            name,
+            |i| crate::output::storage::classes(i, w.now),
+        )?,
     };
     if let (Some(n), 0) = (name, count) {
         return Err(CliError::Reported(format!(
@@ -312,6 +361,10 @@ impl Resource {
             Resource::Daemonsets => "daemonsets.apps",
             Resource::Nodes => "nodes",
             Resource::Services => "services",
+            Resource::Statefulsets => "statefulsets.apps",
+            Resource::Persistentvolumeclaims => "persistentvolumeclaims",
+            Resource::Persistentvolumes => "persistentvolumes",
+            Resource::Storageclasses => "storageclasses.storage.k8s.io",
         }
     }
 }

@@ -568,3 +568,6 @@ fn control_characters_in_file_names_are_escaped() {
         assert!(!line.contains('\u{1b}'), "{out:?}");
     }
 }
+
+#[path = "tests_storage.rs"]
+mod storage;

@@ -7,6 +7,7 @@ pub mod describe;
 pub mod objects;
 pub mod plan;
 pub mod quantity_fmt;
+pub mod storage;
 pub mod table;
 pub mod tabwriter;
 

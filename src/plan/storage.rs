@@ -169,6 +169,10 @@ impl<'a> Claims<'a> {
                 access_modes,
                 reclaim_policy,
                 storage_class: class,
+                stateful_set: c.metadata.labels.as_ref().and_then(|l| {
+                    l.get(crate::controllers::stateful::CLAIM_OWNER_LABEL)
+                        .cloned()
+                }),
             };
             self.bound.insert(key.clone(), node.to_string());
             self.provisioned.push(v.clone());
@@ -227,6 +231,7 @@ pub(super) fn claim_deletions(
             let template_claim = stateful_sets
                 .iter()
                 .any(|(ns, sts)| *ns == key.0 && is_template_claim(&key.1, sts));
+            let template_claim = template_claim || v.label(labels::STATEFUL_SET).is_some();
             if template_claim || v.label(labels::RECLAIM_POLICY) != Some("Delete") {
                 continue;
             }

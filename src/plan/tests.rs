@@ -1135,3 +1135,6 @@ fn a_replaced_pod_pulls_its_new_image_and_deletes_pull_nothing() {
                 .contains(&("IfNotPresent".into(), "nginx:1.14.2".into())))
     );
 }
+
+#[path = "tests_storage.rs"]
+mod storage_tests;

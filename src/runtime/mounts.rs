@@ -93,6 +93,8 @@ pub struct ClaimVolume {
     pub access_modes: Vec<String>,
     pub reclaim_policy: String,
     pub storage_class: String,
+    /// The StatefulSet whose volumeClaimTemplate made the claim (such claims are retained).
+    pub stateful_set: Option<String>,
 }
 
 impl ClaimVolume {
@@ -102,7 +104,7 @@ impl ClaimVolume {
 
     /// The docker volume's labels.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut l = BTreeMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
             (labels::VOLUME_KIND.to_string(), "pvc".to_string()),
             (labels::CLAIM_NAMESPACE.to_string(), self.namespace.clone()),
@@ -126,7 +128,11 @@ impl ClaimVolume {
                 labels::PATH.to_string(),
                 claim_dir(&self.namespace, &self.claim),
             ),
-        ])
+        ]);
+        if let Some(s) = &self.stateful_set {
+            l.insert(labels::STATEFUL_SET.to_string(), s.clone());
+        }
+        l
     }
 }
 

@@ -120,6 +120,7 @@ fn claim_volumes_are_named_from_the_claim_and_labelled() {
         access_modes: vec!["ReadWriteOnce".into()],
         reclaim_policy: "Delete".into(),
         storage_class: "local-path".into(),
+        stateful_set: None,
     };
     let steps = provision(&v);
     assert_eq!(steps[0].args[3], claim_dir("default", "db"));

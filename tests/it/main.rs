@@ -9,5 +9,6 @@ mod pipeline;
 mod scheduling;
 mod services;
 mod ssh_runtime;
+mod storage;
 mod testbed;
 mod transport;
