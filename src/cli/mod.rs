@@ -109,7 +109,7 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// List objects like kubectl get: pods, deployments, replicasets, daemonsets, nodes, services.
     #[command(
-        after_help = "Examples:\n  clusterctl get pods -o wide\n  clusterctl get deploy\n  clusterctl get nodes -o wide\n  clusterctl get pods -l run=my-nginx -o yaml"
+        after_help = "Examples:\n  clusterctl get pods -o wide\n  clusterctl get deploy\n  clusterctl get sts\n  clusterctl get pvc\n  clusterctl get nodes -o wide\n  clusterctl get pods -l run=my-nginx -o yaml"
     )]
     Get(get::GetArgs),
     /// Show details of a node, pod, service or DaemonSet like kubectl describe.

@@ -24,7 +24,7 @@ spec:
     hostPath:
       path: /srv
       type: Dir
-  - name: n
+  - name: nf
     nfs: {server: x, path: /}
 ";
 
@@ -38,7 +38,7 @@ fn volumes_and_mounts_are_checked_with_upstreams_words() {
             "a.yaml:14:16: spec.containers[0].volumeMounts[1].subPath: Invalid value: \"../x\": must not contain '..'",
             "a.yaml:17:25: spec.containers[0].volumeMounts[2].mountPropagation: Forbidden: Bidirectional mount propagation is available only to privileged containers",
             "a.yaml:22:13: spec.volumes[0].hostPath.type: Unsupported value: \"Dir\": supported values: \"BlockDevice\", \"CharDevice\", \"Directory\", \"DirectoryOrCreate\", \"File\", \"FileOrCreate\", \"Socket\"",
-            "warning: a.yaml:24:5: spec.volumes[1].nfs: clusterctl does not support volume type \"nfs\"; volume \"n\" is not mounted",
+            "warning: a.yaml:24:5: spec.volumes[1].nfs: clusterctl does not support volume type \"nfs\"; volume \"nf\" is not mounted",
         ]
     );
 }
@@ -59,7 +59,7 @@ spec:
         check(&[("a.yaml", pvc)]),
         [
             "a.yaml:6:16: spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes",
-            "a.yaml:9:16: spec.resources[storage]: Invalid value: \"0\": must be greater than zero",
+            "a.yaml:8:5: spec.resources[storage]: Invalid value: \"0\": must be greater than zero",
         ]
     );
     let none = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: c\nspec: {}\n";

@@ -80,7 +80,7 @@ fn ordered_ready_creates_one_ordinal_per_plan_and_binds_its_claim_where_it_runs(
     assert!(sim.plan(&apps).changes.is_empty());
 
     // Parallel creates every missing ordinal at once.
-    let mut sim = Sim::new();
+    let sim = Sim::new();
     let plan = sim.plan(&[sts(3, "nginx", "  podManagementPolicy: Parallel\n")]);
     assert_eq!(created(&plan), ["web-0", "web-1", "web-2"]);
 }

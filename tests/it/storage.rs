@@ -97,7 +97,7 @@ fn a_claims_data_survives_and_its_pod_returns_to_the_volumes_node() {
     let _down = breaking_a_host();
     reset_storage(&tb);
     let repo = Repo::new();
-    repo.write("apps/db.yaml", &stateful_set("db", 1, "1"))
+    repo.write("db.yaml", &stateful_set("db", 1, "1"))
         .commit("db");
     let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
     assert!(plan.contains("StatefulSet db wants ordinal 0"), "{plan}");
@@ -124,7 +124,7 @@ fn a_claims_data_survives_and_its_pod_returns_to_the_volumes_node() {
     );
 
     // A template update replaces the pod, on the volume's node, data intact.
-    repo.write("apps/db.yaml", &stateful_set("db", 1, "2"))
+    repo.write("db.yaml", &stateful_set("db", 1, "2"))
         .commit("db v2");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert_eq!(node_of(&tb, &repo, "db-0").as_deref(), Some(node.as_str()));
@@ -135,7 +135,7 @@ fn a_claims_data_survives_and_its_pod_returns_to_the_volumes_node() {
     );
 
     // Scaled to zero, the claim stays; with its node stopped, the pod of a scale-up stays Pending.
-    repo.write("apps/db.yaml", &stateful_set("db", 0, "2"))
+    repo.write("db.yaml", &stateful_set("db", 0, "2"))
         .commit("db 0");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert_eq!(node_of(&tb, &repo, "db-0"), None);
@@ -156,12 +156,12 @@ fn a_claims_data_survives_and_its_pod_returns_to_the_volumes_node() {
     let cluster = fast.path().join("cluster.yaml");
     std::fs::write(&cluster, with_ssh_settings(&yaml, &["connectTimeout: 2"])).unwrap();
     let run = |args: &[&str]| clusterctl_with(&cluster, repo.path(), args);
-    repo.write("apps/db.yaml", &stateful_set("db", 1, "2"))
+    repo.write("db.yaml", &stateful_set("db", 1, "2"))
         .commit("db 1");
     let plan = run(&["plan", "--allow-unreachable"]);
     assert!(
         plan.stdout
-            .contains("3 node(s) had volume node affinity conflict.")
+            .contains("2 node(s) had volume node affinity conflict.")
             && plan
                 .stdout
                 .contains(&format!("its bound volume is on node {node}")),
@@ -197,7 +197,7 @@ fn ordered_ready_starts_one_ordinal_per_apply_and_each_keeps_its_claim() {
     let _g = serial();
     reset_storage(&tb);
     let repo = Repo::new();
-    repo.write("apps/web.yaml", &stateful_set("web", 3, "1"))
+    repo.write("web.yaml", &stateful_set("web", 3, "1"))
         .commit("web");
     // One apply starts what OrderedReady allows now: the lowest missing ordinal once all below run.
     for n in 1..=3 {
@@ -272,7 +272,7 @@ fn an_empty_dir_lives_as_long_as_its_pod_and_memory_is_a_tmpfs() {
     let _g = serial();
     reset_storage(&tb);
     let repo = Repo::new();
-    repo.write("apps/p.yaml", &PAGE.replace("@V@", "1"))
+    repo.write("p.yaml", &PAGE.replace("@V@", "1"))
         .commit("p");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let node = node_of(&tb, &repo, "scratch").unwrap();
@@ -291,7 +291,7 @@ fn an_empty_dir_lives_as_long_as_its_pod_and_memory_is_a_tmpfs() {
     );
 
     // The pod replaced (its template changed): a fresh emptyDir.
-    repo.write("apps/p.yaml", &PAGE.replace("@V@", "2"))
+    repo.write("p.yaml", &PAGE.replace("@V@", "2"))
         .commit("p2");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let node = node_of(&tb, &repo, "scratch").unwrap();
@@ -314,7 +314,7 @@ fn host_path_types_are_checked_before_the_containers_exist() {
     let _clean = tb.on_drop("k8s-node2", "rm -rf /tmp/clusterctl-hp");
     let repo = Repo::new();
     repo.write(
-        "apps/hp.yaml",
+        "hp.yaml",
         &pod("Directory", "/tmp/clusterctl-hp/missing"),
     )
     .commit("missing");
@@ -334,7 +334,7 @@ fn host_path_types_are_checked_before_the_containers_exist() {
 
     // DirectoryOrCreate makes it; the container sees what the host has there.
     repo.write(
-        "apps/hp.yaml",
+        "hp.yaml",
         &pod("DirectoryOrCreate", "/tmp/clusterctl-hp/dir"),
     )
     .commit("create");
@@ -343,7 +343,7 @@ fn host_path_types_are_checked_before_the_containers_exist() {
     assert_eq!(in_pod(&tb, "k8s-node2", "hp", "cat /h/f"), "from-host\n");
 
     // File on a directory is refused with the kubelet's words.
-    repo.write("apps/hp.yaml", &pod("File", "/tmp/clusterctl-hp/dir"))
+    repo.write("hp.yaml", &pod("File", "/tmp/clusterctl-hp/dir"))
         .commit("file");
     let run = clusterctl(&tb, &repo, &["apply", "--yes"]);
     assert!(

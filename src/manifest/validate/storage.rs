@@ -440,6 +440,11 @@ pub(super) fn stateful_set(v: &mut Issues, tree: &Node, s: &StatefulSet) {
             let value = value.unwrap_or("");
             if !["Retain", "Delete"].contains(&value) {
                 v.unsupported(&pp.child(field), value, &["Retain", "Delete"]);
+            } else if value == "Delete" {
+                v.warn(
+                    &pp.child(field),
+                    "clusterctl does not support Delete yet: the claims are retained".to_string(),
+                );
             }
         }
     }
