@@ -211,7 +211,7 @@ fn a_claim_removed_from_git_loses_its_data_only_with_delete_and_after_its_pods()
     let mut sim = Sim::new();
     sim.apply(&sim.plan(&[claim("local-path"), pod.clone()]));
     // The claim alone removed: its pod still uses it, nothing is deleted.
-    assert!(sim.plan(&[pod.clone()]).changes.is_empty());
+    assert!(sim.plan(std::slice::from_ref(&pod)).changes.is_empty());
     // Both removed: the pod goes, then (apply's last phase) the volume, said in red.
     let plan = sim.plan(&[]);
     let kinds: Vec<(ChangeKind, Action)> =

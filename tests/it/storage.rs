@@ -272,8 +272,7 @@ fn an_empty_dir_lives_as_long_as_its_pod_and_memory_is_a_tmpfs() {
     let _g = serial();
     reset_storage(&tb);
     let repo = Repo::new();
-    repo.write("p.yaml", &PAGE.replace("@V@", "1"))
-        .commit("p");
+    repo.write("p.yaml", &PAGE.replace("@V@", "1")).commit("p");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let node = node_of(&tb, &repo, "scratch").unwrap();
     in_pod(&tb, &node, "scratch", "echo a > /cache/f; echo b > /mem/f");
@@ -291,8 +290,7 @@ fn an_empty_dir_lives_as_long_as_its_pod_and_memory_is_a_tmpfs() {
     );
 
     // The pod replaced (its template changed): a fresh emptyDir.
-    repo.write("p.yaml", &PAGE.replace("@V@", "2"))
-        .commit("p2");
+    repo.write("p.yaml", &PAGE.replace("@V@", "2")).commit("p2");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let node = node_of(&tb, &repo, "scratch").unwrap();
     assert_eq!(
@@ -313,11 +311,8 @@ fn host_path_types_are_checked_before_the_containers_exist() {
     };
     let _clean = tb.on_drop("k8s-node2", "rm -rf /tmp/clusterctl-hp");
     let repo = Repo::new();
-    repo.write(
-        "hp.yaml",
-        &pod("Directory", "/tmp/clusterctl-hp/missing"),
-    )
-    .commit("missing");
+    repo.write("hp.yaml", &pod("Directory", "/tmp/clusterctl-hp/missing"))
+        .commit("missing");
     let run = clusterctl(&tb, &repo, &["apply", "--yes"]);
     assert_ne!(run.code, 0, "{run:?}");
     assert!(
