@@ -54,6 +54,7 @@ pub fn build(hosts: usize, pods_per_host: usize, deployments: usize) -> Fixture 
             .hosts
             .iter()
             .map(|h| ObservedNode {
+                volumes: Vec::new(),
                 network: None,
                 config_volumes: Default::default(),
                 name: h.name.clone(),
@@ -121,5 +122,6 @@ pub fn plan(
         network: None,
         config: None,
         node_loss: None,
+        storage: Some(&expanded.storage),
     })
 }

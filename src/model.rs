@@ -36,6 +36,46 @@ pub mod labels {
     /// Pod label `"true"` on the node supervisor's own pod (docs/node-supervisor.md): docker restarts its
     /// container (`--restart=always`), and the supervisor never supervises itself.
     pub const NODE_SUPERVISOR: &str = "clusterctl.io/node-supervisor";
+
+    // On docker volumes (see `runtime::mounts`): a claim's provisioned volume, or a pod's emptyDir.
+    /// `pvc` (a PersistentVolume of the local-path provisioner) or `emptyDir` (medium: Memory).
+    pub const VOLUME_KIND: &str = "clusterctl.io/volume-kind";
+    pub const CLAIM_NAMESPACE: &str = "clusterctl.io/claim-namespace";
+    pub const CLAIM_NAME: &str = "clusterctl.io/claim-name";
+    /// The PersistentVolume's name (`pvc-<uuid>`), also the docker volume's name.
+    pub const PV: &str = "clusterctl.io/pv";
+    /// The node the volume was provisioned on (where its data lives).
+    pub const NODE: &str = "clusterctl.io/node";
+    /// The claim's `resources.requests.storage` at provisioning (recorded, not enforced).
+    pub const CAPACITY: &str = "clusterctl.io/capacity";
+    /// Comma-separated access modes of the claim.
+    pub const ACCESS_MODES: &str = "clusterctl.io/access-modes";
+    pub const RECLAIM_POLICY: &str = "clusterctl.io/reclaim-policy";
+    pub const STORAGE_CLASS: &str = "clusterctl.io/storage-class";
+    /// The host directory holding the data.
+    pub const PATH: &str = "clusterctl.io/path";
+    /// On a claim made from a StatefulSet's volumeClaimTemplate: that StatefulSet (the claim is retained).
+    pub const STATEFUL_SET: &str = "clusterctl.io/statefulset";
+}
+
+/// A docker volume clusterctl made (label `clusterctl.io/managed=true`), as observed on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedVolume {
+    pub name: String,
+    /// The node it was observed on (or recorded for, in the roster).
+    #[serde(default)]
+    pub node: String,
+    pub labels: BTreeMap<String, String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub created_at: String,
+}
+
+impl ObservedVolume {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
 }
 
 /// The controller that owns a pod (Kubernetes `ownerReferences[controller=true]`, reduced).
@@ -56,7 +96,7 @@ pub struct ObservedState {
     pub nodes: Vec<ObservedNode>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ObservedNode {
     /// Inventory name of the host.
@@ -81,6 +121,9 @@ pub struct ObservedNode {
     /// (see `runtime::config`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config_volumes: BTreeMap<String, String>,
+    /// Managed docker volumes (claims' PersistentVolumes, Memory emptyDirs), sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<ObservedVolume>,
 }
 
 /// A host's pod network as observed: the docker network of the pods, the VXLAN device linking it to the
@@ -149,6 +192,10 @@ pub struct Roster {
     /// post heartbeats, so "unreachable since" must be kept here (docs/reconcile.md, "Node loss").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hosts: BTreeMap<String, HostRecord>,
+    /// The claims' PersistentVolumes of every node (what binds a claim to a node), so a claim whose node
+    /// cannot be reached stays bound to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<ObservedVolume>,
 }
 
 /// What the roster remembers of a finished Job's run.
@@ -211,6 +258,39 @@ pub struct RosterPod {
 }
 
 impl ObservedState {
+    /// The claims' volumes of the cluster: those observed on reachable hosts, plus, for hosts that cannot
+    /// be reached, those the newest roster recorded there. Sorted by name.
+    pub fn claim_volumes(&self) -> Vec<ObservedVolume> {
+        let mut out: Vec<ObservedVolume> = self
+            .nodes
+            .iter()
+            .filter(|n| n.reachable)
+            .flat_map(|n| {
+                n.volumes.iter().map(|v| ObservedVolume {
+                    node: n.name.clone(),
+                    ..v.clone()
+                })
+            })
+            .filter(|v| v.label(labels::VOLUME_KIND) == Some("pvc"))
+            .collect();
+        let unreachable: std::collections::BTreeSet<&str> = self
+            .nodes
+            .iter()
+            .filter(|n| !n.reachable)
+            .map(|n| n.name.as_str())
+            .collect();
+        if let Some(r) = self.roster() {
+            out.extend(
+                r.volumes
+                    .iter()
+                    .filter(|v| unreachable.contains(v.node.as_str()))
+                    .cloned(),
+            );
+        }
+        out.sort_by(|a, b| (&a.name, &a.node).cmp(&(&b.name, &b.node)));
+        out
+    }
+
     /// The newest roster any reachable host holds.
     pub fn roster(&self) -> Option<&Roster> {
         self.nodes

@@ -341,6 +341,7 @@ mod tests {
                     let up = !unreachable.contains(n);
                     ObservedNode {
                         config_volumes: Default::default(),
+                        volumes: Vec::new(),
                         network: None,
                         name: n.to_string(),
                         reachable: up,

@@ -88,6 +88,7 @@ fn now_rfc3339() -> String {
 fn down(host: &Host, error: String) -> ObservedNode {
     ObservedNode {
         config_volumes: Default::default(),
+        volumes: Vec::new(),
         network: None,
         name: host.name.clone(),
         reachable: false,
@@ -137,6 +138,7 @@ async fn observe_host(
             ObservedNode {
                 network: rt.parse_network(&stdout),
                 config_volumes: rt.parse_config_volumes(&stdout),
+                volumes: rt.parse_volumes(&stdout),
                 name: host.name.clone(),
                 reachable: true,
                 error: None,
@@ -411,6 +413,7 @@ mod tests {
             nodes: vec![
                 ObservedNode {
                     config_volumes: Default::default(),
+                    volumes: Vec::new(),
                     network: None,
                     name: "n2".into(),
                     reachable: false,
@@ -421,6 +424,7 @@ mod tests {
                 },
                 ObservedNode {
                     config_volumes: Default::default(),
+                    volumes: Vec::new(),
                     network: None,
                     roster: None,
                     name: "n1".into(),

@@ -112,6 +112,8 @@ fn phase(change: &Change, rules_first: bool) -> usize {
         (ChangeKind::ServiceRules, true) => 1,
         (ChangeKind::ServiceRules, false) => 3,
         (ChangeKind::Pod, _) => 2,
+        // A claim's data goes last: after the pods that used it are gone.
+        (ChangeKind::Volume, _) => 4,
     }
 }
 
@@ -174,7 +176,7 @@ pub async fn execute_until(
             })
             .commands += n;
     }
-    for p in 0..4 {
+    for p in 0..5 {
         let changes: Vec<Change> = plan
             .changes
             .iter()
@@ -542,6 +544,7 @@ pub fn subject(change: &Change) -> String {
         ChangeKind::Network => format!("network {}", change.name),
         ChangeKind::ServiceRules => "service rules".to_string(),
         ChangeKind::Pod => format!("{}/{}", change.namespace, change.name),
+        ChangeKind::Volume => format!("persistent volume {}", change.name),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `clusterctl describe node|pod|svc|ds|job NAME`, kubectl's layout.
+//! `clusterctl describe node|pod|svc|ds|sts|job|cm|secret|pvc NAME`, kubectl's layout.
 
 use clap::{Args, ValueEnum};
 
@@ -21,6 +21,10 @@ pub enum Kind {
     Configmap,
     #[value(alias = "secrets")]
     Secret,
+    #[value(alias = "statefulset", alias = "statefulsets")]
+    Sts,
+    #[value(alias = "persistentvolumeclaim", alias = "persistentvolumeclaims")]
+    Pvc,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +125,50 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<ExitCode, C
                 .cloned()
                 .collect();
             ui.out(&describe::describe_job(job, &pods, w.now));
+        }
+        Kind::Sts => {
+            let all = get::filter(w.stateful_sets, g, Some(&args.name), |s| &s.metadata, true)?;
+            let s = all.first().ok_or_else(|| {
+                CliError::Reported(format!("statefulsets.apps \"{}\" not found", args.name))
+            })?;
+            let ns = s.metadata.namespace.clone().unwrap_or_default();
+            let prefix: Vec<String> = s
+                .spec
+                .iter()
+                .flat_map(|sp| sp.volume_claim_templates.iter().flatten())
+                .filter_map(|t| t.metadata.name.clone())
+                .map(|t| format!("{t}-{}-", args.name))
+                .collect();
+            let claims: Vec<String> = w
+                .claims
+                .iter()
+                .filter(|c| c.metadata.namespace.as_deref() == Some(ns.as_str()))
+                .filter_map(|c| c.metadata.name.clone())
+                .filter(|n| prefix.iter().any(|p| n.starts_with(p.as_str())))
+                .collect();
+            ui.out(&crate::output::storage::describe_stateful_set(s, &claims));
+        }
+        Kind::Pvc => {
+            let all = get::filter(w.claims, g, Some(&args.name), |c| &c.metadata, true)?;
+            let c = all.first().ok_or_else(|| {
+                CliError::Reported(format!(
+                    "persistentvolumeclaims \"{}\" not found",
+                    args.name
+                ))
+            })?;
+            let ns = c.metadata.namespace.clone().unwrap_or_default();
+            let used_by: Vec<String> = w
+                .pods
+                .iter()
+                .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
+                .filter(|p| {
+                    p.spec.as_ref().is_some_and(|s| {
+                        crate::runtime::mounts::claims_of(s).contains(&args.name.as_str())
+                    })
+                })
+                .filter_map(|p| p.metadata.name.clone())
+                .collect();
+            ui.out(&crate::output::storage::describe_claim(c, &used_by));
         }
         Kind::Pod => {
             let pods = get::filter(w.pods, g, Some(&args.name), |p| &p.metadata, true)?;

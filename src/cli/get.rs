@@ -39,6 +39,14 @@ pub enum Resource {
     Configmaps,
     #[value(alias = "secret")]
     Secrets,
+    #[value(alias = "statefulset", alias = "sts")]
+    Statefulsets,
+    #[value(alias = "persistentvolumeclaim", alias = "pvc")]
+    Persistentvolumeclaims,
+    #[value(alias = "persistentvolume", alias = "pv")]
+    Persistentvolumes,
+    #[value(alias = "storageclass", alias = "sc")]
+    Storageclasses,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +83,10 @@ pub struct World {
     pub secrets: Vec<k8s_openapi::api::core::v1::Secret>,
     /// Events the node supervisors recorded, by pod (namespace, name); docs/node-supervisor.md.
     pub pod_events: BTreeMap<(String, String), Vec<model::RecordedEvent>>,
+    pub stateful_sets: Vec<k8s_openapi::api::apps::v1::StatefulSet>,
+    pub claims: Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>,
+    pub volumes: Vec<k8s_openapi::api::core::v1::PersistentVolume>,
+    pub classes: Vec<k8s_openapi::api::storage::v1::StorageClass>,
 }
 
 pub async fn world(
@@ -151,7 +163,20 @@ pub async fn world(
             view::job::job_with_status(d, decisions.get(&k)?)
         })
         .collect();
+    let stateful_sets = desired
+        .expanded
+        .stateful_sets
+        .iter()
+        .map(|s| crate::output::storage::stateful_set_with_status(s, &pods))
+        .collect();
+    // The claims' volumes after this plan's provisioning are not there yet: what the hosts have.
+    let claim_volumes = observed.state.claim_volumes();
+    let storage = &desired.expanded.storage;
     Ok(World {
+        stateful_sets,
+        claims: crate::output::storage::claims_with_status(storage, &claim_volumes),
+        volumes: crate::output::storage::volumes_with_status(storage, &claim_volumes),
+        classes: storage.classes.clone(),
         now,
         pods,
         deployments,
@@ -345,6 +370,30 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliErr
             name,
             |i| crate::output::config::secrets(i, &scope, w.now),
         )?,
+        Resource::Statefulsets => show(
+            filter(w.stateful_sets, g, name, |s| &s.metadata, true)?,
+            g,
+            name,
+            |i| crate::output::storage::stateful_sets(i, &scope, wide, w.now),
+        )?,
+        Resource::Persistentvolumeclaims => show(
+            filter(w.claims, g, name, |c| &c.metadata, true)?,
+            g,
+            name,
+            |i| crate::output::storage::claims(i, &scope, wide, w.now),
+        )?,
+        Resource::Persistentvolumes => show(
+            filter(w.volumes, g, name, |v| &v.metadata, false)?,
+            g,
+            name,
+            |i| crate::output::storage::volumes(i, wide, w.now),
+        )?,
+        Resource::Storageclasses => show(
+            filter(w.classes, g, name, |c| &c.metadata, false)?,
+            g,
+            name,
+            |i| crate::output::storage::classes(i, w.now),
+        )?,
     };
     if let (Some(n), 0) = (name, count) {
         return Err(CliError::Reported(format!(
@@ -392,6 +441,10 @@ impl Resource {
             Resource::Events => "events",
             Resource::Configmaps => "configmaps",
             Resource::Secrets => "secrets",
+            Resource::Statefulsets => "statefulsets.apps",
+            Resource::Persistentvolumeclaims => "persistentvolumeclaims",
+            Resource::Persistentvolumes => "persistentvolumes",
+            Resource::Storageclasses => "storageclasses.storage.k8s.io",
         }
     }
 }

@@ -119,7 +119,7 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// List objects like kubectl get: pods, deployments, replicasets, daemonsets, jobs, nodes, services, configmaps, secrets (values never shown), events.
     #[command(
-        after_help = "Examples:\n  clusterctl get pods -o wide\n  clusterctl get deploy\n  clusterctl get nodes -o wide\n  clusterctl get pods -l run=my-nginx -o yaml"
+        after_help = "Examples:\n  clusterctl get pods -o wide\n  clusterctl get deploy\n  clusterctl get sts\n  clusterctl get pvc\n  clusterctl get nodes -o wide\n  clusterctl get pods -l run=my-nginx -o yaml"
     )]
     Get(get::GetArgs),
     /// Show details of a node, pod, service, DaemonSet, Job, ConfigMap or Secret (sizes only) like kubectl describe.

@@ -184,6 +184,7 @@ pub fn make_plan(inv: &Inventory, desired: &Desired, observed: &ObservedState) -
         network: Some(&network),
         config: Some(&config),
         node_loss: Some(&loss),
+        storage: Some(&desired.expanded.storage),
     })
 }
 
@@ -233,6 +234,7 @@ pub fn rollouts(
         network: None,
         config: None,
         node_loss: None,
+        storage: Some(&desired.expanded.storage),
     })
 }
 

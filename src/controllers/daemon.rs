@@ -143,6 +143,7 @@ pub fn pod_sets(ds: &DaemonSet, nodes: &[String], source: &SourceRef) -> Vec<Pod
                 source: source.clone(),
                 job: None,
                 rollout: None,
+                stateful: None,
                 daemon: Some(Daemon {
                     daemon_set: name.clone(),
                     node: node.clone(),

@@ -748,6 +748,7 @@ pub fn pod_sets(jobs: &[JobDesired], state: &ObservedState) -> Vec<PodSet> {
                 source: d.source.clone(),
                 daemon: None,
                 rollout: None,
+                stateful: None,
                 job: Some(JobPods {
                     job: name.clone(),
                     index,

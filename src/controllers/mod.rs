@@ -14,10 +14,12 @@ pub mod gohash;
 pub mod job;
 pub mod node_supervisor;
 pub mod rollout;
+pub mod stateful;
+pub mod storage;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, ReplicaSetSpec, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -54,6 +56,8 @@ pub struct PodSet {
     pub job: Option<job::JobPods>,
     /// For a Deployment's current ReplicaSet: how it rolls out (see [`rollout`]).
     pub rollout: Option<rollout::Params>,
+    /// For a StatefulSet's pod: its ordinal and the set's policies (one set per ordinal).
+    pub stateful: Option<stateful::Stateful>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +102,9 @@ pub struct Expanded {
     /// Read by the planner (pod env and volumes), in (namespace, name) order.
     pub config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
     pub secrets: Vec<k8s_openapi::api::core::v1::Secret>,
+    pub stateful_sets: Vec<StatefulSet>,
+    /// Claims, classes and pre-provisioned volumes (see [`storage`]).
+    pub storage: storage::Desired,
 }
 
 /// [`expand_on`] without nodes: DaemonSets give no pods.
@@ -133,8 +140,24 @@ pub fn expand_on(manifests: &[Manifest], nodes: &[String]) -> Expanded {
             // Consumed by the planner (env, volumes), not expanded.
             Object::ConfigMap(c) => out.config_maps.push((**c).clone()),
             Object::Secret(s) => out.secrets.push((**s).clone()),
+            Object::StatefulSet(sts) => {
+                out.pod_sets.extend(stateful::pod_sets(sts, &m.source));
+                out.storage.claims.extend(
+                    stateful::claims(sts)
+                        .into_iter()
+                        .map(|c| (c, m.source.clone())),
+                );
+                out.stateful_sets.push((**sts).clone());
+            }
+            Object::PersistentVolumeClaim(c) => {
+                out.storage.claims.push(((**c).clone(), m.source.clone()))
+            }
+            Object::PersistentVolume(pv) => out.storage.volumes.push((**pv).clone()),
+            Object::StorageClass(sc) => out.storage.classes.push((**sc).clone()),
         }
     }
+    out.storage.finish();
+    out.stateful_sets.sort_by_key(|o| meta_key(&o.metadata));
     out.pod_sets.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     out.deployments.sort_by_key(|o| meta_key(&o.metadata));
     out.replica_sets.sort_by_key(|o| meta_key(&o.metadata));
@@ -314,6 +337,7 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
         daemon: None,
         job: None,
         rollout: None,
+        stateful: None,
     }
 }
 
@@ -344,6 +368,7 @@ fn bare_pod_set(pod: &Pod, source: &SourceRef) -> PodSet {
         daemon: None,
         job: None,
         rollout: None,
+        stateful: None,
     }
 }
 

@@ -489,19 +489,10 @@ pub fn pod_volumes(
     sp: &FieldPath,
     other: &mut dyn FnMut(&mut Issues, usize, &Volume),
 ) {
-    let mut names = BTreeSet::new();
+    // Volume names and every mount's name and path are checked with the other volume sources
+    // (`validate::storage`); here only what is particular to configMap/secret/projected/downwardAPI.
     for (i, vol) in spec.volumes.iter().flatten().enumerate() {
         let p = sp.child("volumes").index(i);
-        if vol.name.is_empty() {
-            v.required(&p.child("name"), "");
-        } else {
-            for msg in rules::is_dns1123_label(&vol.name) {
-                v.invalid_str(&p.child("name"), &vol.name, &msg);
-            }
-            if !names.insert(vol.name.as_str()) {
-                v.duplicate(&p.child("name"), &vol.name);
-            }
-        }
         if is_config_volume(vol) {
             config_volume(v, vol, &p);
         } else {
@@ -516,24 +507,12 @@ pub fn pod_volumes(
         .map(|v| v.name.as_str())
         .collect();
     for (i, c) in spec.containers.iter().enumerate() {
-        let mut paths = BTreeSet::new();
         for (j, m) in c.volume_mounts.iter().flatten().enumerate() {
             let mp = sp
                 .child("containers")
                 .index(i)
                 .child("volumeMounts")
                 .index(j);
-            if !names.contains(m.name.as_str()) {
-                v.push(
-                    &mp.child("name"),
-                    format!("Not found: {}", go_quote(&m.name)),
-                );
-            }
-            if m.mount_path.is_empty() {
-                v.required(&mp.child("mountPath"), "");
-            } else if !paths.insert(m.mount_path.as_str()) {
-                v.invalid_str(&mp.child("mountPath"), &m.mount_path, "must be unique");
-            }
             if config.contains(m.name.as_str()) {
                 if m.sub_path.as_deref().is_some_and(|s| !s.is_empty())
                     || m.sub_path_expr.as_deref().is_some_and(|s| !s.is_empty())

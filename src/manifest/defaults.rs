@@ -120,6 +120,20 @@ pub fn apply(object: &mut Object) {
             spec.finalizers
                 .get_or_insert_with(|| vec!["kubernetes".to_string()]);
         }
+        Object::StatefulSet(s) => {
+            namespace(&mut s.metadata);
+            let spec = s.spec.get_or_insert_with(Default::default);
+            template(&mut spec.template);
+            super::storage_defaults::stateful_set(spec);
+        }
+        Object::PersistentVolumeClaim(c) => {
+            namespace(&mut c.metadata);
+            super::storage_defaults::claim(c.spec.get_or_insert_with(Default::default));
+        }
+        Object::PersistentVolume(pv) => {
+            super::storage_defaults::volume(pv.spec.get_or_insert_with(Default::default));
+        }
+        Object::StorageClass(sc) => super::storage_defaults::class(sc),
     }
 }
 

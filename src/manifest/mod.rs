@@ -4,9 +4,12 @@
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severity, SourceRef, de};
@@ -14,6 +17,7 @@ use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severit
 pub mod config;
 pub mod defaults;
 mod registry;
+pub mod storage_defaults;
 #[cfg(test)]
 mod tests;
 pub mod validate;
@@ -38,6 +42,10 @@ pub enum Object {
     Namespace(Box<Namespace>),
     ConfigMap(Box<ConfigMap>),
     Secret(Box<Secret>),
+    StatefulSet(Box<StatefulSet>),
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>),
+    PersistentVolume(Box<PersistentVolume>),
+    StorageClass(Box<StorageClass>),
 }
 
 /// An object with where it was written. `namespace` is already defaulted (`default`) for namespaced kinds.
@@ -59,6 +67,10 @@ impl Object {
             Object::Namespace(_) => "Namespace",
             Object::ConfigMap(_) => "ConfigMap",
             Object::Secret(_) => "Secret",
+            Object::StatefulSet(_) => "StatefulSet",
+            Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
+            Object::PersistentVolume(_) => "PersistentVolume",
+            Object::StorageClass(_) => "StorageClass",
         }
     }
 
@@ -77,6 +89,10 @@ impl Object {
             Object::Namespace(o) => &o.metadata,
             Object::ConfigMap(o) => &o.metadata,
             Object::Secret(o) => &o.metadata,
+            Object::StatefulSet(o) => &o.metadata,
+            Object::PersistentVolumeClaim(o) => &o.metadata,
+            Object::PersistentVolume(o) => &o.metadata,
+            Object::StorageClass(o) => &o.metadata,
         }
     }
 
@@ -87,7 +103,7 @@ impl Object {
     /// `None` for cluster-scoped kinds (Namespace); otherwise the (defaulted) namespace.
     pub fn namespace(&self) -> Option<&str> {
         match self {
-            Object::Namespace(_) => None,
+            Object::Namespace(_) | Object::PersistentVolume(_) | Object::StorageClass(_) => None,
             _ => Some(
                 self.metadata()
                     .namespace
@@ -117,6 +133,10 @@ pub const SUPPORTED_KINDS: &[(&str, &str)] = &[
     ("Namespace", "v1"),
     ("ConfigMap", "v1"),
     ("Secret", "v1"),
+    ("StatefulSet", "apps/v1"),
+    ("PersistentVolumeClaim", "v1"),
+    ("PersistentVolume", "v1"),
+    ("StorageClass", "storage.k8s.io/v1"),
 ];
 
 fn api_version_of(kind: &str) -> Option<&'static str> {
@@ -554,6 +574,12 @@ fn decode(kind: &str, node: &Node, ctx: &de::Ctx) -> Result<Object, de::DeError>
         "Namespace" => Object::Namespace(Box::new(de::from_node(node, &root, ctx)?)),
         "ConfigMap" => Object::ConfigMap(Box::new(de::from_node(node, &root, ctx)?)),
         "Secret" => Object::Secret(Box::new(de::from_node(node, &root, ctx)?)),
+        "StatefulSet" => Object::StatefulSet(Box::new(de::from_node(node, &root, ctx)?)),
+        "PersistentVolumeClaim" => {
+            Object::PersistentVolumeClaim(Box::new(de::from_node(node, &root, ctx)?))
+        }
+        "PersistentVolume" => Object::PersistentVolume(Box::new(de::from_node(node, &root, ctx)?)),
+        "StorageClass" => Object::StorageClass(Box::new(de::from_node(node, &root, ctx)?)),
         other => unreachable!("kind {other} was checked"),
     })
 }

@@ -207,7 +207,7 @@ fn error_classes() {
         (
             "unknown kind",
             "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\n".to_string(),
-            vec!["a.yaml:2:7: kind: unsupported kind \"ServiceAccount\" (apiVersion \"v1\"): clusterctl supports Pod, Deployment, ReplicaSet, DaemonSet, Job, Service, Namespace, ConfigMap, Secret"],
+            vec!["a.yaml:2:7: kind: unsupported kind \"ServiceAccount\" (apiVersion \"v1\"): clusterctl supports Pod, Deployment, ReplicaSet, DaemonSet, Job, Service, Namespace, ConfigMap, Secret, StatefulSet, PersistentVolumeClaim, PersistentVolume, StorageClass"],
         ),
         (
             "wrong apiVersion",
@@ -316,9 +316,9 @@ fn error_classes() {
             vec!["a.yaml:8:7: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""],
         ),
         (
-            "unsupported field warning",
-            dep(&|s| s.replace("      containers:\n", "      volumes:\n      - name: v\n        emptyDir: {}\n      containers:\n")),
-            vec!["warning: a.yaml:15:7: spec.template.spec.volumes: clusterctl does not support this field; it is ignored"],
+            "unsupported volume type warning",
+            dep(&|s| s.replace("      containers:\n", "      volumes:\n      - name: v\n        nfs: {server: x, path: /}\n      containers:\n")),
+            vec!["warning: a.yaml:17:9: spec.template.spec.volumes[0].nfs: clusterctl does not support volume type \"nfs\"; volume \"v\" is not mounted"],
         ),
         (
             "not a mapping",
@@ -630,3 +630,5 @@ fn job_validation_messages() {
         assert_eq!(got, want, "{what}");
     }
 }
+#[path = "tests_storage.rs"]
+mod storage;

@@ -12,6 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Object, Severity};
+
+pub mod storage;
 use crate::quantity::Quantity;
 use crate::rules::{self, percent_error};
 use crate::selector::Selector;
@@ -361,6 +363,22 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
         Object::Secret(s) => {
             meta(&mut v, &s.metadata, NameRule::Subdomain, true);
             super::config::validate_secret(&mut v, s);
+        }
+        Object::StatefulSet(s) => {
+            meta(&mut v, &s.metadata, NameRule::Subdomain, true);
+            storage::stateful_set(&mut v, tree, s);
+        }
+        Object::PersistentVolumeClaim(c) => {
+            meta(&mut v, &c.metadata, NameRule::Subdomain, true);
+            storage::claim_spec(&mut v, &c.spec.clone().unwrap_or_default(), &spec_p);
+        }
+        Object::PersistentVolume(pv) => {
+            meta(&mut v, &pv.metadata, NameRule::Subdomain, false);
+            storage::persistent_volume(&mut v, pv);
+        }
+        Object::StorageClass(sc) => {
+            meta(&mut v, &sc.metadata, NameRule::Subdomain, false);
+            storage::storage_class(&mut v, sc);
         }
     }
     v.list
@@ -718,14 +736,11 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
             );
         }
     }
+    let volumes = storage::volumes(v, spec, sp);
     // Known fields clusterctl ignores.
-    // configMap / secret / projected / downwardAPI volumes and their mounts (manifest::config); any
-    // other volume source is not supported yet.
-    let mut other_volumes = false;
-    super::config::pod_volumes(v, spec, sp, &mut |_, _, _| other_volumes = true);
-    if other_volumes {
-        v.warn(&sp.child("volumes"), UNSUPPORTED_FIELD.to_string());
-    }
+    // configMap / secret / projected / downwardAPI sources (manifest::config); the others are checked
+    // and warned about by name with the volumes (validate::storage).
+    super::config::pod_volumes(v, spec, sp, &mut |_, _, _| {});
     if spec.init_containers.is_some() {
         v.warn(&sp.child("initContainers"), UNSUPPORTED_FIELD.to_string());
     }
@@ -738,6 +753,7 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     for (i, c) in spec.containers.iter().enumerate() {
         let p = cp.index(i);
         super::config::env_from(v, c, &p);
+        storage::volume_mounts(v, c, spec, &volumes, &p);
         // preStop exec hooks run before the stop (runtime::terminate); other hooks do not run.
         if let Some(l) = &c.lifecycle {
             let lp = p.child("lifecycle");

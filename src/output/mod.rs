@@ -10,6 +10,7 @@ pub mod objects;
 pub mod plan;
 pub mod quantity_fmt;
 pub mod rollout;
+pub mod storage;
 pub mod table;
 pub mod tabwriter;
 pub mod top;

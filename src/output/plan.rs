@@ -95,6 +95,7 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
             ChangeKind::Network => ("pod network".to_string(), c.name.clone()),
             ChangeKind::ServiceRules => ("service rules".to_string(), c.name.clone()),
             ChangeKind::Pod => ("pod".to_string(), format!("{}/{}", c.namespace, c.name)),
+            ChangeKind::Volume => ("persistent volume".to_string(), c.name.clone()),
         };
         let _ = writeln!(
             out,
@@ -103,12 +104,27 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
             c.node
         );
         let _ = writeln!(out, "  # ({})", reason(&c.reason));
-        let _ = writeln!(
-            out,
-            "{} {what} \"{quoted}\" on {}",
-            paint(symbol(c.action), c.action, opts.color),
-            c.node
-        );
+        if c.kind == ChangeKind::Volume {
+            // Data loss: the whole line in red, not only its symbol.
+            let line = format!(
+                "{} {what} \"{quoted}\" on {} (data deleted)",
+                symbol(c.action),
+                c.node
+            );
+            let line = if opts.color {
+                line.red().bold().to_string()
+            } else {
+                line
+            };
+            let _ = writeln!(out, "{line}");
+        } else {
+            let _ = writeln!(
+                out,
+                "{} {what} \"{quoted}\" on {}",
+                paint(symbol(c.action), c.action, opts.color),
+                c.node
+            );
+        }
         // The scheduler's reasoning only on request.
         let shown = c
             .details
@@ -170,6 +186,24 @@ pub fn reason(r: &Reason) -> String {
         Reason::NodeSupervisor => {
             "every host runs the node supervisor (cluster.yaml nodeSupervisorImage)".into()
         }
+        Reason::StatefulSetWants {
+            stateful_set,
+            ordinal,
+            ordered: true,
+        } if *ordinal > 0 => format!(
+            "StatefulSet {stateful_set} wants ordinal {ordinal} (OrderedReady: the ordinals below it are Running)"
+        ),
+        Reason::StatefulSetWants {
+            stateful_set,
+            ordinal,
+            ..
+        } => format!("StatefulSet {stateful_set} wants ordinal {ordinal}"),
+        Reason::ClaimRemoved {
+            claim,
+            reclaim_policy,
+        } => format!(
+            "persistentvolumeclaim {claim} is gone from the repository and no pod uses it; reclaimPolicy {reclaim_policy}: ITS DATA IS DELETED"
+        ),
         Reason::Stopped { restart_policy } => {
             format!("stopped outside clusterctl; restartPolicy {restart_policy} wants it running")
         }

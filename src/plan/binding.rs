@@ -28,8 +28,8 @@ pub(super) fn bind(
     mut to_create: Vec<NewPod<'_>>,
     changes: &mut Vec<Change>,
     pending: &mut Vec<PendingPod>,
-) -> Vec<BoundPod> {
-    let (mut scheduler, mut ips) = {
+) -> (Vec<BoundPod>, Vec<crate::runtime::mounts::ClaimVolume>) {
+    let (mut scheduler, mut ips, mut claims) = {
         let leaving = leaving(changes);
         let staying: Vec<&ObservedPod> = observed
             .iter()
@@ -40,7 +40,8 @@ pub(super) fn bind(
             Some(_) => pod_ips(pod_cidrs, &staying),
             None => BTreeMap::new(),
         };
-        (Scheduler::new(input.nodes, &existing), ips)
+        let claims = super::storage::Claims::new(input, &staying);
+        (Scheduler::new(input.nodes, &existing), ips, claims)
     };
     let reachable: BTreeSet<&str> = input
         .observed
@@ -59,15 +60,31 @@ pub(super) fn bind(
             .replaces
             .map(|r| observed[r.pod].node.as_str())
             .filter(|n| reachable.contains(n));
-        match schedule(&mut scheduler, &pod, keep) {
+        let needs = match claims.needs(&pod) {
+            Ok(n) => n,
+            Err(msg) => {
+                let fit = scheduler.pre_filter_error(msg);
+                stay_pending(new, fit, changes, pending);
+                continue;
+            }
+        };
+        match schedule(&mut scheduler, &pod, keep, &needs.nodes) {
             Ok(placed) => {
                 let ip = ips.get_mut(&placed.node).and_then(|a| a.take_next());
-                created.push(place(input, new, pod, placed, ip, changes));
+                let vols = claims.bind(&pod, &placed.node, &needs);
+                let pre = super::storage::provision_steps(input, &placed.node, &vols);
+                created.push(place(input, new, pod, placed, ip, pre, changes));
             }
-            Err(fit) => stay_pending(new, fit, changes, pending),
+            Err(fit) => {
+                let fit = match needs.nodes.first() {
+                    Some(n) => fit.with_note(format!("its bound volume is on node {n}")),
+                    None => fit,
+                };
+                stay_pending(new, fit, changes, pending)
+            }
         }
     }
-    created
+    (created, claims.provisioned)
 }
 
 /// Per node with a pod CIDR: an allocator with the addresses of the pods that stay reserved.
@@ -109,15 +126,16 @@ fn schedule(
     scheduler: &mut Scheduler,
     pod: &Pod,
     keep: Option<&str>,
+    volume_nodes: &[String],
 ) -> Result<Placement, FitError> {
     let Some(node) = keep else {
-        return scheduler.schedule(pod);
+        return scheduler.schedule_with(pod, volume_nodes);
     };
     let mut pinned = pod.clone();
     spec_mut(&mut pinned).node_name = Some(node.to_string());
     scheduler
-        .schedule(&pinned)
-        .or_else(|_| scheduler.schedule(pod))
+        .schedule_with(&pinned, volume_nodes)
+        .or_else(|_| scheduler.schedule_with(pod, volume_nodes))
 }
 
 /// A placed pod: bound to its node, with its create steps in a Create change or in its Replace change.
@@ -127,13 +145,14 @@ fn place(
     mut pod: Pod,
     placed: Placement,
     ip: Option<String>,
+    pre: Vec<Cmd>,
     changes: &mut Vec<Change>,
 ) -> BoundPod {
     let set = new.set;
     let reason = new.reason.unwrap_or_else(|| create_reason(set));
     spec_mut(&mut pod).node_name = Some(placed.node.clone());
     let mut notes = Vec::new();
-    let steps = create_steps(&pod, set, input, ip.as_deref(), &mut notes);
+    let steps = create_steps(&pod, set, input, ip.as_deref(), pre, &mut notes);
     let notes = notes.into_iter().map(Detail::Line);
     match new.replaces {
         Some(r) if changes[r.change].node == placed.node => {
@@ -210,6 +229,7 @@ fn create_steps(
     set: &PodSet,
     input: &PlanInput<'_>,
     ip: Option<&str>,
+    pre: Vec<Cmd>,
     notes: &mut Vec<String>,
 ) -> Vec<Cmd> {
     let node = pod
@@ -240,6 +260,8 @@ fn create_steps(
         .config
         .and_then(|store| super::config::resolve(pod, store, &facts, notes));
     let mut steps = runtime.pull_images(pod);
+    // A claim bound by this pod is provisioned before the pod's containers are created.
+    steps.extend(pre);
     steps.extend(runtime.create_pod(&PodRun {
         pod,
         owner: set.owner.as_ref(),
@@ -258,6 +280,13 @@ fn create_reason(set: &PodSet) -> Reason {
             job: job.job.clone(),
             progress: job.progress.clone(),
             index: job.index,
+        };
+    }
+    if let Some(st) = &set.stateful {
+        return Reason::StatefulSetWants {
+            stateful_set: st.stateful_set.clone(),
+            ordinal: st.ordinal,
+            ordered: st.ordered,
         };
     }
     match (&set.owner, &set.deployment) {

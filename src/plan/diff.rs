@@ -96,6 +96,7 @@ pub(super) fn diff<'s>(
         }
     }
     let mut budgets = rollout_budgets(&sets);
+    let gates = super::stateful::gates(&sets, observed);
     for (set, members) in &sets {
         if let Some(job) = &set.job {
             super::job::diff_job(input, observed, set, job, members, &mut d);
@@ -108,10 +109,10 @@ pub(super) fn diff<'s>(
             .as_ref()
             .and_then(|ds| budgets.get_mut(&(set.namespace.as_str(), ds.daemon_set.as_str())));
         diff_set(
-            input, observed, pod_cidrs, set, members, capacity, budget, &mut d,
+            input, observed, pod_cidrs, set, members, capacity, budget, &gates, &mut d,
         );
     }
-    prune_unclaimed(input, observed, &claimed, &mut d.changes);
+    prune_unclaimed(input, observed, &claimed, &gates, &mut d.changes);
     d
 }
 
@@ -181,10 +182,11 @@ fn diff_set<'s>(
     members: &[usize],
     capacity: usize,
     budget: Option<&mut usize>,
+    gates: &super::stateful::Gates,
     d: &mut Diff<'s>,
 ) {
     let (mut current, evicted) =
-        replace_drifted(input, observed, pod_cidrs, set, members, budget, d);
+        replace_drifted(input, observed, pod_cidrs, set, members, budget, gates, d);
     // Evicted pods (of a lost host) are not counted: the missing replicas below replace them.
     let replaced = members.len() - current.len() - evicted.len();
     let desired = set.replicas as usize;
@@ -213,7 +215,11 @@ fn diff_set<'s>(
     let unplaceable = missing.saturating_sub(capacity + 1);
     missing -= unplaceable;
     let taken: BTreeSet<&str> = members.iter().map(|&i| observed[i].name.as_str()).collect();
-    let names = missing_names(set, &taken, missing);
+    let mut names = missing_names(set, &taken, missing);
+    // A StatefulSet's ordinal is created only when its policy allows it now (OrderedReady: all below run).
+    if set.stateful.is_some() {
+        names.retain(|n| gates.create.contains(&(set.namespace.clone(), n.clone())));
+    }
     if let (true, PodNaming::Generated { prefix }) = (unplaceable > 0, &set.naming) {
         d.counted.push(Counted {
             namespace: set.namespace.clone(),
@@ -237,6 +243,7 @@ fn diff_set<'s>(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Members whose template or containers no longer match (edited in Git, changed by hand) get a Replace
 /// change and a [`NewPod`]; returns the members that stay, and the evicted ones (of a lost host, see
 /// `plan::node_loss`) with their host's loss: on an unreachable host they are left alone, uncounted; on a
@@ -249,6 +256,7 @@ fn replace_drifted<'s>(
     set: &'s PodSet,
     members: &[usize],
     mut budget: Option<&mut usize>,
+    gates: &super::stateful::Gates,
     d: &mut Diff<'s>,
 ) -> (Vec<usize>, Vec<(usize, super::node_loss::Lost)>) {
     let spec_hashes: Vec<String> = set
@@ -303,6 +311,18 @@ fn replace_drifted<'s>(
                     }
                     _ => None,
                 }
+            }
+            (why, _) => why,
+        };
+        // A StatefulSet's pod of an old revision: replaced when the rolling update reaches it (one per
+        // plan, highest ordinal first, every pod running); a broken one at once unless it is below the
+        // partition or the set is OnDelete.
+        let why = match (why, set.stateful.is_some()) {
+            (Some(Drift::Template(t)), true) => {
+                let id = (set.namespace.clone(), pod.name.clone());
+                let broken = !super::stateful::healthy(pod);
+                (gates.update.contains(&id) || (broken && !super::stateful::below_partition(set)))
+                    .then_some(Drift::Template(t))
             }
             (why, _) => why,
         };
@@ -383,10 +403,30 @@ fn prune_unclaimed(
     input: &PlanInput<'_>,
     observed: &[ObservedPod],
     claimed: &BTreeSet<usize>,
+    gates: &super::stateful::Gates,
     changes: &mut Vec<Change>,
 ) {
     for (i, pod) in observed.iter().enumerate() {
         if claimed.contains(&i) || !pod.node_reachable {
+            continue;
+        }
+        let id = (pod.namespace.clone(), pod.name.clone());
+        let sts_extra = pod.owner.as_ref().is_some_and(|o| {
+            o.kind == "StatefulSet"
+                && gates
+                    .desired
+                    .contains(&(pod.namespace.clone(), o.name.clone()))
+        });
+        if sts_extra {
+            // Scale-down of a StatefulSet that is still desired: its policy's pace (highest ordinal first).
+            if gates.scale_down.contains(&id) {
+                changes.push(delete_change(
+                    pod,
+                    Reason::ExtraReplica,
+                    input.runtimes,
+                    Action::Delete,
+                ));
+            }
             continue;
         }
         let why = orphan_reason(pod, input.pod_sets);

@@ -19,6 +19,8 @@ pub mod reason;
 pub mod rollout;
 mod roster;
 mod services;
+pub mod stateful;
+pub mod storage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -79,6 +81,8 @@ pub enum ChangeKind {
     Network,
     /// clusterctl's iptables chains on a host.
     ServiceRules,
+    /// A claim's PersistentVolume (its data) on a host.
+    Volume,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +146,8 @@ pub struct PlanInput<'a> {
     /// Which hosts are lost and for how long (`node_loss::assess`); `None`: no host is ever lost, the
     /// pods of unreachable hosts stay counted.
     pub node_loss: Option<&'a node_loss::NodeLoss>,
+    /// Claims and storage classes; `None` = no claims (a pod mounting one stays Pending).
+    pub storage: Option<&'a crate::controllers::storage::Desired>,
 }
 
 /// The pods the plan creates, bound to their nodes.
@@ -151,6 +157,8 @@ pub struct Binding {
     pub created: Vec<BoundPod>,
     /// Services with their allocations and endpoints after the plan (empty without a network input).
     pub services: ServicesAfter,
+    /// Claims' volumes the plan provisions (bound by their first consumer).
+    pub provisioned: Vec<crate::runtime::mounts::ClaimVolume>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,16 +192,35 @@ pub fn compute_with_binding(input: &PlanInput<'_>) -> (Plan, Binding) {
     let mut changes = diff.changes;
     let counted = diff.counted;
     let mut pending = Vec::new();
+    let (created, provisioned) = binding::bind(
+        input,
+        &observed,
+        &pod_cidrs,
+        diff.to_create,
+        &mut changes,
+        &mut pending,
+    );
+    let created_users = created
+        .iter()
+        .flat_map(|b| {
+            let ns = b.pod.metadata.namespace.clone().unwrap_or_default();
+            b.pod
+                .spec
+                .iter()
+                .flat_map(|s| crate::runtime::mounts::claims_of(s))
+                .map(move |c| (ns.clone(), c.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let volume_changes = {
+        let leaving = leaving(&changes);
+        storage::claim_deletions(input, &observed, &leaving, &created_users)
+    };
+    changes.extend(volume_changes);
     let mut binding = Binding {
-        created: binding::bind(
-            input,
-            &observed,
-            &pod_cidrs,
-            diff.to_create,
-            &mut changes,
-            &mut pending,
-        ),
+        created,
         services: ServicesAfter::default(),
+        provisioned,
     };
     diff::collapse_counted(counted, &mut pending);
 

@@ -195,7 +195,7 @@ mod tests {
             containers: vec![],
             roster: None,
             network: None,
-            config_volumes: Default::default(),
+            ..Default::default()
         }
     }
 

@@ -36,6 +36,12 @@ pub enum Reason {
     },
     /// Create: the node supervisor every host runs (`cluster.nodeSupervisorImage`; docs/node-supervisor.md).
     NodeSupervisor,
+    /// Create: a StatefulSet's pod of `ordinal` (with OrderedReady: every lower ordinal runs).
+    StatefulSetWants {
+        stateful_set: String,
+        ordinal: u32,
+        ordered: bool,
+    },
     /// Start: containers were stopped outside clusterctl and the restart policy wants them running.
     Stopped { restart_policy: String },
     /// Delete: nothing in the repository owns the pod any more.
@@ -66,6 +72,11 @@ pub enum Reason {
     RulesDiffer,
     /// ServiceRules update: only the jumps into clusterctl's chains are missing.
     JumpsMissing,
+    /// Volume delete: the claim is gone from the repository, its volume's reclaimPolicy deletes the data.
+    ClaimRemoved {
+        claim: String,
+        reclaim_policy: String,
+    },
 }
 
 /// How an observed pod differs from its desired one (a Replace).

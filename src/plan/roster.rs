@@ -83,6 +83,12 @@ pub fn roster_after(
             .roster()
             .map(|r| r.hosts.clone())
             .unwrap_or_default(),
+        volumes: super::storage::volumes_after(
+            observed,
+            &plan.changes,
+            &binding.provisioned,
+            written_at,
+        ),
     }
 }
 

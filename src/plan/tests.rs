@@ -77,6 +77,7 @@ impl Sim {
             .iter()
             .map(|h| ObservedNode {
                 config_volumes: Default::default(),
+                volumes: Vec::new(),
                 network: None,
                 name: h.name.clone(),
                 reachable: true,
@@ -132,6 +133,7 @@ impl Sim {
             network: None,
             config: Some(&config),
             node_loss: self.node_loss.as_ref(),
+            storage: Some(&expanded.storage),
         })
     }
 
@@ -173,6 +175,7 @@ impl Sim {
             network: Some(&network),
             config: None,
             node_loss: self.node_loss.as_ref(),
+            storage: Some(&expanded.storage),
         })
     }
 
@@ -1409,3 +1412,5 @@ fn env_from_skips_invalid_keys_with_the_kubelets_note() {
 }
 #[path = "node_loss_tests.rs"]
 mod node_loss_tests;
+#[path = "tests_storage.rs"]
+mod storage_tests;

@@ -149,6 +149,8 @@ m vxfdb; bridge -j fdb show dev clusterctl.1 2>/dev/null
 m iptnat; iptables-save -t nat 2>/dev/null
 m iptfilter; iptables-save -t filter 2>/dev/null
 m cfgvols; for f in /run/clusterctl/pods/*/sums/*; do [ -f "$f" ] && printf '%s %s\n' "${f#/run/clusterctl/pods/}" "$(cat "$f")"; done; true
+m volumes; vs=$(docker volume ls -q --filter label=clusterctl.io/managed=true 2>/dev/null)
+if [ -n "$vs" ]; then docker volume inspect $vs 2>/dev/null || echo '[]'; else echo '[]'; fi
 m containers; ids=$(docker ps -aq --no-trunc --filter label=clusterctl.io/managed=true) || exit 1
 if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi
 m end
@@ -345,6 +347,32 @@ pub fn parse_inspect(json: &str) -> Result<Vec<ObservedContainer>, RuntimeError>
     Ok(out)
 }
 
+/// `docker volume inspect` JSON → the managed volumes, sorted by name (unreadable output → none: a lost
+/// volume list only hides bindings, which the roster still remembers).
+pub fn parse_volume_inspect(json: &str) -> Vec<crate::model::ObservedVolume> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Raw {
+        name: String,
+        #[serde(default)]
+        labels: Option<BTreeMap<String, String>>,
+        #[serde(default)]
+        created_at: String,
+    }
+    let raw: Vec<Raw> = serde_json::from_str(json.trim()).unwrap_or_default();
+    let mut out: Vec<crate::model::ObservedVolume> = raw
+        .into_iter()
+        .map(|r| crate::model::ObservedVolume {
+            node: String::new(),
+            labels: r.labels.unwrap_or_default(),
+            created_at: time_or_empty(r.created_at),
+            name: r.name,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 // ---------------------------------------------------------------------------------------------------
 // create / start / remove
 
@@ -387,55 +415,6 @@ pub fn merge_records(containers: &mut [ObservedContainer], text: &str) {
             c.restart_count = r.restart_count;
             c.record = Some(r.clone());
         }
-    }
-}
-
-/// `hostPath` volumes mounted into the container as binds — for the node supervisor's pod only (the docker
-/// socket and its state directory): pod volumes in general are not supported yet (validation warns that
-/// `volumes` is ignored), and a user's `hostPath` must not start working behind that warning.
-fn host_path_flags(pod: &Pod, spec: &PodSpec, c: &Container, args: &mut Vec<String>) {
-    if !is_node_supervisor(pod) {
-        return;
-    }
-    for m in c.volume_mounts.iter().flatten() {
-        let Some(path) = spec
-            .volumes
-            .iter()
-            .flatten()
-            .find(|v| v.name == m.name)
-            .and_then(|v| v.host_path.as_ref())
-            .map(|h| h.path.clone())
-        else {
-            continue;
-        };
-        let field = |k: &str, v: &str| {
-            let f = format!("{k}={v}");
-            if f.contains([',', '"']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f
-            }
-        };
-        let ro = m.read_only == Some(true);
-        // `--volume` creates a missing source directory (hostPath `DirectoryOrCreate`); `--mount` refuses
-        // it but takes any path, so it is the form for paths `--volume` cannot spell.
-        if !path.contains(':') && !m.mount_path.contains(':') {
-            args.push(format!(
-                "--volume={path}:{}{}",
-                m.mount_path,
-                if ro { ":ro" } else { "" }
-            ));
-            continue;
-        }
-        let mut mount = format!(
-            "--mount=type=bind,{},{}",
-            field("source", &path),
-            field("target", &m.mount_path)
-        );
-        if ro {
-            mount.push_str(",readonly");
-        }
-        args.push(mount);
     }
 }
 
@@ -533,6 +512,7 @@ impl DockerRuntime {
             }
         }
         a.push("--restart=always".into());
+        a.extend(super::mounts::sandbox_mounts(spec, ns, name));
         self.common_labels(run, labels::SANDBOX_CONTAINER, &mut a);
         if let Some(ip) = run.ip {
             a.push(format!("--label={}={ip}", labels::POD_IP));
@@ -562,7 +542,6 @@ impl DockerRuntime {
             format!("--network=container:{}", sandbox_name(ns, pod)),
             restart_flag(run.pod).into(),
         ];
-        host_path_flags(run.pod, spec, c, &mut a);
         if let Some(g) = spec.termination_grace_period_seconds {
             a.push(format!("--stop-timeout={g}"));
         }
@@ -597,6 +576,7 @@ impl DockerRuntime {
         let secret = run.config.is_some_and(|cfg| cfg.has_secret_env(&c.name));
         let force_api = secret || mounts.is_some_and(|m| !m.is_empty());
         resource_flags(c, &mut a);
+        a.extend(super::mounts::container_mounts(spec, c, ns, pod));
         self.common_labels(run, &c.name, &mut a);
         // Kubernetes `command` replaces ENTRYPOINT (its first element is the executable, the rest are
         // arguments before `args`); `args` replace CMD. Docker clears the image CMD when --entrypoint is set,
@@ -742,18 +722,12 @@ pub fn api_create(args: &[String]) -> Option<String> {
             "--memory-reservation" => {
                 host.insert("MemoryReservation".into(), json!(v.parse::<i64>().ok()?));
             }
+            "--mount" => {
+                let mounts = host.entry("Mounts").or_insert_with(|| json!([]));
+                mounts.as_array_mut()?.push(api_mount(v)?);
+            }
             "--cpu-shares" => {
                 host.insert("CpuShares".into(), json!(v.parse::<i64>().ok()?));
-            }
-            "--mount" => {
-                // `type=bind,source=S,target=T,readonly` as app_create writes it (S has no comma).
-                let rest = v.strip_prefix("type=bind,source=")?;
-                let (src, rest) = rest.split_once(",target=")?;
-                let target = rest.strip_suffix(",readonly")?;
-                let list = host.entry("Mounts").or_insert_with(|| json!([]));
-                list.as_array_mut()?.push(
-                    json!({ "Type": "bind", "Source": src, "Target": target, "ReadOnly": true }),
-                );
             }
             "--publish" => {
                 // `[ip:]hostPort:containerPort/proto`
@@ -802,6 +776,58 @@ pub fn api_create(args: &[String]) -> Option<String> {
         query_escape(&name?),
         body.len()
     ))
+}
+
+/// Splits one `--mount` value (docker's CSV: a field may be quoted, `""` is a quote).
+fn csv_fields(v: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = v.chars().peekable();
+    let mut quoted = false;
+    while let Some(ch) = chars.next() {
+        match (quoted, ch) {
+            (false, '"') if cur.is_empty() => quoted = true,
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            (true, '"') => quoted = false,
+            (false, ',') => out.push(std::mem::take(&mut cur)),
+            (_, c) => cur.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    out.push(cur);
+    Some(out)
+}
+
+/// A `--mount` value as the Engine API's `HostConfig.Mounts` entry.
+fn api_mount(v: &str) -> Option<serde_json::Value> {
+    use serde_json::json;
+    let mut m = serde_json::Map::new();
+    for f in csv_fields(v)? {
+        match f.split_once('=') {
+            Some(("type", t)) => {
+                m.insert("Type".into(), json!(t));
+            }
+            Some(("source", s)) => {
+                m.insert("Source".into(), json!(s));
+            }
+            Some(("target", t)) => {
+                m.insert("Target".into(), json!(t));
+            }
+            Some(("bind-propagation", p)) => {
+                m.insert("BindOptions".into(), json!({ "Propagation": p }));
+            }
+            None if f == "readonly" => {
+                m.insert("ReadOnly".into(), json!(true));
+            }
+            _ => return None,
+        }
+    }
+    Some(serde_json::Value::Object(m))
 }
 
 /// The container name and config of an [`api_create`] command (for the simulator).
@@ -888,13 +914,14 @@ impl Runtime for DockerRuntime {
         let name = run.pod.metadata.name.as_deref().unwrap_or_default();
         let empty = PodSpec::default();
         let spec = run.pod.spec.as_ref().unwrap_or(&empty);
+        let mut cmds = super::mounts::pod_setup(spec, ns, name);
         // Volume files first: a bind mount's source must exist when the container is created.
-        let mut cmds: Vec<Cmd> = run
-            .config
-            .iter()
-            .flat_map(|cfg| &cfg.volumes)
-            .map(|v| super::config::write_volume_cmd(ns, name, v))
-            .collect();
+        cmds.extend(
+            run.config
+                .iter()
+                .flat_map(|cfg| &cfg.volumes)
+                .map(|v| super::config::write_volume_cmd(ns, name, v)),
+        );
         cmds.push(self.sandbox_create(run, spec, ns, name));
         cmds.extend(
             spec.containers
@@ -952,6 +979,9 @@ impl Runtime for DockerRuntime {
         if has_config_volumes {
             cmds.push(super::config::cleanup_cmd(&pod.namespace, &pod.name));
         }
+        if let Some(spec) = pod.manifest.as_ref().and_then(|m| m.spec.as_ref()) {
+            cmds.extend(super::mounts::pod_teardown(spec, &pod.namespace, &pod.name));
+        }
         cmds
     }
 
@@ -960,6 +990,25 @@ impl Runtime for DockerRuntime {
             .get("cfgvols")
             .map(|s| super::config::parse_sums(s))
             .unwrap_or_default()
+    }
+
+    fn parse_volumes(&self, stdout: &str) -> Vec<crate::model::ObservedVolume> {
+        split_sections(stdout)
+            .get("volumes")
+            .map(|s| parse_volume_inspect(s))
+            .unwrap_or_default()
+    }
+
+    fn provision_volume(&self, v: &super::mounts::ClaimVolume) -> Vec<Cmd> {
+        super::mounts::provision(v)
+    }
+
+    fn delete_volume(&self, v: &crate::model::ObservedVolume) -> Vec<Cmd> {
+        super::mounts::delete_claim_volume(
+            &v.name,
+            v.label(labels::CLAIM_NAMESPACE).unwrap_or_default(),
+            v.label(labels::CLAIM_NAME).unwrap_or_default(),
+        )
     }
 
     fn start_pod(&self, pod: &ObservedPod) -> Vec<Cmd> {
@@ -1367,6 +1416,7 @@ mod tests {
             observed_at: String::new(),
             nodes: vec![ObservedNode {
                 config_volumes: Default::default(),
+                volumes: Vec::new(),
                 network: None,
                 roster: None,
                 name: "n1".into(),
@@ -1529,7 +1579,14 @@ mod node_supervisor_tests {
             ip: None,
             config: None,
         };
-        DockerRuntime::default().create_pod(&run)[1].args.clone()
+        // The app container's create (after host-side volume steps and the sandbox's).
+        DockerRuntime::default()
+            .create_pod(&run)
+            .into_iter()
+            .filter(|c| c.program == "docker" && c.args.first().is_some_and(|a| a == "create"))
+            .nth(1)
+            .expect("the app container's create")
+            .args
     }
 
     #[test]
@@ -1537,24 +1594,19 @@ mod node_supervisor_tests {
         let sup = crate::controllers::node_supervisor::pod("clusterctl/node:1", "n1");
         let a = create_args(&sup);
         assert!(a.contains(&"--restart=always".to_string()), "{a:?}");
-        assert!(
-            a.contains(&"--volume=/var/run/docker.sock:/var/run/docker.sock".to_string()),
-            "{a:?}"
-        );
-        assert!(
-            a.contains(&"--volume=/var/lib/clusterctl/node:/var/lib/clusterctl/node".to_string()),
-            "{a:?}"
-        );
-        // A user's pod with the same volumes: docker never restarts it, and volumes stay unsupported.
+        // Its hostPath volumes are bind mounts like any pod's (runtime::mounts).
+        for path in ["/var/run/docker.sock", "/var/lib/clusterctl/node"] {
+            assert!(
+                a.iter()
+                    .any(|x| x.starts_with("--mount=") && x.contains(&format!("target={path}"))),
+                "{path}: {a:?}"
+            );
+        }
+        // A user's pod with the same volumes: docker never restarts it.
         let mut user = sup.clone();
         user.metadata.labels = None;
         let a = create_args(&user);
         assert!(a.contains(&"--restart=no".to_string()), "{a:?}");
-        assert!(
-            !a.iter()
-                .any(|x| x.starts_with("--volume") || x.starts_with("--mount")),
-            "{a:?}"
-        );
     }
 
     #[test]

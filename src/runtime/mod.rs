@@ -7,6 +7,7 @@ pub mod day2;
 pub mod config;
 pub mod docker;
 pub mod docker_day2;
+pub mod mounts;
 pub mod sim;
 pub mod terminate;
 
@@ -70,8 +71,20 @@ pub trait Runtime: Send + Sync {
     fn pull_images(&self, _pod: &Pod) -> Vec<Cmd> {
         Vec::new()
     }
-    /// Removes a pod: app containers, then the sandbox.
+    /// Removes a pod: app containers, then the sandbox (then its emptyDir volumes).
     fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd>;
+    /// The managed volumes (claims' PersistentVolumes, Memory emptyDirs) the observe command printed.
+    fn parse_volumes(&self, _stdout: &str) -> Vec<crate::model::ObservedVolume> {
+        Vec::new()
+    }
+    /// The steps that provision a claim's PersistentVolume on its node (see [`mounts::provision`]).
+    fn provision_volume(&self, _v: &mounts::ClaimVolume) -> Vec<Cmd> {
+        Vec::new()
+    }
+    /// The steps that delete a claim's PersistentVolume and its data.
+    fn delete_volume(&self, _v: &crate::model::ObservedVolume) -> Vec<Cmd> {
+        Vec::new()
+    }
     /// Starts the stopped containers of a pod, sandbox first.
     fn start_pod(&self, pod: &ObservedPod) -> Vec<Cmd>;
 }

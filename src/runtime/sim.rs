@@ -53,7 +53,46 @@ pub fn apply_steps(node: &mut ObservedNode, steps: &[Cmd], clock: &mut u64) {
         if super::terminate::is_pre_stop(cmd) {
             continue;
         }
+        // Host-side storage steps (directories, hostPath checks) change no container.
+        if cmd.program == "rm"
+            || (cmd.program == "sh" && cmd.args.first().map(String::as_str) == Some("-c"))
+        {
+            if cmd.args.get(2).map(String::as_str) == Some("clusterctl-reclaim") {
+                let name = &cmd.args[3];
+                node.volumes.retain(|v| &v.name != name);
+            }
+            continue;
+        }
         assert_eq!(cmd.program, "docker", "only docker commands are simulated");
+        if cmd.args[0] == "volume" {
+            let name = cmd.args.last().expect("a volume name").clone();
+            match cmd.args[1].as_str() {
+                "create" => {
+                    let labels = cmd
+                        .args
+                        .iter()
+                        .filter_map(|a| a.strip_prefix("--label="))
+                        .filter_map(|l| l.split_once('='))
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    node.volumes.retain(|v| v.name != name);
+                    node.volumes.push(crate::model::ObservedVolume {
+                        name,
+                        node: String::new(),
+                        labels,
+                        created_at: format!(
+                            "2026-11-26T12:{:02}:{:02}Z",
+                            (*clock / 60) % 60,
+                            *clock % 60
+                        ),
+                    });
+                    node.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+                }
+                "rm" => node.volumes.retain(|v| v.name != name),
+                other => panic!("unexpected docker volume {other}"),
+            }
+            continue;
+        }
         match cmd.args[0].as_str() {
             "create" => {
                 let name = flag(&cmd.args, "--name=").expect("docker create --name=");

@@ -63,6 +63,8 @@ pub struct Cycle {
     pub spread_soft: Vec<SoftSpread>,
     /// Soft constraints come from the pod (nodes lacking a key are ignored) rather than system defaults.
     pub spread_require_all: bool,
+    /// The nodes of the pod's bound volumes (VolumeBinding; empty = no constraint).
+    pub volume_nodes: Vec<String>,
 }
 
 impl Cycle {
@@ -87,6 +89,7 @@ impl Cycle {
             spread_hard: vec![],
             spread_soft: vec![],
             spread_require_all: true,
+            volume_nodes: vec![],
             pod,
         };
         cx.inter_pod_affinity(snap);

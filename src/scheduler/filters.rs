@@ -67,6 +67,8 @@ pub enum Fail {
     PodAffinity,
     PodAntiAffinity,
     ExistingAntiAffinity,
+    /// VolumeBinding: a bound volume of the pod is on another node (index into the cycle's volume nodes).
+    VolumeNodeConflict(Box<str>),
 }
 
 fn cpu(m: i64) -> String {
@@ -148,6 +150,13 @@ impl Fail {
             Fail::PodAffinity => vec![Reason::plain(MSG_POD_AFFINITY)],
             Fail::PodAntiAffinity => vec![Reason::plain(MSG_POD_ANTI_AFFINITY)],
             Fail::ExistingAntiAffinity => vec![Reason::plain(MSG_EXISTING_ANTI_AFFINITY)],
+            Fail::VolumeNodeConflict(on) => vec![Reason {
+                upstream: super::volumes::MSG_VOLUME_NODE_CONFLICT.to_string(),
+                detail: format!(
+                    "{} (the pod's volume is on node {on})",
+                    super::volumes::MSG_VOLUME_NODE_CONFLICT
+                ),
+            }],
         }
     }
 }
@@ -201,6 +210,7 @@ pub fn default_filters() -> Vec<Box<dyn Filter>> {
         Box::new(NodeAffinity),
         Box::new(NodePorts),
         Box::new(NodeResourcesFit),
+        Box::new(super::volumes::VolumeBinding),
         Box::new(PodTopologySpread),
         Box::new(InterPodAffinity),
     ]

@@ -12,6 +12,7 @@ pub mod filters;
 pub mod scores;
 pub mod snapshot;
 pub mod terms;
+pub mod volumes;
 pub mod whatif;
 
 use std::collections::BTreeMap;
@@ -95,6 +96,25 @@ pub struct FitError {
     pub total_nodes: usize,
     /// Why each node was rejected.
     pub rejected: Rejected,
+    /// A PreFilter failure or a note (boxed: a FitError travels in `Result`s).
+    pub notes: Option<Box<FitNotes>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FitNotes {
+    /// A PreFilter failure (no node was looked at), e.g. `persistentvolumeclaim "data" not found`:
+    /// the message is `0/N nodes are available: <this>.`
+    pub pre_filter: Option<String>,
+    /// Said after the message, in parentheses: where a pod's bound volume is.
+    pub note: Option<String>,
+}
+
+impl FitError {
+    /// Adds a note said after the message.
+    pub fn with_note(mut self, note: String) -> FitError {
+        self.notes.get_or_insert_with(Default::default).note = Some(note);
+        self
+    }
 }
 
 impl FitError {
@@ -110,11 +130,20 @@ impl FitError {
 
 impl std::fmt::Display for FitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let reasons = self.rejected.reasons();
-        f.write_str(&fit_message(
-            self.total_nodes,
-            reasons.iter().flat_map(|(_, rs)| rs.iter()),
-        ))
+        let notes = self.notes.as_deref();
+        if let Some(m) = notes.and_then(|n| n.pre_filter.as_ref()) {
+            write!(f, "0/{} nodes are available: {m}.", self.total_nodes)?;
+        } else {
+            let reasons = self.rejected.reasons();
+            f.write_str(&fit_message(
+                self.total_nodes,
+                reasons.iter().flat_map(|(_, rs)| rs.iter()),
+            ))?;
+        }
+        if let Some(n) = notes.and_then(|n| n.note.as_ref()) {
+            write!(f, " ({n})")?;
+        }
+        Ok(())
     }
 }
 
@@ -135,7 +164,34 @@ impl Scheduler {
 
     /// Filters, scores and picks a node for `pod`, then reserves it there.
     pub fn schedule(&mut self, pod: &Pod) -> Result<Placement, FitError> {
-        let cx = Cycle::new(PodInfo::new(pod), &mut self.snap);
+        self.schedule_with(pod, &[])
+    }
+
+    /// A PreFilter failure for `pod`: no node is looked at (see [`FitError::pre_filter`]).
+    pub fn pre_filter_error(&self, message: String) -> FitError {
+        FitError {
+            total_nodes: self.snap.nodes.len(),
+            rejected: Rejected {
+                nodes: self.snap.nodes.clone(),
+                pod: Wanted::default(),
+                items: vec![],
+            },
+            notes: Some(Box::new(FitNotes {
+                pre_filter: Some(message),
+                note: None,
+            })),
+        }
+    }
+
+    /// [`Scheduler::schedule`] for a pod whose bound volumes are on `volume_nodes` (the VolumeBinding
+    /// filter: the pod may only go where all of them are; see [`volumes`]).
+    pub fn schedule_with(
+        &mut self,
+        pod: &Pod,
+        volume_nodes: &[String],
+    ) -> Result<Placement, FitError> {
+        let mut cx = Cycle::new(PodInfo::new(pod), &mut self.snap);
+        cx.volume_nodes = volume_nodes.to_vec();
         let snap = &self.snap;
         let feasible = &mut self.feasible;
         feasible.clear();
@@ -161,6 +217,7 @@ impl Scheduler {
             return Err(FitError {
                 total_nodes: snap.nodes.len(),
                 rejected,
+                notes: None,
             });
         }
         let (chosen, total, per_plugin) = if feasible.len() == 1 {

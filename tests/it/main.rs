@@ -16,5 +16,6 @@ mod reconcile;
 mod scheduling;
 mod services;
 mod ssh_runtime;
+mod storage;
 mod testbed;
 mod transport;

@@ -537,7 +537,7 @@ fn state(pods: &[(&str, &str, i32)], hash: &str, d: &JobDesired) -> ObservedStat
             containers,
             roster: None,
             network: None,
-            config_volumes: Default::default(),
+            ..Default::default()
         }],
     }
 }
