@@ -23,6 +23,12 @@ pub struct ApplyArgs {
     /// Accept a partial cluster: apply the hosts that answer and exit 0, with a warning for the others.
     #[arg(long)]
     pub allow_unreachable: bool,
+    /// Refuse (exit 6, nothing changed) a plan that removes more than N pods (deletions and replacements).
+    #[arg(long, value_name = "N")]
+    pub max_destroy: Option<usize>,
+    /// A saved plan (`plan --out FILE`): apply exactly its steps if the hosts still match it (else exit 6).
+    #[arg(value_name = "PLAN_FILE")]
+    pub plan: Option<std::path::PathBuf>,
 }
 
 pub async fn run(
@@ -31,6 +37,9 @@ pub async fn run(
     ui: &Ui,
     signals: &Signals,
 ) -> Result<ExitCode, CliError> {
+    if let Some(file) = &args.plan {
+        return super::saved::apply_saved(g, args, file, ui, signals).await;
+    }
     let inv = pipeline::load_inventory(g)?;
     let desired = pipeline::load_desired(g, &inv, args.strict, ui)?;
     pipeline::warn_dirty(&desired, ui);
@@ -55,6 +64,7 @@ pub async fn run(
             ui,
         );
     }
+    super::saved::check_max_destroy(&first_plan, args.max_destroy)?;
     // From here until the lock is released, a signal stops the apply gracefully (cli::signals).
     let _shield = signals.shield();
     // The guard releases the lock on every way out below, `?` and panics included.
@@ -74,10 +84,15 @@ pub async fn run(
     let opts = view::Options {
         color: ui.color,
         explain: false,
+        verbose: g.verbose > 0,
     };
     if plan.changes.is_empty() {
         held.release().await;
         return nothing_to_do(&plan, &desired.source.short, &observed.state, args, ui);
+    }
+    if let Err(e) = super::saved::check_max_destroy(&plan, args.max_destroy) {
+        held.release().await;
+        return Err(e);
     }
     if g.output == Format::Json {
         ui.out(&serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?);
@@ -148,7 +163,7 @@ pub async fn run(
 }
 
 /// The exit of an apply that ran to its end: failed or unreached hosts make it exit 3.
-fn finish(report: &apply::ApplyReport, ui: &Ui) -> Result<ExitCode, CliError> {
+pub(super) fn finish(report: &apply::ApplyReport, ui: &Ui) -> Result<ExitCode, CliError> {
     if !report.failed_hosts().is_empty() {
         let mut why: Vec<String> = report
             .hosts
@@ -179,7 +194,7 @@ fn finish(report: &apply::ApplyReport, ui: &Ui) -> Result<ExitCode, CliError> {
     Ok(ExitCode::Ok)
 }
 
-fn cancelled(signo: i32, done: &str) -> CliError {
+pub(super) fn cancelled(signo: i32, done: &str) -> CliError {
     CliError::Cancelled {
         signo,
         message: format!(
@@ -190,7 +205,7 @@ fn cancelled(signo: i32, done: &str) -> CliError {
 }
 
 /// Reports an apply that found nothing to do (Terraform's manner: the plan view, then a zero summary).
-fn nothing_to_do(
+pub(super) fn nothing_to_do(
     plan: &crate::plan::Plan,
     commit: &str,
     state: &crate::model::ObservedState,
@@ -200,6 +215,7 @@ fn nothing_to_do(
     let opts = view::Options {
         color: ui.color,
         explain: false,
+        verbose: false,
     };
     let report = apply::ApplyReport {
         unreached: pipeline::unreached(state),
@@ -215,13 +231,13 @@ fn nothing_to_do(
 }
 
 /// One progress bar per host, drawn only when stderr is a terminal.
-struct Progress {
+pub(super) struct Progress {
     multi: MultiProgress,
     bars: Mutex<BTreeMap<String, ProgressBar>>,
 }
 
 impl Progress {
-    fn new(tty: bool) -> Progress {
+    pub(super) fn new(tty: bool) -> Progress {
         let target = if tty {
             ProgressDrawTarget::stderr()
         } else {
@@ -233,7 +249,7 @@ impl Progress {
         }
     }
 
-    fn on(&self, event: Event) {
+    pub(super) fn on(&self, event: Event) {
         let mut bars = self.bars.lock().expect("progress lock");
         match event {
             Event::HostStarted { node, total } => {
@@ -266,7 +282,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         let _ = self.multi.clear();
     }
 }

@@ -8,6 +8,8 @@ pub mod exit;
 mod get;
 mod pipeline;
 mod plan;
+mod saved;
+mod show;
 mod signals;
 mod snapshot;
 mod test_hook;
@@ -82,7 +84,7 @@ pub struct Global {
     /// Never colour output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// Debug logs on stderr (-vv for trace).
+    /// Debug logs on stderr (-vv for trace); plan views list every detail line instead of folding repeats.
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -93,18 +95,20 @@ pub enum Format {
     Wide,
     Json,
     Yaml,
+    /// A pull-request comment: summary table and collapsible per-host details (`plan`, `show`).
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what apply would change, and change nothing.
     #[command(
-        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json\n\nExit codes: see `clusterctl --help` (2 = changes, only with --detailed-exitcode; 3 = a host failed)."
+        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl plan --out plan.json -o markdown > plan.md\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json\n\nExit codes: see `clusterctl --help` (2 = changes, only with --detailed-exitcode; 3 = a host failed)."
     )]
     Plan(plan::PlanArgs),
     /// Make the hosts match the manifests at --ref.
     #[command(
-        after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0\n\nExit codes: see `clusterctl --help` (3 = a host failed, 5 = locked, 130/143 = stopped by a signal)."
+        after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0\n  clusterctl apply --yes plan.json\n\nExit codes: see `clusterctl --help` (3 = a host failed, 5 = locked, 6 = saved plan stale or --max-destroy exceeded, 130/143 = stopped by a signal)."
     )]
     Apply(apply::ApplyArgs),
     /// List objects like kubectl get: pods, deployments, replicasets, daemonsets, nodes, services.
@@ -122,6 +126,11 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl validate\n  clusterctl validate --strict --ref main"
     )]
     Validate(validate::ValidateArgs),
+    /// Show a saved plan (`plan --out FILE`): human, `-o json` (the plan JSON) or `-o markdown`.
+    #[command(
+        after_help = "Examples:\n  clusterctl show plan.json\n  clusterctl show plan.json -o markdown > comment.md\n  clusterctl show plan.json -o json | jq .summary"
+    )]
+    Show(show::ShowArgs),
     /// Print the observed state of every host (JSON), for `plan --observed`.
     #[command(after_help = "Examples:\n  clusterctl snapshot -o json > state.json")]
     Snapshot,
@@ -149,6 +158,9 @@ pub enum CliError {
     /// Some hosts were unreachable, refused or failed.
     #[error("{0}")]
     HostsFailed(String),
+    /// A saved plan no longer matches the hosts (or asks more than a guard rail allows); nothing changed.
+    #[error("{0}")]
+    Refused(String),
     /// Stopped by a signal (SIGINT 2, SIGTERM 15); what was done was printed.
     #[error("{message}")]
     Cancelled { signo: i32, message: String },
@@ -164,6 +176,7 @@ impl CliError {
             CliError::Invalid(_) => ExitCode::InvalidInput,
             CliError::Locked(_) => ExitCode::Locked,
             CliError::HostsFailed(_) => ExitCode::HostsFailed,
+            CliError::Refused(_) => ExitCode::PlanRefused,
             CliError::Cancelled { signo, .. } => ExitCode::for_signal(*signo),
         }
     }
@@ -235,11 +248,12 @@ fn usage_error(e: clap::Error) -> i32 {
 fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
     use Format::*;
     match command {
-        Command::Plan(_) => ("plan", &[Table, Wide, Json, Yaml], false),
+        Command::Plan(_) => ("plan", &[Table, Wide, Json, Yaml, Markdown], false),
         Command::Apply(_) => ("apply", &[Table, Json], false),
         Command::Get(_) => ("get", &[Table, Wide, Json, Yaml], true),
         Command::Describe(_) => ("describe", &[], true),
         Command::Validate(_) => ("validate", &[], false),
+        Command::Show(_) => ("show", &[Table, Wide, Json, Markdown], false),
         Command::Snapshot => ("snapshot", &[Json], false),
         Command::Unlock => ("unlock", &[], false),
     }
@@ -288,6 +302,7 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Get(args) => get::run(g, &args, ui).await,
         Command::Describe(args) => describe::run(g, &args, ui).await,
         Command::Validate(args) => validate::run(g, &args, ui),
+        Command::Show(args) => show::run(g, &args, ui),
         Command::Snapshot => snapshot::run(g, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
     }

@@ -4,9 +4,12 @@
 //! Pure: no IO, no clock — `now` is always a parameter so output is reproducible.
 
 pub mod describe;
+pub mod markdown;
 pub mod objects;
 pub mod plan;
 pub mod quantity_fmt;
+pub mod saved;
+pub mod summary;
 pub mod table;
 pub mod tabwriter;
 

@@ -19,6 +19,8 @@ pub struct Options {
     pub color: bool,
     /// Include the scheduler's reasoning for created pods.
     pub explain: bool,
+    /// Every detail line; otherwise repeated lines of one kind are folded (`output::summary`).
+    pub verbose: bool,
 }
 
 fn symbol(a: Action) -> &'static str {
@@ -113,8 +115,9 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
         let shown = c
             .details
             .iter()
-            .filter(|d| opts.explain || !matches!(d, Detail::Placement(_)));
-        for line in shown.flat_map(detail_lines) {
+            .filter(|d| opts.explain || !matches!(d, Detail::Placement(_) | Detail::Explained(_)));
+        let lines = shown.flat_map(detail_lines).collect();
+        for line in super::summary::fold(lines, opts.verbose) {
             let _ = writeln!(out, "      {line}");
         }
     }
@@ -176,6 +179,7 @@ pub fn reason(r: &Reason) -> String {
             "service rules differ from the desired services and endpoints".into()
         }
         Reason::JumpsMissing => "jump rules into clusterctl's chains are missing".into(),
+        Reason::Recorded(words) => words.clone(),
     }
 }
 
@@ -244,7 +248,7 @@ pub fn detail_lines(d: &Detail) -> Vec<String> {
         } => vec![format!(
             "{nat_chains} nat and {filter_chains} filter chains, {service_ports} service port(s)"
         )],
-        Detail::Line(line) => vec![line.clone()],
+        Detail::Line(line) | Detail::Explained(line) => vec![line.clone()],
     }
 }
 

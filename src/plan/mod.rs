@@ -11,6 +11,7 @@
 
 mod binding;
 mod diff;
+pub mod fingerprint;
 mod network;
 pub mod reason;
 mod roster;

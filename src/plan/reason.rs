@@ -43,6 +43,8 @@ pub enum Reason {
     RulesDiffer,
     /// ServiceRules update: only the jumps into clusterctl's chains are missing.
     JumpsMissing,
+    /// A reason read back from a saved plan, already in words (`output::saved`).
+    Recorded(String),
 }
 
 /// How an observed pod differs from its desired one (a Replace).
@@ -99,4 +101,7 @@ pub enum Detail {
     },
     /// A line worded by the network or services stage (devices, routes, rules, endpoints).
     Line(String),
+    /// A line of the scheduler's reasoning read back from a saved plan (shown with `--explain`, as a
+    /// `Placement` is).
+    Explained(String),
 }

@@ -539,6 +539,7 @@ fn plan_views_snapshot() {
     let opts = crate::output::plan::Options {
         color: false,
         explain: true,
+        verbose: false,
     };
     insta::assert_snapshot!(
         "plan_human",
@@ -761,6 +762,7 @@ fn the_scheduler_reasoning_is_shown_only_with_explain() {
             &crate::output::plan::Options {
                 color: false,
                 explain,
+                verbose: false,
             },
         )
     };

@@ -4,6 +4,7 @@
 mod cli_contract;
 mod common;
 mod daemonset;
+mod gitops;
 mod images;
 mod pipeline;
 mod scheduling;
