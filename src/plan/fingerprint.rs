@@ -264,7 +264,8 @@ mod tests {
 
     #[test]
     fn sensitive_to_every_listed_element() {
-        let cases: Vec<(Box<dyn FnOnce(&mut ObservedState, &mut Vec<Node>)>, &str)> = vec![
+        type Change = Box<dyn FnOnce(&mut ObservedState, &mut Vec<Node>)>;
+        let cases: Vec<(Change, &str)> = vec![
             (
                 Box::new(|s, _| s.nodes[0].containers.clear()),
                 "k8s-node1: container k8s_nginx_a_default removed",

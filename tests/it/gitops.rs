@@ -199,3 +199,184 @@ fn saved_plan_applies_exactly_its_steps_and_is_refused_when_stale() {
     assert_eq!(containers(&tb), before, "--max-destroy changed a host");
     ok(run(&tb, &repo, &["apply", "--yes", "--max-destroy", "1"]));
 }
+
+/// The GitHub workflow of docs/ci.md, parsed.
+fn github_workflow() -> serde_json::Value {
+    let doc = std::fs::read_to_string(crate::common::repo_root().join("docs/ci.md")).unwrap();
+    let at = doc
+        .find("<!-- ci:github -->")
+        .expect("docs/ci.md marks its workflow");
+    let rest = &doc[at..];
+    let start = rest.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let end = rest[start..].find("\n```").unwrap();
+    serde_saphyr::from_str(&rest[start..start + end]).expect("the workflow is YAML")
+}
+
+/// `(step, code)` pairs the exit-code table of docs/ci.md documents.
+fn documented_codes() -> Vec<(String, i32)> {
+    let doc = std::fs::read_to_string(crate::common::repo_root().join("docs/ci.md")).unwrap();
+    let mut out = Vec::new();
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() > 3 && (cells[1] == "Plan" || cells[1] == "Apply") {
+            for code in cells[2].split(',') {
+                if let Ok(c) = code.trim().parse() {
+                    out.push((cells[1].to_string(), c));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs one step's `run:` script as the GitHub runner does (`bash -e -o pipefail`), stdin closed.
+fn step(job: &serde_json::Value, name: &str, dir: &Path, env: &[(String, String)]) -> Run {
+    let script = job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name:?} in docs/ci.md"))["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_clusterctl"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("CI", "true")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn ci_steps_of_the_docs_run_without_a_terminal() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let wf = github_workflow();
+    let (plan_job, apply_job) = (&wf["jobs"]["plan"], &wf["jobs"]["apply"]);
+    assert_eq!(apply_job["concurrency"]["group"], "clusterctl-apply");
+    let documented = documented_codes();
+
+    // A manifests repository as docs/ci.md describes it: cluster.yaml points at .clusterctl/.
+    let repo = Repo::new();
+    repo.seed("my_nginx.yaml");
+    let inventory = std::fs::read_to_string(tb.cluster_yaml())
+        .unwrap()
+        .replace(
+            "identityFile: id_ed25519",
+            "identityFile: .clusterctl/id_ed25519",
+        )
+        .replace(
+            "knownHostsFile: known_hosts",
+            "knownHostsFile: .clusterctl/known_hosts",
+        );
+    assert!(
+        inventory.contains(".clusterctl/id_ed25519")
+            && inventory.contains(".clusterctl/known_hosts")
+    );
+    std::fs::write(repo.path().join("cluster.yaml"), inventory).unwrap();
+    std::fs::write(
+        repo.path().join(".gitignore"),
+        ".clusterctl/\nplan.json\nplan.md\n",
+    )
+    .unwrap();
+    repo.commit("manifests and inventory");
+    let output = repo.path().join("github-output");
+    let env: Vec<(String, String)> = vec![
+        (
+            "SSH_PRIVATE_KEY".into(),
+            std::fs::read_to_string(tb.identity_file()).unwrap(),
+        ),
+        (
+            "SSH_KNOWN_HOSTS".into(),
+            std::fs::read_to_string(tb.known_hosts()).unwrap(),
+        ),
+        ("GITHUB_OUTPUT".into(), output.display().to_string()),
+    ];
+    let mut checked = Vec::new();
+    let mut check = |what: &str, run: &Run, step_name: &str, code: i32| {
+        assert!(
+            !run.stdout.contains('\u{1b}') && !run.stderr.contains('\u{1b}'),
+            "{what}: an ANSI escape without a terminal: {run:?}"
+        );
+        assert!(
+            documented.contains(&(step_name.to_string(), code)),
+            "{what}: exit code {code} of step {step_name} is not in docs/ci.md's table: {run:?}"
+        );
+        checked.push(format!("{step_name} {code}"));
+    };
+    let plan = |repo: &Repo| {
+        let _ = std::fs::remove_file(&output);
+        let run = step(plan_job, "Plan", repo.path(), &env);
+        let code: i32 = std::fs::read_to_string(&output)
+            .unwrap_or_default()
+            .trim()
+            .strip_prefix("exitcode=")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("the Plan step wrote no exitcode: {run:?}"));
+        (run, code)
+    };
+
+    let setup = step(plan_job, "Set up SSH", repo.path(), &env);
+    assert_eq!(setup.code, 0, "{setup:?}");
+    let mode = std::fs::metadata(repo.path().join(".clusterctl/id_ed25519")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o077,
+        0
+    );
+
+    let (run, code) = plan(&repo);
+    assert_eq!((run.code, code), (0, 2), "changes: {run:?}");
+    check("plan with changes", &run, "Plan", code);
+    let md = std::fs::read_to_string(repo.path().join("plan.md")).unwrap();
+    assert!(md.starts_with("### clusterctl plan — commit `"), "{md}");
+    assert!(!md.contains('\u{1b}'), "{md}");
+
+    let applied = step(apply_job, "Apply", repo.path(), &env);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    check("apply", &applied, "Apply", applied.code);
+    assert_eq!(pod_rows(&tb, &repo).len(), 3);
+
+    let (run, code) = plan(&repo);
+    assert_eq!((run.code, code), (0, 0), "no changes: {run:?}");
+    check("plan without changes", &run, "Plan", code);
+
+    // Reviewed, then the cluster changed before the merge: the apply step refuses with 6.
+    repo.write("extra.yaml", &bare_pod("extra"))
+        .commit("extra pod");
+    let (run, code) = plan(&repo);
+    assert_eq!(code, 2, "{run:?}");
+    let victim = tb
+        .hosts
+        .iter()
+        .flat_map(|(h, _)| {
+            managed_names(&tb, h)
+                .into_iter()
+                .map(move |n| (h.clone(), n))
+        })
+        .find(|(_, n)| n.starts_with("k8s_my-nginx_"))
+        .expect("a my-nginx container");
+    tb.ssh_ok(&victim.0, &format!("docker rm -f {}", victim.1));
+    let stale = step(apply_job, "Apply", repo.path(), &env);
+    assert_eq!(stale.code, 6, "{stale:?}");
+    assert!(stale.stderr.contains("plan is stale: "), "{stale:?}");
+    check("apply of a stale plan", &stale, "Apply", stale.code);
+    assert_eq!(checked, ["Plan 2", "Apply 0", "Plan 0", "Apply 6"]);
+}
