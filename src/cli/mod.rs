@@ -3,6 +3,7 @@
 //! ([`CliError`]) that maps to one documented exit code ([`exit::ExitCode`]).
 
 mod apply;
+mod create;
 mod describe;
 pub mod exit;
 mod get;
@@ -126,6 +127,11 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl validate\n  clusterctl validate --strict --ref main"
     )]
     Validate(validate::ValidateArgs),
+    /// Write a Deployment or Service manifest into the apps directory, as `kubectl create` would create it.
+    #[command(
+        after_help = "Examples:\n  clusterctl create deployment k8s-nginx --image=nginx -r 3 --commit\n  clusterctl create service nodeport k8s-nginx --tcp=8080:80\n  clusterctl create deployment web --image=nginx --dry-run=client -o yaml"
+    )]
+    Create(create::CreateArgs),
     /// Show a saved plan (`plan --out FILE`): human, `-o json` (the plan JSON) or `-o markdown`.
     #[command(
         after_help = "Examples:\n  clusterctl show plan.json\n  clusterctl show plan.json -o markdown > comment.md\n  clusterctl show plan.json -o json | jq .summary"
@@ -254,6 +260,7 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::Describe(_) => ("describe", &[], true),
         Command::Validate(_) => ("validate", &[], false),
         Command::Show(_) => ("show", &[Table, Wide, Json, Markdown], false),
+        Command::Create(_) => ("create", &[Yaml], false),
         Command::Snapshot => ("snapshot", &[Json], false),
         Command::Unlock => ("unlock", &[], false),
     }
@@ -303,6 +310,7 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Describe(args) => describe::run(g, &args, ui).await,
         Command::Validate(args) => validate::run(g, &args, ui),
         Command::Show(args) => show::run(g, &args, ui),
+        Command::Create(args) => create::run(g, &args, ui),
         Command::Snapshot => snapshot::run(g, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
     }

@@ -380,3 +380,39 @@ fn ci_steps_of_the_docs_run_without_a_terminal() {
     check("apply of a stale plan", &stale, "Apply", stale.code);
     assert_eq!(checked, ["Plan 2", "Apply 0", "Plan 0", "Apply 6"]);
 }
+
+#[test]
+fn created_deployment_applies_and_runs_three_pods() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.commit("empty");
+    let created = ok(run(
+        &tb,
+        &repo,
+        &[
+            "create",
+            "deployment",
+            "k8s-nginx",
+            "--image=nginx",
+            "-r",
+            "3",
+            "--commit",
+        ],
+    ));
+    assert!(
+        created.stdout.starts_with(
+            "deployment.apps/k8s-nginx created (apps/deployment-k8s-nginx.yaml, commit "
+        ),
+        "{created:?}"
+    );
+    let applied = ok(run(&tb, &repo, &["apply", "--yes"]));
+    assert!(applied.stdout.contains("Pods: 3 added"), "{applied:?}");
+    let pods = pod_rows(&tb, &repo);
+    assert_eq!(pods.len(), 3, "{pods:?}");
+    for p in &pods {
+        assert!(p[0].starts_with("k8s-nginx-"), "{p:?}");
+        assert_eq!(&p[1..3], ["1/1", "Running"], "{p:?}");
+    }
+}
