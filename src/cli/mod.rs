@@ -3,6 +3,7 @@
 //! ([`CliError`]) that maps to one documented exit code ([`exit::ExitCode`]).
 
 mod apply;
+mod completion;
 mod create;
 mod describe;
 pub mod exit;
@@ -132,6 +133,16 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl create deployment k8s-nginx --image=nginx -r 3 --commit\n  clusterctl create service nodeport k8s-nginx --tcp=8080:80\n  clusterctl create deployment web --image=nginx --dry-run=client -o yaml"
     )]
     Create(create::CreateArgs),
+    /// Print a shell completion script (bash, zsh, fish, …), generated from the command definitions.
+    #[command(
+        after_help = "Examples:\n  clusterctl completion bash > /etc/bash_completion.d/clusterctl\n  clusterctl completion zsh > \"${fpath[1]}/_clusterctl\"\n  clusterctl completion fish > ~/.config/fish/completions/clusterctl.fish"
+    )]
+    Completion(completion::CompletionArgs),
+    /// Print the man page (roff), generated from the command definitions; --out-dir writes one per command.
+    #[command(
+        after_help = "Examples:\n  clusterctl man | man -l -\n  clusterctl man --out-dir /usr/local/share/man/man1"
+    )]
+    Man(completion::ManArgs),
     /// Show a saved plan (`plan --out FILE`): human, `-o json` (the plan JSON) or `-o markdown`.
     #[command(
         after_help = "Examples:\n  clusterctl show plan.json\n  clusterctl show plan.json -o markdown > comment.md\n  clusterctl show plan.json -o json | jq .summary"
@@ -261,6 +272,8 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::Validate(_) => ("validate", &[], false),
         Command::Show(_) => ("show", &[Table, Wide, Json, Markdown], false),
         Command::Create(_) => ("create", &[Yaml], false),
+        Command::Completion(_) => ("completion", &[], false),
+        Command::Man(_) => ("man", &[], false),
         Command::Snapshot => ("snapshot", &[Json], false),
         Command::Unlock => ("unlock", &[], false),
     }
@@ -311,6 +324,8 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Validate(args) => validate::run(g, &args, ui),
         Command::Show(args) => show::run(g, &args, ui),
         Command::Create(args) => create::run(g, &args, ui),
+        Command::Completion(args) => completion::completion(&args, ui),
+        Command::Man(args) => completion::man(&args, ui),
         Command::Snapshot => snapshot::run(g, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
     }

@@ -167,3 +167,52 @@ fn saved_plan_show_and_markdown() {
     let bad = w.run(&["show", not_a_plan.to_str().unwrap()]);
     assert_eq!(bad.code, 65, "{}", bad.shown());
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definitions() {
+    let w = World::new();
+    let bash = w.run(&["completion", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.shown());
+    // bash accepts the script and registers a completion for clusterctl.
+    let script = w.path().join("clusterctl.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let out = Command::new("bash")
+        .args([
+            "--norc",
+            "-c",
+            &format!("source {} && complete -p clusterctl", script.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("clusterctl"),
+        "{out:?}"
+    );
+    for (shell, marker) in [
+        ("zsh", "#compdef clusterctl"),
+        ("fish", "complete -c clusterctl"),
+    ] {
+        let run = w.run(&["completion", shell]);
+        assert_eq!(run.code, 0, "{}", run.shown());
+        assert!(run.stdout.contains(marker), "{shell}: {}", run.shown());
+        for sub in ["plan", "apply", "show", "create"] {
+            assert!(run.stdout.contains(sub), "{shell} completes {sub}");
+        }
+    }
+    let man = w.run(&["man"]);
+    assert_eq!(man.code, 0, "{}", man.shown());
+    assert!(man.stdout.contains(".TH clusterctl 1"), "{}", man.shown());
+    assert!(
+        man.stdout.contains("clusterctl\\-show(1)") || man.stdout.contains("show"),
+        "{}",
+        man.stdout
+    );
+    let dir = w.path().join("man1");
+    let pages = w.run(&["man", "--out-dir", dir.to_str().unwrap()]);
+    assert_eq!(pages.code, 0, "{}", pages.shown());
+    let plan = std::fs::read_to_string(dir.join("clusterctl-plan.1")).unwrap();
+    assert!(plan.contains(".TH clusterctl-plan 1"), "{plan}");
+    assert!(plan.contains("\\-\\-out"), "{plan}");
+    assert!(w.run(&["completion", "tcsh"]).code == 64);
+}
