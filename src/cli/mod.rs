@@ -8,6 +8,7 @@ mod create;
 mod describe;
 pub mod exit;
 mod get;
+mod lock_note;
 mod pipeline;
 mod plan;
 mod saved;

@@ -416,3 +416,30 @@ fn created_deployment_applies_and_runs_three_pods() {
         assert_eq!(&p[1..3], ["1/1", "Running"], "{p:?}");
     }
 }
+
+#[test]
+fn plan_names_a_held_lock_and_its_holder() {
+    let tb = Testbed::get();
+    let _g = serial();
+    let holder = r#"{"user":"ci","machine":"runner-7","commit":"abc1234","started":"2026-01-01T00:00:00Z","pid":4242}"#;
+    let _unlock: Vec<crate::common::OnDrop> = ["k8s-master", "k8s-node2"]
+        .iter()
+        .map(|h| {
+            tb.ssh_ok(
+                h,
+                &format!("mkdir -p /var/lib/clusterctl/lock && printf '%s' '{holder}' > /var/lib/clusterctl/lock/holder"),
+            );
+            tb.on_drop(h, "rm -rf /var/lib/clusterctl/lock")
+        })
+        .collect();
+    let repo = Repo::new();
+    repo.commit("empty");
+    let plan = run(&tb, &repo, &["plan"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(
+        plan.stderr.contains(
+            "Warning: the cluster lock is held by ci@runner-7 (pid 4242) applying commit abc1234 since 2026-01-01T00:00:00Z (on k8s-master, k8s-node2)"
+        ),
+        "{plan:?}"
+    );
+}
