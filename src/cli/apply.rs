@@ -26,6 +26,12 @@ pub struct ApplyArgs {
     /// Run one safe step of each rollout and return; the next apply (or reconcile) takes the next one.
     #[arg(long)]
     pub no_wait: bool,
+    /// Refuse (exit 6, nothing changed) a plan that removes more than N pods (deletions and replacements).
+    #[arg(long, value_name = "N")]
+    pub max_destroy: Option<usize>,
+    /// A saved plan (`plan --out FILE`): apply exactly its steps if the hosts still match it (else exit 6).
+    #[arg(value_name = "PLAN_FILE")]
+    pub plan: Option<std::path::PathBuf>,
 }
 
 pub async fn run(
@@ -34,6 +40,9 @@ pub async fn run(
     ui: &Ui,
     signals: &Signals,
 ) -> Result<ExitCode, CliError> {
+    if let Some(file) = &args.plan {
+        return super::saved::apply_saved(g, args, file, ui, signals).await;
+    }
     let inv = pipeline::load_inventory(g)?;
     let desired = pipeline::load_desired(g, &inv, args.strict, ui)?;
     pipeline::warn_dirty(&desired, ui);
@@ -64,6 +73,7 @@ pub async fn run(
             ui,
         );
     }
+    super::saved::check_max_destroy(&first_plan, args.max_destroy)?;
     // From here until the lock is released, a signal stops the apply gracefully (cli::signals).
     let _shield = signals.shield();
     // The guard releases the lock on every way out below, `?` and panics included.
@@ -87,6 +97,7 @@ pub async fn run(
     let opts = view::Options {
         color: ui.color,
         explain: false,
+        verbose: g.verbose > 0,
     };
     let loss = pipeline::node_loss(&inv, &observed.state);
     if plan.changes.is_empty() {
@@ -99,6 +110,10 @@ pub async fn run(
         }
         held.release().await;
         return nothing_to_do(&plan, &desired.source.short, &observed.state, args, ui);
+    }
+    if let Err(e) = super::saved::check_max_destroy(&plan, args.max_destroy) {
+        held.release().await;
+        return Err(e);
     }
     if g.output == Format::Json {
         ui.out(&serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?);
@@ -172,7 +187,7 @@ pub async fn run(
 }
 
 /// The exit of an apply that ran to its end: failed or unreached hosts make it exit 3.
-fn finish(report: &apply::ApplyReport, ui: &Ui) -> Result<ExitCode, CliError> {
+pub(super) fn finish(report: &apply::ApplyReport, ui: &Ui) -> Result<ExitCode, CliError> {
     if !report.failed_hosts().is_empty() {
         let mut why: Vec<String> = report
             .hosts
@@ -203,7 +218,7 @@ fn finish(report: &apply::ApplyReport, ui: &Ui) -> Result<ExitCode, CliError> {
     Ok(ExitCode::Ok)
 }
 
-fn cancelled(signo: i32, done: &str) -> CliError {
+pub(super) fn cancelled(signo: i32, done: &str) -> CliError {
     CliError::Cancelled {
         signo,
         message: format!(
@@ -214,7 +229,7 @@ fn cancelled(signo: i32, done: &str) -> CliError {
 }
 
 /// Reports an apply that found nothing to do (Terraform's manner: the plan view, then a zero summary).
-fn nothing_to_do(
+pub(super) fn nothing_to_do(
     plan: &crate::plan::Plan,
     commit: &str,
     state: &crate::model::ObservedState,
@@ -224,6 +239,7 @@ fn nothing_to_do(
     let opts = view::Options {
         color: ui.color,
         explain: false,
+        verbose: false,
     };
     let report = apply::ApplyReport {
         unreached: pipeline::unreached(state),

@@ -17,6 +17,8 @@ pub enum ExitCode {
     RolloutFailed,
     /// The cluster lock is held by another apply.
     Locked,
+    /// `apply`: a saved plan is stale, or the plan destroys more pods than `--max-destroy`; nothing changed.
+    PlanRefused,
     /// Bad command line: unknown flag, bad `-l` selector, an `-o` the command cannot honour.
     Usage,
     /// Invalid manifests, inventory, Git source or snapshot file; no host was contacted.
@@ -28,13 +30,14 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
-    pub const ALL: [ExitCode; 10] = [
+    pub const ALL: [ExitCode; 11] = [
         ExitCode::Ok,
         ExitCode::Error,
         ExitCode::Changes,
         ExitCode::HostsFailed,
         ExitCode::RolloutFailed,
         ExitCode::Locked,
+        ExitCode::PlanRefused,
         ExitCode::Usage,
         ExitCode::InvalidInput,
         ExitCode::Interrupted,
@@ -49,6 +52,7 @@ impl ExitCode {
             ExitCode::HostsFailed => 3,
             ExitCode::RolloutFailed => 4,
             ExitCode::Locked => 5,
+            ExitCode::PlanRefused => 6,
             // sysexits.h EX_USAGE / EX_DATAERR: what shells and CI systems already know.
             ExitCode::Usage => 64,
             ExitCode::InvalidInput => 65,
@@ -72,6 +76,9 @@ impl ExitCode {
                 "`apply`/`rollout status`: a rollout exceeded its progress deadline (old pods keep serving)"
             }
             ExitCode::Locked => "`apply`: the cluster lock is held by another apply",
+            ExitCode::PlanRefused => {
+                "`apply`: a saved plan is stale or exceeds --max-destroy; nothing was changed"
+            }
             ExitCode::Usage => {
                 "usage error: unknown flag, bad `-l` selector, an `-o` the command does not support"
             }

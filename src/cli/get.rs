@@ -419,7 +419,8 @@ fn show<T: serde::Serialize>(
     let text = match g.output {
         Format::Json => objects::to_json(&items, by_name),
         Format::Yaml => objects::to_yaml(&items, by_name),
-        Format::Table | Format::Wide => return Ok((items.len(), table(&items))),
+        // `-o markdown` is refused for get before anything is read (`cli::accepts`).
+        Format::Table | Format::Wide | Format::Markdown => return Ok((items.len(), table(&items))),
     };
     Ok((
         items.len(),

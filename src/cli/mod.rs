@@ -4,19 +4,24 @@
 
 mod apply;
 mod children;
+mod completion;
+mod create;
 mod day2;
 mod describe;
+pub mod drive;
 mod events;
 mod exec;
-pub mod drive;
 pub mod exit;
 mod get;
+mod lock_note;
 mod logs;
 mod pipeline;
 mod plan;
 mod port_forward;
-mod rollout;
 mod reconcile;
+mod rollout;
+mod saved;
+mod show;
 mod signals;
 mod snapshot;
 mod test_hook;
@@ -92,7 +97,7 @@ pub struct Global {
     /// Never colour output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// Debug logs on stderr (-vv for trace).
+    /// Debug logs on stderr (-vv for trace); plan views list every detail line instead of folding repeats.
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -103,18 +108,20 @@ pub enum Format {
     Wide,
     Json,
     Yaml,
+    /// A pull-request comment: summary table and collapsible per-host details (`plan`, `show`).
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what apply would change, and change nothing.
     #[command(
-        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json\n\nExit codes: see `clusterctl --help` (2 = changes, only with --detailed-exitcode; 3 = a host failed)."
+        after_help = "Examples:\n  clusterctl plan\n  clusterctl plan --detailed-exitcode\n  clusterctl plan -o json > plan.json\n  clusterctl plan --out plan.json -o markdown > plan.md\n  clusterctl snapshot -o json > state.json && clusterctl plan --observed state.json\n\nExit codes: see `clusterctl --help` (2 = changes, only with --detailed-exitcode; 3 = a host failed)."
     )]
     Plan(plan::PlanArgs),
     /// Make the hosts match the manifests at --ref.
     #[command(
-        after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0\n\nExit codes: see `clusterctl --help` (3 = a host failed, 5 = locked, 130/143 = stopped by a signal)."
+        after_help = "Examples:\n  clusterctl apply\n  clusterctl apply --yes --ref v1.2.0\n  clusterctl apply --yes plan.json\n\nExit codes: see `clusterctl --help` (3 = a host failed, 5 = locked, 6 = saved plan stale or --max-destroy exceeded, 130/143 = stopped by a signal)."
     )]
     Apply(apply::ApplyArgs),
     /// List objects like kubectl get: pods, deployments, replicasets, daemonsets, jobs, nodes, services, configmaps, secrets (values never shown), events.
@@ -132,6 +139,26 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl validate\n  clusterctl validate --strict --ref main"
     )]
     Validate(validate::ValidateArgs),
+    /// Write a Deployment or Service manifest into the apps directory, as `kubectl create` would create it.
+    #[command(
+        after_help = "Examples:\n  clusterctl create deployment k8s-nginx --image=nginx -r 3 --commit\n  clusterctl create service nodeport k8s-nginx --tcp=8080:80\n  clusterctl create deployment web --image=nginx --dry-run=client -o yaml"
+    )]
+    Create(create::CreateArgs),
+    /// Print a shell completion script (bash, zsh, fish, …), generated from the command definitions.
+    #[command(
+        after_help = "Examples:\n  clusterctl completion bash > /etc/bash_completion.d/clusterctl\n  clusterctl completion zsh > \"${fpath[1]}/_clusterctl\"\n  clusterctl completion fish > ~/.config/fish/completions/clusterctl.fish"
+    )]
+    Completion(completion::CompletionArgs),
+    /// Print the man page (roff), generated from the command definitions; --out-dir writes one per command.
+    #[command(
+        after_help = "Examples:\n  clusterctl man | man -l -\n  clusterctl man --out-dir /usr/local/share/man/man1"
+    )]
+    Man(completion::ManArgs),
+    /// Show a saved plan (`plan --out FILE`): human, `-o json` (the plan JSON) or `-o markdown`.
+    #[command(
+        after_help = "Examples:\n  clusterctl show plan.json\n  clusterctl show plan.json -o markdown > comment.md\n  clusterctl show plan.json -o json | jq .summary"
+    )]
+    Show(show::ShowArgs),
     /// Print the observed state of every host (JSON), for `plan --observed`.
     #[command(after_help = "Examples:\n  clusterctl snapshot -o json > state.json")]
     Snapshot,
@@ -193,6 +220,9 @@ pub enum CliError {
     /// A rollout made no progress within its progress deadline; the failing pods were reported.
     #[error("{0}")]
     RolloutFailed(String),
+    /// A saved plan no longer matches the hosts (or asks more than a guard rail allows); nothing changed.
+    #[error("{0}")]
+    Refused(String),
     /// Stopped by a signal (SIGINT 2, SIGTERM 15); what was done was printed.
     #[error("{message}")]
     Cancelled { signo: i32, message: String },
@@ -212,6 +242,7 @@ impl CliError {
             CliError::Locked(_) => ExitCode::Locked,
             CliError::HostsFailed(_) => ExitCode::HostsFailed,
             CliError::RolloutFailed(_) => ExitCode::RolloutFailed,
+            CliError::Refused(_) => ExitCode::PlanRefused,
             CliError::Cancelled { signo, .. } => ExitCode::for_signal(*signo),
             CliError::CommandExit(_) => ExitCode::Error,
         }
@@ -289,11 +320,15 @@ fn usage_error(e: clap::Error) -> i32 {
 fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
     use Format::*;
     match command {
-        Command::Plan(_) => ("plan", &[Table, Wide, Json, Yaml], false),
+        Command::Plan(_) => ("plan", &[Table, Wide, Json, Yaml, Markdown], false),
         Command::Apply(_) => ("apply", &[Table, Json], false),
         Command::Get(_) => ("get", &[Table, Wide, Json, Yaml], true),
         Command::Describe(_) => ("describe", &[], true),
         Command::Validate(_) => ("validate", &[], false),
+        Command::Show(_) => ("show", &[Table, Wide, Json, Markdown], false),
+        Command::Create(_) => ("create", &[Yaml], false),
+        Command::Completion(_) => ("completion", &[], false),
+        Command::Man(_) => ("man", &[], false),
         Command::Snapshot => ("snapshot", &[Json], false),
         Command::Unlock => ("unlock", &[], false),
         Command::Logs(_) => ("logs", &[], true),
@@ -348,6 +383,10 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Get(args) => get::run(g, &args, ui).await,
         Command::Describe(args) => describe::run(g, &args, ui).await,
         Command::Validate(args) => validate::run(g, &args, ui),
+        Command::Show(args) => show::run(g, &args, ui),
+        Command::Create(args) => create::run(g, &args, ui),
+        Command::Completion(args) => completion::completion(&args, ui),
+        Command::Man(args) => completion::man(&args, ui),
         Command::Snapshot => snapshot::run(g, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
         Command::Logs(args) => logs::run(g, &args, ui, signals).await,

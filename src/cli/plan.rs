@@ -56,6 +56,10 @@ pub struct PlanArgs {
     /// What if NODE were lost: where its pods would go and which would stay Pending (changes nothing).
     #[arg(long, value_name = "NODE")]
     pub lose: Option<String>,
+    /// Also save the plan to FILE, bound to what was observed, for `apply FILE` and `show FILE`
+    /// (docs/saved-plans.md).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["drain", "lose"])]
+    pub out: Option<PathBuf>,
 }
 
 pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<ExitCode, CliError> {
@@ -65,6 +69,7 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<ExitCode, CliEr
     let observed = pipeline::observe(&inv, args.observed.as_deref(), ui).await?;
     pipeline::warn_unreachable(&observed.state, ui);
     pipeline::check_jobs(&desired, &observed.state, ui)?;
+    super::lock_note::warn_if_held(&observed.transports, ui).await;
     let what_if = match (&args.drain, &args.lose) {
         (Some(n), _) => Some((n, whatif::Mode::Drain)),
         (None, Some(n)) => Some((n, whatif::Mode::Lose)),
@@ -78,8 +83,33 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<ExitCode, CliEr
         ui.out(&whatif::render(node, mode, &outcomes, args.explain));
         return Ok(ExitCode::Ok);
     }
-    let (plan, _) = pipeline::make_plan(&inv, &desired, &observed.state);
+    let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
+    if let Some(out) = &args.out {
+        let fp = super::saved::fingerprint_of(&inv, &observed.state);
+        // Stamped by the apply that writes it (`SavedPlan::roster_at`).
+        let roster = crate::plan::roster_after(&observed.state, &plan, &binding, "");
+        super::saved::write(out, &plan, &fp, &roster)?;
+        ui.info(&format!(
+            "Saved the plan to {}; `clusterctl apply {}` applies exactly these steps.",
+            out.display(),
+            out.display()
+        ));
+    }
     match g.output {
+        Format::Markdown => {
+            let pending: Vec<(String, String, String)> = plan
+                .pending
+                .iter()
+                .map(|p| (p.namespace.clone(), p.name.clone(), p.message()))
+                .collect();
+            ui.out(&crate::output::markdown::render(
+                &plan,
+                &pending,
+                &desired.source.short,
+                args.explain,
+                g.verbose > 0,
+            ));
+        }
         Format::Json => ui.out(&serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?),
         Format::Yaml => {
             ui.out(&serde_saphyr::to_string(&plan).map_err(|e| anyhow::anyhow!("{e}"))?)
@@ -88,6 +118,7 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<ExitCode, CliEr
             let opts = view::Options {
                 color: ui.color,
                 explain: args.explain || g.output == Format::Wide,
+                verbose: g.verbose > 0,
             };
             ui.out(&view::render(&plan, &desired.source.short, &opts));
         }

@@ -19,10 +19,13 @@ pub struct Ui {
 impl Ui {
     pub fn new(g: &Global) -> Ui {
         let no_color = g.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        // `CI=true` (GitHub, GitLab and most CI systems set it): never a prompt, a colour or a progress
+        // bar, even when the runner gives the job a pseudo-terminal (docs/ci.md).
+        let ci = std::env::var("CI").is_ok_and(|v| matches!(v.as_str(), "true" | "1" | "yes"));
         Ui {
-            color: !no_color && std::io::stdout().is_terminal(),
-            stderr_tty: std::io::stderr().is_terminal(),
-            stdin_tty: std::io::stdin().is_terminal(),
+            color: !no_color && !ci && std::io::stdout().is_terminal(),
+            stderr_tty: !ci && std::io::stderr().is_terminal(),
+            stdin_tty: !ci && std::io::stdin().is_terminal(),
         }
     }
 

@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severity, SourceRef, de};
 
 pub mod config;
+pub mod create;
 pub mod defaults;
 mod registry;
 pub mod storage_defaults;

@@ -6,11 +6,14 @@
 pub mod config;
 pub mod describe;
 pub mod events;
+pub mod markdown;
 pub mod objects;
 pub mod plan;
 pub mod quantity_fmt;
 pub mod rollout;
+pub mod saved;
 pub mod storage;
+pub mod summary;
 pub mod table;
 pub mod tabwriter;
 pub mod top;

@@ -19,6 +19,8 @@ pub struct Options {
     pub color: bool,
     /// Include the scheduler's reasoning for created pods.
     pub explain: bool,
+    /// Every detail line; otherwise repeated lines of one kind are folded (`output::summary`).
+    pub verbose: bool,
 }
 
 fn symbol(a: Action) -> &'static str {
@@ -129,8 +131,12 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
         let shown = c
             .details
             .iter()
-            .filter(|d| opts.explain || !matches!(d, Detail::Placement(_)));
-        for line in shown.flat_map(summary_lines) {
+            .filter(|d| opts.explain || !matches!(d, Detail::Placement(_) | Detail::Explained(_)));
+        // Set-valued details are summarised unless -v asks for every line; repeated lines fold too.
+        let lines = shown
+            .flat_map(|d| if opts.verbose { detail_lines(d) } else { summary_lines(d) })
+            .collect();
+        for line in super::summary::fold(lines, opts.verbose) {
             let _ = writeln!(out, "      {line}");
         }
     }
@@ -242,6 +248,7 @@ pub fn reason(r: &Reason) -> String {
             "service rules differ from the desired services and endpoints".into()
         }
         Reason::JumpsMissing => "jump rules into clusterctl's chains are missing".into(),
+        Reason::Recorded(words) => words.clone(),
     }
 }
 
@@ -366,7 +373,7 @@ pub fn detail_lines(d: &Detail) -> Vec<String> {
             .iter()
             .map(|(dst, via)| format!("stale route to {dst} via {via} removed"))
             .collect(),
-        Detail::Line(line) => vec![line.clone()],
+        Detail::Line(line) | Detail::Explained(line) => vec![line.clone()],
     }
 }
 

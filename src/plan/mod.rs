@@ -13,6 +13,7 @@ mod binding;
 pub mod config;
 mod diff;
 mod job;
+pub mod fingerprint;
 mod network;
 pub mod node_loss;
 pub mod reason;

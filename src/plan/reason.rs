@@ -77,6 +77,8 @@ pub enum Reason {
         claim: String,
         reclaim_policy: String,
     },
+    /// A reason read back from a saved plan, already in words (`output::saved`).
+    Recorded(String),
 }
 
 /// How an observed pod differs from its desired one (a Replace).
@@ -143,4 +145,7 @@ pub enum Detail {
     StaleRoutes(Vec<(String, String)>),
     /// A line worded by the network or services stage (devices, routes, rules, endpoints).
     Line(String),
+    /// A line of the scheduler's reasoning read back from a saved plan (shown with `--explain`, as a
+    /// `Placement` is).
+    Explained(String),
 }

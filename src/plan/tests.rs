@@ -633,6 +633,7 @@ fn plan_views_snapshot() {
     let opts = crate::output::plan::Options {
         color: false,
         explain: true,
+        verbose: false,
     };
     insta::assert_snapshot!(
         "plan_human",
@@ -899,6 +900,7 @@ fn the_scheduler_reasoning_is_shown_only_with_explain() {
             &crate::output::plan::Options {
                 color: false,
                 explain,
+                verbose: false,
             },
         )
     };
@@ -1292,6 +1294,7 @@ fn config_env_consumers_are_replaced_and_volume_consumers_updated_in_place() {
         &crate::output::plan::Options {
             color: false,
             explain: true,
+            verbose: false,
         },
     );
     assert!(!text.contains("sentinel-pw-1"));

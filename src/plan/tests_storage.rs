@@ -234,6 +234,7 @@ fn a_claim_removed_from_git_loses_its_data_only_with_delete_and_after_its_pods()
         &crate::output::plan::Options {
             color: true,
             explain: false,
+            verbose: false,
         },
     );
     assert!(

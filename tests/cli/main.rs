@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod gitops;
+
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/fixtures");
 const HOSTS: [&str; 4] = ["k8s-master", "k8s-node1", "k8s-node2", "k8s-node3"];
 const LOCK_DIR: &str = "/var/lib/clusterctl/lock";
