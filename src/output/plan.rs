@@ -134,7 +134,13 @@ pub fn render(plan: &Plan, commit_short: &str, opts: &Options) -> String {
             .filter(|d| opts.explain || !matches!(d, Detail::Placement(_) | Detail::Explained(_)));
         // Set-valued details are summarised unless -v asks for every line; repeated lines fold too.
         let lines = shown
-            .flat_map(|d| if opts.verbose { detail_lines(d) } else { summary_lines(d) })
+            .flat_map(|d| {
+                if opts.verbose {
+                    detail_lines(d)
+                } else {
+                    summary_lines(d)
+                }
+            })
             .collect();
         for line in super::summary::fold(lines, opts.verbose) {
             let _ = writeln!(out, "      {line}");

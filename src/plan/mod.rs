@@ -12,8 +12,8 @@
 mod binding;
 pub mod config;
 mod diff;
-mod job;
 pub mod fingerprint;
+mod job;
 mod network;
 pub mod node_loss;
 pub mod reason;

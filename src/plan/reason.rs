@@ -1,8 +1,8 @@
 //! Why a change is in the plan, as data: [`Reason`] per change, [`Detail`] per attribute line. No text
 //! here — `output::plan` words them (the human view and the plan JSON of docs/plan-format.md).
 
-use crate::network::PeerRoute;
 pub use super::node_loss::Lost;
+use crate::network::PeerRoute;
 use crate::scheduler::{FitError, Placement};
 
 /// Why a change is needed.

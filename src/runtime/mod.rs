@@ -3,8 +3,8 @@
 //! [`NodeFacts`] and [`ObservedContainer`]s. Never touches the network or a process: transports run the
 //! commands, `observe`/`apply` drive them.
 
-pub mod day2;
 pub mod config;
+pub mod day2;
 pub mod docker;
 pub mod docker_day2;
 pub mod mounts;
