@@ -86,8 +86,10 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<ExitCode, CliEr
     let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
     if let Some(out) = &args.out {
         let fp = super::saved::fingerprint_of(&inv, &observed.state);
-        // Stamped by the apply that writes it (`SavedPlan::roster_at`).
-        let roster = crate::plan::roster_after(&observed.state, &plan, &binding, "");
+        // Stamped by the apply that writes it (`SavedPlan::roster_at`); with the hosts' reachability
+        // memory and the Job records, as every other roster writer (`pipeline::roster_after`).
+        let loss = pipeline::node_loss(&inv, &observed.state);
+        let roster = pipeline::roster_after(&desired, &observed.state, &plan, &binding, &loss);
         super::saved::write(out, &plan, &fp, &roster)?;
         ui.info(&format!(
             "Saved the plan to {}; `clusterctl apply {}` applies exactly these steps.",
