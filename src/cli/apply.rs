@@ -120,32 +120,10 @@ pub async fn run(
     } else {
         ui.out(&view::render(&plan, &desired.source.short, &opts));
     }
-    if !args.yes {
-        if !ui.stdin_tty {
-            held.release().await;
-            return Err(CliError::Reported(
-                "refusing to apply without confirmation: stdin is not a terminal (use --yes)"
-                    .into(),
-            ));
-        }
-        let asker = ui.clone();
-        let ask = tokio::task::spawn_blocking(move || {
-            asker.confirm("Do you want to perform these actions?")
-        });
-        let approved = tokio::select! {
-            answer = ask => answer.unwrap_or(false),
-            () = signals.stop().wait() => false,
-        };
-        if let Some(signo) = signals.received() {
-            held.release().await;
-            return Err(cancelled(signo, "before any change"));
-        }
-        if !approved {
-            held.release().await;
-            ui.info("Apply cancelled.");
-            return Ok(ExitCode::Error);
-        }
-    }
+    let held = match confirm(args.yes, held, ui, signals).await? {
+        Confirmed::Yes(held) => held,
+        Confirmed::No => return Ok(ExitCode::Error),
+    };
 
     // The first step, then (unless --no-wait) every further step of the rollouts it started or continued.
     let driven = super::drive::run_steps(
@@ -309,4 +287,46 @@ impl Progress {
     pub(super) fn finish(&self) {
         let _ = self.multi.clear();
     }
+}
+
+/// What the operator said to the plan shown: go on (with the lock still held), or not (lock released).
+pub(super) enum Confirmed {
+    Yes(lock::Lock),
+    No,
+}
+
+/// Asks before changing anything unless `--yes`: refuses without a terminal, and a signal while asking
+/// cancels. Every way out but `Yes` releases the lock.
+pub(super) async fn confirm(
+    yes: bool,
+    held: lock::Lock,
+    ui: &Ui,
+    signals: &Signals,
+) -> Result<Confirmed, CliError> {
+    if yes {
+        return Ok(Confirmed::Yes(held));
+    }
+    if !ui.stdin_tty {
+        held.release().await;
+        return Err(CliError::Reported(
+            "refusing to apply without confirmation: stdin is not a terminal (use --yes)".into(),
+        ));
+    }
+    let asker = ui.clone();
+    let ask =
+        tokio::task::spawn_blocking(move || asker.confirm("Do you want to perform these actions?"));
+    let approved = tokio::select! {
+        answer = ask => answer.unwrap_or(false),
+        () = signals.stop().wait() => false,
+    };
+    if let Some(signo) = signals.received() {
+        held.release().await;
+        return Err(cancelled(signo, "before any change"));
+    }
+    if !approved {
+        held.release().await;
+        ui.info("Apply cancelled.");
+        return Ok(Confirmed::No);
+    }
+    Ok(Confirmed::Yes(held))
 }

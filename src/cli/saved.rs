@@ -174,32 +174,10 @@ pub async fn apply_saved(
     } else {
         ui.out(&saved::render_human(&saved, &opts));
     }
-    if !args.yes {
-        if !ui.stdin_tty {
-            held.release().await;
-            return Err(CliError::Reported(
-                "refusing to apply without confirmation: stdin is not a terminal (use --yes)"
-                    .into(),
-            ));
-        }
-        let asker = ui.clone();
-        let ask = tokio::task::spawn_blocking(move || {
-            asker.confirm("Do you want to perform these actions?")
-        });
-        let approved = tokio::select! {
-            answer = ask => answer.unwrap_or(false),
-            () = signals.stop().wait() => false,
-        };
-        if let Some(signo) = signals.received() {
-            held.release().await;
-            return Err(cancelled(signo, "before any change"));
-        }
-        if !approved {
-            held.release().await;
-            ui.info("Apply cancelled.");
-            return Ok(ExitCode::Error);
-        }
-    }
+    let held = match super::apply::confirm(args.yes, held, ui, signals).await? {
+        super::apply::Confirmed::Yes(held) => held,
+        super::apply::Confirmed::No => return Ok(ExitCode::Error),
+    };
     let progress = Progress::new(ui.stderr_tty);
     let mut report = apply::execute_until(
         &plan,
