@@ -38,7 +38,7 @@ pub async fn run(
     let name = day2::pod_name(&args.pod)?;
     // kubectl's SetupTTY: -t without -i silently gets no TTY; with -i but no terminal it says so.
     let mut tty = args.tty && args.stdin;
-    if tty && !ui.stdin_tty {
+    if tty && !ui.stdin_terminal {
         ui.info("Unable to use a TTY - input is not a terminal or the right kind of file");
         tty = false;
     }

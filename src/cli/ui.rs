@@ -14,6 +14,9 @@ pub struct Ui {
     pub color: bool,
     pub stderr_tty: bool,
     pub stdin_tty: bool,
+    /// stdin is a terminal, `CI` or not: an explicit `exec -it` asks for one (kubectl's SetupTTY), so
+    /// only prompts follow `CI=true`.
+    pub stdin_terminal: bool,
 }
 
 impl Ui {
@@ -26,6 +29,7 @@ impl Ui {
             color: !no_color && !ci && std::io::stdout().is_terminal(),
             stderr_tty: !ci && std::io::stderr().is_terminal(),
             stdin_tty: !ci && std::io::stdin().is_terminal(),
+            stdin_terminal: std::io::stdin().is_terminal(),
         }
     }
 

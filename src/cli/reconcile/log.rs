@@ -113,6 +113,7 @@ mod tests {
                 color: false,
                 stderr_tty: false,
                 stdin_tty: false,
+                stdin_terminal: false,
             },
             format,
         }
