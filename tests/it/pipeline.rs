@@ -204,7 +204,8 @@ fn drift_is_repaired_and_image_changes_replace_pods() {
     );
     assert_eq!(image.trim(), "nginx:latest");
 
-    // A Deployment's image change replaces its pods through a new ReplicaSet.
+    // A Deployment's image change rolls its pods over to a new ReplicaSet: the plan shows the first step
+    // (one surge pod, nothing destroyed yet), and apply drives the rollout to the end.
     repo.remove("nginx-pod.yaml")
         .seed("my_nginx.yaml")
         .commit("deployment");
@@ -218,11 +219,29 @@ fn drift_is_repaired_and_image_changes_replace_pods() {
     let plan = ok(clusterctl(&tb, &repo, &["plan"]));
     assert!(
         plan.stdout
-            .contains("Plan: 3 to add, 0 to change, 3 to destroy."),
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
         "{plan:?}"
     );
-    assert!(plan.stdout.contains("owner template changed"), "{plan:?}");
+    assert!(
+        plan.stdout
+            .contains("rollout of deployment my-nginx (RollingUpdate"),
+        "{plan:?}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let images: Vec<String> = tb
+        .hosts
+        .iter()
+        .flat_map(|(h, _)| {
+            tb.ssh_ok(
+                h,
+                "docker ps --filter label=clusterctl.io/managed=true --filter name=k8s_my-nginx --format '{{.Image}}'",
+            )
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(images, ["nginx:1.14.2"; 3], "every pod rolled over");
     assert!(
         ok(clusterctl(&tb, &repo, &["plan"]))
             .stdout
