@@ -19,7 +19,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
-use super::tabwriter::TABLE;
+use super::table::render as table;
 use super::{Rendered, Scope};
 use crate::age::age;
 use crate::controllers::storage::{DEFAULT_CLASS_ANNOTATION, Desired};
@@ -224,30 +224,6 @@ pub fn stateful_set_with_status(sts: &StatefulSet, pods: &[Pod]) -> StatefulSet 
         ..Default::default()
     });
     s
-}
-
-fn table(
-    headers: &[&str],
-    mut rows: Vec<(String, String, Vec<String>)>,
-    scope: Option<&Scope>,
-) -> String {
-    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    let all = matches!(scope, Some(Scope::AllNamespaces));
-    let mut text = String::new();
-    if all {
-        text.push_str("NAMESPACE\t");
-    }
-    text.push_str(&headers.join("\t"));
-    text.push('\n');
-    for (ns, _, cells) in rows {
-        if all {
-            text.push_str(&ns);
-            text.push('\t');
-        }
-        text.push_str(&cells.join("\t"));
-        text.push('\n');
-    }
-    TABLE.format(&text)
 }
 
 /// `NAME READY AGE` (+ `CONTAINERS IMAGES`).
