@@ -330,7 +330,7 @@ fn an_unreachable_host_is_not_ready_and_the_others_are_applied() {
     let cluster = fast.path().join("cluster.yaml");
     std::fs::write(
         &cluster,
-        crate::common::with_ssh_settings(&yaml, &["connectTimeout: 2"]),
+        crate::common::with_ssh_settings(&yaml, &["connectTimeout: 5"]),
     )
     .unwrap();
     let run = |args: &[&str]| clusterctl_with(&cluster, repo.path(), args);

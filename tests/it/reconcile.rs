@@ -359,7 +359,7 @@ fn a_lost_host_s_pods_are_replaced_after_the_grace_period_and_its_stale_copies_g
     let _g = serial();
     let _down = breaking_a_host();
     reset(&tb);
-    let (_dir, cluster) = inventory(&tb, &["connectTimeout: 2"], &["nodeLostGracePeriod: 4s"]);
+    let (_dir, cluster) = inventory(&tb, &["connectTimeout: 5"], &["nodeLostGracePeriod: 4s"]);
     let repo = Repo::new();
     repo.write("lost.yaml", &deployment("lweb", 3, "nginx"))
         .commit("lweb 3");
@@ -446,7 +446,7 @@ fn apply_alone_remembers_the_outage_replaces_the_lost_pods_and_removes_the_stale
     let _g = serial();
     let _down = breaking_a_host();
     reset(&tb);
-    let (_dir, cluster) = inventory(&tb, &["connectTimeout: 2"], &["nodeLostGracePeriod: 2s"]);
+    let (_dir, cluster) = inventory(&tb, &["connectTimeout: 5"], &["nodeLostGracePeriod: 2s"]);
     let repo = Repo::new();
     repo.write("lost.yaml", &deployment("aweb", 3, "nginx"))
         .commit("aweb 3");

@@ -154,7 +154,7 @@ fn a_claims_data_survives_and_its_pod_returns_to_the_volumes_node() {
     }
     let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
     let cluster = fast.path().join("cluster.yaml");
-    std::fs::write(&cluster, with_ssh_settings(&yaml, &["connectTimeout: 2"])).unwrap();
+    std::fs::write(&cluster, with_ssh_settings(&yaml, &["connectTimeout: 5"])).unwrap();
     let run = |args: &[&str]| clusterctl_with(&cluster, repo.path(), args);
     repo.write("db.yaml", &stateful_set("db", 1, "2"))
         .commit("db 1");

@@ -166,12 +166,9 @@ fn app_images_behave() {
         host,
         &format!("docker run -d --name {pause} registry.k8s.io/pause:3.9"),
     );
-    let started = std::time::Instant::now();
+    // Exit code 0, not 137: it ended on docker's SIGTERM, before the 10 s SIGKILL (a wall-clock bound
+    // would fail on a loaded machine without telling anything more).
     tb.ssh_ok(host, &format!("docker stop -t 10 {pause}"));
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "pause did not stop promptly on SIGTERM"
-    );
     let code = tb.ssh_ok(
         host,
         &format!("docker inspect -f '{{{{.State.ExitCode}}}}' {pause}"),
