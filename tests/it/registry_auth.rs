@@ -218,6 +218,65 @@ fn without_the_pull_secret_the_private_image_fails_with_the_registry_s_message()
             "{w} has {image} without a credential"
         );
     }
+
+    // The hosts' records make the pods visible from any machine: ErrImagePull, the registry's message.
+    let pods = pod_rows(&tb, &repo);
+    assert_eq!(pods.len(), 3, "{pods:?}");
+    for p in &pods {
+        assert_eq!(&p[1..3], ["0/1", "ErrImagePull"], "{pods:?}");
+    }
+    let describe = ok(clusterctl(&tb, &repo, &["describe", "pod", &pods[0][0]])).stdout;
+    assert!(
+        describe.contains(&format!("Failed to pull image \"{image}\""))
+            && describe.contains("no basic auth credentials"),
+        "{describe}"
+    );
+    assert!(describe.contains("Error: ErrImagePull"), "{describe}");
+
+    // The next round inside the back-off: the plan says so, no pull is tried (the registry sees no
+    // request), the step fails with ImagePullBackOff at once, and the pods show it. (The records are set
+    // to 5 failures, 160 s of back-off, so that the slow steps of this test cannot outlast the first 10 s.)
+    for w in WORKERS {
+        tb.ssh_ok(w, "sed -i '1s/^[0-9]*/5/' /var/lib/clusterctl/pulls/*");
+    }
+    let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
+    assert!(
+        plan.contains("pull failed 5 time(s)") && plan.contains("image back-off: no pull before"),
+        "{plan}"
+    );
+    let before = private_requests(&tb);
+    let again = clusterctl(&tb, &repo, &["apply", "--yes"]);
+    assert_ne!(again.code, 0, "{again:?}");
+    assert!(
+        again.stderr.contains(&format!(
+            "ImagePullBackOff: Back-off pulling image \"{image}\""
+        )),
+        "{again:?}"
+    );
+    assert_eq!(
+        private_requests(&tb),
+        before,
+        "a pull was tried inside the back-off"
+    );
+    let pods = pod_rows(&tb, &repo);
+    for p in &pods {
+        assert_eq!(&p[1..3], ["0/1", "ImagePullBackOff"], "{pods:?}");
+    }
+    let describe = ok(clusterctl(&tb, &repo, &["describe", "pod", &pods[0][0]])).stdout;
+    assert!(
+        describe.contains(&format!("Back-off pulling image \"{image}\""))
+            && describe.contains("Error: ImagePullBackOff"),
+        "{describe}"
+    );
+}
+
+/// The private registry's request lines (its access log), from any host.
+fn private_requests(tb: &Testbed) -> usize {
+    std::fs::read_to_string(tb.dir.join("registry-private/registry.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("/v2/private/web/"))
+        .count()
 }
 
 /// The digest the public registry serves for `repo:tag` (its `Docker-Content-Digest`).
