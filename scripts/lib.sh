@@ -7,7 +7,8 @@
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # What the testbed needs on this machine (docker.io is added only when no engine answers).
-TESTBED_HOST_PACKAGES=(debootstrap busybox-static openssh-client ca-certificates procps docker-registry curl)
+# (apache2-utils: htpasswd -B, the bcrypt password file of the testbed's private registry; openssl: its CA)
+TESTBED_HOST_PACKAGES=(debootstrap busybox-static openssh-client ca-certificates procps docker-registry curl apache2-utils openssl)
 # What building and testing clusterctl needs (git2/openssl-sys/libssh2-sys build C code; openssh uses ssh).
 BUILD_PACKAGES=(git build-essential pkg-config libssl-dev zlib1g-dev cmake iptables)
 

@@ -124,6 +124,27 @@ pub struct ObservedNode {
     /// Managed docker volumes (claims' PersistentVolumes, Memory emptyDirs), sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<ObservedVolume>,
+    /// The images whose last pull on this host failed (`runtime::pull`'s records), sorted by image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pull_failures: Vec<PullFailure>,
+}
+
+/// A host's record of an image whose pull failed, and the image back-off it is in (docs/manifests.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PullFailure {
+    pub image: String,
+    /// The registry's answer to the last attempt.
+    pub message: String,
+    /// Failed attempts since the last successful pull.
+    pub failures: u32,
+    /// RFC 3339 (host clock).
+    pub last_failure: String,
+    /// RFC 3339: no pull of the image is tried before this (the kubelet's back-off).
+    pub retry_after: String,
+    /// A round came after the failure and was held back by the back-off (kubelet: `ImagePullBackOff`
+    /// instead of `ErrImagePull`).
+    pub backing_off: bool,
 }
 
 /// A host's pod network as observed: the docker network of the pods, the VXLAN device linking it to the

@@ -341,6 +341,7 @@ mod tests {
                     let up = !unreachable.contains(n);
                     ObservedNode {
                         config_volumes: Default::default(),
+                        pull_failures: Vec::new(),
                         volumes: Vec::new(),
                         network: None,
                         name: n.to_string(),

@@ -88,6 +88,7 @@ fn now_rfc3339() -> String {
 fn down(host: &Host, error: String) -> ObservedNode {
     ObservedNode {
         config_volumes: Default::default(),
+        pull_failures: Vec::new(),
         volumes: Vec::new(),
         network: None,
         name: host.name.clone(),
@@ -138,6 +139,7 @@ async fn observe_host(
             ObservedNode {
                 network: rt.parse_network(&stdout),
                 config_volumes: rt.parse_config_volumes(&stdout),
+                pull_failures: rt.parse_pull_failures(&stdout),
                 volumes: rt.parse_volumes(&stdout),
                 name: host.name.clone(),
                 reachable: true,
@@ -413,6 +415,7 @@ mod tests {
             nodes: vec![
                 ObservedNode {
                     config_volumes: Default::default(),
+                    pull_failures: Vec::new(),
                     volumes: Vec::new(),
                     network: None,
                     name: "n2".into(),
@@ -424,6 +427,7 @@ mod tests {
                 },
                 ObservedNode {
                     config_volumes: Default::default(),
+                    pull_failures: Vec::new(),
                     volumes: Vec::new(),
                     network: None,
                     roster: None,

@@ -1078,3 +1078,103 @@ pub fn daemon_set_with_status(
 
 #[cfg(test)]
 mod status_tests;
+
+/// A desired pod that is not on its node because its image could not be pulled there: Pending, each container
+/// whose image the host's record names waiting in `ErrImagePull` (the round that tried failed, with the
+/// registry's message) or `ImagePullBackOff` (a later round was held back by the image back-off), the others
+/// in `ContainerCreating` — as the kubelet reports a pod whose pull failed.
+pub fn image_pull_pod(
+    template: &Pod,
+    name: &str,
+    node: &str,
+    failures: &[crate::model::PullFailure],
+) -> Pod {
+    let mut pod = template.clone();
+    pod.metadata.name = Some(name.to_string());
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.node_name = Some(node.to_string());
+    }
+    let statuses = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| {
+            let image = c.image.clone().unwrap_or_default();
+            let state = match failures.iter().find(|f| f.image == image) {
+                Some(f) if f.backing_off => waiting(
+                    "ImagePullBackOff",
+                    Some(format!("Back-off pulling image \"{image}\"")),
+                ),
+                Some(f) => waiting("ErrImagePull", Some(f.message.clone())),
+                None => waiting("ContainerCreating", None),
+            };
+            ContainerStatus {
+                name: c.name.clone(),
+                image,
+                ready: false,
+                started: Some(false),
+                state: Some(state),
+                ..Default::default()
+            }
+        })
+        .collect();
+    pod.status = Some(PodStatus {
+        phase: Some("Pending".to_string()),
+        container_statuses: Some(statuses),
+        ..Default::default()
+    });
+    let qos = qos_class(&pod);
+    if let Some(st) = pod.status.as_mut() {
+        st.qos_class = Some(qos.to_string());
+    }
+    pod
+}
+
+/// The kubelet's events for a failed pull (`describe pod`): Pulling, Failed with the registry's message,
+/// `Error: ErrImagePull`, and once the back-off holds a round back, BackOff and `Error: ImagePullBackOff`.
+pub fn image_pull_events(f: &crate::model::PullFailure) -> Vec<crate::model::RecordedEvent> {
+    let ev = |type_: &str, reason: &str, message: String, count: u32| crate::model::RecordedEvent {
+        type_: type_.to_string(),
+        reason: reason.to_string(),
+        message,
+        first_timestamp: f.last_failure.clone(),
+        last_timestamp: f.last_failure.clone(),
+        count,
+    };
+    let image = &f.image;
+    let mut out = vec![
+        ev(
+            "Normal",
+            "Pulling",
+            format!("Pulling image \"{image}\""),
+            f.failures,
+        ),
+        ev(
+            "Warning",
+            "Failed",
+            format!("Failed to pull image \"{image}\": {}", f.message),
+            f.failures,
+        ),
+        ev(
+            "Warning",
+            "Failed",
+            "Error: ErrImagePull".to_string(),
+            f.failures,
+        ),
+    ];
+    if f.backing_off {
+        out.push(ev(
+            "Normal",
+            "BackOff",
+            format!("Back-off pulling image \"{image}\""),
+            1,
+        ));
+        out.push(ev(
+            "Warning",
+            "Failed",
+            "Error: ImagePullBackOff".to_string(),
+            1,
+        ));
+    }
+    out
+}

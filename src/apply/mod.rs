@@ -301,7 +301,8 @@ fn blocked_by_pulls(
     }
     for image in change.steps.iter().filter_map(pulled_image) {
         if let Some(e) = failed.get(&(change.node.clone(), image.to_string())) {
-            if e.starts_with("ErrImageNeverPull") {
+            // The kubelet's own reasons (Never, or the image back-off of an earlier failed pull) as they are.
+            if e.starts_with("ErrImageNeverPull") || e.starts_with("ImagePullBackOff") {
                 return Some(e.clone());
             }
             return Some(format!(

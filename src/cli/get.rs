@@ -106,7 +106,7 @@ pub async fn world(
         .unwrap_or_else(|_| jiff::Timestamp::now());
 
     let observed_pods = model::observed_pods(&observed.state);
-    let pod_events = observed_pods
+    let mut pod_events: BTreeMap<(String, String), Vec<model::RecordedEvent>> = observed_pods
         .iter()
         .map(|p| ((p.namespace.clone(), p.name.clone()), view::pod_events(p)))
         .filter(|(_, e)| !e.is_empty())
@@ -128,6 +128,43 @@ pub async fn world(
         if let Some(set) = set {
             pods.push(view::pending_pod(&set.template, &p.name, &p.message()));
             pending.insert((p.namespace.clone(), p.name.clone()), p.message());
+        }
+    }
+    // Pods whose image pull failed on their node: not on the host, but the host's pull record says why.
+    for c in plan.changes.iter().filter(|c| {
+        c.kind == crate::plan::ChangeKind::Pod && c.action == crate::plan::Action::Create
+    }) {
+        let Some(node) = observed.state.nodes.iter().find(|n| n.name == c.node) else {
+            continue;
+        };
+        let images: Vec<&str> = c
+            .steps
+            .iter()
+            .filter_map(crate::runtime::docker::pulled_image)
+            .collect();
+        let failures: Vec<model::PullFailure> = node
+            .pull_failures
+            .iter()
+            .filter(|f| images.contains(&f.image.as_str()))
+            .cloned()
+            .collect();
+        if failures.is_empty() {
+            continue;
+        }
+        let set = all_sets.iter().find(|s| {
+            s.namespace == c.namespace
+                && match &s.naming {
+                    PodNaming::Fixed(n) => n == &c.name,
+                    PodNaming::Generated { prefix } => c.name.starts_with(prefix.as_str()),
+                }
+        });
+        if let Some(set) = set {
+            let pod = view::image_pull_pod(&set.template, &c.name, &c.node, &failures);
+            pods.push(with_host_ip(pod, &inv));
+            pod_events.insert(
+                (c.namespace.clone(), c.name.clone()),
+                failures.iter().flat_map(view::image_pull_events).collect(),
+            );
         }
     }
     pods.sort_by_key(|p| key(&p.metadata));

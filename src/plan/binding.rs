@@ -260,6 +260,9 @@ fn create_steps(
         .config
         .and_then(|store| super::config::resolve(pod, store, &facts, notes));
     let mut steps = runtime.pull_images(pod);
+    // imagePullSecrets: the pulls of a private registry's images carry its credential (on stdin only).
+    super::pulls::authenticate(&mut steps, pod, input.config, notes);
+    super::pulls::backoff_notes(&steps, &node, input.observed, notes);
     // A claim bound by this pod is provisioned before the pod's containers are created.
     steps.extend(pre);
     steps.extend(runtime.create_pod(&PodRun {

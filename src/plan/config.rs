@@ -44,6 +44,11 @@ impl ConfigStore {
         }
     }
 
+    /// The Secret `namespace/name` of the repository (imagePullSecrets read it).
+    pub fn secret(&self, ns: &str, name: &str) -> Option<&Secret> {
+        self.secrets.get(&(ns.to_string(), name.to_string()))
+    }
+
     /// All keys of a ConfigMap (data and binaryData) or Secret, with their bytes; `None` when absent.
     fn entries(&self, secret: bool, ns: &str, name: &str) -> Option<BTreeMap<String, Vec<u8>>> {
         let k = (ns.to_string(), name.to_string());

@@ -16,6 +16,7 @@ pub mod fingerprint;
 mod job;
 mod network;
 pub mod node_loss;
+mod pulls;
 pub mod reason;
 pub mod rollout;
 mod roster;

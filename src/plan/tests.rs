@@ -77,6 +77,7 @@ impl Sim {
             .iter()
             .map(|h| ObservedNode {
                 config_volumes: Default::default(),
+                pull_failures: Vec::new(),
                 volumes: Vec::new(),
                 network: None,
                 name: h.name.clone(),

@@ -54,19 +54,10 @@ impl PullPolicy {
     }
 }
 
-/// The pull step's script: policy and image are its positional arguments, never pasted into it.
-/// Never and IfNotPresent look for the image first; a missing image under Never fails with the
-/// kubelet's message; a failed pull prints the registry's answer (docker's stderr).
-const PULL_SCRIPT: &str = r#"policy=$1 image=$2
-if [ "$policy" != Always ] && docker image inspect --format=. -- "$image" >/dev/null 2>&1; then exit 0; fi
-if [ "$policy" = Never ]; then
-  echo "ErrImageNeverPull: Container image \"$image\" is not present with pull policy of Never" >&2
-  exit 1
-fi
-docker pull --quiet -- "$image" >/dev/null || exit 1"#;
+use super::pull::PULL_SCRIPT;
 
 /// `$0` of the pull step's script: how [`pulled_image`] recognises a pull step.
-const PULL_ARG0: &str = "clusterctl-pull";
+pub(crate) const PULL_ARG0: &str = "clusterctl-pull";
 
 /// The step that makes `image` present on a host under `policy`.
 pub fn pull_cmd(image: &str, policy: PullPolicy) -> Cmd {
@@ -82,13 +73,26 @@ pub fn pull_cmd(image: &str, policy: PullPolicy) -> Cmd {
     )
 }
 
-/// The image a step pulls, if it is a pull step ([`pull_cmd`]).
+/// The image a step pulls, if it is a pull step ([`pull_cmd`], or its authenticated form
+/// [`super::pull::with_auth`]).
 pub fn pulled_image(cmd: &Cmd) -> Option<&str> {
+    pull_args(cmd).map(|(_, image)| image)
+}
+
+/// The `imagePullPolicy` of a pull step.
+pub fn pulled_policy(cmd: &Cmd) -> Option<&str> {
+    pull_args(cmd).map(|(policy, _)| policy)
+}
+
+fn pull_args(cmd: &Cmd) -> Option<(&str, &str)> {
     match cmd.args.as_slice() {
-        [c, script, arg0, _, image]
-            if cmd.program == "sh" && c == "-c" && script == PULL_SCRIPT && arg0 == PULL_ARG0 =>
+        [c, script, arg0, policy, image]
+            if cmd.program == "sh"
+                && c == "-c"
+                && (script == PULL_SCRIPT || script == super::pull::AUTH_PULL_SCRIPT)
+                && arg0 == PULL_ARG0 =>
         {
-            Some(image)
+            Some((policy, image))
         }
         _ => None,
     }
@@ -148,6 +152,7 @@ m vxneigh; ip -4 -j neigh show dev clusterctl.1 2>/dev/null
 m vxfdb; bridge -j fdb show dev clusterctl.1 2>/dev/null
 m iptnat; iptables-save -t nat 2>/dev/null
 m iptfilter; iptables-save -t filter 2>/dev/null
+m pulls; date +%s; for f in /var/lib/clusterctl/pulls/*; do [ -f "$f" ] && { cat "$f"; echo @@pull-record-end@@; }; done; true
 m cfgvols; for f in /run/clusterctl/pods/*/sums/*; do [ -f "$f" ] && printf '%s %s\n' "${f#/run/clusterctl/pods/}" "$(cat "$f")"; done; true
 m volumes; vs=$(docker volume ls -q --filter label=clusterctl.io/managed=true 2>/dev/null)
 if [ -n "$vs" ]; then docker volume inspect $vs 2>/dev/null || echo '[]'; else echo '[]'; fi
@@ -636,7 +641,7 @@ fn api_cmd(args: Vec<String>) -> Cmd {
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass).
-fn query_escape(s: &str) -> String {
+pub(crate) fn query_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -989,6 +994,13 @@ impl Runtime for DockerRuntime {
         split_sections(stdout)
             .get("cfgvols")
             .map(|s| super::config::parse_sums(s))
+            .unwrap_or_default()
+    }
+
+    fn parse_pull_failures(&self, stdout: &str) -> Vec<crate::model::PullFailure> {
+        split_sections(stdout)
+            .get("pulls")
+            .map(|s| super::pull::parse_records(s))
             .unwrap_or_default()
     }
 
@@ -1416,6 +1428,7 @@ mod tests {
             observed_at: String::new(),
             nodes: vec![ObservedNode {
                 config_volumes: Default::default(),
+                pull_failures: Vec::new(),
                 volumes: Vec::new(),
                 network: None,
                 roster: None,

@@ -8,6 +8,7 @@ pub mod day2;
 pub mod docker;
 pub mod docker_day2;
 pub mod mounts;
+pub mod pull;
 pub mod sim;
 pub mod terminate;
 
@@ -73,6 +74,10 @@ pub trait Runtime: Send + Sync {
     }
     /// Removes a pod: app containers, then the sandbox (then its emptyDir volumes).
     fn remove_pod(&self, pod: &ObservedPod) -> Vec<Cmd>;
+    /// The host's records of failed image pulls (see [`pull::parse_records`]).
+    fn parse_pull_failures(&self, _stdout: &str) -> Vec<crate::model::PullFailure> {
+        Vec::new()
+    }
     /// The managed volumes (claims' PersistentVolumes, Memory emptyDirs) the observe command printed.
     fn parse_volumes(&self, _stdout: &str) -> Vec<crate::model::ObservedVolume> {
         Vec::new()

@@ -373,14 +373,15 @@ pub fn ok(run: Run) -> Run {
     run
 }
 
-/// The tests' clean slate: removes every managed container on every host, then applies an empty
+/// The tests' clean slate: removes every managed container (and the image pull back-off records, as
+/// deleting a pod resets the kubelet's back-off) on every host, then applies an empty
 /// repository so the pod network and clusterctl's chains are in place and hold no service (a plan then
 /// shows only what the test itself adds).
 pub fn reset(tb: &Testbed) {
     for (host, _) in &tb.hosts {
         let _ = tb.ssh(
             host,
-            "ids=$(docker ps -aq --filter label=clusterctl.io/managed=true); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/clusterctl/lock",
+            "ids=$(docker ps -aq --filter label=clusterctl.io/managed=true); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/clusterctl/lock /var/lib/clusterctl/pulls",
         );
     }
     let empty = Repo::new();

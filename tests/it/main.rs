@@ -12,6 +12,7 @@ mod jobs;
 mod network;
 mod pipeline;
 mod reconcile;
+mod registry_auth;
 mod restarts;
 mod rollout;
 mod scheduling;

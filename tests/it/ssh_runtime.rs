@@ -403,6 +403,7 @@ async fn docker_runtime_creates_observes_restarts_and_removes_a_pod_byte_exact()
             observed_at: String::new(),
             nodes: vec![ObservedNode {
                 config_volumes: Default::default(),
+                pull_failures: Vec::new(),
                 volumes: Vec::new(),
                 network: None,
                 roster: None,
