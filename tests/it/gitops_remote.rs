@@ -161,7 +161,7 @@ fn a_file_url_repo_is_fetched_on_every_run_and_status_follows_it() {
     let row = status_row(&st.stdout, "Deployment", "web");
     assert_eq!(
         &row[2..6],
-        ["OutOfSync", "Healthy", first.as_str(), second.as_str()],
+        ["OutOfSync", "Progressing", first.as_str(), second.as_str()],
         "{st:?}"
     );
     ok(run(&tb, &url, &env, &["apply", "--yes"]));
@@ -224,7 +224,7 @@ fn a_repo_served_over_ssh_by_a_testbed_host_is_cloned_with_strict_host_keys() {
     let server = "k8s-master";
     let addr = tb.addr(server).to_string();
     let dir = unique("/srv/clusterctl-it-apps").replace('-', "_") + ".git";
-    tb.ssh_ok(server, &format!("git init -q --bare {dir}"));
+    tb.ssh_ok(server, &format!("git init -q --bare -b main {dir}"));
     let _cleanup = tb.on_drop(server, format!("rm -rf {dir}"));
     let work = Repo::new();
     work.write("web.yaml", &deployment("web", 1))
