@@ -403,7 +403,7 @@ fn a_commit_without_the_apps_directory_is_refused_unless_allow_empty() {
             .contains("has no directory 'apps' and --allow-empty is set"),
         "{plan:?}"
     );
-    assert!(plan.stdout.contains("- web-"), "{plan:?}");
+    assert!(plan.stdout.contains("- pod \"default/web-"), "{plan:?}");
     ok(clusterctl(&tb, &repo, &["apply", "--yes", "--allow-empty"]));
     for (h, _) in &tb.hosts {
         assert!(
