@@ -1,6 +1,13 @@
 //! The Git source: a ref → the manifest files of one commit, read straight from the object database
 //! (no checkout, works on bare repositories), plus which of those paths have uncommitted changes.
-//! Owns no parsing: bytes go to `manifest::parse`.
+//! Owns no parsing: bytes go to `manifest::parse`. [`load`] is the entry point of the commands: `--repo` is
+//! a local path or a remote URL (`remote`: a per-user cache fetched on every run, `ssh_git`: Git over the
+//! system's `ssh`), the commit may have to be signed by an allowed key (`signed`), and a missing apps
+//! directory is refused unless `--allow-empty` (docs/git-sources.md).
+
+mod remote;
+mod signed;
+mod ssh_git;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +30,75 @@ pub struct SourceTree {
     pub dirty: Vec<String>,
     /// Entries under the directory that were not read, and why, sorted by path.
     pub skipped: Vec<Skipped>,
+    /// The remote URL (credentials removed) when `--repo` was one; the commit came from its cache.
+    pub remote: Option<String>,
+    /// Who signed the commit, when `--require-signed` verified it (the allowed signer's principal or key).
+    pub signer: Option<String>,
+    /// The apps directory does not exist in the commit and `--allow-empty` made that "no manifests".
+    pub missing_dir: bool,
+}
+
+/// How [`load`] reads a commit (the global flags `--allow-empty`, `--require-signed`, `--allowed-signers`,
+/// `--gpg-keyring`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// A commit without the apps directory means "no manifests" (remove everything) instead of an error.
+    pub allow_empty: bool,
+    /// The commit must carry a signature by one of the allowed keys.
+    pub require_signed: bool,
+    /// ssh-keygen `allowed_signers` file (SSH signatures, `ssh-keygen -Y verify`).
+    pub allowed_signers: Option<PathBuf>,
+    /// A GPG keyring of allowed keys (OpenPGP signatures, `gpgv --keyring`).
+    pub gpg_keyring: Option<PathBuf>,
+}
+
+pub use remote::{is_remote, redact};
+
+/// Reads the manifests of `git_ref` from `repo` (a local path or a remote URL) as the commands do:
+/// fetches a remote into its cache first, verifies the signature when asked, and turns a missing apps
+/// directory into an empty tree only with `allow_empty`.
+pub fn load(
+    repo: &Path,
+    git_ref: &str,
+    dir: &str,
+    opts: &Options,
+) -> Result<SourceTree, SourceError> {
+    let url = repo.to_str().filter(|r| is_remote(r));
+    let (path, shown) = match url {
+        Some(url) => (remote::sync(url)?, Some(redact(url))),
+        None => (repo.to_path_buf(), None),
+    };
+    let rename = |e: SourceError| match &shown {
+        Some(s) => e.shown_as(s),
+        None => e,
+    };
+    let mut tree = read_or_empty(&path, git_ref, dir, opts).map_err(rename)?;
+    if opts.require_signed {
+        tree.signer = Some(signed::verify(&path, &tree.commit, opts).map_err(rename)?);
+    }
+    tree.remote = shown;
+    Ok(tree)
+}
+
+fn read_or_empty(
+    path: &Path,
+    git_ref: &str,
+    dir: &str,
+    opts: &Options,
+) -> Result<SourceTree, SourceError> {
+    match read(path, git_ref, dir) {
+        Err(SourceError::DirNotFound { commit, short, .. }) if opts.allow_empty => Ok(SourceTree {
+            commit,
+            short,
+            files: Vec::new(),
+            dirty: Vec::new(),
+            skipped: Vec::new(),
+            remote: None,
+            signer: None,
+            missing_dir: true,
+        }),
+        other => other,
+    }
 }
 
 /// Limits of what one commit's manifest directory may hold (docs/manifests.md): far above real repositories,
@@ -87,9 +163,11 @@ pub enum SourceError {
         #[source]
         source: git2::Error,
     },
-    #[error("directory '{}' not found in commit {short} of {}", esc(dir), esc(&repo.display().to_string()))]
+    #[error("directory '{}' not found in commit {short} of {}: Git keeps no empty directories, so a commit whose apps directory is misspelt or lost looks like one with no apps; check `cluster.appsDir` in cluster.yaml and the commit, or pass --allow-empty to remove every app", esc(dir), esc(&repo.display().to_string()))]
     DirNotFound {
         dir: String,
+        /// Full id of the commit that lacks it.
+        commit: String,
         short: String,
         repo: PathBuf,
     },
@@ -99,12 +177,66 @@ pub enum SourceError {
         short: String,
         repo: PathBuf,
     },
-    #[error("reading {repo}: {source}")]
+    #[error("reading {}: {source}", repo.display())]
     Git {
         repo: PathBuf,
         #[source]
         source: git2::Error,
     },
+    /// `--repo` is a URL and fetching it failed (the message never holds credentials).
+    #[error("cannot fetch {}: {message}", esc(url))]
+    Fetch { url: String, message: String },
+    /// `--require-signed`: the commit carries no signature, or none by an allowed key.
+    #[error("commit {short} of {}: {message} (--require-signed); no host was contacted", esc(&repo.display().to_string()))]
+    Signature {
+        short: String,
+        repo: PathBuf,
+        message: String,
+    },
+}
+
+impl SourceError {
+    /// The same error naming the repository as `shown` (a remote URL) instead of its cache path.
+    fn shown_as(self, shown: &str) -> SourceError {
+        let p = PathBuf::from(shown);
+        match self {
+            SourceError::NotARepo { source, .. } => SourceError::NotARepo { path: p, source },
+            SourceError::RefNotFound {
+                git_ref, source, ..
+            } => SourceError::RefNotFound {
+                git_ref,
+                repo: p,
+                source,
+            },
+            SourceError::NotACommit {
+                git_ref, source, ..
+            } => SourceError::NotACommit {
+                git_ref,
+                repo: p,
+                source,
+            },
+            SourceError::DirNotFound {
+                dir, commit, short, ..
+            } => SourceError::DirNotFound {
+                dir,
+                commit,
+                short,
+                repo: p,
+            },
+            SourceError::NotADirectory { dir, short, .. } => SourceError::NotADirectory {
+                dir,
+                short,
+                repo: p,
+            },
+            SourceError::Git { source, .. } => SourceError::Git { repo: p, source },
+            SourceError::Signature { short, message, .. } => SourceError::Signature {
+                short,
+                repo: p,
+                message,
+            },
+            e @ SourceError::Fetch { .. } => e,
+        }
+    }
 }
 
 /// Normalise a repo-relative directory: no leading `./` or `/`, no trailing `/`; `.` and `` mean the root.
@@ -159,6 +291,7 @@ pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceE
             .get_path(Path::new(&dir))
             .map_err(|_| SourceError::DirNotFound {
                 dir: dir.clone(),
+                commit: id.clone(),
                 short: short.clone(),
                 repo: repo_path.clone(),
             })?;
@@ -275,6 +408,9 @@ pub fn read(repo: &Path, git_ref: &str, dir: &str) -> Result<SourceTree, SourceE
         files,
         dirty,
         skipped,
+        remote: None,
+        signer: None,
+        missing_dir: false,
     })
 }
 
@@ -421,6 +557,37 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         let e = read(outside.path(), "HEAD", "apps").unwrap_err();
         assert!(matches!(e, SourceError::NotARepo { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_missing_apps_dir_is_an_error_unless_allow_empty() {
+        let (td, _r) = setup();
+        let e = load(td.path(), "HEAD", "app", &Options::default()).unwrap_err();
+        assert!(matches!(e, SourceError::DirNotFound { .. }), "{e}");
+        assert!(e.to_string().contains("pass --allow-empty"), "{e}");
+        let opts = Options {
+            allow_empty: true,
+            ..Options::default()
+        };
+        let t = load(td.path(), "HEAD", "app", &opts).unwrap();
+        assert!(t.missing_dir && t.files.is_empty(), "{t:?}");
+        assert_eq!(t.commit.len(), 40);
+        // An existing directory is read as usual with the flag.
+        let t = load(td.path(), "HEAD", "apps", &opts).unwrap();
+        assert!(!t.missing_dir && t.files.len() == 3);
+        // A file:// URL is a remote: fetched into the cache, read from there.
+        let cache = tempfile::tempdir().unwrap();
+        // SAFETY: this test alone reads CLUSTERCTL_CACHE_DIR, set before its only use.
+        unsafe { std::env::set_var("CLUSTERCTL_CACHE_DIR", cache.path()) };
+        let url = format!("file://{}", td.path().display());
+        let t = load(Path::new(&url), "HEAD", "apps", &Options::default()).unwrap();
+        assert_eq!(t.remote.as_deref(), Some(url.as_str()));
+        assert_eq!(
+            paths(&t),
+            vec!["apps/a.yml", "apps/b.yaml", "apps/sub/c.yaml"]
+        );
+        let e = load(Path::new(&url), "HEAD", "app", &Options::default()).unwrap_err();
+        assert!(e.to_string().contains(&format!("of {url}:")), "{e}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub enum ExitCode {
     Ok,
     /// An error that has no code of its own (Git or I/O trouble, an object not found, apply declined).
     Error,
-    /// `plan --detailed-exitcode` only: the plan has changes.
+    /// `plan --detailed-exitcode`: the plan has changes; `status --exit-code`: an app is OutOfSync.
     Changes,
     /// A host was unreachable, refused (e.g. changed host key) or failed a change.
     HostsFailed,
@@ -23,6 +23,8 @@ pub enum ExitCode {
     Usage,
     /// Invalid manifests, inventory, Git source or snapshot file; no host was contacted.
     InvalidInput,
+    /// `status --exit-code`: every app is Synced, but one is Degraded, Progressing or Missing.
+    Unhealthy,
     /// Stopped by SIGINT (Ctrl-C).
     Interrupted,
     /// Stopped by SIGTERM.
@@ -30,7 +32,7 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
-    pub const ALL: [ExitCode; 11] = [
+    pub const ALL: [ExitCode; 12] = [
         ExitCode::Ok,
         ExitCode::Error,
         ExitCode::Changes,
@@ -38,6 +40,7 @@ impl ExitCode {
         ExitCode::RolloutFailed,
         ExitCode::Locked,
         ExitCode::PlanRefused,
+        ExitCode::Unhealthy,
         ExitCode::Usage,
         ExitCode::InvalidInput,
         ExitCode::Interrupted,
@@ -53,6 +56,7 @@ impl ExitCode {
             ExitCode::RolloutFailed => 4,
             ExitCode::Locked => 5,
             ExitCode::PlanRefused => 6,
+            ExitCode::Unhealthy => 7,
             // sysexits.h EX_USAGE / EX_DATAERR: what shells and CI systems already know.
             ExitCode::Usage => 64,
             ExitCode::InvalidInput => 65,
@@ -68,7 +72,9 @@ impl ExitCode {
             ExitCode::Error => {
                 "error without a code of its own (Git or I/O trouble, object not found, apply declined)"
             }
-            ExitCode::Changes => "`plan --detailed-exitcode`: the plan has changes",
+            ExitCode::Changes => {
+                "`plan --detailed-exitcode`: the plan has changes; `status --exit-code`: an app is OutOfSync"
+            }
             ExitCode::HostsFailed => {
                 "`plan`/`apply`/`unlock`: a host was unreachable, refused or failed (see --allow-unreachable)"
             }
@@ -78,6 +84,9 @@ impl ExitCode {
             ExitCode::Locked => "`apply`: the cluster lock is held by another apply",
             ExitCode::PlanRefused => {
                 "`apply`: a saved plan is stale or exceeds --max-destroy; nothing was changed"
+            }
+            ExitCode::Unhealthy => {
+                "`status --exit-code`: every app is Synced, but one is Degraded, Progressing or Missing"
             }
             ExitCode::Usage => {
                 "usage error: unknown flag, bad `-l` selector, an `-o` the command does not support"

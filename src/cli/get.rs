@@ -94,6 +94,22 @@ pub async fn world(
     observed_file: Option<&std::path::Path>,
     ui: &Ui,
 ) -> Result<World, CliError> {
+    Ok(world_and_plan(g, observed_file, ui).await?.0)
+}
+
+/// What [`world`] was made from, for `status`: the desired state, the observation and the plan.
+pub struct Basis {
+    pub desired: pipeline::Desired,
+    pub state: model::ObservedState,
+    pub plan: crate::plan::Plan,
+}
+
+/// [`world`], and what it was made from.
+pub async fn world_and_plan(
+    g: &Global,
+    observed_file: Option<&std::path::Path>,
+    ui: &Ui,
+) -> Result<(World, Basis), CliError> {
     let inv = pipeline::load_inventory(g)?;
     let desired = pipeline::load_desired(g, &inv, false, ui)?;
     let observed = pipeline::observe(&inv, observed_file, ui).await?;
@@ -209,7 +225,7 @@ pub async fn world(
     // The claims' volumes after this plan's provisioning are not there yet: what the hosts have.
     let claim_volumes = observed.state.claim_volumes();
     let storage = &desired.expanded.storage;
-    Ok(World {
+    let world = World {
         stateful_sets,
         claims: crate::output::storage::claims_with_status(storage, &claim_volumes),
         volumes: crate::output::storage::volumes_with_status(storage, &claim_volumes),
@@ -228,7 +244,15 @@ pub async fn world(
         config_maps: desired.expanded.config_maps.clone(),
         secrets: desired.expanded.secrets.clone(),
         pod_events,
-    })
+    };
+    Ok((
+        world,
+        Basis {
+            desired,
+            state: observed.state,
+            plan,
+        },
+    ))
 }
 
 /// A DaemonSet with status: it should run on the nodes where its candidate pod fits

@@ -24,6 +24,7 @@ mod saved;
 mod show;
 mod signals;
 mod snapshot;
+mod status;
 mod test_hook;
 mod top;
 mod ui;
@@ -71,8 +72,9 @@ pub struct Global {
         value_name = "FILE"
     )]
     pub cluster: PathBuf,
-    /// Git repository holding the manifests.
-    #[arg(long, global = true, default_value = ".", value_name = "PATH")]
+    /// Git repository holding the manifests: a local path, or a remote URL (ssh://, user@host:path,
+    /// file://) cloned into a per-user cache and fetched on every run (docs/git-sources.md).
+    #[arg(long, global = true, default_value = ".", value_name = "PATH|URL")]
     pub repo: PathBuf,
     /// Git ref whose commit is deployed (uncommitted edits are never deployed).
     #[arg(
@@ -100,6 +102,31 @@ pub struct Global {
     /// Debug logs on stderr (-vv for trace); plan views list every detail line instead of folding repeats.
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// A commit without the apps directory means "no apps": remove every managed pod and Service
+    /// (without it, that is an error, so a typo in appsDir never wipes a cluster).
+    #[arg(long, global = true)]
+    pub allow_empty: bool,
+    /// The commit at --ref must be signed by a key of --allowed-signers or --gpg-keyring.
+    #[arg(long, global = true)]
+    pub require_signed: bool,
+    /// Allowed SSH signing keys, in ssh-keygen's allowed_signers format (for --require-signed).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// A GPG keyring holding the allowed OpenPGP keys (for --require-signed).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub gpg_keyring: Option<PathBuf>,
+}
+
+impl Global {
+    /// How the Git source is read (`source::load`).
+    pub fn source_options(&self) -> crate::source::Options {
+        crate::source::Options {
+            allow_empty: self.allow_empty,
+            require_signed: self.require_signed,
+            allowed_signers: self.allowed_signers.clone(),
+            gpg_keyring: self.gpg_keyring.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,6 +186,11 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl show plan.json\n  clusterctl show plan.json -o markdown > comment.md\n  clusterctl show plan.json -o json | jq .summary"
     )]
     Show(show::ShowArgs),
+    /// Show every app's sync status (Git vs the hosts) and health, like Argo CD's app list.
+    #[command(
+        after_help = "Examples:\n  clusterctl status\n  clusterctl status --repo ssh://git@git.example.com/ops/apps.git --ref main\n  clusterctl status -A -o json\n  clusterctl status --exit-code   # 0 = all Synced and Healthy, 2 = an app is OutOfSync, 7 = one is not Healthy\n\nSYNC STATUS: OutOfSync when `clusterctl apply` would change the app (the Drift lines say what), else\nSynced. HEALTH: Healthy, Progressing, Degraded or Missing. DEPLOYED: the commits its containers were\ncreated from; TARGET: the commit at --ref. See docs/git-sources.md."
+    )]
+    Status(status::StatusArgs),
     /// Print the observed state of every host (JSON), for `plan --observed`.
     #[command(after_help = "Examples:\n  clusterctl snapshot -o json > state.json")]
     Snapshot,
@@ -330,6 +362,7 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::Completion(_) => ("completion", &[], false),
         Command::Man(_) => ("man", &[], false),
         Command::Snapshot => ("snapshot", &[Json], false),
+        Command::Status(_) => ("status", &[Table, Json], false),
         Command::Unlock => ("unlock", &[], false),
         Command::Logs(_) => ("logs", &[], true),
         Command::Exec(_) => ("exec", &[], false),
@@ -372,6 +405,11 @@ fn check_args(cli: &Cli, output_given: bool) -> Result<(), CliError> {
         }
         crate::selector::Selector::parse(s).map_err(|e| CliError::Usage(e.to_string()))?;
     }
+    if g.require_signed && g.allowed_signers.is_none() && g.gpg_keyring.is_none() {
+        return Err(CliError::Usage(
+            "--require-signed needs the allowed keys: --allowed-signers FILE (SSH) and/or --gpg-keyring FILE (GPG)".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -388,6 +426,7 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Completion(args) => completion::completion(&args, ui),
         Command::Man(args) => completion::man(&args, ui),
         Command::Snapshot => snapshot::run(g, ui).await,
+        Command::Status(args) => status::run(g, &args, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
         Command::Logs(args) => logs::run(g, &args, ui, signals).await,
         Command::Exec(args) => exec::run(g, &args, ui, signals).await,

@@ -44,9 +44,15 @@ pub fn load_desired(
     strict: bool,
     ui: &Ui,
 ) -> Result<Desired, CliError> {
-    let source = source::read(&g.repo, &g.git_ref, &inv.cluster.apps_dir)
-        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let source = source::load(
+        &g.repo,
+        &g.git_ref,
+        &inv.cluster.apps_dir,
+        &g.source_options(),
+    )
+    .map_err(|e| CliError::Invalid(e.to_string()))?;
     tracing::debug!(commit = %source.commit, files = source.files.len(), "read the manifests");
+    note_source(&source, &inv.cluster.apps_dir, ui);
     let mut parsed = manifest::parse_with(
         &source.files,
         &manifest::Options {
@@ -73,6 +79,22 @@ pub fn load_desired(
             &nodes,
         ));
     Ok(Desired { source, expanded })
+}
+
+/// What the source did beyond reading a local commit: which remote, who signed, an allowed empty commit.
+fn note_source(source: &SourceTree, apps_dir: &str, ui: &Ui) {
+    if let Some(url) = &source.remote {
+        ui.info(&format!("Fetched {url}: commit {}", source.short));
+    }
+    if let Some(who) = &source.signer {
+        ui.info(&format!("Commit {} is signed by {who}", source.short));
+    }
+    if source.missing_dir {
+        ui.warn(&format!(
+            "commit {} has no directory '{apps_dir}' and --allow-empty is set: it holds no apps, so every managed pod and Service is removed",
+            source.short
+        ));
+    }
 }
 
 pub fn report_diagnostics(diags: &[Diagnostic], strict: bool, ui: &Ui) -> Result<(), CliError> {

@@ -290,8 +290,13 @@ fn desired(
     strict: bool,
     r: &Round<'_>,
 ) -> Result<pipeline::Desired, String> {
-    let source = crate::source::read(&g.repo, &g.git_ref, &inv.cluster.apps_dir)
-        .map_err(|e| e.to_string())?;
+    let source = crate::source::load(
+        &g.repo,
+        &g.git_ref,
+        &inv.cluster.apps_dir,
+        &g.source_options(),
+    )
+    .map_err(|e| e.to_string())?;
     let mut parsed = manifest::parse_with(
         &source.files,
         &manifest::Options {

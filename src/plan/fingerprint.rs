@@ -1,7 +1,9 @@
 //! The fingerprint of the observed state a plan was computed from (saved plans, docs/saved-plans.md): per
 //! host its reachability, its managed containers (id, spec hash, coarse state), hashes of its pod network
 //! and of clusterctl's iptables lines, and a hash of the Node object the scheduler saw (labels, taints,
-//! capacity, pod CIDR, address). The node set is the set of hosts. Pure: built from an `ObservedState` and
+//! capacity, pod CIDR, address), its managed docker volumes (claims' PersistentVolumes, Memory emptyDirs:
+//! name → hash of labels and creation time) and the content sums of its configMap/secret volumes. The
+//! node set is the set of hosts. Pure: built from an `ObservedState` and
 //! the Node objects, compared with [`differences`], which words what changed per host.
 
 use std::collections::BTreeMap;
@@ -32,6 +34,14 @@ pub struct HostPrint {
     pub rules: String,
     /// sha256 of what the scheduler reads of the Node object (labels, taints, capacity, podCIDR, address).
     pub node: String,
+    /// Managed docker volumes by name → sha256 of their labels and creation time (a PersistentVolume
+    /// removed or remade by hand changes it). Absent in plans saved before it was fingerprinted.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, String>,
+    /// configMap/secret volume directories (`<namespace>_<pod>/<volume>`) → the content sum the host
+    /// reports (files edited on the host change it).
+    #[serde(default)]
+    pub config_volumes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -112,11 +122,36 @@ pub fn fingerprint(observed: &ObservedState, nodes: &[Node]) -> Fingerprint {
                 )),
                 rules: sha256_json(&(&net.iptables_nat, &net.iptables_filter)),
                 node: node_hash(node),
+                volumes: n
+                    .volumes
+                    .iter()
+                    .map(|v| (v.name.clone(), sha256_json(&(&v.labels, &v.created_at))))
+                    .collect(),
+                config_volumes: n.config_volumes.clone(),
             };
             (n.name.clone(), print)
         })
         .collect();
     Fingerprint { hosts }
+}
+
+/// `<what> NAME removed / added / changed` for each key of two maps whose values differ.
+fn words_for_map(
+    d: &mut Vec<String>,
+    what: &str,
+    was: &BTreeMap<String, String>,
+    is: &BTreeMap<String, String>,
+) {
+    for (name, v) in was {
+        match is.get(name) {
+            None => d.push(format!("{what} {name} removed")),
+            Some(n) if n != v => d.push(format!("{what} {name} changed")),
+            Some(_) => {}
+        }
+    }
+    for name in is.keys().filter(|k| !was.contains_key(*k)) {
+        d.push(format!("{what} {name} added"));
+    }
 }
 
 /// What changed between `saved` and `now`, per host (sorted), in words; empty when nothing did.
@@ -162,6 +197,13 @@ pub fn differences(saved: &Fingerprint, now: &Fingerprint) -> BTreeMap<String, V
         if was.node != is.node {
             d.push("node labels, taints, capacity or address changed".into());
         }
+        words_for_map(&mut d, "volume", &was.volumes, &is.volumes);
+        words_for_map(
+            &mut d,
+            "config volume",
+            &was.config_volumes,
+            &is.config_volumes,
+        );
         if !d.is_empty() {
             out.insert(host.clone(), d);
         }
@@ -179,7 +221,7 @@ pub fn differences(saved: &Fingerprint, now: &Fingerprint) -> BTreeMap<String, V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ObservedNetwork, ObservedNode};
+    use crate::model::{ObservedNetwork, ObservedNode, ObservedVolume};
 
     fn container(name: &str, id: &str, hash: &str, status: &str) -> ObservedContainer {
         ObservedContainer {
@@ -206,6 +248,13 @@ mod tests {
                 iptables_nat: vec!["-A KUBE-SERVICES -j X".into()],
                 ..Default::default()
             }),
+            volumes: vec![ObservedVolume {
+                name: "pvc-1".into(),
+                node: name.into(),
+                labels: [(labels::PV.to_string(), "pvc-1".to_string())].into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+            }],
+            config_volumes: [("default_a/cfg".to_string(), "sum1".to_string())].into(),
             ..Default::default()
         };
         ObservedState {
@@ -313,6 +362,34 @@ mod tests {
             (
                 Box::new(|_, n| n[1] = node("k8s-node2", "b")),
                 "k8s-node2: node labels, taints, capacity or address changed",
+            ),
+            (
+                Box::new(|s, _| s.nodes[1].volumes.clear()),
+                "k8s-node2: volume pvc-1 removed",
+            ),
+            (
+                Box::new(|s, _| s.nodes[1].volumes[0].created_at = "2026-02-02T00:00:00Z".into()),
+                "k8s-node2: volume pvc-1 changed",
+            ),
+            (
+                Box::new(|s, _| {
+                    let mut v = s.nodes[1].volumes[0].clone();
+                    v.name = "pvc-2".into();
+                    s.nodes[1].volumes.push(v);
+                }),
+                "k8s-node2: volume pvc-2 added",
+            ),
+            (
+                Box::new(|s, _| {
+                    s.nodes[0]
+                        .config_volumes
+                        .insert("default_a/cfg".into(), "sum2".into());
+                }),
+                "k8s-node1: config volume default_a/cfg changed",
+            ),
+            (
+                Box::new(|s, _| s.nodes[0].config_volumes.clear()),
+                "k8s-node1: config volume default_a/cfg removed",
             ),
             (
                 Box::new(|s, _| s.nodes[1].reachable = false),

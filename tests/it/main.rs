@@ -7,6 +7,7 @@ mod config;
 mod daemonset;
 mod day2;
 mod gitops;
+mod gitops_remote;
 mod images;
 mod jobs;
 mod network;
