@@ -17,6 +17,7 @@ use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severit
 pub mod config;
 pub mod create;
 pub mod defaults;
+pub mod restart;
 mod registry;
 pub mod storage_defaults;
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod config;
 mod daemonset;
 mod day2;
 mod gitops;
+mod history;
 mod images;
 mod jobs;
 mod network;
