@@ -89,7 +89,11 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<ExitCode, C
             let d = all.first().ok_or_else(|| {
                 CliError::Reported(format!("deployments.apps \"{}\" not found", args.name))
             })?;
-            let ns = d.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+            let ns = d
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
             // The current ReplicaSet: the newest recorded revision (an undo may have pinned an older
             // template than Git's), else the one Git's template makes.
             let current = w

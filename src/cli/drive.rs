@@ -56,7 +56,10 @@ pub async fn run_steps(
     signals: &Signals,
     wait: bool,
 ) -> Result<Driven, CliError> {
-    run_steps_with(inv, desired, observed, plan, binding, ui, signals, wait, false).await
+    run_steps_with(
+        inv, desired, observed, plan, binding, ui, signals, wait, false,
+    )
+    .await
 }
 
 /// [`run_steps`], and with `auto_rollback` (`apply --auto-rollback`) a rollout that exceeds its progress

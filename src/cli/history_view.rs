@@ -34,16 +34,14 @@ pub fn old_replica_sets(
             continue;
         };
         for rev in &rec.revisions {
-            let listed = existing.iter().any(|r| {
-                ns_name(&r.metadata) == (ns.clone(), rev.replica_set.clone())
-            });
+            let listed = existing
+                .iter()
+                .any(|r| ns_name(&r.metadata) == (ns.clone(), rev.replica_set.clone()));
             if listed {
                 continue;
             }
-            let mut rs = view::replica_set_with_status(
-                &history::replica_set(&ns, &name, rev, 0),
-                pods,
-            );
+            let mut rs =
+                view::replica_set_with_status(&history::replica_set(&ns, &name, rev, 0), pods);
             // An old ReplicaSet still scaling down wants what it has; a finished one 0.
             let have = rs.status.as_ref().map_or(0, |s| s.replicas);
             if let Some(spec) = rs.spec.as_mut() {
@@ -114,7 +112,10 @@ pub fn rs_lines(
     d: &Deployment,
     current: &str,
     rss: &[ReplicaSet],
-) -> (Vec<crate::output::describe::RsLine>, Option<crate::output::describe::RsLine>) {
+) -> (
+    Vec<crate::output::describe::RsLine>,
+    Option<crate::output::describe::RsLine>,
+) {
     let (ns, name) = ns_name(&d.metadata);
     let prefix = format!("{name}-");
     let line = |rs: &ReplicaSet| crate::output::describe::RsLine {
@@ -126,7 +127,10 @@ pub fn rs_lines(
         .iter()
         .filter(|r| {
             let (rns, rname) = ns_name(&r.metadata);
-            rns == ns && rname.strip_prefix(&prefix).is_some_and(|h| !h.contains('-'))
+            rns == ns
+                && rname
+                    .strip_prefix(&prefix)
+                    .is_some_and(|h| !h.contains('-'))
         })
         .collect();
     let new = mine

@@ -260,7 +260,10 @@ pub fn roster_after(
             Some((p.namespace.clone(), o.name.clone()))
         })
         .collect();
-    let previous = state.roster().map(|r| r.deployments.clone()).unwrap_or_default();
+    let previous = state
+        .roster()
+        .map(|r| r.deployments.clone())
+        .unwrap_or_default();
     roster.deployments = controllers::history::records(
         &previous,
         &desired.expanded.pod_sets,

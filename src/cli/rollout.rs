@@ -179,7 +179,12 @@ async fn undo(
         ));
         return Ok(ExitCode::Ok);
     }
-    ui.out(&words::undo_instructions(name, back, now, &desired.source.commit));
+    ui.out(&words::undo_instructions(
+        name,
+        back,
+        now,
+        &desired.source.commit,
+    ));
     if !args.apply {
         return Ok(ExitCode::Ok);
     }

@@ -124,7 +124,10 @@ pub fn target<'a>(
 /// no such pod set.
 pub fn pin(sets: &mut [PodSet], namespace: &str, deployment: &str, rev: &RevisionRecord) -> bool {
     let Some(set) = sets.iter_mut().find(|s| {
-        s.namespace == namespace && s.rollout.as_ref().is_some_and(|p| p.deployment == deployment)
+        s.namespace == namespace
+            && s.rollout
+                .as_ref()
+                .is_some_and(|p| p.deployment == deployment)
     }) else {
         return false;
     };
@@ -171,7 +174,12 @@ pub fn template_spec(rev: &RevisionRecord) -> PodTemplateSpec {
 
 /// The ReplicaSet object of a recorded revision, as the API server would list it (`get rs`): its
 /// revision annotation, `replicas` (0 once scaled down; the caller counts pods into `status`).
-pub fn replica_set(namespace: &str, deployment: &str, rev: &RevisionRecord, replicas: i32) -> ReplicaSet {
+pub fn replica_set(
+    namespace: &str,
+    deployment: &str,
+    rev: &RevisionRecord,
+    replicas: i32,
+) -> ReplicaSet {
     let template = template_spec(rev);
     let labels = template.metadata.as_ref().and_then(|m| m.labels.clone());
     ReplicaSet {
@@ -297,10 +305,7 @@ mod tests {
         );
         assert_eq!(revs(&h), vec![(1, "web-a".into()), (2, "web-b".into())]);
         let r = &h["default/web"].revisions;
-        assert_eq!(
-            (r[0].commit.as_str(), r[1].commit.as_str()),
-            ("c1", "c2")
-        );
+        assert_eq!((r[0].commit.as_str(), r[1].commit.as_str()), ("c1", "c2"));
         assert_eq!(r[1].change_cause.as_deref(), Some("deploy web-b"));
         assert_eq!(r[1].file, "apps/web.yaml");
         // The same template again at a later commit keeps its revision and first commit.
@@ -332,7 +337,11 @@ mod tests {
         // Current e, two old ones kept (c, d); a and b pruned.
         assert_eq!(
             revs(&h),
-            vec![(3, "web-c".into()), (4, "web-d".into()), (5, "web-e".into())]
+            vec![
+                (3, "web-c".into()),
+                (4, "web-d".into()),
+                (5, "web-e".into())
+            ]
         );
         // An old ReplicaSet that still has pods is not cleanable and not counted.
         let h2 = records(
@@ -361,22 +370,54 @@ mod tests {
             "unable to find specified revision 7 in history"
         );
         let mut sets = vec![set("web-c", 10)];
-        assert!(pin(&mut sets, "default", "web", target(rec, "web-c", 1).unwrap()));
+        assert!(pin(
+            &mut sets,
+            "default",
+            "web",
+            target(rec, "web-c", 1).unwrap()
+        ));
         assert_eq!(sets[0].owner.as_ref().unwrap().name, "web-a");
         assert_eq!(sets[0].template_hash, "a");
-        assert_eq!(sets[0].pod_name(0).split('-').take(2).collect::<Vec<_>>(), ["web", "a"]);
+        assert_eq!(
+            sets[0].pod_name(0).split('-').take(2).collect::<Vec<_>>(),
+            ["web", "a"]
+        );
         assert!(!pin(&mut sets, "default", "api", &rec.revisions[0]));
     }
 
     #[test]
     fn a_deadline_is_remembered_while_the_failed_replica_set_is_current_and_old_pods_serve() {
-        let h = records(&BTreeMap::new(), &[set("web-a", 10)], "c1", &live(&["web-a"]), "t");
-        let mut h = records(&h, &[set("web-b", 10)], "c2", &live(&["web-a", "web-b"]), "t");
+        let h = records(
+            &BTreeMap::new(),
+            &[set("web-a", 10)],
+            "c1",
+            &live(&["web-a"]),
+            "t",
+        );
+        let mut h = records(
+            &h,
+            &[set("web-b", 10)],
+            "c2",
+            &live(&["web-a", "web-b"]),
+            "t",
+        );
         mark_deadline_exceeded(&mut h, "default/web", "web-b", "t9");
-        let kept = records(&h, &[set("web-b", 10)], "c2", &live(&["web-a", "web-b"]), "t");
+        let kept = records(
+            &h,
+            &[set("web-b", 10)],
+            "c2",
+            &live(&["web-a", "web-b"]),
+            "t",
+        );
         assert!(kept["default/web"].deadline_exceeded.is_some());
         // Rolled back to a: no longer the failed ReplicaSet.
-        let back = records(&h, &[set("web-a", 10)], "c2", &live(&["web-a", "web-b"]), "t");
+        let back = records(
+            &h,
+            &[set("web-a", 10)],
+            "c2",
+            &live(&["web-a", "web-b"]),
+            "t",
+        );
         assert!(back["default/web"].deadline_exceeded.is_none());
         // Finished after all: no old pod left.
         let done = records(&h, &[set("web-b", 10)], "c2", &live(&["web-b"]), "t");

@@ -17,8 +17,8 @@ use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severit
 pub mod config;
 pub mod create;
 pub mod defaults;
-pub mod restart;
 mod registry;
+pub mod restart;
 pub mod storage_defaults;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,12 @@ pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 /// `text` with `spec.template.metadata.annotations[RESTARTED_AT] = at` on the Deployment `name` (in
 /// `namespace`), or why it cannot be edited.
-pub fn set_restarted_at(text: &str, name: &str, namespace: &str, at: &str) -> Result<String, String> {
+pub fn set_restarted_at(
+    text: &str,
+    name: &str,
+    namespace: &str,
+    at: &str,
+) -> Result<String, String> {
     let (docs, errors) = yaml::parse_documents(text);
     if let Some(e) = errors.first() {
         return Err(format!("the file does not parse: {e:?}"));
@@ -144,7 +149,9 @@ mod tests {
 
     #[test]
     fn adds_the_annotation_where_there_are_annotations_metadata_or_neither() {
-        let with_ann = web("    metadata:\n      labels:\n        app: web\n      annotations:\n        a: b\n");
+        let with_ann = web(
+            "    metadata:\n      labels:\n        app: web\n      annotations:\n        a: b\n",
+        );
         let out = set_restarted_at(&with_ann, "web", "default", AT).unwrap();
         assert_eq!(
             out,
@@ -173,9 +180,19 @@ mod tests {
     #[test]
     fn a_second_restart_replaces_the_first_and_other_documents_are_untouched() {
         let first = set_restarted_at(&web(""), "web", "default", "2026-01-01T00:00:00Z").unwrap();
-        let two = format!("{first}---\n{}", web("").replace("name: web\n", "name: api\n"));
+        let two = format!(
+            "{first}---\n{}",
+            web("").replace("name: web\n", "name: api\n")
+        );
         let out = set_restarted_at(&two, "web", "default", AT).unwrap();
-        assert_eq!(out, format!("{}---\n{}", set_restarted_at(&web(""), "web", "default", AT).unwrap(), web("").replace("name: web\n", "name: api\n")));
+        assert_eq!(
+            out,
+            format!(
+                "{}---\n{}",
+                set_restarted_at(&web(""), "web", "default", AT).unwrap(),
+                web("").replace("name: web\n", "name: api\n")
+            )
+        );
         assert_eq!(
             set_restarted_at(&two, "db", "default", AT).unwrap_err(),
             "no Deployment default/db in the file"
@@ -186,6 +203,9 @@ mod tests {
     fn flow_style_is_refused_with_its_position() {
         let flow = web("    metadata: {labels: {app: web}}\n");
         let e = set_restarted_at(&flow, "web", "default", AT).unwrap_err();
-        assert!(e.starts_with("9:15: spec.template.metadata is not a block mapping"), "{e}");
+        assert!(
+            e.starts_with("9:15: spec.template.metadata is not a block mapping"),
+            "{e}"
+        );
     }
 }

@@ -107,7 +107,11 @@ fn history_undo_and_auto_rollback_keep_every_request_served() {
     // `rollout undo --apply`: back to revision 1's template with the rolling-update guarantees.
     let port = node_port(&tb, &repo);
     let watch = Watch::start(&tb, port);
-    let run = clusterctl(&tb, &repo, &["rollout", "undo", &target, "--apply", "--yes"]);
+    let run = clusterctl(
+        &tb,
+        &repo,
+        &["rollout", "undo", &target, "--apply", "--yes"],
+    );
     let (answered, failed, samples) = watch.finish();
     eprintln!(
         "undo --apply: {answered} requests answered, {failed} failed; running pods every 200 ms: {:?}",
@@ -126,7 +130,9 @@ fn history_undo_and_auto_rollback_keep_every_request_served() {
     // kubectl's rollback numbering: revision 1 became 3.
     let h = history(&tb, &repo, &target);
     assert_eq!(
-        h.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect::<Vec<_>>(),
+        h.iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect::<Vec<_>>(),
         vec![("2", c2.as_str()), ("3", c1.as_str())],
         "{h:?}"
     );
@@ -180,14 +186,19 @@ fn history_undo_and_auto_rollback_keep_every_request_served() {
         counts(&samples)
     );
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(run.stderr.contains("was rolled back to revision"), "{run:?}");
+    assert!(
+        run.stderr.contains("was rolled back to revision"),
+        "{run:?}"
+    );
     assert_eq!(failed, 0, "failed requests during the auto-rollback");
     assert_eq!(running(&tb), vec!["nginx"; 4]);
     // revisionHistoryLimit 1: of the scaled-down revisions 2, 4 and 5 only the newest stays, and nginx
     // (revision 3 before) is current as revision 6.
     let h = history(&tb, &repo, &target);
     assert_eq!(
-        h.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect::<Vec<_>>(),
+        h.iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect::<Vec<_>>(),
         vec![("5", c4.as_str()), ("6", c1.as_str())],
         "{h:?} (crash was {c3})"
     );

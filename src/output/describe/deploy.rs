@@ -24,12 +24,7 @@ fn rs_list(list: &[RsLine]) -> String {
         return "<none>".to_string();
     }
     list.iter()
-        .map(|r| {
-            format!(
-                "{} ({}/{} replicas created)",
-                r.name, r.current, r.desired
-            )
-        })
+        .map(|r| format!("{} ({}/{} replicas created)", r.name, r.current, r.desired))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -99,7 +94,10 @@ pub fn describe_deployment(
     doc.w(0, &format!("StrategyType:\t{kind}\n"));
     doc.w(
         0,
-        &format!("MinReadySeconds:\t{}\n", spec.min_ready_seconds.unwrap_or(0)),
+        &format!(
+            "MinReadySeconds:\t{}\n",
+            spec.min_ready_seconds.unwrap_or(0)
+        ),
     );
     if kind == "RollingUpdate" {
         let ru = strategy.rolling_update.clone().unwrap_or_default();
