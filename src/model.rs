@@ -147,6 +147,48 @@ pub struct PullFailure {
     pub backing_off: bool,
 }
 
+/// What the roster remembers of one Deployment: its ReplicaSets by revision, and a failed rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentRecord {
+    /// Oldest revision first; the current ReplicaSet is among them.
+    pub revisions: Vec<RevisionRecord>,
+    /// Set when a rollout exceeded its progress deadline (Progressing=False, ProgressDeadlineExceeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_exceeded: Option<DeadlineRecord>,
+}
+
+/// One ReplicaSet of a Deployment's history (`deployment.kubernetes.io/revision`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionRecord {
+    pub revision: i64,
+    pub replica_set: String,
+    pub template_hash: String,
+    /// The Git commit whose manifest first produced this template.
+    pub commit: String,
+    /// The manifest file the Deployment came from (for `git checkout <commit> -- <file>`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    /// `kubernetes.io/change-cause` of the Deployment at that commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_cause: Option<String>,
+    /// RFC 3339: when the ReplicaSet was first recorded.
+    pub created_at: String,
+    /// The ReplicaSet's pod template as planned (what `rollout undo` brings back).
+    pub template: k8s_openapi::api::core::v1::Pod,
+}
+
+/// A rollout that stopped at its progress deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadlineRecord {
+    /// The new ReplicaSet that did not progress.
+    pub replica_set: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
 /// A host's pod network as observed: the docker network of the pods, the VXLAN device linking it to the
 /// other hosts with its routes, neighbours and forwarding entries, and the clusterctl-owned lines of
 /// `iptables-save` (see [`crate::services::iptables::keep_owned`]).
@@ -217,6 +259,10 @@ pub struct Roster {
     /// cannot be reached stays bound to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<ObservedVolume>,
+    /// Each Deployment's (`namespace/name`) revision history and last rollout condition: there is no API
+    /// server to keep scaled-to-0 ReplicaSets, so they live here (`controllers::history`, docs/rollouts.md).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deployments: BTreeMap<String, DeploymentRecord>,
 }
 
 /// What the roster remembers of a finished Job's run.

@@ -26,6 +26,10 @@ pub struct ApplyArgs {
     /// Run one safe step of each rollout and return; the next apply (or reconcile) takes the next one.
     #[arg(long)]
     pub no_wait: bool,
+    /// When a rollout exceeds its progress deadline, roll it back to the previous ReplicaSet (same
+    /// rolling-update safety), then still exit 4. Git keeps the failed template until it is fixed.
+    #[arg(long, conflicts_with = "no_wait")]
+    pub auto_rollback: bool,
     /// Refuse (exit 6, nothing changed) a plan that removes more than N pods (deletions and replacements).
     #[arg(long, value_name = "N")]
     pub max_destroy: Option<usize>,
@@ -46,6 +50,19 @@ pub async fn run(
     let inv = pipeline::load_inventory(g)?;
     let desired = pipeline::load_desired(g, &inv, args.strict, ui)?;
     pipeline::warn_dirty(&desired, ui);
+    run_desired(g, args, &inv, &desired, ui, signals).await
+}
+
+/// Apply of `desired` (Git's, or with Deployments pinned to a recorded revision by `rollout undo
+/// --apply`): observe, lock, plan, confirm, drive.
+pub(super) async fn run_desired(
+    g: &Global,
+    args: &ApplyArgs,
+    inv: &crate::inventory::Inventory,
+    desired: &pipeline::Desired,
+    ui: &Ui,
+    signals: &Signals,
+) -> Result<ExitCode, CliError> {
     let connected = pipeline::observe(&inv, None, ui).await?;
     pipeline::warn_unreachable(&connected.state, ui);
     pipeline::check_jobs(&desired, &connected.state, ui)?;
@@ -126,15 +143,16 @@ pub async fn run(
     };
 
     // The first step, then (unless --no-wait) every further step of the rollouts it started or continued.
-    let driven = super::drive::run_steps(
-        &inv,
-        &desired,
+    let driven = super::drive::run_steps_with(
+        inv,
+        desired,
         observed,
         plan,
         binding,
         ui,
         signals,
         !args.no_wait,
+        args.auto_rollback,
     )
     .await;
     let driven = match driven {

@@ -1,4 +1,4 @@
-//! `clusterctl describe node|pod|svc|ds|sts|job|cm|secret|pvc NAME`, kubectl's layout.
+//! `clusterctl describe node|pod|deploy|svc|ds|sts|job|cm|secret|pvc NAME`, kubectl's layout.
 
 use clap::{Args, ValueEnum};
 
@@ -11,6 +11,8 @@ pub enum Kind {
     Node,
     #[value(alias = "pods", alias = "po")]
     Pod,
+    #[value(alias = "deployment", alias = "deployments")]
+    Deploy,
     #[value(alias = "service", alias = "services")]
     Svc,
     #[value(alias = "daemonset", alias = "daemonsets")]
@@ -81,6 +83,28 @@ pub async fn run(g: &Global, args: &DescribeArgs, ui: &Ui) -> Result<ExitCode, C
             );
             let eps = w.endpoints.get(&key).cloned().unwrap_or_default();
             ui.out(&describe::describe_service(svc, &eps));
+        }
+        Kind::Deploy => {
+            let all = get::filter(w.deployments, g, Some(&args.name), |d| &d.metadata, true)?;
+            let d = all.first().ok_or_else(|| {
+                CliError::Reported(format!("deployments.apps \"{}\" not found", args.name))
+            })?;
+            let ns = d
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            // The current ReplicaSet: the newest recorded revision (an undo may have pinned an older
+            // template than Git's), else the one Git's template makes.
+            let current = w
+                .history
+                .get(&crate::controllers::history::key(&ns, &args.name))
+                .and_then(|r| r.revisions.iter().max_by_key(|v| v.revision))
+                .map(|v| v.replica_set.clone())
+                .or_else(|| crate::controllers::replica_set_for(d).metadata.name)
+                .unwrap_or_default();
+            let (old, new) = super::history_view::rs_lines(d, &current, &w.replica_sets);
+            ui.out(&describe::describe_deployment(d, &old, new.as_ref(), w.now));
         }
         Kind::Ds => {
             let all = get::filter(w.daemon_sets, g, Some(&args.name), |d| &d.metadata, true)?;

@@ -56,6 +56,26 @@ pub async fn run_steps(
     signals: &Signals,
     wait: bool,
 ) -> Result<Driven, CliError> {
+    run_steps_with(
+        inv, desired, observed, plan, binding, ui, signals, wait, false,
+    )
+    .await
+}
+
+/// [`run_steps`], and with `auto_rollback` (`apply --auto-rollback`) a rollout that exceeds its progress
+/// deadline is rolled back to its previous ReplicaSet (same rolling-update safety) before the error.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_steps_with(
+    inv: &Inventory,
+    desired: &Desired,
+    observed: Observed,
+    plan: Plan,
+    binding: Binding,
+    ui: &Ui,
+    signals: &Signals,
+    wait: bool,
+    auto_rollback: bool,
+) -> Result<Driven, CliError> {
     let tracked: BTreeSet<(String, String)> = pipeline::rollouts(inv, desired, &observed.state)
         .into_iter()
         .filter(|r| !r.olds.is_empty() && !r.complete())
@@ -146,7 +166,16 @@ pub async fn run_steps(
             waiting.push(words::status(r).1);
         }
         if !timed_out.is_empty() {
-            return Err(failure(&timed_out, &driven.observed, ui).await);
+            let err = failure(&timed_out, &driven.observed, ui).await;
+            remember_deadline(&timed_out, &driven.observed, ui).await;
+            if !auto_rollback {
+                return Err(err);
+            }
+            let timed_out: Vec<Rollout> = timed_out.into_iter().cloned().collect();
+            return Err(Box::pin(roll_back(
+                inv, desired, &timed_out, driven, ui, signals, err,
+            ))
+            .await);
         }
         let line = waiting.join("\n");
         if !line.is_empty() && line != last_line {
@@ -288,4 +317,121 @@ fn state(c: &crate::model::ObservedContainer) -> String {
         s.push_str(&format!(": {}", c.error));
     }
     s
+}
+
+/// Records Progressing=False/ProgressDeadlineExceeded of the rollouts that ran out of time in the
+/// roster (the last step wrote it; this re-writes it with the mark), so `describe deploy` shows it later.
+async fn remember_deadline(timed_out: &[&Rollout], observed: &Observed, ui: &Ui) {
+    let Some(mut roster) = observed.state.roster().cloned() else {
+        return;
+    };
+    let now = format!("{:.3}", jiff::Timestamp::now());
+    for r in timed_out {
+        let key = crate::controllers::history::key(&r.namespace, &r.deployment);
+        crate::controllers::history::mark_deadline_exceeded(
+            &mut roster.deployments,
+            &key,
+            &r.new_rs,
+            &now,
+        );
+    }
+    roster.written_at = now;
+    for (host, why) in apply::write_roster(&roster, &observed.transports).await {
+        ui.warn(&format!("{host}: could not write the roster: {why}"));
+    }
+}
+
+/// `--auto-rollback`: pins each timed-out Deployment to its previous revision (the newest old ReplicaSet
+/// with available pods, else with pods, as recorded in the history) and drives that rollout to its end. Returns the error
+/// the apply ends with: still the rollout failure (exit 4), saying what was rolled back.
+async fn roll_back(
+    inv: &Inventory,
+    desired: &Desired,
+    timed_out: &[Rollout],
+    driven: Driven,
+    ui: &Ui,
+    signals: &Signals,
+    err: CliError,
+) -> CliError {
+    use crate::controllers::history;
+    let CliError::RolloutFailed(why) = err else {
+        return err;
+    };
+    let records = driven
+        .observed
+        .state
+        .roster()
+        .map(|r| r.deployments.clone())
+        .unwrap_or_default();
+    let mut pinned = Desired {
+        source: desired.source.clone(),
+        expanded: desired.expanded.clone(),
+    };
+    let mut done = Vec::new();
+    for r in timed_out {
+        let rec = records.get(&history::key(&r.namespace, &r.deployment));
+        // The previous ReplicaSet is the newest old one that still serves (an older failed attempt
+        // may still have pods, none of them available), else the newest old one with pods.
+        let prev = r
+            .olds
+            .iter()
+            .rev()
+            .find(|(_, o)| o.available > 0)
+            .or(r.olds.last());
+        let back = prev.and_then(|(rs, _)| {
+            rec.and_then(|rec| rec.revisions.iter().find(|v| &v.replica_set == rs))
+        });
+        let Some(back) = back else {
+            ui.warn(&format!(
+                "deployment {}: no previous revision with pods is recorded; not rolled back",
+                r.deployment
+            ));
+            continue;
+        };
+        if history::pin(
+            &mut pinned.expanded.pod_sets,
+            &r.namespace,
+            &r.deployment,
+            back,
+        ) {
+            ui.info(&format!(
+                "deployment \"{}\" rolling back to revision {} (ReplicaSet {}, commit {}) (--auto-rollback)",
+                r.deployment,
+                back.revision,
+                back.replica_set,
+                short(&back.commit)
+            ));
+            done.push(format!(
+                "deployment {} was rolled back to revision {} (ReplicaSet {})",
+                r.deployment, back.revision, back.replica_set
+            ));
+        }
+    }
+    if done.is_empty() {
+        return CliError::RolloutFailed(why);
+    }
+    let observed = match pipeline::observe(inv, None, ui).await {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let (plan, binding) = pipeline::make_plan(inv, &pinned, &observed.state);
+    match run_steps_with(
+        inv, &pinned, observed, plan, binding, ui, signals, true, false,
+    )
+    .await
+    {
+        Ok(_) => {
+            ui.warn(
+                "Git still holds the failed template: the next apply (or reconcile round) rolls it out again \
+                 until Git is fixed",
+            );
+            CliError::RolloutFailed(format!("{why}; {}", done.join("; ")))
+        }
+        Err(e) => e,
+    }
+}
+
+/// The first 7 characters of a commit id, as Git abbreviates it.
+pub fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
 }

@@ -87,6 +87,8 @@ pub struct World {
     pub claims: Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>,
     pub volumes: Vec<k8s_openapi::api::core::v1::PersistentVolume>,
     pub classes: Vec<k8s_openapi::api::storage::v1::StorageClass>,
+    /// Each Deployment's recorded revisions and failed rollout (`controllers::history`), by `namespace/name`.
+    pub history: BTreeMap<String, model::DeploymentRecord>,
 }
 
 pub async fn world(
@@ -184,17 +186,32 @@ pub async fn world_and_plan(
         }
     }
     pods.sort_by_key(|p| key(&p.metadata));
-    let replica_sets: Vec<ReplicaSet> = desired
+    let history = observed
+        .state
+        .roster()
+        .map(|r| r.deployments.clone())
+        .unwrap_or_default();
+    let mut replica_sets: Vec<ReplicaSet> = desired
         .expanded
         .replica_sets
         .iter()
         .map(|rs| view::replica_set_with_status(rs, &pods))
         .collect();
+    // The recorded revisions: old ReplicaSets (DESIRED 0 once scaled down) and the current one's revision.
+    replica_sets.extend(super::history_view::old_replica_sets(
+        &desired.expanded.deployments,
+        &replica_sets,
+        &history,
+        &pods,
+    ));
+    super::history_view::annotate_replica_sets(&mut replica_sets, &history);
+    replica_sets.sort_by_key(|r| key(&r.metadata));
     let deployments: Vec<Deployment> = desired
         .expanded
         .deployments
         .iter()
         .map(|d| view::deployment_with_status(d, &desired.expanded.replica_sets, &pods))
+        .map(|d| super::history_view::with_history(d, &history))
         .collect();
     let nodes = pipeline::nodes(&inv, &observed.state);
     let daemon_sets = desired
@@ -244,6 +261,7 @@ pub async fn world_and_plan(
         config_maps: desired.expanded.config_maps.clone(),
         secrets: desired.expanded.secrets.clone(),
         pod_events,
+        history,
     };
     Ok((
         world,

@@ -13,6 +13,7 @@ mod events;
 mod exec;
 pub mod exit;
 mod get;
+mod history_view;
 mod lock_note;
 mod logs;
 mod pipeline;
@@ -432,7 +433,7 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Exec(args) => exec::run(g, &args, ui, signals).await,
         Command::PortForward(args) => port_forward::run(g, &args, ui, signals).await,
         Command::Top(args) => top::run(g, &args, ui).await,
-        Command::Rollout(args) => rollout::run(g, &args, ui).await,
+        Command::Rollout(args) => rollout::run(g, &args, ui, signals).await,
         Command::Reconcile(args) => reconcile::run(g, &args, ui, signals).await,
     }
 }

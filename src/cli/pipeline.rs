@@ -273,6 +273,26 @@ pub fn roster_after(
     let mut roster = plan::roster_after(state, plan, binding, &now);
     roster.hosts = loss.hosts.clone();
     roster.jobs = controllers::job::records(&desired.expanded.jobs, state);
+    // Which ReplicaSets still have pods once the plan ran: those are never pruned from the history.
+    let live = roster
+        .pods
+        .iter()
+        .filter_map(|p| {
+            let o = p.owner.as_ref().filter(|o| o.kind == "ReplicaSet")?;
+            Some((p.namespace.clone(), o.name.clone()))
+        })
+        .collect();
+    let previous = state
+        .roster()
+        .map(|r| r.deployments.clone())
+        .unwrap_or_default();
+    roster.deployments = controllers::history::records(
+        &previous,
+        &desired.expanded.pod_sets,
+        &desired.source.commit,
+        &live,
+        &now,
+    );
     roster
 }
 

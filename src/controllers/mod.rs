@@ -11,6 +11,7 @@
 
 pub mod daemon;
 pub mod gohash;
+pub mod history;
 pub mod job;
 pub mod node_supervisor;
 pub mod rollout;

@@ -18,6 +18,7 @@ pub mod config;
 pub mod create;
 pub mod defaults;
 mod registry;
+pub mod restart;
 pub mod storage_defaults;
 #[cfg(test)]
 mod tests;

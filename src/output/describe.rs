@@ -5,6 +5,8 @@
 
 mod job;
 pub use job::describe_job;
+mod deploy;
+pub use deploy::{RsLine, describe_deployment, describe_revision};
 
 use std::collections::BTreeMap;
 

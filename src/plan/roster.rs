@@ -89,6 +89,8 @@ pub fn roster_after(
             &binding.provisioned,
             written_at,
         ),
+        // Filled by the caller (`controllers::history::records`): the plan does not keep history.
+        deployments: Default::default(),
     }
 }
 

@@ -21,7 +21,7 @@ fn deployment(image: &str, strategy: &str, extra: &str) -> String {
     )
 }
 
-const SURGE_ONE: &str =
+pub(crate) const SURGE_ONE: &str =
     "    type: RollingUpdate\n    rollingUpdate:\n      maxSurge: 1\n      maxUnavailable: 0\n";
 const RECREATE: &str = "    type: Recreate\n";
 
@@ -42,7 +42,7 @@ fn http_ok(addr: &str, port: u16) -> bool {
     s.read_to_string(&mut out).is_ok() && out.starts_with("HTTP/1.") && out.contains(" 200 ")
 }
 
-fn node_port(tb: &Testbed, repo: &Repo) -> u16 {
+pub(crate) fn node_port(tb: &Testbed, repo: &Repo) -> u16 {
     let out = ok(clusterctl(tb, repo, &["get", "svc"])).stdout;
     rows(&out, "my-nginx")[0][4]
         .split(':')
@@ -53,7 +53,7 @@ fn node_port(tb: &Testbed, repo: &Repo) -> u16 {
 }
 
 /// Running `my-nginx` containers per image, over every host (read with `docker ps` in the host).
-fn running(tb: &Testbed) -> Vec<String> {
+pub(crate) fn running(tb: &Testbed) -> Vec<String> {
     let hosts: Vec<String> = tb.hosts.iter().map(|(h, _)| h.clone()).collect();
     let mut images: Vec<String> = thread::scope(|s| {
         let runs: Vec<_> = hosts
@@ -88,7 +88,7 @@ fn running(tb: &Testbed) -> Vec<String> {
 
 /// A client sending requests through every host's node port, and a sampler counting running pods
 /// every 200 ms, while `during` runs.
-struct Watch {
+pub(crate) struct Watch {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
@@ -97,7 +97,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(tb: &Testbed, port: u16) -> Watch {
+    pub(crate) fn start(tb: &Testbed, port: u16) -> Watch {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicUsize::new(0));
         let failed = Arc::new(AtomicUsize::new(0));
@@ -138,7 +138,7 @@ impl Watch {
     }
 
     /// (requests answered, requests failed, samples)
-    fn finish(self) -> (usize, usize, Vec<Vec<String>>) {
+    pub(crate) fn finish(self) -> (usize, usize, Vec<Vec<String>>) {
         self.stop.store(true, Ordering::SeqCst);
         self.client.join().unwrap();
         let samples = self.sampler.join().unwrap();
@@ -150,7 +150,7 @@ impl Watch {
     }
 }
 
-fn counts(samples: &[Vec<String>]) -> Vec<usize> {
+pub(crate) fn counts(samples: &[Vec<String>]) -> Vec<usize> {
     samples.iter().map(Vec::len).collect()
 }
 
