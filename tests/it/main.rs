@@ -7,6 +7,7 @@ mod config;
 mod daemonset;
 mod day2;
 mod gitops;
+mod heal;
 mod images;
 mod jobs;
 mod network;
