@@ -307,6 +307,11 @@ pub struct HostRecord {
     /// returns until its stale copies are gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_at: Option<String>,
+    /// The last observation that could not reach the host in that outage, as of the last time the roster
+    /// was written: how long the outage lasted when evictions were carried out (a pod's tolerationSeconds
+    /// is judged against it once the host is back; `plan::node_loss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_unreachable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

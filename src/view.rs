@@ -476,6 +476,16 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
     pod
 }
 
+/// A pod evicted from a lost host (`plan::node_loss`): the taint manager deleted it at `lost_at`, so it
+/// has a deletion timestamp and shows `Terminating` until the host is back and apply removes it (kubectl
+/// shows the pods of an unreachable node that were evicted so).
+pub fn mark_evicted(pod: &mut Pod, lost_at: &str) {
+    if let Some(t) = parse_time(lost_at) {
+        pod.metadata.deletion_timestamp = Some(t);
+        pod.metadata.deletion_grace_period_seconds = Some(0);
+    }
+}
+
 /// The events the node supervisor recorded about the pod's containers (Pulled, Created, Started,
 /// BackOff, …), oldest first by their last occurrence, as `describe pod` lists them.
 pub fn pod_events(p: &ObservedPod) -> Vec<crate::model::RecordedEvent> {

@@ -102,8 +102,31 @@ fn write_records(path: &Path, r: &NodeRecords) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("rename to {}: {e}", path.display()))
 }
 
+/// The ids `apply` marked as being deleted (`<state dir>/terminating/<id>`, written by
+/// `runtime::terminate` before it stops a pod). Marks of containers that no longer exist are removed, so
+/// the directory stays bounded by the host's containers.
+fn terminating_marks(
+    state_dir: &Path,
+    list: &[engine::Listed],
+) -> std::collections::BTreeSet<String> {
+    let dir = state_dir.join(decide::TERMINATING_DIR);
+    let mut marks = std::collections::BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return marks;
+    };
+    for e in entries.flatten() {
+        let id = e.file_name().to_string_lossy().to_string();
+        if list.iter().any(|c| c.id == id) {
+            marks.insert(id);
+        } else if let Err(err) = std::fs::remove_file(e.path()) {
+            log(&format!("remove {}: {err}", e.path().display()));
+        }
+    }
+    marks
+}
+
 /// One poll: list, inspect what changed, decide, start, and return the new records.
-fn poll(docker: &Docker, prev: &NodeRecords) -> Result<NodeRecords, String> {
+fn poll(docker: &Docker, prev: &NodeRecords, state_dir: &Path) -> Result<NodeRecords, String> {
     let list = docker
         .get_ok(engine::LIST_PATH)?
         .ok_or("the container list answered 404")?;
@@ -153,7 +176,9 @@ fn poll(docker: &Docker, prev: &NodeRecords) -> Result<NodeRecords, String> {
         }
     }
     let now = now_secs();
-    let (mut next, starts) = decide::supervise(&seen, &pods, prev, now);
+    let terminating = terminating_marks(state_dir, &list);
+    let (mut next, starts) =
+        decide::supervise_with_terminating(&seen, &pods, prev, now, &terminating);
     for name in starts {
         let Some(s) = seen.iter().find(|s| s.name == name) else {
             continue;
@@ -226,8 +251,9 @@ fn main() {
     loop {
         let started = std::time::Instant::now();
         // A panic in one poll (a bug) must not end the supervision: log it and poll again.
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(&docker, &records)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            poll(&docker, &records, &dir)
+        }));
         match result {
             Ok(Ok(next)) => {
                 let changed = next.containers != records.containers;

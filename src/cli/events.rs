@@ -1,7 +1,7 @@
 //! `clusterctl get events [-n NS|-A] [--for pod/NAME]`: what the hosts recorded in the last hour (the API
 //! server's default event TTL), read from every reachable host's runtime (`runtime::day2`), turned into
-//! Kubernetes events and merged (`output::events::merge_sources`, the seam where other sources — the
-//! supervisor's records on hosts — join), printed as kubectl's table.
+//! Kubernetes events, merged with the node supervisors' records (BackOff, Killing, …; read by the same
+//! observation) in `output::events::merge_sources`, printed as kubectl's table.
 
 use super::day2;
 use super::{CliError, ExitCode, Format, Global, Ui};
@@ -54,6 +54,10 @@ pub async fn run(g: &Global, for_object: Option<&str>, ui: &Ui) -> Result<ExitCo
             Err(e) => ui.warn(&format!("node {host}: cannot read its events: {e}")),
         }
     }
+    let since = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_secs(EVENT_TTL_SECS as i64))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    sources.push(events::from_records(&hosts.pods, since));
     let mut records = events::merge_sources(sources);
     records.retain(|r| g.all_namespaces || r.namespace == g.namespace);
     if let Some(o) = for_object {

@@ -129,9 +129,17 @@ pub async fn world_and_plan(
         .map(|p| ((p.namespace.clone(), p.name.clone()), view::pod_events(p)))
         .filter(|(_, e)| !e.is_empty())
         .collect();
+    // Pods a lost host's loss evicted are being deleted, as the taint manager deletes them: Terminating.
+    let loss = pipeline::node_loss(&inv, &observed.state);
     let mut pods: Vec<Pod> = observed_pods
         .iter()
-        .map(|p| with_host_ip(view::pod_from_observed(p), &inv))
+        .map(|p| {
+            let mut pod = view::pod_from_observed(p);
+            if let Some(lost) = loss.evicted(p) {
+                view::mark_evicted(&mut pod, &lost.lost_at);
+            }
+            with_host_ip(pod, &inv)
+        })
         .collect();
     let mut pending = BTreeMap::new();
     let all_sets = pipeline::with_job_sets(&desired, &observed.state);

@@ -1,6 +1,6 @@
 //! `get events`: what the hosts recorded, as Kubernetes events. [`from_runtime`] turns one host's runtime
 //! events into [`EventRecord`]s with kubelet-like reasons; [`merge_sources`] is the one place where every
-//! source of events meets (today: the runtime's; the supervisor's own records on hosts join here), and
+//! source of events meets (the runtime's, and the supervisor's records via [`from_records`]), and
 //! [`table`] prints kubectl's `LAST SEEN TYPE REASON OBJECT MESSAGE` with its aggregation
 //! (`5m (x3 over 20m)`). Pure: `now` is a parameter.
 
@@ -122,6 +122,53 @@ pub fn from_runtime(host: &str, events: &[RuntimeEvent]) -> Vec<EventRecord> {
             RuntimeEventKind::Health(_) => continue,
         };
         out.push(r);
+    }
+    out
+}
+
+/// What the node supervisors recorded about the pods (docs/node-supervisor.md): the events the runtime's
+/// own stream cannot tell — `BackOff`, a failed start, `Killing` of a container apply is deleting, and
+/// whatever else the supervisor records — as records of `get events`. `Pulled`/`Created`/`Started` come from
+/// the runtime already and are left out. An aggregated record (`count` n) becomes n records, the first at
+/// its first timestamp and the others at its last, so [`table`] shows `(xN over …)` as the kubelet's
+/// correlator counted. Records last seen before `since` (RFC 3339 times, seconds) are left out.
+pub fn from_records(pods: &[crate::model::ObservedPod], since: Timestamp) -> Vec<EventRecord> {
+    let mut out = Vec::new();
+    for p in pods {
+        for r in p.all_containers().filter_map(|c| c.record.as_ref()) {
+            for e in &r.events {
+                if matches!(e.reason.as_str(), "Pulled" | "Created" | "Started") {
+                    continue;
+                }
+                let (Ok(first), Ok(last)) = (
+                    e.first_timestamp.parse::<Timestamp>(),
+                    e.last_timestamp.parse::<Timestamp>(),
+                ) else {
+                    continue;
+                };
+                if last < since {
+                    continue;
+                }
+                let n = e.count.max(1) as i64;
+                for i in 0..n {
+                    // The repeats a nanosecond apart, so `merge_sources` does not take them for copies.
+                    let at = if i == 0 {
+                        first.as_nanosecond() as i64
+                    } else {
+                        last.as_nanosecond() as i64 - (n - 1 - i)
+                    };
+                    out.push(EventRecord {
+                        time_nanos: at,
+                        namespace: p.namespace.clone(),
+                        object: format!("pod/{}", p.name),
+                        kind: e.type_.clone(),
+                        reason: e.reason.clone(),
+                        message: e.message.clone(),
+                        host: p.node.clone(),
+                    });
+                }
+            }
+        }
     }
     out
 }
@@ -306,5 +353,100 @@ mod tests {
             "nginx:1.14.2"
         );
         assert_eq!(normalize_image("reg:5000/a/b"), "reg:5000/a/b:latest");
+    }
+
+    /// The supervisor's BackOff (aggregated x3) and Killing join the runtime's events; its Pulled/Created/
+    /// Started (which the runtime tells already) and records older than the TTL do not.
+    #[test]
+    fn supervisor_records_are_merged() {
+        use crate::model::{ContainerRecord, ObservedContainer, ObservedPod, RecordedEvent};
+        let e =
+            |reason: &str, kind: &str, msg: &str, first: &str, last: &str, count| RecordedEvent {
+                type_: kind.into(),
+                reason: reason.into(),
+                message: msg.into(),
+                first_timestamp: first.into(),
+                last_timestamp: last.into(),
+                count,
+            };
+        let record = ContainerRecord {
+            events: vec![
+                e(
+                    "Started",
+                    "Normal",
+                    "Started container app",
+                    "1970-01-01T00:00:10Z",
+                    "1970-01-01T00:00:50Z",
+                    3,
+                ),
+                e(
+                    "BackOff",
+                    "Warning",
+                    "Back-off restarting failed container app in pod crash_default()",
+                    "1970-01-01T00:00:20Z",
+                    "1970-01-01T00:01:00Z",
+                    3,
+                ),
+                e(
+                    "Killing",
+                    "Normal",
+                    "Stopping container app",
+                    "1970-01-01T00:01:30Z",
+                    "1970-01-01T00:01:30Z",
+                    1,
+                ),
+                e(
+                    "Failed",
+                    "Warning",
+                    "Error: old",
+                    "1970-01-01T00:00:01Z",
+                    "1970-01-01T00:00:01Z",
+                    1,
+                ),
+            ],
+            ..Default::default()
+        };
+        let pod = ObservedPod {
+            namespace: "default".into(),
+            name: "crash".into(),
+            node: "k8s-node1".into(),
+            node_reachable: true,
+            sandbox: None,
+            containers: [(
+                "app".to_string(),
+                ObservedContainer {
+                    record: Some(record),
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            owner: None,
+            template_hash: None,
+            manifest: None,
+        };
+        let runtime = from_runtime(
+            "k8s-node1",
+            &[ev(
+                15,
+                RuntimeEventKind::Started,
+                "crash",
+                "app",
+                "clusterctl/crash",
+            )],
+        );
+        let recs = merge_sources(vec![
+            runtime,
+            from_records(&[pod], Timestamp::from_second(5).unwrap()),
+        ]);
+        let now = Timestamp::from_second(100).unwrap();
+        let t = table(&recs, &Scope::Namespace("default".into()), now);
+        assert_eq!(
+            t.text(),
+            "LAST SEEN           TYPE      REASON    OBJECT      MESSAGE
+85s                 Normal    Started   pod/crash   Started container app
+40s (x3 over 80s)   Warning   BackOff   pod/crash   Back-off restarting failed container app in pod crash_default()
+10s                 Normal    Killing   pod/crash   Stopping container app
+"
+        );
     }
 }

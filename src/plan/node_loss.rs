@@ -89,6 +89,104 @@ fn created_before(pod: &ObservedPod, lost_at: &str) -> bool {
     }
 }
 
+/// The taint an unreachable host has, as the node lifecycle controller puts it on a node whose kubelet
+/// stopped posting status (a host clusterctl cannot read is that node).
+pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+
+/// Whether `t` tolerates the `NoExecute` taint `key` (empty value), by upstream's `ToleratesTaint`: an empty
+/// effect matches every effect, an empty key with `Exists` matches every key.
+fn tolerates(t: &k8s_openapi::api::core::v1::Toleration, key: &str) -> bool {
+    let effect_ok = t
+        .effect
+        .as_deref()
+        .is_none_or(|e| e.is_empty() || e == "NoExecute");
+    let key_ok = t.key.as_deref().is_none_or(|k| k.is_empty() || k == key);
+    let value_ok = match t.operator.as_deref() {
+        Some("Exists") => true,
+        _ => t.value.as_deref().unwrap_or("").is_empty(),
+    };
+    effect_ok && key_ok && value_ok
+}
+
+/// How long `pod` stays bound to an unreachable host before it is evicted, by the taint manager's
+/// `getMinTolerationTime` over its tolerations of [`UNREACHABLE_TAINT`]: the smallest `tolerationSeconds`
+/// (≤ 0: at once); `None` — tolerated forever, never evicted — when every matching toleration has no
+/// `tolerationSeconds`. A pod that does not tolerate the taint gets what the DefaultTolerationSeconds
+/// admission plugin adds, `tolerationSeconds: 300` — here `cluster.nodeLostGracePeriod` (`grace_secs`),
+/// which plays that plugin's `--default-unreachable-toleration-seconds`.
+pub fn tolerated_secs(pod: &ObservedPod, grace_secs: u64) -> Option<u64> {
+    let matching: Vec<_> = pod
+        .manifest
+        .as_ref()
+        .and_then(|m| m.spec.as_ref())
+        .and_then(|s| s.tolerations.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|t| tolerates(t, UNREACHABLE_TAINT))
+        .collect();
+    if matching.is_empty() {
+        return Some(grace_secs);
+    }
+    matching
+        .iter()
+        .filter_map(|t| t.toleration_seconds)
+        .min()
+        .map(|s| s.max(0) as u64)
+}
+
+fn plus_secs(at: &str, secs: u64) -> String {
+    ts(at)
+        .and_then(|t| {
+            t.checked_add(jiff::SignedDuration::from_secs(secs as i64))
+                .ok()
+        })
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| at.to_string())
+}
+
+/// Whether `pod` is evicted under its host's `record` as of `now`: a ReplicaSet/Job pod whose host has
+/// been unreachable (now, or — once it is back — until the last unreachable observation the roster kept)
+/// for longer than the pod tolerates; on a host that is back, only a copy created before that.
+fn pod_evicted(record: &HostRecord, pod: &ObservedPod, now: &str, grace_secs: u64) -> Option<Lost> {
+    if !replaceable(pod) {
+        return None;
+    }
+    let since = record
+        .unreachable_since
+        .clone()
+        .or_else(|| record.lost_at.clone())?;
+    let tolerated = tolerated_secs(pod, grace_secs)?;
+    let end = if pod.node_reachable {
+        // Rosters written before `lastUnreachable` existed: `lostAt` was already longer than the grace.
+        [
+            record.last_unreachable.as_deref(),
+            record.lost_at.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .max_by_key(|t| ts(t))
+        .unwrap_or(since.as_str())
+        .to_string()
+    } else {
+        now.to_string()
+    };
+    let outage = secs_between(&since, &end)?;
+    if outage <= tolerated || (pod.node_reachable && !created_before(pod, &end)) {
+        return None;
+    }
+    let lost_at = match &record.lost_at {
+        Some(l) if tolerated == grace_secs => l.clone(),
+        _ => plus_secs(&since, tolerated),
+    };
+    Some(Lost {
+        node: pod.node.clone(),
+        unreachable_secs: if pod.node_reachable { 0 } else { outage },
+        since,
+        lost_at,
+        grace_secs: tolerated,
+    })
+}
+
 /// Updates the roster's host records with observation `state` and says what they mean.
 pub fn assess(state: &ObservedState, grace_secs: u64) -> NodeLoss {
     let now = state.observed_at.clone();
@@ -99,10 +197,11 @@ pub fn assess(state: &ObservedState, grace_secs: u64) -> NodeLoss {
     for node in &state.nodes {
         let old = before.get(&node.name).cloned().unwrap_or_default();
         let record = if node.reachable {
-            let stale_left = old.lost_at.as_deref().is_some_and(|lost_at| {
-                pods.iter()
-                    .any(|p| p.node == node.name && replaceable(p) && created_before(p, lost_at))
-            });
+            // Back: the record stays while a copy it evicted is left (so the plan deletes it first).
+            let stale_left = old.unreachable_since.is_some()
+                && pods.iter().any(|p| {
+                    p.node == node.name && pod_evicted(&old, p, &now, grace_secs).is_some()
+                });
             if stale_left {
                 HostRecord {
                     last_seen: Some(now.clone()),
@@ -111,8 +210,7 @@ pub fn assess(state: &ObservedState, grace_secs: u64) -> NodeLoss {
             } else {
                 HostRecord {
                     last_seen: Some(now.clone()),
-                    unreachable_since: None,
-                    lost_at: None,
+                    ..HostRecord::default()
                 }
             }
         } else {
@@ -126,6 +224,8 @@ pub fn assess(state: &ObservedState, grace_secs: u64) -> NodeLoss {
                 last_seen: old.last_seen.clone(),
                 unreachable_since: Some(since),
                 lost_at,
+                // Not part of `changed`: it is written with the roster of the apply that acts on it.
+                last_unreachable: Some(now.clone()),
             }
         };
         hosts.insert(node.name.clone(), record);
@@ -170,14 +270,12 @@ impl NodeLoss {
         })
     }
 
-    /// Whether `pod` is evicted: a ReplicaSet/Job pod of a lost host, that (if the host is back) was
-    /// created before the loss. Evicted pods are not counted; on a reachable host they are deleted.
+    /// Whether `pod` is evicted: a ReplicaSet/Job pod of a host unreachable for longer than the pod
+    /// tolerates ([`tolerated_secs`]), that (if the host is back) was created before the host returned.
+    /// Evicted pods are not counted; on a reachable host they are deleted.
     pub fn evicted(&self, pod: &ObservedPod) -> Option<Lost> {
-        if !replaceable(pod) {
-            return None;
-        }
-        let lost = self.lost(&pod.node)?;
-        (!pod.node_reachable || created_before(pod, &lost.lost_at)).then_some(lost)
+        let record = self.hosts.get(&pod.node)?;
+        pod_evicted(record, pod, &self.now, self.grace_secs)
     }
 }
 
@@ -350,5 +448,136 @@ mod tests {
         let done = assess(&s2, 10);
         assert!(done.changed);
         assert_eq!(done.hosts["b"].lost_at, None);
+    }
+
+    /// A ReplicaSet pod on `node` with these tolerations (YAML list), created at 11:00.
+    fn tolerating(node: &str, reachable: bool, tolerations: &str) -> ObservedPod {
+        let manifest: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-0"},
+            "spec": {"containers": [], "tolerations": json(tolerations)}
+        }))
+        .unwrap();
+        let mut sandbox = pod_container("web-0", "ReplicaSet", "2026-12-01T11:00:00Z");
+        sandbox.name = "k8s_POD_web-0_default".into();
+        ObservedPod {
+            namespace: "default".into(),
+            name: "web-0".into(),
+            node: node.into(),
+            node_reachable: reachable,
+            sandbox: Some(sandbox),
+            containers: BTreeMap::new(),
+            owner: Some(crate::model::OwnerRef {
+                kind: "ReplicaSet".into(),
+                name: "web-5d8f".into(),
+            }),
+            template_hash: None,
+            manifest: Some(manifest),
+        }
+    }
+
+    /// Tolerations as JSON text (the tests spell them inline).
+    fn json(json: &str) -> serde_json::Value {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// Host b unreachable from T0 until `at` (observations every 5 s), grace 300.
+    fn outage_until(at_secs: i64) -> NodeLoss {
+        let mut loss = NodeLoss::default();
+        let t0: Timestamp = T0.parse().unwrap();
+        let mut t = 0;
+        while t <= at_secs {
+            let at = t0
+                .checked_add(jiff::SignedDuration::from_secs(t))
+                .unwrap()
+                .to_string();
+            loss = assess(&next(&loss, &at, &[("a", true), ("b", false)]), 300);
+            t += 5;
+        }
+        loss
+    }
+
+    #[test]
+    fn tolerations_of_the_unreachable_taint_decide_when_a_pod_is_evicted() {
+        let unreachable = r#"[{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 20}]"#;
+        let forever = r#"[{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}]"#;
+        let everything = r#"[{"operator": "Exists"}]"#;
+        let other = r#"[{"key": "dedicated", "operator": "Equal", "value": "x", "effect": "NoExecute", "tolerationSeconds": 1}]"#;
+        let not_ready = r#"[{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 1}]"#;
+        let two = r#"[{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 40}, {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}]"#;
+        let zero = r#"[{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": -5}]"#;
+        let secs = |t: &str| tolerated_secs(&tolerating("b", false, t), 300);
+        assert_eq!(secs(unreachable), Some(20));
+        assert_eq!(secs(forever), None, "no tolerationSeconds: bound forever");
+        assert_eq!(secs(everything), None);
+        // The DefaultTolerationSeconds admission's 300 s (nodeLostGracePeriod) for a pod that does not
+        // tolerate the taint itself.
+        assert_eq!(secs(other), Some(300));
+        assert_eq!(secs(not_ready), Some(300), "not-ready is another taint");
+        assert_eq!(secs("[]"), Some(300));
+        assert_eq!(secs(two), Some(30), "the smallest tolerationSeconds");
+        assert_eq!(secs(zero), Some(0), "≤ 0: at once");
+
+        // 20 s tolerated: evicted after 25 s of outage although the host is not lost (grace 300 s).
+        let at_20 = outage_until(20);
+        assert_eq!(at_20.evicted(&tolerating("b", false, unreachable)), None);
+        let at_25 = outage_until(25);
+        assert_eq!(at_25.lost("b"), None);
+        let lost = at_25.evicted(&tolerating("b", false, unreachable)).unwrap();
+        assert_eq!(
+            (
+                lost.grace_secs,
+                lost.unreachable_secs,
+                lost.lost_at.as_str()
+            ),
+            (20, 25, "2026-12-01T12:00:20Z")
+        );
+        assert_eq!(at_25.evicted(&tolerating("b", false, "[]")), None);
+        // Tolerating forever: never evicted, however long the outage.
+        let long = outage_until(400);
+        assert!(long.lost("b").is_some());
+        assert_eq!(long.evicted(&tolerating("b", false, forever)), None);
+        assert!(long.evicted(&tolerating("b", false, "[]")).is_some());
+    }
+
+    #[test]
+    fn back_after_an_outage_only_the_copies_it_evicted_are_stale() {
+        let unreachable = r#"[{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 20}]"#;
+        // 60 s away with grace 300: the 20 s pod was evicted (replaced), the default one was not.
+        let away = outage_until(60);
+        let back_at = "2026-12-01T12:01:10Z";
+        let mut s = next(&away, back_at, &[("a", true), ("b", true)]);
+        let mut c = pod_container("web-0", "ReplicaSet", "2026-12-01T11:00:00Z");
+        c.labels.insert(
+            crate::model::labels::POD_MANIFEST.into(),
+            format!(
+                r#"{{"metadata":{{"name":"web-0"}},"spec":{{"containers":[],"tolerations":{unreachable}}}}}"#
+            ),
+        );
+        s.nodes[1].containers = vec![
+            c,
+            pod_container("web-1", "ReplicaSet", "2026-12-01T11:00:00Z"),
+        ];
+        let back = assess(&s, 300);
+        let pods = crate::model::observed_pods(&s);
+        let evicted: Vec<&str> = pods
+            .iter()
+            .filter(|p| back.evicted(p).is_some())
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(evicted, ["web-0"]);
+        assert!(
+            back.hosts["b"].unreachable_since.is_some(),
+            "kept while web-0 is left"
+        );
+        // Without the tolerating pod nothing was evicted: the record is cleared at once.
+        s.nodes[1].containers.remove(0);
+        let clear = assess(&s, 300);
+        assert_eq!(
+            clear.hosts["b"],
+            HostRecord {
+                last_seen: Some(back_at.into()),
+                ..Default::default()
+            }
+        );
     }
 }

@@ -1450,7 +1450,18 @@ mod tests {
             observed("k8s_b_p_default", "b", "exited"),
             observed("k8s_a_p_default", "a", "running"),
         ]);
-        let rm: Vec<Vec<String>> = rt.remove_pod(&p).into_iter().map(|c| c.args).collect();
+        let mut rm: Vec<Vec<String>> = rt.remove_pod(&p).into_iter().map(|c| c.args).collect();
+        // First the supervisor's marks of every app container (runtime::terminate).
+        let mark = rm.remove(0);
+        assert_eq!(
+            mark[2..],
+            [
+                crate::runtime::terminate::MARK_ARG0,
+                "/var/lib/clusterctl/node/terminating",
+                "id-k8s_a_p_default",
+                "id-k8s_b_p_default"
+            ]
+        );
         assert_eq!(
             rm,
             vec![

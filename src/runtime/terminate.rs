@@ -20,6 +20,16 @@ exit 0"#;
 /// `$0` of the hook's shell, so it is recognisable in `ps` and in the plan.
 pub const PRE_STOP_ARG0: &str = "clusterctl-prestop";
 
+/// Marks the containers being deleted for the node supervisor (`supervisor::decide::TERMINATING_DIR`), so it
+/// does not restart one that exits on SIGTERM (or by its preStop hook) before `docker rm`. A failure to
+/// mark is reported on stderr and does not stop the termination. Directory and ids are positional
+/// parameters, never part of the script text.
+const MARK_SCRIPT: &str = r#"dir=$1; shift
+{ mkdir -p "$dir" && for id in "$@"; do : > "$dir/$id"; done; } 2>/dev/null || echo "cannot mark $* as terminating in $dir" >&2
+exit 0"#;
+/// `$0` of the marking shell.
+pub const MARK_ARG0: &str = "clusterctl-terminating";
+
 /// The pod's grace period, from the manifest recorded on its sandbox.
 pub fn grace_seconds(pod: &ObservedPod) -> i64 {
     pod.manifest
@@ -30,8 +40,8 @@ pub fn grace_seconds(pod: &ObservedPod) -> i64 {
         .max(0)
 }
 
-/// The steps that stop `pod` gracefully, before its containers are removed: preStop hooks of running
-/// containers, then one `docker stop -t <grace>` over the running app containers.
+/// The steps that stop `pod` gracefully, before its containers are removed: the supervisor's marks, preStop
+/// hooks of running containers, then one `docker stop -t <grace>` over the running app containers.
 pub fn stop_steps(pod: &ObservedPod) -> Vec<Cmd> {
     let grace = grace_seconds(pod);
     let empty = PodSpec::default();
@@ -42,6 +52,26 @@ pub fn stop_steps(pod: &ObservedPod) -> Vec<Cmd> {
         .unwrap_or(&empty);
     let running: Vec<_> = pod.containers.values().filter(|c| c.is_running()).collect();
     let mut steps = Vec::new();
+    if !running.is_empty() {
+        // First, so a container that exits during its preStop hook is not restarted either.
+        let mut args = vec![
+            "-c".to_string(),
+            MARK_SCRIPT.to_string(),
+            MARK_ARG0.to_string(),
+            format!(
+                "{}/{}",
+                crate::supervisor::STATE_DIR,
+                crate::supervisor::decide::TERMINATING_DIR
+            ),
+        ];
+        args.extend(
+            pod.containers
+                .values()
+                .filter(|c| !c.id.is_empty())
+                .map(|c| c.id.clone()),
+        );
+        steps.push(Cmd::write("sh", args));
+    }
     for c in &running {
         let name = c.label(labels::CONTAINER).unwrap_or_default();
         let hook = spec

@@ -257,6 +257,50 @@ pub fn supervise(
     (out, start)
 }
 
+/// The subdirectory of the supervisor's state directory where `apply` marks the containers it is about to
+/// stop and remove (`runtime::terminate`): one empty file per container id.
+pub const TERMINATING_DIR: &str = "terminating";
+
+/// [`supervise`] when `apply` is deleting some containers (their ids in `terminating`): those are never
+/// started again — their exit is recorded as for restartPolicy Never, no back-off, no BackOff event — and
+/// their record gets the kubelet's `Killing` event once. Without this the first restart (immediate) would
+/// race the graceful stop: a container that exits on SIGTERM would be running again before `docker rm`.
+pub fn supervise_with_terminating(
+    seen: &[Seen],
+    pods: &BTreeMap<(String, String), PodInfo>,
+    prev: &NodeRecords,
+    now: i64,
+    terminating: &std::collections::BTreeSet<String>,
+) -> (NodeRecords, Vec<String>) {
+    let (held, rest): (Vec<Seen>, Vec<Seen>) = seen
+        .iter()
+        .cloned()
+        .partition(|s| terminating.contains(&s.id));
+    let (mut out, start) = supervise(&rest, pods, prev, now);
+    for s in &held {
+        let Some(pod) = pods.get(&(s.namespace.clone(), s.pod.clone())) else {
+            continue;
+        };
+        let never = PodInfo {
+            restart_policy: "Never".to_string(),
+            ..pod.clone()
+        };
+        let (mut r, _) = step(s, &never, prev.containers.get(&s.name), now);
+        r.back_off = None;
+        if !r.events.iter().any(|e| e.reason == "Killing") {
+            push_event(
+                &mut r,
+                "Normal",
+                "Killing",
+                format!("Stopping container {}", s.container),
+                &format_secs(now),
+            );
+        }
+        out.containers.insert(s.name.clone(), r);
+    }
+    (out, start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,5 +470,53 @@ mod tests {
         }
         assert_eq!(r.events.len(), MAX_EVENTS);
         assert_eq!(r.events.last().unwrap().message, "m99");
+    }
+
+    /// A container apply is stopping exits on SIGTERM: it is not started again, its exit is recorded, no
+    /// back-off is counted, and `Killing` is recorded once however many polls see it.
+    #[test]
+    fn containers_apply_is_deleting_are_never_restarted() {
+        let pods: BTreeMap<_, _> =
+            [(("default".to_string(), "p".to_string()), pod("Always"))].into();
+        let running = crash("running", 0, 10, 0);
+        let terminating: std::collections::BTreeSet<String> = ["abc".to_string()].into();
+        let (recs, starts) = supervise_with_terminating(
+            &[running],
+            &pods,
+            &NodeRecords::default(),
+            20,
+            &terminating,
+        );
+        assert!(starts.is_empty());
+        let killing = |r: &ContainerRecord| {
+            r.events
+                .iter()
+                .filter(|e| e.reason == "Killing")
+                .map(|e| e.count)
+                .sum::<u32>()
+        };
+        assert_eq!(killing(&recs.containers["k8s_app_p_default"]), 1);
+        let mut prev = recs;
+        for now in 21..40 {
+            let exited = crash("exited", 143, 10, 21);
+            let (next, starts) =
+                supervise_with_terminating(&[exited], &pods, &prev, now, &terminating);
+            assert!(starts.is_empty(), "restarted at {now}");
+            prev = next;
+        }
+        let r = &prev.containers["k8s_app_p_default"];
+        assert_eq!((r.restart_count, killing(r)), (0, 1));
+        assert_eq!(r.last_termination.as_ref().map(|t| t.exit_code), Some(143));
+        assert!(r.back_off.is_none() && r.back_off_entry.is_none());
+        assert!(!r.events.iter().any(|e| e.reason == "BackOff"));
+        // The same exit of a container nobody is deleting is restarted at once (the race this closes).
+        let (_, starts) = supervise_with_terminating(
+            &[crash("exited", 143, 10, 21)],
+            &pods,
+            &NodeRecords::default(),
+            22,
+            &Default::default(),
+        );
+        assert_eq!(starts, ["k8s_app_p_default"]);
     }
 }

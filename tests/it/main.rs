@@ -8,6 +8,7 @@ mod daemonset;
 mod day2;
 mod gitops;
 mod gitops_remote;
+mod heal;
 mod history;
 mod images;
 mod jobs;
