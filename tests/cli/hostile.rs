@@ -433,9 +433,13 @@ fn every_runtime_string_is_refused_where_written_or_arrives_exactly() {
                 .map(|(i, _)| i + 1)
                 .collect();
             let root = field.path.split('[').next().unwrap();
+            // A ConfigMap/Secret value no env can carry is refused where the env refers to it.
+            let at_ref = |e: &&(String, usize, usize, String)| {
+                matches!(root, "data" | "stringData") && e.3.contains(".valueFrom.")
+            };
             if !mine
                 .iter()
-                .any(|e| at.contains(&e.1) && e.3.starts_with(root))
+                .any(|e| (at.contains(&e.1) && e.3.starts_with(root)) || at_ref(e))
             {
                 failures.push(format!(
                     "{} = {v:?}: refused, but not at line {at:?} under {root}: {mine:?}",
@@ -469,6 +473,16 @@ fn every_runtime_string_is_refused_where_written_or_arrives_exactly() {
         for (_, a, _) in &cmds {
             if a.iter().any(|x| x.contains('\0')) {
                 failures.push(format!("{}: a NUL in argv: {a:?}", field.path));
+            }
+        }
+        // No process can be given an env string with a NUL in it (the kernel would cut it there).
+        for b in api_bodies(&cmds) {
+            let env = b["Env"].as_array().cloned().unwrap_or_default();
+            if env
+                .iter()
+                .any(|e| e.as_str().is_some_and(|e| e.contains('\0')))
+            {
+                failures.push(format!("{}: a NUL in an env entry: {env:?}", field.path));
             }
         }
         for (_, v) in &accepted {

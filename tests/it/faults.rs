@@ -239,7 +239,7 @@ impl Inventory {
         let text = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
         let out = crate::common::with_ssh_settings(
             &text,
-            &["connectTimeout: 2", "readTimeout: 5", "writeTimeout: 8"],
+            &["connectTimeout: 5", "readTimeout: 10", "writeTimeout: 10"],
         );
         let path = tb.dir.join(format!("{}.yaml", unique("cluster-faults")));
         std::fs::write(&path, out).unwrap();
