@@ -722,6 +722,32 @@ pub fn unresolved(r: &Ref, defined: &Defined) -> Option<String> {
     })
 }
 
+/// The failure of an env reference (`valueFrom`, `envFrom`) to a value holding a NUL, which no
+/// environment variable can carry (the kernel ends the string there): `None` for volumes and clean values.
+/// Names the key, never the value.
+pub fn nul_in_env(
+    r: &Ref,
+    nul: &BTreeSet<(&'static str, String, String, String)>,
+) -> Option<String> {
+    if r.volume.is_some() {
+        return None;
+    }
+    let key = nul
+        .iter()
+        .find(|(kind, ns, name, key)| {
+            *kind == r.kind
+                && *ns == r.namespace
+                && *name == r.name
+                && r.key.as_ref().is_none_or(|k| k == key)
+        })
+        .map(|t| t.3.clone())?;
+    Some(format!(
+        "CreateContainerConfigError: the value of key {key} in {} {}/{} contains a NUL character, which an \
+         environment variable cannot carry (mount it as a volume instead)",
+        r.kind, r.namespace, r.name
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::manifest::{RawFile, parse};
@@ -739,6 +765,32 @@ mod tests {
             Severity::Error => d.to_string(),
         })
         .collect()
+    }
+
+    #[test]
+    fn a_nul_value_is_refused_for_env_but_fine_in_a_volume() {
+        let cm =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: \"a\\0b\"\n---\n";
+        let pod = |use_: &str| {
+            format!(
+                "{cm}apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n{use_}"
+            )
+        };
+        let env = check(&pod(
+            "    env:\n    - name: E\n      valueFrom:\n        configMapKeyRef: {name: c, key: k}\n",
+        ));
+        assert_eq!(
+            env,
+            [
+                "a.yaml:19:26: spec.containers[0].env[0].valueFrom.configMapKeyRef: CreateContainerConfigError: the value of key k in ConfigMap default/c contains a NUL character, which an environment variable cannot carry (mount it as a volume instead)"
+            ]
+        );
+        let env_from = check(&pod("    envFrom:\n    - configMapRef: {name: c}\n"));
+        assert_eq!(env_from.len(), 1, "{env_from:?}");
+        let volume = check(&pod(
+            "    volumeMounts: [{name: v, mountPath: /v}]\n  volumes:\n  - name: v\n    configMap: {name: c}\n",
+        ));
+        assert!(volume.is_empty(), "{volume:?}");
     }
 
     #[test]

@@ -200,6 +200,9 @@ struct Claims {
     config_refs: Vec<(SourceRef, config::Ref)>,
     /// The ConfigMaps and Secrets defined, with their keys.
     config_defined: config::Defined,
+    /// (kind, namespace, name, key) of every ConfigMap/Secret value holding a NUL: fine in a volume file,
+    /// but no environment variable can carry it.
+    config_nul: std::collections::BTreeSet<(&'static str, String, String, String)>,
 }
 
 /// Parse, default and validate every document of every file, with the default cluster settings.
@@ -286,6 +289,13 @@ pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
     // the container (CreateContainerConfigError) or its mount; here it fails before any host is touched.
     for (source, r) in &claims.config_refs {
         if let Some(message) = config::unresolved(r, &claims.config_defined) {
+            out.diagnostics.push(Diagnostic {
+                source: source.clone(),
+                severity: Severity::Error,
+                field: r.path.to_string(),
+                message,
+            });
+        } else if let Some(message) = config::nul_in_env(r, &claims.config_nul) {
             out.diagnostics.push(Diagnostic {
                 source: source.clone(),
                 severity: Severity::Error,
@@ -537,12 +547,33 @@ fn read_document<'n>(
                 let mut keys: std::collections::BTreeSet<String> =
                     c.data.iter().flatten().map(|(k, _)| k.clone()).collect();
                 keys.extend(c.binary_data.iter().flatten().map(|(k, _)| k.clone()));
+                let nul = c
+                    .data
+                    .iter()
+                    .flatten()
+                    .filter(|(_, v)| v.contains('\0'))
+                    .map(|(k, _)| k.clone())
+                    .chain(
+                        c.binary_data
+                            .iter()
+                            .flatten()
+                            .filter(|(_, v)| v.0.contains(&0))
+                            .map(|(k, _)| k.clone()),
+                    );
+                for k in nul {
+                    let id = ("ConfigMap", ns.clone(), object.name().to_string(), k);
+                    claims.config_nul.insert(id);
+                }
                 claims
                     .config_defined
                     .insert(("ConfigMap", ns.clone(), object.name().to_string()), keys);
             }
             Object::Secret(sec) => {
                 let keys = sec.data.iter().flatten().map(|(k, _)| k.clone()).collect();
+                for (k, _) in sec.data.iter().flatten().filter(|(_, v)| v.0.contains(&0)) {
+                    let id = ("Secret", ns.clone(), object.name().to_string(), k.clone());
+                    claims.config_nul.insert(id);
+                }
                 claims
                     .config_defined
                     .insert(("Secret", ns.clone(), object.name().to_string()), keys);

@@ -572,7 +572,11 @@ fn start_change(
         .as_ref()
         .and_then(|l| l.get(model::labels::NODE_SUPERVISOR))
         .is_some_and(|v| v == "true");
+    // An app container that was created but never started (an apply cut off between its `docker create`
+    // and `docker start`) is no crash the supervisor would restart: only the plan starts it.
+    let never_started = stopped.iter().any(|c| c.status == "created");
     let wants_start = sandbox_down
+        || never_started
         || (supervisor
             && stopped.iter().any(|c| match policy {
                 "Always" => true,

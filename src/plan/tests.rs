@@ -398,6 +398,19 @@ fn drift_by_hand_is_detected() {
     sim.apply(&plan);
     assert!(sim.plan(&apps).changes.is_empty());
 
+    // An apply killed between `docker create` and `docker start` of the app container: it was never
+    // started, so no supervisor restarts it → start (found by the fault suite, tests/it/faults.rs).
+    sim.node(&node)
+        .containers
+        .iter_mut()
+        .find(|c| c.name == "k8s_nginx_sc-nginx_default")
+        .unwrap()
+        .status = "created".into();
+    let plan = sim.plan(&apps);
+    assert_eq!(lines(&plan), [format!("Start sc-nginx {node}")]);
+    sim.apply(&plan);
+    assert!(sim.plan(&apps).changes.is_empty());
+
     // docker rm -f → replace on the same node
     sim.node(&node)
         .containers

@@ -571,10 +571,14 @@ impl DockerRuntime {
         }
         let mounts = run.config.and_then(|cfg| cfg.mounts.get(&c.name));
         for m in mounts.into_iter().flatten() {
+            // CSV-quoted like every other mount: a comma or quote in the path must not add a field.
             a.push(format!(
-                "--mount=type=bind,source={},target={},readonly",
-                super::config::volume_dir(ns, pod, &m.volume),
-                m.target
+                "--mount=type=bind,{},{},readonly",
+                super::mounts::csv(&format!(
+                    "source={}",
+                    super::config::volume_dir(ns, pod, &m.volume)
+                )),
+                super::mounts::csv(&format!("target={}", m.target))
             ));
         }
         // Secret values and mount targets never go through argv: the Engine API request on stdin.

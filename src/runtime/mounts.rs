@@ -281,7 +281,7 @@ fn sub_path(m: &VolumeMount, c: &Container) -> Option<String> {
 
 /// One `--mount` field in docker's CSV syntax: quoted when it holds a comma or a quote, so a path can
 /// never add a mount option.
-fn csv(field: &str) -> String {
+pub(crate) fn csv(field: &str) -> String {
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod gitops;
+mod hostile;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/fixtures");
 const HOSTS: [&str; 4] = ["k8s-master", "k8s-node1", "k8s-node2", "k8s-node3"];

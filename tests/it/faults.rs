@@ -1,0 +1,837 @@
+//! The fault suite (issue 16): apply is killed (SIGKILL, SIGINT, SIGTERM) while a remote command of a
+//! given phase is in flight, hosts are cut, paused and stopped mid-apply, a dockerd hangs mid-apply, and
+//! applies race. Every case then checks, from the hosts' side: no pod twice, no container that belongs to
+//! no desired pod, the lock released (graceful stop, hung dockerd) or reported naming its holder (SIGKILL, a
+//! lost host), and convergence: the next apply succeeds and a further plan shows no changes.
+//!
+//! **Deterministic phases.** A shim ahead of the real program on every host's PATH
+//! (`/usr/local/sbin/{docker,ip,iptables-restore,tee,mkdir,rm}`, removed on drop) is inert until the test
+//! *arms* it on one host with (program, a substring of the argv, whether the cluster lock must already be
+//! held there). The first matching command claims the arm (an atomic `mv`), says so in a file and blocks
+//! until the test removes the hold file; then it `exec`s the real program. So the signal surely arrives
+//! while that command is running on the host — and after a SIGKILL the command still completes, as a real
+//! in-flight command does when its client dies.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{
+    OnDrop, Repo, Testbed, breaking_a_host, clusterctl_with, reset, serial, stdout_ok, unique,
+};
+
+/// Where the shims keep their state on a host (a tmpfs: a host restart disarms them).
+const STATE: &str = "/run/clusterctl-faults";
+const LOCK_DIR: &str = "/var/lib/clusterctl/lock";
+const SHIMMED: [&str; 6] = ["docker", "ip", "iptables-restore", "tee", "mkdir", "rm"];
+
+/// The body of every shim (`REAL` is set above it). Reads the arm (3 lines: program, argv substring,
+/// `1` if the lock must be held on this host), claims it with `mv`, records its pid and waits for the hold
+/// to go.
+const SHIM_BODY: &str = r#"F=/run/clusterctl-faults
+if [ -f "$F/arm" ] && { read -r prog; read -r pat; read -r needlock; } < "$F/arm" 2>/dev/null && [ "$prog" = "${0##*/}" ]; then
+  case " $* " in
+    *"$pat"*)
+      if { [ "$needlock" != 1 ] || [ -d /var/lib/clusterctl/lock ]; } && mv "$F/arm" "$F/fired" 2>/dev/null; then
+        echo "$$" > "$F/held"
+        while [ -e "$F/hold" ]; do sleep 0.05; done
+      fi;;
+  esac
+fi
+exec "$REAL" "$@"
+"#;
+
+/// The shims on every host; removed (and any hold lifted) on drop.
+struct Shims {
+    tb: Testbed,
+    _cleanup: Vec<OnDrop>,
+}
+
+impl Shims {
+    fn install(tb: &Testbed) -> Shims {
+        let mut cleanup = Vec::new();
+        for (host, _) in &tb.hosts {
+            let mut script = format!(
+                "set -e; /bin/rm -rf {STATE}; /bin/mkdir -p {STATE}\ncat > {STATE}/body <<'SHIM_EOF'\n{SHIM_BODY}SHIM_EOF\n"
+            );
+            for p in SHIMMED {
+                script.push_str(&format!(
+                    "real=; for d in /usr/sbin /usr/bin /sbin /bin; do [ -x $d/{p} ] && {{ real=$d/{p}; break; }}; done\n\
+                     [ -n \"$real\" ]\n\
+                     {{ echo '#!/bin/sh'; echo \"REAL=$real\"; cat {STATE}/body; }} > /usr/local/sbin/{p}.new\n\
+                     chmod 755 /usr/local/sbin/{p}.new; /bin/mv /usr/local/sbin/{p}.new /usr/local/sbin/{p}\n"
+                ));
+            }
+            stdout_ok(
+                &format!("install shims on {host}"),
+                tb.exec(host, &["sh", "-c", &script]),
+            );
+            let rm: Vec<String> = SHIMMED
+                .iter()
+                .map(|p| format!("/usr/local/sbin/{p}"))
+                .collect();
+            cleanup.push(tb.on_drop(host, format!("/bin/rm -rf {STATE} {}", rm.join(" "))));
+        }
+        Shims {
+            tb: tb.clone(),
+            _cleanup: cleanup,
+        }
+    }
+
+    /// Arms `program`'s shim on `host`: its first command whose argv contains `pattern` (and, with
+    /// `need_lock`, that runs while the host holds the cluster lock) blocks until [`Shims::release`].
+    fn arm(&self, host: &str, program: &str, pattern: &str, need_lock: bool) {
+        let text = format!("{program}\n{pattern}\n{}\n", u8::from(need_lock));
+        let script = format!(
+            "/bin/rm -f {STATE}/fired {STATE}/held; : > {STATE}/hold; printf '%s' \"$1\" > {STATE}/arm.new && /bin/mv {STATE}/arm.new {STATE}/arm"
+        );
+        stdout_ok(
+            "arm",
+            self.tb
+                .exec(host, &["sh", "-c", &script, "arm", text.as_str()]),
+        );
+    }
+
+    /// Waits until the armed command is held on `host` (panics after `within`, or if `child` ended).
+    fn wait_fired(&self, host: &str, apply: &mut Apply, within: Duration) {
+        let started = Instant::now();
+        loop {
+            let out = self
+                .tb
+                .exec(host, &["test", "-s", &format!("{STATE}/held")]);
+            if out.status.success() {
+                return;
+            }
+            if let Some(code) = apply.try_code() {
+                panic!(
+                    "apply ended (exit {code}) before the armed command ran:\n{}",
+                    apply.output()
+                );
+            }
+            assert!(
+                started.elapsed() < within,
+                "the armed command never ran on {host}:\n{}",
+                apply.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Lets the held command go on (it then runs the real program).
+    fn release(&self, host: &str) {
+        let _ = self
+            .tb
+            .exec(host, &["/bin/rm", "-f", &format!("{STATE}/hold")]);
+    }
+}
+
+/// A running `clusterctl apply --yes`, its output collected as it comes.
+struct Apply {
+    child: Child,
+    out: Arc<Mutex<String>>,
+    err: Arc<Mutex<String>>,
+    code: Option<i32>,
+}
+
+fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let buf = Arc::new(Mutex::new(String::new()));
+    let b = buf.clone();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = r.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            b.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    buf
+}
+
+impl Apply {
+    fn start(cluster: &Path, repo: &Path) -> Apply {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_clusterctl"))
+            .arg("--cluster")
+            .arg(cluster)
+            .arg("--repo")
+            .arg(repo)
+            .args(["apply", "--yes"])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start clusterctl");
+        let out = collect(child.stdout.take().unwrap());
+        let err = collect(child.stderr.take().unwrap());
+        Apply {
+            child,
+            out,
+            err,
+            code: None,
+        }
+    }
+
+    fn signal(&self, signo: i32) {
+        // SAFETY: a plain kill(2) of our own child, which has not been reaped yet.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signo) };
+        assert_eq!(rc, 0, "kill({signo})");
+    }
+
+    fn try_code(&mut self) -> Option<i32> {
+        if self.code.is_none() {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                use std::os::unix::process::ExitStatusExt;
+                self.code = Some(s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)));
+            }
+        }
+        self.code
+    }
+
+    fn wait(&mut self, within: Duration) -> i32 {
+        let started = Instant::now();
+        loop {
+            if let Some(c) = self.try_code() {
+                // Let the readers drain the pipes.
+                std::thread::sleep(Duration::from_millis(100));
+                return c;
+            }
+            if started.elapsed() > within {
+                let _ = self.child.kill();
+                panic!("apply did not end within {within:?}:\n{}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    fn output(&self) -> String {
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            self.out.lock().unwrap(),
+            self.err.lock().unwrap()
+        )
+    }
+}
+
+impl Drop for Apply {
+    fn drop(&mut self) {
+        if self.try_code().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The testbed's cluster.yaml with short deadlines (a lost host costs seconds, not minutes), next to it so
+/// its relative paths resolve; removed on drop.
+struct Inventory(PathBuf);
+
+impl Inventory {
+    fn short_deadlines(tb: &Testbed) -> Inventory {
+        let text = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
+        let out = crate::common::with_ssh_settings(
+            &text,
+            &["connectTimeout: 5", "readTimeout: 10", "writeTimeout: 10"],
+        );
+        let path = tb.dir.join(format!("{}.yaml", unique("cluster-faults")));
+        std::fs::write(&path, out).unwrap();
+        Inventory(path)
+    }
+}
+
+impl Drop for Inventory {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// One Deployment of `replicas` web pods (one per worker by spreading) behind a ClusterIP Service, so an
+/// apply has pulls, pod creates and starts, service rules and a roster write.
+fn repo_with(name: &str, replicas: usize) -> Repo {
+    let repo = Repo::new();
+    repo.write(
+        &format!("{name}.yaml"),
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: web\n        image: nginx:latest\n        ports:\n        - containerPort: 80\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n"
+        ),
+    )
+    .commit(name);
+    repo
+}
+
+/// `(host, container name, pod label, state)` of every managed container on every host, the node
+/// supervisor's pod left out (it runs whatever the repository holds).
+fn managed(tb: &Testbed) -> Vec<(String, String, String, String)> {
+    managed_except(tb, "")
+}
+
+/// [`managed`] without asking `skip` (a host that is cut, paused, stopped or has a frozen dockerd).
+fn managed_except(tb: &Testbed, skip: &str) -> Vec<(String, String, String, String)> {
+    let mut all = Vec::new();
+    for (host, _) in tb.hosts.iter().filter(|(h, _)| h != skip) {
+        let out = tb.ssh_ok(
+            host,
+            "docker ps -a --filter label=clusterctl.io/managed=true --format '{{.Names}}\t{{.Label \"clusterctl.io/namespace\"}}/{{.Label \"clusterctl.io/pod\"}}\t{{.State}}'",
+        );
+        for l in out.lines().filter(|l| !l.is_empty()) {
+            let f: Vec<&str> = l.split('\t').collect();
+            if f[1].starts_with("clusterctl-system/") {
+                continue;
+            }
+            all.push((
+                host.clone(),
+                f[0].to_string(),
+                f[1].to_string(),
+                f[2].to_string(),
+            ));
+        }
+    }
+    all
+}
+
+/// The invariants after convergence: exactly `replicas` pods of `name`, each on one host only, each
+/// with its sandbox and its one app container, all running; no other managed container anywhere, and
+/// no unlabelled `k8s_*` container (one created by an interrupted command without its labels).
+fn assert_converged(tb: &Testbed, name: &str, replicas: usize, why: &str) {
+    let all = managed(tb);
+    let mut pods: std::collections::BTreeMap<&str, Vec<&(String, String, String, String)>> =
+        Default::default();
+    for c in &all {
+        pods.entry(c.2.as_str()).or_default().push(c);
+    }
+    assert_eq!(pods.len(), replicas, "{why}: pods {pods:#?}");
+    for (pod, cs) in &pods {
+        assert!(
+            pod.starts_with(&format!("default/{name}-")),
+            "{why}: orphan {pod}: {cs:?}"
+        );
+        let hosts: std::collections::BTreeSet<&str> = cs.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(hosts.len(), 1, "{why}: pod {pod} on several hosts: {cs:?}");
+        assert_eq!(cs.len(), 2, "{why}: pod {pod} containers: {cs:?}");
+        assert!(
+            cs.iter().all(|c| c.3 == "running"),
+            "{why}: pod {pod} not running: {cs:?}"
+        );
+    }
+    for (host, _) in &tb.hosts {
+        let out = tb.ssh_ok(
+            host,
+            "docker ps -a --filter name=k8s_ --format '{{.Names}} {{.Label \"clusterctl.io/managed\"}}'",
+        );
+        for l in out.lines() {
+            assert!(
+                l.ends_with(" true"),
+                "{why}: unmanaged container on {host}: {l}"
+            );
+        }
+    }
+}
+
+/// The hosts holding the cluster lock, each with its holder file's text.
+fn locks(tb: &Testbed) -> Vec<(String, String)> {
+    tb.hosts
+        .iter()
+        .filter_map(|(host, _)| {
+            let out = tb.ssh(
+                host,
+                &format!(
+                    "test -d {LOCK_DIR} && cat {LOCK_DIR}/holder 2>/dev/null; test -d {LOCK_DIR}"
+                ),
+            );
+            out.status.success().then(|| {
+                (
+                    host.clone(),
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// After a run that left the lock (SIGKILL, a lost host): `plan` names the holder (its pid, when the
+/// holder file was written), an apply with work to do is refused with exit 5, and `clusterctl unlock`
+/// clears the lock.
+fn assert_lock_reported_then_unlock(inv: &Path, repo: &Repo, pid: u32, why: &str) {
+    let plan = clusterctl_with(inv, repo.path(), &["plan", "--detailed-exitcode"]);
+    assert!(
+        plan.stderr.contains("the cluster lock is held by")
+            && (plan.stderr.contains(&format!("(pid {pid})"))
+                || plan.stderr.contains("holder unknown")),
+        "{why}: plan does not name the holder (pid {pid}): {plan:?}"
+    );
+    if plan.code == 2 {
+        let refused = clusterctl_with(inv, repo.path(), &["apply", "--yes"]);
+        assert_eq!(
+            refused.code, 5,
+            "{why}: the left lock must refuse the next apply: {refused:?}"
+        );
+        assert!(
+            refused.stderr.contains(&format!("(pid {pid})"))
+                || refused.stderr.contains("holder unknown"),
+            "{why}: the holder is not named: {refused:?}"
+        );
+    }
+    // lease: switch to `apply --lock-wait DURATION` (the lease lane's TTL) once it lands.
+    let unlock = clusterctl_with(inv, repo.path(), &["unlock"]);
+    assert_eq!(unlock.code, 0, "{why}: unlock: {unlock:?}");
+}
+
+/// The next apply converges and a further plan shows no changes; no lock is left.
+fn assert_next_apply_converges(
+    tb: &Testbed,
+    inv: &Path,
+    repo: &Repo,
+    name: &str,
+    n: usize,
+    why: &str,
+) {
+    let again = clusterctl_with(inv, repo.path(), &["apply", "--yes"]);
+    assert_eq!(again.code, 0, "{why}: the next apply: {again:?}");
+    let plan = clusterctl_with(inv, repo.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "{why}: a further plan must show no changes: {plan:?}"
+    );
+    assert!(locks(tb).is_empty(), "{why}: lock left: {:?}", locks(tb));
+    assert_converged(tb, name, n, why);
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kill {
+    Sigkill,
+    Sigint,
+    Sigterm,
+}
+
+impl Kill {
+    fn signo(self) -> i32 {
+        match self {
+            Kill::Sigkill => libc::SIGKILL,
+            Kill::Sigint => libc::SIGINT,
+            Kill::Sigterm => libc::SIGTERM,
+        }
+    }
+}
+
+/// A phase of apply, by the remote command that is in flight when the signal comes.
+struct Phase {
+    name: &'static str,
+    host: &'static str,
+    program: &'static str,
+    pattern: &'static str,
+    need_lock: bool,
+    /// Set-up before the apply (a command run on `host`) so the phase has work.
+    setup: Option<&'static str>,
+}
+
+/// Kills an apply of a 3-replica Deployment + Service while `phase`'s command runs, then checks the
+/// invariants (module doc).
+fn kill_at(phase: Phase, kill: Kill) {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let inv = Inventory::short_deadlines(&tb);
+    let name = unique("faults");
+    let repo = repo_with(&name, 3);
+    let why = format!("{kill:?} during {}", phase.name);
+    if let Some(cmd) = phase.setup {
+        tb.ssh_ok(phase.host, cmd);
+    }
+    let shims = Shims::install(&tb);
+    shims.arm(phase.host, phase.program, phase.pattern, phase.need_lock);
+    let mut apply = Apply::start(&inv.0, repo.path());
+    let pid = apply.child.id();
+    shims.wait_fired(phase.host, &mut apply, Duration::from_secs(60));
+    apply.signal(kill.signo());
+    match kill {
+        Kill::Sigkill => {
+            let code = apply.wait(Duration::from_secs(10));
+            assert_eq!(code, 128 + libc::SIGKILL, "{why}: {}", apply.output());
+            // The in-flight command completes after its client died.
+            shims.release(phase.host);
+            drop(shims);
+            // Every SIGKILL case comes after the lock was taken: it is left, and must be reported.
+            assert!(
+                !locks(&tb).is_empty(),
+                "{why}: the lock of a killed run is gone"
+            );
+            assert_lock_reported_then_unlock(&inv.0, &repo, pid, &why);
+        }
+        Kill::Sigint | Kill::Sigterm => {
+            // The stop is acknowledged while the command is still held, then the command may finish.
+            let started = Instant::now();
+            while !apply.stderr().contains("stopping") {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10) && apply.try_code().is_none(),
+                    "{why}: no stop message: {}",
+                    apply.output()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            shims.release(phase.host);
+            let code = apply.wait(Duration::from_secs(30));
+            drop(shims);
+            assert_eq!(code, 128 + kill.signo(), "{why}: {}", apply.output());
+            assert!(
+                apply.stderr().contains("the cluster lock was released"),
+                "{why}: {}",
+                apply.output()
+            );
+            assert!(locks(&tb).is_empty(), "{why}: lock left: {:?}", locks(&tb));
+        }
+    }
+    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, &why);
+}
+
+// Phases × kinds (each phase once, each kind at several phases; docs/testing.md, "The fault suite"):
+//   lock (holder file being written on the 2nd host) SIGTERM · re-observe under the lock SIGKILL ·
+//   image pull SIGINT · pod network SIGKILL · sandbox created, app container being created SIGKILL ·
+//   container start SIGTERM · service rules SIGINT · roster write SIGKILL · lock release SIGTERM is not
+//   a case: the work is done by then, see `a_signal_during_the_release_*`.
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn sigterm_while_taking_the_lock() {
+    kill_at(
+        Phase {
+            name: "lock",
+            host: "k8s-node1",
+            program: "tee",
+            pattern: "/var/lib/clusterctl/lock/holder",
+            need_lock: false,
+            setup: None,
+        },
+        Kill::Sigterm,
+    );
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn sigkill_while_re_observing_under_the_lock() {
+    kill_at(
+        Phase {
+            name: "re-observe",
+            host: "k8s-node2",
+            program: "docker",
+            pattern: "version --format",
+            need_lock: true,
+            setup: None,
+        },
+        Kill::Sigkill,
+    );
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn sigint_while_pulling_an_image() {
+    kill_at(
+        Phase {
+            name: "pull",
+            host: "k8s-node1",
+            program: "docker",
+            pattern: "pull --quiet",
+            need_lock: true,
+            setup: None,
+        },
+        Kill::Sigint,
+    );
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn sigkill_while_setting_up_the_pod_network() {
+    kill_at(
+        Phase {
+            name: "network",
+            host: "k8s-node1",
+            program: "ip",
+            pattern: "link set clusterctl.1",
+            need_lock: true,
+            setup: Some("ip link set clusterctl.1 down"),
+        },
+        Kill::Sigkill,
+    );
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn sigkill_between_a_pods_sandbox_and_its_container() {
+    kill_at(
+        Phase {
+            name: "create (sandbox made, app container in flight)",
+            host: "k8s-node2",
+            program: "docker",
+            pattern: "--name=k8s_web_",
+            need_lock: true,
+            setup: None,
+        },
+        Kill::Sigkill,
+    );
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn sigterm_while_starting_a_container() {
+    kill_at(
+        Phase {
+            name: "start",
+            host: "k8s-node3",
+            program: "docker",
+            pattern: " start ",
+            need_lock: true,
+            setup: None,
+        },
+        Kill::Sigterm,
+    );
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn sigint_while_writing_service_rules() {
+    kill_at(
+        Phase {
+            name: "service rules",
+            host: "k8s-node1",
+            program: "iptables-restore",
+            pattern: "",
+            need_lock: true,
+            setup: None,
+        },
+        Kill::Sigint,
+    );
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn sigkill_while_writing_the_roster() {
+    kill_at(
+        Phase {
+            name: "roster",
+            host: "k8s-node2",
+            program: "tee",
+            pattern: "/var/lib/clusterctl/roster.json",
+            need_lock: true,
+            setup: None,
+        },
+        Kill::Sigkill,
+    );
+}
+
+/// A signal while the lock is being released (the work is done): the release completes on every host.
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn a_signal_during_the_release_still_releases_every_host() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let inv = Inventory::short_deadlines(&tb);
+    let name = unique("faults");
+    let repo = repo_with(&name, 3);
+    let shims = Shims::install(&tb);
+    // Released in reverse name order: k8s-node3 and k8s-node2 are free, node1 and the master still held.
+    shims.arm("k8s-node1", "rm", LOCK_DIR, true);
+    let mut apply = Apply::start(&inv.0, repo.path());
+    shims.wait_fired("k8s-node1", &mut apply, Duration::from_secs(60));
+    apply.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    shims.release("k8s-node1");
+    let code = apply.wait(Duration::from_secs(30));
+    drop(shims);
+    assert!(
+        locks(&tb).is_empty(),
+        "lock left: {:?}\n{}",
+        locks(&tb),
+        apply.output()
+    );
+    // Every change was made before the signal: the run says so and exits with the signal's code or 0.
+    assert!(code == 0 || code == 143, "exit {code}: {}", apply.output());
+    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, "SIGTERM during release");
+}
+
+/// Which host-level fault hits k8s-node2 while its first `docker create` is in flight.
+#[derive(Clone, Copy, Debug)]
+enum HostFault {
+    Cut,
+    Pause,
+    Stop,
+    HangDockerd,
+}
+
+fn testbed_cmd(tb: &Testbed, args: &[&str]) {
+    let out = Command::new("bash")
+        .arg(crate::common::repo_root().join("scripts/testbed"))
+        .args(args)
+        .env("TESTBED_DIR", &tb.dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    stdout_ok(&format!("scripts/testbed {args:?}"), out);
+}
+
+/// Undoes a host fault on drop (also when the test panics).
+struct Heal {
+    tb: Testbed,
+    host: &'static str,
+    fault: HostFault,
+}
+
+impl Drop for Heal {
+    fn drop(&mut self) {
+        match self.fault {
+            HostFault::Cut => testbed_cmd(&self.tb, &["heal", self.host]),
+            HostFault::Pause => testbed_cmd(&self.tb, &["unpause", self.host]),
+            HostFault::Stop => testbed_cmd(&self.tb, &["start", self.host]),
+            HostFault::HangDockerd => {
+                let _ = self
+                    .tb
+                    .exec(self.host, &["pkill", "-CONT", "-x", "dockerd"]);
+                let started = Instant::now();
+                while !self
+                    .tb
+                    .exec(self.host, &["docker", "info"])
+                    .status
+                    .success()
+                    && started.elapsed() < Duration::from_secs(20)
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+}
+
+/// `fault` hits k8s-node2 while its first pod is being created: the other hosts are applied, the run
+/// exits 3 naming k8s-node2, and once the host is back the next apply converges.
+fn host_fault_mid_apply(fault: HostFault) {
+    let tb = Testbed::get();
+    let _g = serial();
+    let _b = breaking_a_host();
+    reset(&tb);
+    let inv = Inventory::short_deadlines(&tb);
+    let name = unique("faults");
+    let repo = repo_with(&name, 3);
+    let host = "k8s-node2";
+    let why = format!("{fault:?} of {host} mid-apply");
+    let shims = Shims::install(&tb);
+    shims.arm(host, "docker", "--name=k8s_POD_", true);
+    let mut apply = Apply::start(&inv.0, repo.path());
+    let pid = apply.child.id();
+    shims.wait_fired(host, &mut apply, Duration::from_secs(60));
+    let heal = Heal {
+        tb: tb.clone(),
+        host,
+        fault,
+    };
+    match fault {
+        HostFault::Cut => testbed_cmd(&tb, &["cut", host]),
+        HostFault::Pause => testbed_cmd(&tb, &["pause", host]),
+        HostFault::Stop => testbed_cmd(&tb, &["stop", host]),
+        HostFault::HangDockerd => {
+            stdout_ok(
+                "pkill -STOP dockerd",
+                tb.exec(host, &["pkill", "-STOP", "-x", "dockerd"]),
+            );
+            // The held `docker create` now goes on into the frozen dockerd.
+            shims.release(host);
+        }
+    }
+    // writeTimeout 8 s for the command in flight, the rest of the host's work skipped.
+    let code = apply.wait(Duration::from_secs(90));
+    assert_eq!(code, 3, "{why}: {}", apply.output());
+    assert!(
+        apply.stderr().contains(host),
+        "{why}: {host} not named: {}",
+        apply.output()
+    );
+    // The other workers were applied.
+    let running: Vec<String> = managed_except(&tb, host)
+        .into_iter()
+        .filter(|c| c.3 == "running")
+        .map(|c| c.2)
+        .collect();
+    assert_eq!(running.len(), 4, "{why}: two pods elsewhere: {running:?}");
+    drop(heal);
+    shims.release(host);
+    drop(shims);
+    let left = locks(&tb);
+    match fault {
+        // The host answered throughout: its lock was given back.
+        HostFault::HangDockerd => assert!(left.is_empty(), "{why}: lock left: {left:?}"),
+        // The release could not reach it: the next apply must name the holder.
+        _ => {
+            assert_eq!(
+                left.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
+                [host],
+                "{why}: {left:?}"
+            );
+            assert_lock_reported_then_unlock(&inv.0, &repo, pid, &why);
+        }
+    }
+    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, &why);
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn a_host_cut_off_mid_apply() {
+    host_fault_mid_apply(HostFault::Cut);
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn a_host_paused_mid_apply() {
+    host_fault_mid_apply(HostFault::Pause);
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn a_host_stopped_mid_apply() {
+    host_fault_mid_apply(HostFault::Stop);
+}
+
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn a_dockerd_hung_mid_apply() {
+    host_fault_mid_apply(HostFault::HangDockerd);
+}
+
+/// Three applies of the same repository started at once: at most one takes the lock and changes the
+/// cluster; the others are refused naming a holder (exit 5) or find nothing left to do (exit 0).
+#[test]
+#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
+fn three_racing_applies_make_one_cluster() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let inv = Inventory::short_deadlines(&tb);
+    let name = unique("faults");
+    let repo = repo_with(&name, 3);
+    let mut applies: Vec<Apply> = (0..3).map(|_| Apply::start(&inv.0, repo.path())).collect();
+    let codes: Vec<i32> = applies
+        .iter_mut()
+        .map(|a| a.wait(Duration::from_secs(120)))
+        .collect();
+    let all: Vec<String> = applies.iter().map(Apply::output).collect();
+    assert!(
+        codes.iter().all(|c| *c == 0 || *c == 5),
+        "{codes:?}: {all:#?}"
+    );
+    assert!(codes.contains(&0), "{codes:?}: {all:#?}");
+    for (a, c) in applies.iter().zip(&codes) {
+        if *c == 5 {
+            assert!(
+                a.stderr().contains("held by") || a.stderr().contains("holder unknown"),
+                "{}",
+                a.output()
+            );
+        }
+    }
+    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, "racing applies");
+}
