@@ -41,6 +41,8 @@ pub struct Driven {
     pub steps: usize,
     /// A signal stopped it (no further step started).
     pub stopped: Option<i32>,
+    /// The cluster lock's lease could not be renewed: why (no further step started).
+    pub lease_lost: Option<String>,
 }
 
 /// Runs `plan` (observed as `observed`), then, with `wait`, every further step of the rollouts in
@@ -56,6 +58,31 @@ pub async fn run_steps(
     signals: &Signals,
     wait: bool,
 ) -> Result<Driven, CliError> {
+    run_steps_leased(
+        inv, desired, observed, plan, binding, ui, signals, wait, None,
+    )
+    .await
+}
+
+/// [`run_steps`] under the cluster lock `lease`: when its heartbeat cannot renew it, no further change
+/// starts (as after a signal) and [`Driven::lease_lost`] says why.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_steps_leased(
+    inv: &Inventory,
+    desired: &Desired,
+    observed: Observed,
+    plan: Plan,
+    binding: Binding,
+    ui: &Ui,
+    signals: &Signals,
+    wait: bool,
+    lease: Option<&crate::apply::lock::Lock>,
+) -> Result<Driven, CliError> {
+    let stop = match lease {
+        Some(l) => l.watch(signals.stop(), super::signals::GRACE),
+        None => signals.stop().clone(),
+    };
+    let lost = || lease.and_then(|l| l.lost());
     let tracked: BTreeSet<(String, String)> = pipeline::rollouts(inv, desired, &observed.state)
         .into_iter()
         .filter(|r| !r.olds.is_empty() && !r.complete())
@@ -66,6 +93,7 @@ pub async fn run_steps(
         observed,
         steps: 0,
         stopped: None,
+        lease_lost: None,
     };
     let (mut plan, mut binding) = (plan, binding);
     let mut progress: BTreeMap<(String, String), Progressed> = BTreeMap::new();
@@ -78,17 +106,14 @@ pub async fn run_steps(
                 ui.info(&step_line(driven.steps, &plan));
             }
             let bars = Progress::new(ui.stderr_tty);
-            let part = apply::execute_until(
-                &plan,
-                &driven.observed.transports,
-                &|e| bars.on(e),
-                signals.stop(),
-            )
-            .await;
+            let part =
+                apply::execute_until(&plan, &driven.observed.transports, &|e| bars.on(e), &stop)
+                    .await;
             bars.finish();
             driven.stopped = signals.received();
+            driven.lease_lost = lost();
             // After a stop the plan was not carried out whole: keep the last roster.
-            if driven.stopped.is_none() {
+            if driven.stopped.is_none() && driven.lease_lost.is_none() {
                 let loss = pipeline::node_loss(inv, &driven.observed.state);
                 let roster =
                     pipeline::roster_after(desired, &driven.observed.state, &plan, &binding, &loss);
@@ -98,7 +123,7 @@ pub async fn run_steps(
             }
             let failed = part.failed();
             merge(&mut driven.report, part);
-            if driven.stopped.is_some() || failed {
+            if driven.stopped.is_some() || driven.lease_lost.is_some() || failed {
                 return Ok(driven);
             }
         }
@@ -116,8 +141,9 @@ pub async fn run_steps(
         if plan.changes.is_empty() {
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
-                () = signals.stop().wait() => {
+                () = stop.wait() => {
                     driven.stopped = signals.received();
+                    driven.lease_lost = lost();
                     return Ok(driven);
                 }
             }

@@ -70,12 +70,12 @@ impl ExitCode {
             }
             ExitCode::Changes => "`plan --detailed-exitcode`: the plan has changes",
             ExitCode::HostsFailed => {
-                "`plan`/`apply`/`unlock`: a host was unreachable, refused or failed (see --allow-unreachable)"
+                "`plan`/`apply`/`lock`/`unlock`: a host was unreachable, refused or failed; no majority of the lock hosts answered"
             }
             ExitCode::RolloutFailed => {
                 "`apply`/`rollout status`: a rollout exceeded its progress deadline (old pods keep serving)"
             }
-            ExitCode::Locked => "`apply`: the cluster lock is held by another apply",
+            ExitCode::Locked => "`apply`: the cluster lock is held by another apply (`--lock-wait DURATION` queues instead)",
             ExitCode::PlanRefused => {
                 "`apply`: a saved plan is stale or exceeds --max-destroy; nothing was changed"
             }

@@ -9,6 +9,7 @@ mod day2;
 mod gitops;
 mod images;
 mod jobs;
+mod lease;
 mod network;
 mod pipeline;
 mod reconcile;
