@@ -95,6 +95,7 @@ fn history(cluster: &Path, repo: &Repo) -> Vec<serde_json::Value> {
 }
 
 #[test]
+#[ignore = "written but not yet run on the testbed (the lease lane ran out of time): run it, then drop this"]
 fn a_killed_holder_blocks_at_once_and_lock_wait_takes_over_after_the_ttl() {
     let tb = Testbed::get();
     let _g = serial();
@@ -210,6 +211,7 @@ fn a_killed_holder_blocks_at_once_and_lock_wait_takes_over_after_the_ttl() {
 }
 
 #[test]
+#[ignore = "written but not yet run on the testbed (the lease lane ran out of time): run it, then drop this"]
 fn lock_release_force_needs_the_right_id_and_is_audited() {
     let tb = Testbed::get();
     let _g = serial();
@@ -309,6 +311,7 @@ fn lock_release_force_needs_the_right_id_and_is_audited() {
 }
 
 #[test]
+#[ignore = "written but not yet run on the testbed (the lease lane ran out of time): run it, then drop this"]
 fn a_partition_into_minorities_lets_neither_apply_proceed() {
     let tb = Testbed::get();
     let _g = serial();
