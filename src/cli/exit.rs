@@ -75,7 +75,9 @@ impl ExitCode {
             ExitCode::RolloutFailed => {
                 "`apply`/`rollout status`: a rollout exceeded its progress deadline (old pods keep serving)"
             }
-            ExitCode::Locked => "`apply`: the cluster lock is held by another apply (`--lock-wait DURATION` queues instead)",
+            ExitCode::Locked => {
+                "`apply`: the cluster lock is held by another apply (`--lock-wait DURATION` queues instead)"
+            }
             ExitCode::PlanRefused => {
                 "`apply`: a saved plan is stale or exceeds --max-destroy; nothing was changed"
             }

@@ -95,7 +95,6 @@ fn history(cluster: &Path, repo: &Repo) -> Vec<serde_json::Value> {
 }
 
 #[test]
-#[ignore = "written but not yet run on the testbed (the lease lane ran out of time): run it, then drop this"]
 fn a_killed_holder_blocks_at_once_and_lock_wait_takes_over_after_the_ttl() {
     let tb = Testbed::get();
     let _g = serial();
@@ -161,26 +160,15 @@ fn a_killed_holder_blocks_at_once_and_lock_wait_takes_over_after_the_ttl() {
                 .contains(&format!("clusterctl lock release --force --id {id}")),
         "{blocked:?}"
     );
-    // `plan` names it too.
-    let plan = ok(clusterctl_with(&cluster, repo.path(), &["plan"]));
-    assert!(
-        plan.stderr.contains(&format!("(pid {pid})"))
-            && plan.stderr.contains(&format!("lock id {id}")),
-        "{plan:?}"
-    );
-
+    // (`plan` naming a live lease is gitops::plan_names_a_held_lock_and_its_holder: a 5 s lease may be over
+    // by the time a plan has observed the hosts.)
     let waited = clusterctl_with(
         &cluster,
         repo.path(),
         &["apply", "--yes", "--lock-wait", "60s"],
     );
     assert_eq!(waited.code, 0, "{waited:?}");
-    assert!(
-        waited
-            .stderr
-            .contains("waiting for the cluster lock (up to 60 s)"),
-        "{waited:?}"
-    );
+    // (Whether it had to wait depends on how long the blocked apply took: the lease is only 5 s.)
     assert!(
         waited
             .stderr
@@ -211,7 +199,6 @@ fn a_killed_holder_blocks_at_once_and_lock_wait_takes_over_after_the_ttl() {
 }
 
 #[test]
-#[ignore = "written but not yet run on the testbed (the lease lane ran out of time): run it, then drop this"]
 fn lock_release_force_needs_the_right_id_and_is_audited() {
     let tb = Testbed::get();
     let _g = serial();
@@ -311,7 +298,6 @@ fn lock_release_force_needs_the_right_id_and_is_audited() {
 }
 
 #[test]
-#[ignore = "written but not yet run on the testbed (the lease lane ran out of time): run it, then drop this"]
 fn a_partition_into_minorities_lets_neither_apply_proceed() {
     let tb = Testbed::get();
     let _g = serial();
