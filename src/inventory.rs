@@ -28,6 +28,42 @@ pub struct Inventory {
     pub cluster: ClusterSettings,
     /// Sorted by name; names are unique DNS-1123 subdomains.
     pub hosts: Vec<Host>,
+    /// The cluster lock's hosts and lease (docs/locking.md).
+    #[serde(skip_serializing_if = "LockSettings::is_default")]
+    pub lock: LockSettings,
+}
+
+/// `lock:` of cluster.yaml: which hosts hold the cluster lock (a lease granted by a strict majority of them)
+/// and how long a lease lasts without renewal (docs/locking.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockSettings {
+    /// In the order written; empty means the default: the first three hosts by name (all if fewer).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Seconds; default 60. Written as a duration: `60s`, `2m`.
+    #[serde(serialize_with = "duration_text")]
+    pub ttl: u64,
+}
+
+/// The default [`LockSettings::ttl`].
+pub const LOCK_TTL: u64 = 60;
+/// How many hosts hold the lock when `lock.hosts` is not written.
+pub const DEFAULT_LOCK_HOSTS: usize = 3;
+
+impl Default for LockSettings {
+    fn default() -> Self {
+        LockSettings {
+            hosts: Vec::new(),
+            ttl: LOCK_TTL,
+        }
+    }
+}
+
+impl LockSettings {
+    fn is_default(&self) -> bool {
+        *self == LockSettings::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -266,6 +302,19 @@ impl Inventory {
         self.hosts.iter().find(|h| h.name == name)
     }
 
+    /// The lock hosts, in their fixed order: `lock.hosts` as written, else the first
+    /// [`DEFAULT_LOCK_HOSTS`] hosts by name (every host of a smaller cluster).
+    pub fn lock_hosts(&self) -> Vec<String> {
+        if !self.lock.hosts.is_empty() {
+            return self.lock.hosts.clone();
+        }
+        self.hosts
+            .iter()
+            .take(DEFAULT_LOCK_HOSTS)
+            .map(|h| h.name.clone())
+            .collect()
+    }
+
     /// The inventory as `cluster.yaml` text that [`parse`] reads back to the same hosts and settings
     /// (paths are written as they are held: relative ones stay relative to the file).
     /// List items are indented under their key (`hosts:` / `  - name: …`), as docs/cluster-yaml.md writes it.
@@ -336,6 +385,14 @@ mod file {
         pub ssh: Field<Ssh>,
         pub cluster: Field<Cluster>,
         pub hosts: Field<Vec<Spanned<Host>>>,
+        pub lock: Field<Lock>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Lock {
+        pub hosts: Field<Vec<Spanned<Raw>>>,
+        pub ttl: Field<Raw>,
     }
 
     #[derive(Deserialize, Default)]
@@ -448,6 +505,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
         ssh: SshSettings::default(),
         cluster: ClusterSettings::default(),
         hosts: Vec::new(),
+        lock: LockSettings::default(),
     };
     let doc = w.section(&raw, &top, "must be a mapping");
     let none = file::Root::default();
@@ -520,6 +578,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
         },
     }
     w.cross_checks(&inv, svc_pos, &kept);
+    let lp = top.child("lock");
+    if let Some(l) = w.field(&doc.lock, &lp, "must be a mapping") {
+        let names: BTreeSet<&str> = inv.hosts.iter().map(|h| h.name.as_str()).collect();
+        inv.lock = w.lock(l, &lp, &names);
+    }
     if w.diags.is_empty() {
         inv.hosts.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(inv)
@@ -868,6 +931,64 @@ impl Walk {
                 }
             }
         }
+    }
+
+    /// `lock:`: the hosts must be inventory hosts, each once; the TTL a duration from 2s to 24h.
+    fn lock(&mut self, raw: &file::Lock, path: &FieldPath, known: &BTreeSet<&str>) -> LockSettings {
+        let mut out = LockSettings::default();
+        let hp = path.child("hosts");
+        if let Some(items) = self.field(&raw.hosts, &hp, "must be a list of host names") {
+            if items.is_empty() {
+                let pos = raw.hosts.0.as_ref().map(|s| s.pos()).unwrap_or_default();
+                self.err(
+                    pos,
+                    &hp,
+                    "Required value: at least one host (or leave lock.hosts out for the default)"
+                        .to_string(),
+                );
+            }
+            for (i, item) in items.iter().enumerate() {
+                let p = hp.index(i);
+                let Some(name) = self.string(&item.node, &p) else {
+                    continue;
+                };
+                if !known.contains(name.as_str()) {
+                    self.err(
+                        item.pos(),
+                        &p,
+                        format!(
+                            "Not found: {}: not the name of a host in hosts",
+                            go_quote(&name)
+                        ),
+                    );
+                } else if out.hosts.contains(&name) {
+                    self.err(
+                        item.pos(),
+                        &p,
+                        format!("Duplicate value: {}", go_quote(&name)),
+                    );
+                } else {
+                    out.hosts.push(name);
+                }
+            }
+        }
+        if let Some(v) = leaf(&raw.ttl) {
+            let p = path.child("ttl");
+            if let Some(s) = self.string(v, &p) {
+                match parse_duration(&s).filter(|d| (2..=86400).contains(d)) {
+                    Some(d) => out.ttl = d,
+                    None => self.err(
+                        v.pos,
+                        &p,
+                        format!(
+                            "Invalid value: {}: must be a duration such as \"60s\" or \"2m\", from 2s to 24h",
+                            go_quote(&s)
+                        ),
+                    ),
+                }
+            }
+        }
+        out
     }
 
     fn host(&mut self, item: &Spanned<file::Host>, path: &FieldPath, base: &Path) -> Option<Host> {

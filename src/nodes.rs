@@ -327,6 +327,7 @@ mod tests {
                 host("k8s-node1", "192.168.1.11"),
                 host("k8s-node3", "192.168.1.13"),
             ],
+            lock: Default::default(),
         }
     }
 

@@ -266,6 +266,7 @@ mod tests {
             ssh: SshSettings::default(),
             cluster: ClusterSettings::default(),
             hosts,
+            lock: Default::default(),
         }
     }
 

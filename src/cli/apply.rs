@@ -33,6 +33,9 @@ pub struct ApplyArgs {
     /// Refuse (exit 6, nothing changed) a plan that removes more than N pods (deletions and replacements).
     #[arg(long, value_name = "N")]
     pub max_destroy: Option<usize>,
+    /// Wait up to DURATION (`90s`, `5m`) for a held cluster lock instead of failing at once with exit 5.
+    #[arg(long, value_name = "DURATION", value_parser = super::lock::parse_wait)]
+    pub lock_wait: Option<std::time::Duration>,
     /// A saved plan (`plan --out FILE`): apply exactly its steps if the hosts still match it (else exit 6).
     #[arg(value_name = "PLAN_FILE")]
     pub plan: Option<std::path::PathBuf>,
@@ -66,14 +69,6 @@ pub(super) async fn run_desired(
     let connected = pipeline::observe(&inv, None, ui).await?;
     pipeline::warn_unreachable(&connected.state, ui);
     pipeline::check_jobs(&desired, &connected.state, ui)?;
-    let (user, machine) = lock::local_identity();
-    let holder = lock::Holder {
-        user,
-        machine,
-        commit: desired.source.short.clone(),
-        started: format!("{:.0}", jiff::Timestamp::now()),
-        pid: std::process::id(),
-    };
     let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
     let jobs = &desired.expanded.jobs;
     // Only the memory of unreachable hosts or the Job records changed: the roster is still written (under
@@ -94,14 +89,17 @@ pub(super) async fn run_desired(
     // From here until the lock is released, a signal stops the apply gracefully (cli::signals).
     let _shield = signals.shield();
     // The guard releases the lock on every way out below, `?` and panics included.
-    let held = lock::acquire(&connected.transports, &holder)
-        .await
-        .map_err(|e| match e {
-            lock::LockError::Held { .. } => CliError::Locked(e.to_string()),
-            lock::LockError::Failed { .. } => CliError::HostsFailed(e.to_string()),
-        })?;
+    let held = super::lock::take(
+        &inv,
+        &connected.transports,
+        &desired.source.short,
+        args.lock_wait,
+        ui,
+        signals,
+    )
+    .await?;
     if let Some(signo) = signals.received() {
-        held.release().await;
+        held.finish("stopped before any change").await;
         return Err(cancelled(signo, "before any change"));
     }
     // Re-read the hosts under the lock: another apply may have changed them since the first look.
@@ -125,7 +123,7 @@ pub(super) async fn run_desired(
                 ui.warn(&format!("{host}: could not write the roster: {why}"));
             }
         }
-        held.release().await;
+        held.finish("no changes").await;
         return nothing_to_do(&plan, &desired.source.short, &observed.state, args, ui);
     }
     if let Err(e) = super::saved::check_max_destroy(&plan, args.max_destroy) {
@@ -144,8 +142,8 @@ pub(super) async fn run_desired(
 
     // The first step, then (unless --no-wait) every further step of the rollouts it started or continued.
     let driven = super::drive::run_steps_with(
-        inv,
-        desired,
+        &inv,
+        &desired,
         observed,
         plan,
         binding,
@@ -153,19 +151,23 @@ pub(super) async fn run_desired(
         signals,
         !args.no_wait,
         args.auto_rollback,
+        Some(&held),
     )
     .await;
     let driven = match driven {
         Ok(d) => d,
         Err(e) => {
-            held.release().await;
+            held.finish(&format!("failed (exit {})", e.exit_code().code()))
+                .await;
             return Err(e);
         }
     };
     let stopped = driven.stopped;
+    let lease_lost = driven.lease_lost.clone();
     let mut report = driven.report;
     let observed = driven.observed;
-    held.release().await;
+    held.finish(&audit_result(&report, stopped, lease_lost.as_deref()))
+        .await;
 
     report.unreached = pipeline::unreached(&observed.state);
     report.unreached_allowed = args.allow_unreachable;
@@ -179,7 +181,37 @@ pub(super) async fn run_desired(
     if let Some(signo) = stopped {
         return Err(cancelled(signo, "part of the plan"));
     }
+    if let Some(why) = lease_lost {
+        return Err(lease_lost_error(&why));
+    }
     finish(&report, ui)
+}
+
+/// The word the audit log keeps for an apply that ran: `applied`, `failed on …`, `stopped by …`.
+pub(super) fn audit_result(
+    report: &apply::ApplyReport,
+    stopped: Option<i32>,
+    lease_lost: Option<&str>,
+) -> String {
+    if let Some(signo) = stopped {
+        return format!("stopped by {}", signals::name(signo));
+    }
+    if lease_lost.is_some() {
+        return "stopped: lease lost".into();
+    }
+    let failed = report.failed_hosts();
+    if failed.is_empty() {
+        "applied".into()
+    } else {
+        format!("failed on {}", failed.join(", "))
+    }
+}
+
+/// The end of an apply whose lease could not be renewed: it started no change after that (exit 3).
+pub(super) fn lease_lost_error(why: &str) -> CliError {
+    CliError::HostsFailed(format!(
+        "apply stopped: {why}; no change was started after that, and changes still running were given only until the lease could expire. `clusterctl plan` shows what is left."
+    ))
 }
 
 /// The exit of an apply that ran to its end: failed or unreached hosts make it exit 3.

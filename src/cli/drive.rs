@@ -41,6 +41,8 @@ pub struct Driven {
     pub steps: usize,
     /// A signal stopped it (no further step started).
     pub stopped: Option<i32>,
+    /// The cluster lock's lease could not be renewed: why (no further step started).
+    pub lease_lost: Option<String>,
 }
 
 /// Runs `plan` (observed as `observed`), then, with `wait`, every further step of the rollouts in
@@ -57,13 +59,15 @@ pub async fn run_steps(
     wait: bool,
 ) -> Result<Driven, CliError> {
     run_steps_with(
-        inv, desired, observed, plan, binding, ui, signals, wait, false,
+        inv, desired, observed, plan, binding, ui, signals, wait, false, None,
     )
     .await
 }
 
 /// [`run_steps`], and with `auto_rollback` (`apply --auto-rollback`) a rollout that exceeds its progress
-/// deadline is rolled back to its previous ReplicaSet (same rolling-update safety) before the error.
+/// deadline is rolled back to its previous ReplicaSet (same rolling-update safety) before the error; under
+/// the cluster lock `lease`, when its heartbeat cannot renew it, no further change starts (as after a
+/// signal) and [`Driven::lease_lost`] says why.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_steps_with(
     inv: &Inventory,
@@ -75,7 +79,13 @@ pub async fn run_steps_with(
     signals: &Signals,
     wait: bool,
     auto_rollback: bool,
+    lease: Option<&crate::apply::lock::Lock>,
 ) -> Result<Driven, CliError> {
+    let stop = match lease {
+        Some(l) => l.watch(signals.stop(), super::signals::GRACE),
+        None => signals.stop().clone(),
+    };
+    let lost = || lease.and_then(|l| l.lost());
     let tracked: BTreeSet<(String, String)> = pipeline::rollouts(inv, desired, &observed.state)
         .into_iter()
         .filter(|r| !r.olds.is_empty() && !r.complete())
@@ -86,6 +96,7 @@ pub async fn run_steps_with(
         observed,
         steps: 0,
         stopped: None,
+        lease_lost: None,
     };
     let (mut plan, mut binding) = (plan, binding);
     let mut progress: BTreeMap<(String, String), Progressed> = BTreeMap::new();
@@ -98,17 +109,14 @@ pub async fn run_steps_with(
                 ui.info(&step_line(driven.steps, &plan));
             }
             let bars = Progress::new(ui.stderr_tty);
-            let part = apply::execute_until(
-                &plan,
-                &driven.observed.transports,
-                &|e| bars.on(e),
-                signals.stop(),
-            )
-            .await;
+            let part =
+                apply::execute_until(&plan, &driven.observed.transports, &|e| bars.on(e), &stop)
+                    .await;
             bars.finish();
             driven.stopped = signals.received();
+            driven.lease_lost = lost();
             // After a stop the plan was not carried out whole: keep the last roster.
-            if driven.stopped.is_none() {
+            if driven.stopped.is_none() && driven.lease_lost.is_none() {
                 let loss = pipeline::node_loss(inv, &driven.observed.state);
                 let roster =
                     pipeline::roster_after(desired, &driven.observed.state, &plan, &binding, &loss);
@@ -118,7 +126,7 @@ pub async fn run_steps_with(
             }
             let failed = part.failed();
             merge(&mut driven.report, part);
-            if driven.stopped.is_some() || failed {
+            if driven.stopped.is_some() || driven.lease_lost.is_some() || failed {
                 return Ok(driven);
             }
         }
@@ -136,8 +144,9 @@ pub async fn run_steps_with(
         if plan.changes.is_empty() {
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
-                () = signals.stop().wait() => {
+                () = stop.wait() => {
                     driven.stopped = signals.received();
+                    driven.lease_lost = lost();
                     return Ok(driven);
                 }
             }
@@ -173,7 +182,7 @@ pub async fn run_steps_with(
             }
             let timed_out: Vec<Rollout> = timed_out.into_iter().cloned().collect();
             return Err(Box::pin(roll_back(
-                inv, desired, &timed_out, driven, ui, signals, err,
+                inv, desired, &timed_out, driven, ui, signals, err, lease,
             ))
             .await);
         }
@@ -352,6 +361,7 @@ async fn roll_back(
     ui: &Ui,
     signals: &Signals,
     err: CliError,
+    lease: Option<&crate::apply::lock::Lock>,
 ) -> CliError {
     use crate::controllers::history;
     let CliError::RolloutFailed(why) = err else {
@@ -416,7 +426,7 @@ async fn roll_back(
     };
     let (plan, binding) = pipeline::make_plan(inv, &pinned, &observed.state);
     match run_steps_with(
-        inv, &pinned, observed, plan, binding, ui, signals, true, false,
+        inv, &pinned, observed, plan, binding, ui, signals, true, false, lease,
     )
     .await
     {

@@ -76,12 +76,14 @@ impl ExitCode {
                 "`plan --detailed-exitcode`: the plan has changes; `status --exit-code`: an app is OutOfSync"
             }
             ExitCode::HostsFailed => {
-                "`plan`/`apply`/`unlock`: a host was unreachable, refused or failed (see --allow-unreachable)"
+                "`plan`/`apply`/`lock`/`unlock`: a host was unreachable, refused or failed; no majority of the lock hosts answered"
             }
             ExitCode::RolloutFailed => {
                 "`apply`/`rollout status`: a rollout exceeded its progress deadline (old pods keep serving)"
             }
-            ExitCode::Locked => "`apply`: the cluster lock is held by another apply",
+            ExitCode::Locked => {
+                "`apply`: the cluster lock is held by another apply (`--lock-wait DURATION` queues instead)"
+            }
             ExitCode::PlanRefused => {
                 "`apply`: a saved plan is stale or exceeds --max-destroy; nothing was changed"
             }

@@ -14,6 +14,8 @@ mod exec;
 pub mod exit;
 mod get;
 mod history_view;
+mod history;
+mod lock;
 mod lock_note;
 mod logs;
 mod pipeline;
@@ -200,9 +202,21 @@ pub enum Command {
         after_help = "Examples:\n  clusterctl rollout status deploy/my-nginx\n\nExit codes: see `clusterctl --help` (4 = the rollout exceeded its progress deadline)."
     )]
     Rollout(rollout::RolloutArgs),
-    /// Remove a stale cluster lock left by an interrupted apply.
-    #[command(after_help = "Examples:\n  clusterctl unlock")]
+    /// Deprecated: release by force every lease the lock hosts hold now (use `lock release --force --id`).
+    #[command(
+        after_help = "Examples:\n  clusterctl unlock\n\nPrefer `clusterctl lock status` and `clusterctl lock release --force --id ID`: a lease whose holder died\nexpires by itself after the TTL, and `apply --lock-wait DURATION` waits for it. See docs/locking.md."
+    )]
     Unlock,
+    /// Show or release the cluster lock (a lease held by a majority of the lock hosts).
+    #[command(
+        after_help = "Examples:\n  clusterctl lock status\n  clusterctl lock status -o json\n  clusterctl lock release --force --id 3f9c2a71d04e\n\nThe lock hosts are cluster.yaml `lock.hosts` (default: the first three hosts by name). Every forced release\nis written to the audit log on the lock hosts (`clusterctl history`). See docs/locking.md.\n\nExit codes: see `clusterctl --help` (1 = no lock host holds that id, 3 = a lock host was not reached)."
+    )]
+    Lock(lock::LockArgs),
+    /// The audit log of the lock hosts: every apply that held the cluster lock and every forced release.
+    #[command(
+        after_help = "Examples:\n  clusterctl history\n  clusterctl history -o wide\n  clusterctl history -o json | jq '.[] | select(.result != \"applied\")'"
+    )]
+    History,
     /// Print the logs of a container in a pod, like kubectl logs.
     #[command(
         after_help = "Examples:\n  clusterctl logs sc-nginx\n  clusterctl logs -f --tail 20 my-nginx-5b56ccd65f-4bqsx -c my-nginx\n  clusterctl logs -l run=my-nginx --prefix\n\nCtrl-C ends -f with exit 130."
@@ -365,6 +379,8 @@ fn accepts(command: &Command) -> (&'static str, &'static [Format], bool) {
         Command::Snapshot => ("snapshot", &[Json], false),
         Command::Status(_) => ("status", &[Table, Json], false),
         Command::Unlock => ("unlock", &[], false),
+        Command::Lock(_) => ("lock", &[Table, Json], false),
+        Command::History => ("history", &[Table, Wide, Json], false),
         Command::Logs(_) => ("logs", &[], true),
         Command::Exec(_) => ("exec", &[], false),
         Command::PortForward(_) => ("port-forward", &[], false),
@@ -429,6 +445,8 @@ async fn run(cli: Cli, ui: &Ui, signals: &signals::Signals) -> Result<ExitCode, 
         Command::Snapshot => snapshot::run(g, ui).await,
         Command::Status(args) => status::run(g, &args, ui).await,
         Command::Unlock => unlock::run(g, ui).await,
+        Command::Lock(args) => lock::run(g, &args, ui).await,
+        Command::History => history::run(g, ui).await,
         Command::Logs(args) => logs::run(g, &args, ui, signals).await,
         Command::Exec(args) => exec::run(g, &args, ui, signals).await,
         Command::PortForward(args) => port_forward::run(g, &args, ui, signals).await,

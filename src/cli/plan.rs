@@ -69,7 +69,7 @@ pub async fn run(g: &Global, args: &PlanArgs, ui: &Ui) -> Result<ExitCode, CliEr
     let observed = pipeline::observe(&inv, args.observed.as_deref(), ui).await?;
     pipeline::warn_unreachable(&observed.state, ui);
     pipeline::check_jobs(&desired, &observed.state, ui)?;
-    super::lock_note::warn_if_held(&observed.transports, ui).await;
+    super::lock_note::warn_if_held(&inv, &observed.transports, ui).await;
     let what_if = match (&args.drain, &args.lose) {
         (Some(n), _) => Some((n, whatif::Mode::Drain)),
         (None, Some(n)) => Some((n, whatif::Mode::Lose)),

@@ -66,21 +66,15 @@ fn round_bound(interval: u64) -> u64 {
     interval + 300
 }
 
-/// Takes the cluster lock for one apply. The one place reconcile touches the lock, so another lock
-/// (a lease) replaces only this.
+/// Takes the cluster lock for one apply. The one place reconcile touches the lock.
 async fn take_lock(
+    inv: &crate::inventory::Inventory,
     transports: &BTreeMap<String, Arc<dyn Transport>>,
     commit: &str,
 ) -> Result<lock::Lock, lock::LockError> {
-    let (user, machine) = lock::local_identity();
-    let holder = lock::Holder {
-        user,
-        machine,
-        commit: commit.to_string(),
-        started: format!("{:.0}", jiff::Timestamp::now()),
-        pid: std::process::id(),
-    };
-    lock::acquire(transports, &holder).await
+    let spec = lock::LockSpec::from_inventory(inv);
+    let holder = lock::Holder::for_this_process(commit, spec.ttl);
+    lock::acquire(&spec, transports, &holder, "reconcile").await
 }
 
 fn now() -> String {
@@ -387,9 +381,9 @@ async fn round(
         note_hosts(&mut r, &observed.state, &loss);
         return r.end(Outcome::InSync);
     }
-    let held = match take_lock(&observed.transports, &desired.source.short).await {
+    let held = match take_lock(&inv, &observed.transports, &desired.source.short).await {
         Ok(l) => l,
-        Err(lock::LockError::Held { host, holder }) => {
+        Err(lock::LockError::Held { host, holder, .. }) => {
             r.event(
                 Level::Warn,
                 "lock-held",
@@ -480,9 +474,11 @@ async fn round(
         }
         _ => {}
     };
-    let report = apply::execute_until(&plan, &observed.transports, &on_event, stop).await;
+    let leased = held.watch(stop, super::signals::GRACE);
+    let report = apply::execute_until(&plan, &observed.transports, &on_event, &leased).await;
+    let lease_lost = held.lost();
     let stopped = signals.received().is_some();
-    if !stopped {
+    if !stopped && lease_lost.is_none() {
         let roster = pipeline::roster_after(&desired, &observed.state, &plan, &binding, &loss);
         for (host, why) in apply::write_roster(&roster, &observed.transports).await {
             r.event(
@@ -495,7 +491,8 @@ async fn round(
             );
         }
     }
-    held.release().await;
+    let result = super::apply::audit_result(&report, signals.received(), lease_lost.as_deref());
+    held.finish(&result).await;
     for h in &report.hosts {
         r.report.changes_applied += h.added + h.changed + h.destroyed + h.network;
         r.report.changes_failed += h.failed;
@@ -517,6 +514,9 @@ async fn round(
     }
     if stopped {
         return r.end(Outcome::Stopped);
+    }
+    if let Some(why) = lease_lost {
+        return r.fail("lock", why);
     }
     if r.report.changes_failed > 0 {
         r.report.outcome = Outcome::Failed;

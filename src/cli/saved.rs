@@ -7,7 +7,7 @@ use std::path::Path;
 use super::apply::{ApplyArgs, Progress, cancelled, finish, nothing_to_do};
 use super::signals::{self, Signals};
 use super::{CliError, ExitCode, Format, Global, Ui, pipeline};
-use crate::apply::{self, lock};
+use crate::apply;
 use crate::inventory::Inventory;
 use crate::model::ObservedState;
 use crate::output::plan as view;
@@ -139,21 +139,16 @@ pub async fn apply_saved(
     if plan.changes.is_empty() {
         return nothing_to_do(&plan, &short, &connected.state, args, ui);
     }
-    let (user, machine) = lock::local_identity();
-    let holder = lock::Holder {
-        user,
-        machine,
-        commit: short.clone(),
-        started: format!("{:.0}", jiff::Timestamp::now()),
-        pid: std::process::id(),
-    };
     let _shield = signals.shield();
-    let held = lock::acquire(&connected.transports, &holder)
-        .await
-        .map_err(|e| match e {
-            lock::LockError::Held { .. } => CliError::Locked(e.to_string()),
-            lock::LockError::Failed { .. } => CliError::HostsFailed(e.to_string()),
-        })?;
+    let held = super::lock::take(
+        &inv,
+        &connected.transports,
+        &short,
+        args.lock_wait,
+        ui,
+        signals,
+    )
+    .await?;
     if let Some(signo) = signals.received() {
         held.release().await;
         return Err(cancelled(signo, "before any change"));
@@ -179,22 +174,24 @@ pub async fn apply_saved(
         super::apply::Confirmed::No => return Ok(ExitCode::Error),
     };
     let progress = Progress::new(ui.stderr_tty);
-    let mut report = apply::execute_until(
-        &plan,
-        &observed.transports,
-        &|e| progress.on(e),
-        signals.stop(),
-    )
-    .await;
+    let stop = held.watch(signals.stop(), super::signals::GRACE);
+    let mut report =
+        apply::execute_until(&plan, &observed.transports, &|e| progress.on(e), &stop).await;
     progress.finish();
     let stopped = signals.received();
-    if stopped.is_none() {
+    let lease_lost = held.lost();
+    if stopped.is_none() && lease_lost.is_none() {
         let now = format!("{:.3}", jiff::Timestamp::now());
         for (host, why) in apply::write_roster(&saved.roster_at(&now), &observed.transports).await {
             ui.warn(&format!("{host}: could not write the roster: {why}"));
         }
     }
-    held.release().await;
+    held.finish(&super::apply::audit_result(
+        &report,
+        stopped,
+        lease_lost.as_deref(),
+    ))
+    .await;
     report.unreached = pipeline::unreached(&observed.state);
     report.unreached_allowed = args.allow_unreachable;
     report.cancelled_by = stopped.map(|s| signals::name(s).to_string());
@@ -206,6 +203,9 @@ pub async fn apply_saved(
     }
     if let Some(signo) = stopped {
         return Err(cancelled(signo, "part of the plan"));
+    }
+    if let Some(why) = lease_lost {
+        return Err(super::apply::lease_lost_error(&why));
     }
     finish(&report, ui)
 }

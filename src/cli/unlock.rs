@@ -1,25 +1,44 @@
-//! `clusterctl unlock`: removes a stale cluster lock (after an apply was killed).
+//! `clusterctl unlock` (deprecated): releases, by force, every lease the lock hosts hold now — each by the
+//! id it was seen with, so a lease taken after the look is never touched — and warns that
+//! `clusterctl lock release --force --id ID` is the command to use. Audited like it.
 
-use super::{CliError, ExitCode, Global, Ui, pipeline};
-use crate::apply::lock;
+use super::{CliError, ExitCode, Global, Ui};
+use crate::apply::lock::{self, LockSpec, Released};
 
 pub async fn run(g: &Global, ui: &Ui) -> Result<ExitCode, CliError> {
-    let inv = pipeline::load_inventory(g)?;
-    let observed = pipeline::observe(&inv, None, ui).await?;
-    pipeline::warn_unreachable(&observed.state, ui);
-    for (host, holder) in lock::force_release(&observed.transports).await {
-        match holder {
-            Some(h) => ui.info(&format!("{host}: released lock {h}")),
-            None => ui.info(&format!("{host}: no lock held")),
+    ui.warn("`clusterctl unlock` is deprecated: use `clusterctl lock status` and `clusterctl lock release --force --id ID` (docs/locking.md)");
+    let (inv, transports) = super::lock::connect(g, ui).await?;
+    let spec = LockSpec::from_inventory(&inv);
+    let leases = lock::status(&spec, &transports).await;
+    let mut unreached = Vec::new();
+    // Each id seen, with its holder and the hosts it was seen on.
+    let mut ids: Vec<(String, Option<lock::Holder>)> = Vec::new();
+    for l in &leases {
+        match &l.answer {
+            Err(_) => unreached.push(l.host.clone()),
+            Ok(a) => match a.id() {
+                Some(id) if !ids.iter().any(|(i, _)| i == id) => {
+                    ids.push((id.to_string(), l.holder()))
+                }
+                Some(_) => {}
+                None => ui.info(&format!("{}: no lock held", l.host)),
+            },
         }
     }
-    // A host that was not reached may still hold the lock.
-    let unreached = pipeline::unreached(&observed.state);
+    for (id, holder) in &ids {
+        let entry = super::lock::force_entry(id, holder.as_ref(), "unlock");
+        let done = lock::force_release(&spec, &transports, id, &entry).await;
+        let whose = holder.as_ref().map(|h| format!(" {h}")).unwrap_or_default();
+        for (host, r) in done {
+            if r == Released::Released {
+                ui.info(&format!("{host}: released lock{whose} (lock id {id})"));
+            }
+        }
+    }
     if !unreached.is_empty() {
-        let names: Vec<&str> = unreached.iter().map(|(h, _)| h.as_str()).collect();
         return Err(CliError::HostsFailed(format!(
             "the lock could not be checked on {}; run `clusterctl unlock` again once they answer",
-            names.join(", ")
+            unreached.join(", ")
         )));
     }
     Ok(ExitCode::Ok)

@@ -57,6 +57,7 @@ fn inventory() -> Inventory {
             host("k8s-node2", 2, false),
             host("k8s-node3", 3, false),
         ],
+        lock: Default::default(),
     }
 }
 

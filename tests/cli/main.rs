@@ -12,7 +12,8 @@ mod hostile;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/fixtures");
 const HOSTS: [&str; 4] = ["k8s-master", "k8s-node1", "k8s-node2", "k8s-node3"];
-const LOCK_DIR: &str = "/var/lib/clusterctl/lock";
+/// `$0` of the lock script (`sh -c SCRIPT clusterctl-lock OP …`, src/apply/lock/script.rs).
+const LOCK_SCRIPT: &str = "clusterctl-lock";
 
 /// A temp dir with an inventory, a Git repo of manifests and a fake-hosts file.
 struct World {
@@ -146,23 +147,27 @@ impl World {
     }
 
     /// Whether the lock was taken and ended released: on every host where it was taken, the last lock
-    /// command is its removal.
+    /// operation is its release.
     fn lock_released_everywhere(&self) -> bool {
         let cmds = self.commands();
-        let on = |h: &str| -> Vec<&(String, String, Vec<String>, bool)> {
+        let on = |h: &str| -> Vec<String> {
             cmds.iter()
-                .filter(|(host, _, args, _)| host == h && args.iter().any(|a| a == LOCK_DIR))
+                .filter(|(host, p, args, _)| {
+                    host == h && p == "sh" && args.get(2).map(String::as_str) == Some(LOCK_SCRIPT)
+                })
+                .map(|(_, _, args, _)| args[3].clone())
+                .filter(|op| op == "acquire" || op == "release")
                 .collect()
         };
         let taken: Vec<&str> = HOSTS
             .iter()
             .copied()
-            .filter(|h| !on(h).is_empty())
+            .filter(|h| on(h).iter().any(|op| op == "acquire"))
             .collect();
         !taken.is_empty()
-            && taken.iter().all(
-                |h| matches!(on(h).last(), Some((_, p, args, _)) if p == "rm" && args[0] == "-rf"),
-            )
+            && taken
+                .iter()
+                .all(|h| on(h).last().map(String::as_str) == Some("release"))
     }
 }
 
@@ -379,8 +384,9 @@ fn exit_5_lock_held_names_the_holder_and_touches_nothing() {
     w.hosts(
         serde_json::json!({}),
         &[
-            serde_json::json!({ "host": "k8s-node1", "program": "mkdir", "arg": LOCK_DIR, "status": 1, "stderr": "mkdir: cannot create directory: File exists" }),
-            serde_json::json!({ "host": "k8s-node1", "program": "cat", "stdout": holder }),
+            // Two of the three lock hosts (a majority) hold alice's live lease.
+            serde_json::json!({ "host": "k8s-node1", "program": "sh", "arg": "acquire", "status": 3, "stdout": format!("now 1000\nlease 0123456789ab 61000\nholder {holder}\n") }),
+            serde_json::json!({ "host": "k8s-node2", "program": "sh", "arg": "acquire", "status": 3, "stdout": format!("now 1000\nlease 0123456789ab 61000\nholder {holder}\n") }),
         ],
     );
     let run = w.run(&["apply", "--yes"]);

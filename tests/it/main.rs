@@ -13,6 +13,7 @@ mod heal;
 mod history;
 mod images;
 mod jobs;
+mod lease;
 mod network;
 mod pipeline;
 mod reconcile;
