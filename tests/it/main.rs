@@ -11,6 +11,7 @@ mod images;
 mod jobs;
 mod network;
 mod pipeline;
+mod probes;
 mod reconcile;
 mod restarts;
 mod rollout;
