@@ -427,7 +427,12 @@ pub fn record(
             return None;
         }
     };
-    entry.output = clip(output);
+    // Only a failure's output says something (an exec's success output would be rewritten every period).
+    entry.output = if raw == FAILURE {
+        clip(output)
+    } else {
+        String::new()
+    };
     if entry.last_raw == raw {
         entry.run = entry.run.saturating_add(1);
     } else {

@@ -22,6 +22,10 @@ use super::{Docker, log};
 #[derive(Default)]
 pub struct Stopping(BTreeMap<String, Instant>);
 
+/// What dockerd may take to create, start and inspect an exec beyond the command's own timeout.
+const EXEC_SETUP_SLACK: Duration = Duration::from_secs(2);
+const DOCKER_CALL: Duration = Duration::from_secs(10);
+
 /// The longest a probe response is read (the kubelet reads at most 10 KiB of the body).
 const MAX_READ: usize = 10 << 10;
 
@@ -112,7 +116,7 @@ fn exec(docker: &Docker, id: &str, command: &[String], timeout: Duration) -> Out
     let Some((path, body)) = pe::exec_create(id, command) else {
         return Outcome::Error("invalid container id".to_string());
     };
-    let created = match docker.send(&pe::request_json("POST", &path, &body), timeout) {
+    let created = match docker.send(&pe::request_json("POST", &path, &body), DOCKER_CALL) {
         Ok(r) if r.status == 201 => r,
         Ok(r) => {
             return Outcome::Error(format!(
@@ -129,7 +133,12 @@ fn exec(docker: &Docker, id: &str, command: &[String], timeout: Duration) -> Out
     let Some((path, body)) = pe::exec_start(&exec_id) else {
         return Outcome::Error("exec create: invalid id".to_string());
     };
-    let output = match docker.send(&pe::request_json("POST", &path, &body), timeout) {
+    // The command's own time is bounded by timeoutSeconds; dockerd's exec set-up (a runc exec) is not the
+    // container's fault, so the attach read gets a little more (docs/probes.md).
+    let output = match docker.send(
+        &pe::request_json("POST", &path, &body),
+        timeout + EXEC_SETUP_SLACK,
+    ) {
         Ok(r) if r.status == 200 => String::from_utf8_lossy(&pe::demux(&r.body)).into_owned(),
         Ok(r) => {
             // dockerd answers an exec it could not start (no such file) with the reason.
@@ -149,7 +158,7 @@ fn exec(docker: &Docker, id: &str, command: &[String], timeout: Duration) -> Out
     };
     match docker.send(
         &clusterctl::supervisor::engine::request("GET", &path),
-        timeout,
+        DOCKER_CALL,
     ) {
         Ok(r) => match pe::exec_exit(&r.body) {
             Some((false, 0)) => Outcome::Success(output),
