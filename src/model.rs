@@ -582,6 +582,39 @@ pub struct ContainerRecord {
     /// Newest last; bounded (the supervisor keeps the most recent ones).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<RecordedEvent>,
+    /// For a container with probes (docs/probes.md): the kubelet's `ready` (started, and the readiness
+    /// probe's result is Success or there is none). `None`: the container has no probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
+    /// The container start (`startedAt`, RFC 3339) the probe results are about; a new start resets them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub probed_start: String,
+    /// Probe results by probe type (`startup`, `liveness`, `readiness`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probes: BTreeMap<String, ProbeRecord>,
+}
+
+/// One probe worker's state (kubelet `prober/worker.go`): the stored result, the run of identical raw
+/// results that decides when it changes, and what the last attempt saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeRecord {
+    /// `Success` | `Failure` | `Unknown` (startup before its first result).
+    pub result: String,
+    /// The last raw result (`Success` | `Failure`) and how many attempts in a row gave it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_raw: String,
+    #[serde(default)]
+    pub run: u32,
+    /// What the probe reaches (`http://10.0.0.5:80/healthz`, `tcp 10.0.0.5:80`, `exec [cat /tmp/ok]`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    /// The last attempt's output (the failure message, or the exec output), at most 1 KiB.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output: String,
+    /// RFC 3339; when the last attempt ran.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_probe_at: String,
 }
 
 /// A container exit (Kubernetes `ContainerStateTerminated`).

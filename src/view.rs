@@ -404,6 +404,35 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
             )
         })
         .collect();
+    // Readiness and startup probes (docs/probes.md): the node supervisor's record decides `ready` and
+    // `started` of a container that has them.
+    let mut statuses = statuses;
+    for (st, c) in statuses.iter_mut().zip(&spec.containers) {
+        if !crate::controllers::rollout::gates_ready(c) {
+            continue;
+        }
+        let rec_ready = p
+            .containers
+            .get(&c.name)
+            .and_then(|o| crate::controllers::rollout::probe_ready(p, o))
+            .unwrap_or(false);
+        st.ready = st.ready && rec_ready;
+        if crate::supervisor::probe::specs(c, 0)
+            .iter()
+            .any(|s| s.kind == crate::supervisor::probe::Kind::Startup)
+        {
+            let started = p
+                .containers
+                .get(&c.name)
+                .and_then(|o| o.record.as_ref())
+                .is_some_and(|r| {
+                    r.probes
+                        .get("startup")
+                        .is_some_and(|s| s.result == crate::supervisor::probe::SUCCESS)
+                });
+            st.started = Some(st.started == Some(true) && started);
+        }
+    }
 
     let phase = if p.node_reachable {
         pod_phase(&statuses, &restart_policy)

@@ -18,7 +18,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clusterctl::model::{NodeRecords, labels};
 use clusterctl::supervisor::decide::{self, Seen};
-use clusterctl::supervisor::{POLL_MILLIS, STATE_DIR, engine};
+use clusterctl::supervisor::{POLL_MILLIS, STATE_DIR, engine, probe};
+
+#[path = "node/probe_io.rs"]
+mod probe_io;
 
 /// Rewrite the file at least this often (its `writtenAt` says the supervisor is alive).
 const HEARTBEAT_SECS: i64 = 10;
@@ -58,6 +61,25 @@ impl Docker {
             .read_to_end(&mut raw)
             .map_err(|e| format!("{method} {path}: {e}"))?;
         engine::parse_response(&raw).map_err(|e| format!("{method} {path}: {e}"))
+    }
+
+    /// One request of raw bytes with its own timeout (probe attempts, stops).
+    fn send(&self, req: &[u8], timeout: Duration) -> Result<engine::Response, String> {
+        let mut s = UnixStream::connect(&self.socket)
+            .map_err(|e| format!("connect {}: {e}", self.socket.display()))?;
+        s.set_read_timeout(Some(timeout)).ok();
+        s.set_write_timeout(Some(timeout)).ok();
+        s.write_all(req).map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        s.take(1 << 20)
+            .read_to_end(&mut raw)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    "timeout".to_string()
+                }
+                _ => e.to_string(),
+            })?;
+        engine::parse_response(&raw).map_err(|e| e.to_string())
     }
 
     fn get_ok(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
@@ -126,12 +148,18 @@ fn terminating_marks(
 }
 
 /// One poll: list, inspect what changed, decide, start, and return the new records.
-fn poll(docker: &Docker, prev: &NodeRecords, state_dir: &Path) -> Result<NodeRecords, String> {
+fn poll(
+    docker: &Docker,
+    prev: &NodeRecords,
+    state_dir: &Path,
+    stopping: &mut probe_io::Stopping,
+) -> Result<NodeRecords, String> {
     let list = docker
         .get_ok(engine::LIST_PATH)?
         .ok_or("the container list answered 404")?;
     let list = engine::parse_list(&list).map_err(|e| format!("container list: {e}"))?;
     let pods = engine::pods(&list);
+    let probes = probe::pod_probes(&list);
     let mut seen = Vec::new();
     for c in &list {
         if c.label(labels::CONTAINER) == Some(labels::SANDBOX_CONTAINER) {
@@ -149,7 +177,11 @@ fn poll(docker: &Docker, prev: &NodeRecords, state_dir: &Path) -> Result<NodeRec
         }
         let name = c.name();
         let known = prev.containers.get(&name).is_some_and(|r| r.id == c.id);
-        if c.state == "running" && known {
+        // A probed container is inspected at every poll: its probes need `startedAt`.
+        let probed = probes
+            .get(&(ns.to_string(), pod.to_string()))
+            .is_some_and(|p| p.containers.contains_key(container));
+        if c.state == "running" && known && !probed {
             // Nothing to learn from inspect: the record is about this container and it runs.
             seen.push(Seen {
                 id: c.id.clone(),
@@ -214,6 +246,7 @@ fn poll(docker: &Docker, prev: &NodeRecords, state_dir: &Path) -> Result<NodeRec
             Err(e) => log(&format!("start {name}: {e}")),
         }
     }
+    probe_io::run(docker, &seen, &probes, &mut next, stopping, now);
     next.written_at = clusterctl::supervisor::backoff::format_secs(now);
     Ok(next)
 }
@@ -243,6 +276,7 @@ fn main() {
     let docker = Docker { socket };
     let mut records = read_records(&file);
     let mut last_write = 0i64;
+    let mut stopping = probe_io::Stopping::default();
     log(&format!(
         "supervising the pod containers of {} (records in {})",
         docker.socket.display(),
@@ -252,7 +286,7 @@ fn main() {
         let started = std::time::Instant::now();
         // A panic in one poll (a bug) must not end the supervision: log it and poll again.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            poll(&docker, &records, &dir)
+            poll(&docker, &records, &dir, &mut stopping)
         }));
         match result {
             Ok(Ok(next)) => {

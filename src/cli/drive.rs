@@ -275,6 +275,9 @@ async fn failure(timed_out: &[&Rollout], observed: &Observed, ui: &Ui) -> CliErr
                     container_name(c),
                     state(c)
                 ));
+                for line in probe_lines(c) {
+                    ui.info(&format!("    {line}"));
+                }
                 if let Some(t) = observed.transports.get(node) {
                     let logs = Cmd::read("docker", ["logs", "--tail", LOG_LINES, c.name.as_str()]);
                     match t.run(&logs).await {
@@ -444,4 +447,27 @@ async fn roll_back(
 /// The first 7 characters of a commit id, as Git abbreviates it.
 pub fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
+}
+
+/// What the node supervisor recorded of a container's probes (docs/probes.md): per probe its result, the
+/// target and the last attempt's output, and the newest `Unhealthy` event with its count.
+fn probe_lines(c: &crate::model::ObservedContainer) -> Vec<String> {
+    let Some(r) = c.record.as_ref() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (kind, p) in &r.probes {
+        let mut line = format!("{kind} probe {}: {}", p.target, p.result);
+        if !p.output.is_empty() {
+            line.push_str(&format!(", last response: {}", p.output));
+        }
+        out.push(line);
+    }
+    if let Some(e) = r.events.iter().rev().find(|e| e.reason == "Unhealthy") {
+        out.push(format!(
+            "event Unhealthy (x{}, last {}): {}",
+            e.count, e.last_timestamp, e.message
+        ));
+    }
+    out
 }

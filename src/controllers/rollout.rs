@@ -294,7 +294,40 @@ pub fn ready(pod: &ObservedPod, now: &str) -> bool {
         } else {
             READY_AFTER_SECONDS
         };
-        c.status == "running" && up.is_some_and(|s| s >= need)
+        c.status == "running"
+            && match probe_ready(pod, c) {
+                // A readiness or startup probe decides (docs/probes.md), not the time running.
+                Some(ready) => ready,
+                None => up.is_some_and(|s| s >= need),
+            }
+    })
+}
+
+/// The probes' word on an observed container's readiness: `None` when its spec has no readiness or
+/// startup probe clusterctl evaluates (then running is what counts), else whether the node supervisor
+/// recorded it ready for this very container (a record of another container id is not folded in, so a
+/// fresh container is not ready until its host says so).
+pub fn probe_ready(pod: &ObservedPod, c: &crate::model::ObservedContainer) -> Option<bool> {
+    let name = c.label(crate::model::labels::CONTAINER)?;
+    let spec = pod
+        .manifest
+        .as_ref()?
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|s| s.name == name)?;
+    gates_ready(spec).then(|| c.record.as_ref().and_then(|r| r.ready) == Some(true))
+}
+
+/// Whether a container's readiness waits for probe results: it has a readiness or startup probe that
+/// clusterctl evaluates.
+pub fn gates_ready(c: &k8s_openapi::api::core::v1::Container) -> bool {
+    crate::supervisor::probe::specs(c, 0).iter().any(|s| {
+        matches!(
+            s.kind,
+            crate::supervisor::probe::Kind::Readiness | crate::supervisor::probe::Kind::Startup
+        )
     })
 }
 

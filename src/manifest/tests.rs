@@ -632,3 +632,54 @@ fn job_validation_messages() {
 }
 #[path = "tests_storage.rs"]
 mod storage;
+
+#[test]
+fn probes_are_validated_like_the_api_server() {
+    let pod = |probes: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx\n{probes}"
+        )
+    };
+    let cases = [
+        (
+            "valid",
+            pod(
+                "    livenessProbe:\n      httpGet: {path: /, port: 80}\n    readinessProbe:\n      exec: {command: [cat, /ok]}\n      successThreshold: 3\n",
+            ),
+            vec![],
+        ),
+        (
+            "liveness successThreshold must be 1",
+            pod("    livenessProbe:\n      tcpSocket: {port: 80}\n      successThreshold: 3\n"),
+            vec![
+                "a.yaml:11:25: spec.containers[0].livenessProbe.successThreshold: Invalid value: 3: must be 1",
+            ],
+        ),
+        (
+            "startup too, negative values, no handler",
+            pod("    startupProbe:\n      successThreshold: 2\n      periodSeconds: -1\n"),
+            vec![
+                "a.yaml:10:7: spec.containers[0].startupProbe: Required value: must specify a handler type",
+                "a.yaml:10:25: spec.containers[0].startupProbe.successThreshold: Invalid value: 2: must be 1",
+                "a.yaml:11:22: spec.containers[0].startupProbe.periodSeconds: Invalid value: -1: must be greater than or equal to 0",
+            ],
+        ),
+        (
+            "grpc and HTTPS are named, not silent",
+            pod(
+                "    livenessProbe:\n      grpc: {port: 9000}\n    readinessProbe:\n      httpGet: {port: 443, scheme: HTTPS}\n",
+            ),
+            vec![
+                "warning: a.yaml:10:7: spec.containers[0].livenessProbe.grpc: clusterctl does not evaluate grpc probes yet; this probe is ignored",
+                "warning: a.yaml:12:28: spec.containers[0].readinessProbe.httpGet.scheme: clusterctl does not evaluate HTTPS probes yet; this probe is ignored",
+            ],
+        ),
+    ];
+    for (what, text, want) in cases {
+        let mut got = check(&[("a.yaml", &text)]);
+        got.sort();
+        let mut want: Vec<String> = want.into_iter().map(String::from).collect();
+        want.sort();
+        assert_eq!(got, want, "{what}");
+    }
+}

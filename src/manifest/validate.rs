@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Object, Severity};
 
+pub mod probes;
 pub mod storage;
 use crate::quantity::Quantity;
 use crate::rules::{self, percent_error};
@@ -754,6 +755,7 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
         let p = cp.index(i);
         super::config::env_from(v, c, &p);
         storage::volume_mounts(v, c, spec, &volumes, &p);
+        probes::container(v, c, &p);
         // preStop exec hooks run before the stop (runtime::terminate); other hooks do not run.
         if let Some(l) = &c.lifecycle {
             let lp = p.child("lifecycle");

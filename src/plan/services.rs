@@ -178,7 +178,11 @@ fn endpoint_pods(
                     // `running` at each restart is not.
                     crate::controllers::rollout::ready(p, now)
                 } else {
-                    running || started.contains(&key(p))
+                    (running || started.contains(&key(p)))
+                        // A readiness or startup probe must have passed on the host (docs/probes.md).
+                        && p.containers.values().all(|c| {
+                            crate::controllers::rollout::probe_ready(p, c) != Some(false)
+                        })
                 },
             named_ports: named_ports(&pod),
         });
@@ -189,10 +193,15 @@ fn endpoint_pods(
             name: b.pod.metadata.name.clone().unwrap_or_default(),
             labels: labels_of(&b.pod),
             ip: b.ip.as_deref().and_then(|ip| ip.parse().ok()),
+            // A pod with a readiness or startup probe serves once its host records it ready.
             ready: !held(
                 b.pod.metadata.namespace.as_deref().unwrap_or_default(),
                 b.owner.as_ref(),
-            ),
+            ) && !b.pod.spec.as_ref().is_some_and(|s| {
+                s.containers
+                    .iter()
+                    .any(crate::controllers::rollout::gates_ready)
+            }),
             named_ports: named_ports(&b.pod),
         });
     }

@@ -7,11 +7,16 @@
 //!
 //! - [`backoff`]: client-go's back-off arithmetic with the kubelet's constants;
 //! - [`decide`]: per container and poll, what to record and whether to start it;
-//! - [`engine`]: the Engine API requests the binary sends and the parsers of dockerd's answers.
+//! - [`engine`]: the Engine API requests the binary sends and the parsers of dockerd's answers;
+//! - [`probe`]: liveness, readiness and startup probes (docs/probes.md): defaults, which attempts are due,
+//!   the worker's thresholds, `ready`, the `Unhealthy` / `Killing` events and when to kill;
+//! - [`probe_engine`]: the wire formats of probe attempts (exec create/start/inspect, stop, HTTP GET).
 
 pub mod backoff;
 pub mod decide;
 pub mod engine;
+pub mod probe;
+pub mod probe_engine;
 
 /// How often the supervisor looks at its host's containers, in milliseconds.
 pub const POLL_MILLIS: u64 = 1000;

@@ -16,6 +16,7 @@ mod jobs;
 mod lease;
 mod network;
 mod pipeline;
+mod probes;
 mod reconcile;
 mod registry_auth;
 mod restarts;

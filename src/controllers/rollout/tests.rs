@@ -306,3 +306,39 @@ fn ready_needs_a_steady_running_container() {
         now
     ));
 }
+
+#[test]
+fn a_readiness_probe_decides_ready_from_the_hosts_record() {
+    let now = "2026-11-26T12:00:20Z";
+    let probed = |ready: Option<bool>| {
+        let mut p = pod("running", "2026-11-26T12:00:19Z", 0);
+        p.manifest = Some(
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": [
+                {"name": "web", "image": "nginx", "readinessProbe": {"tcpSocket": {"port": 80}}}]}}))
+            .unwrap(),
+        );
+        let web = p.containers.get_mut("web").unwrap();
+        web.labels
+            .insert(crate::model::labels::CONTAINER.into(), "web".into());
+        web.record = ready.map(|r| crate::model::ContainerRecord {
+            ready: Some(r),
+            ..Default::default()
+        });
+        p
+    };
+    // Running for a second would be enough without a probe; with one, the host's record decides.
+    assert!(ready(&probed(Some(true)), now));
+    assert!(!ready(&probed(Some(false)), now));
+    // No record for this container yet (a fresh container): not ready.
+    assert!(!ready(&probed(None), now));
+    // A liveness probe alone does not gate readiness.
+    let mut p = pod("running", "2026-11-26T12:00:18Z", 0);
+    p.manifest = Some(
+        serde_json::from_value(
+            serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": [
+            {"name": "web", "image": "nginx", "livenessProbe": {"tcpSocket": {"port": 80}}}]}}),
+        )
+        .unwrap(),
+    );
+    assert!(ready(&p, now));
+}

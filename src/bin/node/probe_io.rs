@@ -1,0 +1,294 @@
+//! The probe attempts of one poll (docs/probes.md), the IO half of [`clusterctl::supervisor::probe`]:
+//! HTTP GET and TCP connects to the pod IP (the supervisor's pod is on the host's pod bridge, so it
+//! reaches every pod of its host), exec over the Engine API, each bounded by its `timeoutSeconds`, all
+//! of a poll at once (one thread each); and the stop (SIGTERM, grace, SIGKILL) of a container whose
+//! liveness or startup probe failed, in the background so the loop goes on.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use clusterctl::model::NodeRecords;
+use clusterctl::supervisor::backoff::parse;
+use clusterctl::supervisor::decide::Seen;
+use clusterctl::supervisor::probe::{self, Outcome, PodProbes, Target};
+use clusterctl::supervisor::probe_engine as pe;
+
+use super::{Docker, log};
+
+/// Containers being stopped for a failed probe, by id, until when they are left alone (a stop takes up
+/// to the grace period; probing meanwhile would kill twice).
+#[derive(Default)]
+pub struct Stopping(BTreeMap<String, Instant>);
+
+/// What dockerd may take to create, start and inspect an exec beyond the command's own timeout.
+const EXEC_SETUP_SLACK: Duration = Duration::from_secs(2);
+const DOCKER_CALL: Duration = Duration::from_secs(10);
+
+/// The longest a probe response is read (the kubelet reads at most 10 KiB of the body).
+const MAX_READ: usize = 10 << 10;
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("dial tcp {host}:{port}: no address"))
+}
+
+/// Go's wording of a failed dial, as the kubelet's messages carry it.
+fn dial_error(host: &str, port: u16, e: &std::io::Error) -> String {
+    let what = match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connect: connection refused".to_string(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "i/o timeout".to_string(),
+        std::io::ErrorKind::HostUnreachable => "connect: no route to host".to_string(),
+        _ => format!("connect: {e}"),
+    };
+    format!("dial tcp {host}:{port}: {what}")
+}
+
+fn tcp(host: &str, port: u16, timeout: Duration) -> Outcome {
+    let addr = match resolve(host, port) {
+        Ok(a) => a,
+        Err(e) => return Outcome::Failure(e),
+    };
+    match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(_) => Outcome::Success(String::new()),
+        Err(e) => Outcome::Failure(dial_error(host, port, &e)),
+    }
+}
+
+fn http(
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> Outcome {
+    let url = format!("http://{host}:{port}{path}");
+    let deadline = Instant::now() + timeout;
+    let addr = match resolve(host, port) {
+        Ok(a) => a,
+        Err(e) => return Outcome::Failure(format!("Get \"{url}\": {e}")),
+    };
+    let mut s = match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::Failure(format!("Get \"{url}\": {}", dial_error(host, port, &e)));
+        }
+    };
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    s.set_read_timeout(Some(left)).ok();
+    s.set_write_timeout(Some(left)).ok();
+    let timed_out = || {
+        Outcome::Failure(format!(
+            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        ))
+    };
+    if s.write_all(&pe::http_request(host, port, path, headers))
+        .is_err()
+    {
+        return timed_out();
+    }
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while buf.len() < MAX_READ && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        if Instant::now() >= deadline {
+            return timed_out();
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => return timed_out(),
+        }
+    }
+    match pe::http_status(&buf) {
+        Some(code) if pe::http_success(code) => Outcome::Success(String::new()),
+        Some(code) => Outcome::Failure(format!("HTTP probe failed with statuscode: {code}")),
+        None => Outcome::Failure(format!("Get \"{url}\": malformed HTTP response")),
+    }
+}
+
+fn exec(docker: &Docker, id: &str, command: &[String], timeout: Duration) -> Outcome {
+    let Some((path, body)) = pe::exec_create(id, command) else {
+        return Outcome::Error("invalid container id".to_string());
+    };
+    let created = match docker.send(&pe::request_json("POST", &path, &body), DOCKER_CALL) {
+        Ok(r) if r.status == 201 => r,
+        Ok(r) => {
+            return Outcome::Error(format!(
+                "exec create: HTTP {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body).trim()
+            ));
+        }
+        Err(e) => return Outcome::Error(format!("exec create: {e}")),
+    };
+    let Some(exec_id) = pe::exec_id(&created.body) else {
+        return Outcome::Error("exec create: no id".to_string());
+    };
+    let Some((path, body)) = pe::exec_start(&exec_id) else {
+        return Outcome::Error("exec create: invalid id".to_string());
+    };
+    // The command's own time is bounded by timeoutSeconds; dockerd's exec set-up (a runc exec) is not the
+    // container's fault, so the attach read gets a little more (docs/probes.md).
+    let output = match docker.send(
+        &pe::request_json("POST", &path, &body),
+        timeout + EXEC_SETUP_SLACK,
+    ) {
+        Ok(r) if r.status == 200 => String::from_utf8_lossy(&pe::demux(&r.body)).into_owned(),
+        Ok(r) => {
+            // dockerd answers an exec it could not start (no such file) with the reason.
+            return Outcome::Failure(String::from_utf8_lossy(&r.body).trim().to_string());
+        }
+        Err(e) if e == "timeout" => {
+            return Outcome::Failure(format!(
+                "command {:?} timed out after {}s",
+                command.join(" "),
+                timeout.as_secs()
+            ));
+        }
+        Err(e) => return Outcome::Error(format!("exec start: {e}")),
+    };
+    let Some(path) = pe::exec_inspect_path(&exec_id) else {
+        return Outcome::Error("exec: invalid id".to_string());
+    };
+    match docker.send(
+        &clusterctl::supervisor::engine::request("GET", &path),
+        DOCKER_CALL,
+    ) {
+        Ok(r) => match pe::exec_exit(&r.body) {
+            Some((false, 0)) => Outcome::Success(output),
+            Some((false, _)) => Outcome::Failure(output),
+            Some((true, _)) => Outcome::Failure(format!(
+                "command {:?} timed out after {}s",
+                command.join(" "),
+                timeout.as_secs()
+            )),
+            None => Outcome::Error("exec inspect: unreadable".to_string()),
+        },
+        Err(e) => Outcome::Error(format!("exec inspect: {e}")),
+    }
+}
+
+fn attempt(docker: &Docker, id: &str, t: &Target, timeout: Duration) -> Outcome {
+    match t {
+        Target::Http {
+            host,
+            port,
+            path,
+            headers,
+        } => http(host, *port, path, headers, timeout),
+        Target::Tcp { host, port } => tcp(host, *port, timeout),
+        Target::Exec { command } => exec(docker, id, command, timeout),
+    }
+}
+
+/// The probes of this poll: begin/reset each probed container's state, run the due attempts at once,
+/// fold the outcomes into the records, stop what failed liveness or startup, and set `ready`.
+pub fn run(
+    docker: &Docker,
+    seen: &[Seen],
+    probes: &BTreeMap<(String, String), PodProbes>,
+    next: &mut NodeRecords,
+    stopping: &mut Stopping,
+    now: i64,
+) {
+    let clock = Instant::now();
+    stopping.0.retain(|_, until| *until > clock);
+    // (container name, spec index, target or prober error)
+    let mut jobs: Vec<(&Seen, &probe::Spec, Result<Target, String>)> = Vec::new();
+    for s in seen {
+        let Some(pod) = probes.get(&(s.namespace.clone(), s.pod.clone())) else {
+            continue;
+        };
+        let Some(specs) = pod.containers.get(&s.container) else {
+            continue;
+        };
+        let Some(r) = next.containers.get_mut(&s.name) else {
+            continue;
+        };
+        let running = s.status == "running" && parse(&s.started_at).is_some();
+        if !running {
+            probe::finish(specs, r, false);
+            continue;
+        }
+        probe::begin(specs, r, &s.started_at);
+        if stopping.0.contains_key(&s.id) {
+            probe::finish(specs, r, false);
+            continue;
+        }
+        let started_at = parse(&s.started_at).unwrap_or(now);
+        for spec in probe::due(specs, r, started_at, now) {
+            jobs.push((s, spec, probe::target(spec, &pod.ip)));
+        }
+    }
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(s, spec, t)| {
+                scope.spawn(move || match t {
+                    Ok(t) => attempt(docker, &s.id, t, Duration::from_secs(spec.timeout as u64)),
+                    Err(e) => Outcome::Error(e.clone()),
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Outcome::Error("probe panicked".to_string()))
+            })
+            .collect()
+    });
+    for ((s, spec, t), outcome) in jobs.iter().zip(outcomes) {
+        let Some(r) = next.containers.get_mut(&s.name) else {
+            continue;
+        };
+        let target = t.as_ref().map(Target::describe).unwrap_or_default();
+        if let Some(kill) = probe::record(spec, r, &s.container, &target, &outcome, now) {
+            log(&format!(
+                "{} probe of {} failed ({target}): stopping it (grace {}s)",
+                kill.kind.key(),
+                s.name,
+                kill.grace
+            ));
+            stopping.0.insert(
+                s.id.clone(),
+                clock + Duration::from_secs(kill.grace.max(0) as u64 + 5),
+            );
+            if let Some(path) = pe::stop_path(&s.id, kill.grace) {
+                let d = Docker {
+                    socket: docker.socket.clone(),
+                };
+                let name = s.name.clone();
+                let wait = Duration::from_secs(kill.grace.max(0) as u64 + 20);
+                std::thread::spawn(move || {
+                    match d.send(
+                        &clusterctl::supervisor::engine::request("POST", &path),
+                        wait,
+                    ) {
+                        Ok(r) if r.status == 204 || r.status == 304 => {}
+                        Ok(r) => log(&format!("stop {name}: HTTP {}", r.status)),
+                        Err(e) => log(&format!("stop {name}: {e}")),
+                    }
+                });
+            }
+        }
+    }
+    for s in seen {
+        let (Some(pod), Some(r)) = (
+            probes.get(&(s.namespace.clone(), s.pod.clone())),
+            next.containers.get_mut(&s.name),
+        ) else {
+            continue;
+        };
+        if let Some(specs) = pod.containers.get(&s.container) {
+            let running = s.status == "running" && !stopping.0.contains_key(&s.id);
+            probe::finish(specs, r, running);
+        }
+    }
+}
