@@ -259,6 +259,8 @@ fn create_steps(
     let config = input
         .config
         .and_then(|store| super::config::resolve(pod, store, &facts, notes));
+    // The kubelet's resolv.conf and service links (docs/dns.md).
+    let config = super::dns::pod_extras(input, pod, config);
     let mut steps = runtime.pull_images(pod);
     // A claim bound by this pod is provisioned before the pod's containers are created.
     steps.extend(pre);

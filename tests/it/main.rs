@@ -5,6 +5,7 @@ mod cli_contract;
 mod common;
 mod config;
 mod daemonset;
+mod dns;
 mod day2;
 mod gitops;
 mod images;
