@@ -44,7 +44,9 @@ fn parse_hosts(text: &str) -> BTreeMap<String, Vec<Ipv4Addr>> {
             continue;
         };
         for name in f {
-            let v = out.entry(name.trim_end_matches('.').to_ascii_lowercase()).or_default();
+            let v = out
+                .entry(name.trim_end_matches('.').to_ascii_lowercase())
+                .or_default();
             if !v.contains(&ip) {
                 v.push(ip);
             }
@@ -119,7 +121,13 @@ fn answer(state: &RwLock<State>, query: &[u8], q: &Question) -> Result<Vec<u8>, 
                 } else {
                     Vec::new()
                 };
-                return Ok(wire::build_reply(query, q, wire::RCODE_NOERROR, &answers, &[]));
+                return Ok(wire::build_reply(
+                    query,
+                    q,
+                    wire::RCODE_NOERROR,
+                    &answers,
+                    &[],
+                ));
             }
             if s.upstreams.is_empty() {
                 return Ok(wire::build_reply(query, q, wire::RCODE_SERVFAIL, &[], &[]));
@@ -233,7 +241,9 @@ fn main() {
         log(&format!("cannot listen on {listen}/tcp: {e}"));
         std::process::exit(1)
     });
-    log(&format!("serving on {listen} (udp, tcp), records {records}"));
+    log(&format!(
+        "serving on {listen} (udp, tcp), records {records}"
+    ));
     {
         let state = state.clone();
         std::thread::spawn(move || serve_udp(udp, state));

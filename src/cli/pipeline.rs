@@ -74,9 +74,10 @@ pub fn load_desired(
         ));
     // The cluster DNS (docs/dns.md): a DNS pod per host behind the kube-dns Service.
     if let Some(ip) = cluster_dns_ip(inv) {
-        expanded
-            .pod_sets
-            .extend(controllers::cluster_dns::pod_sets(&inv.cluster.dns_image, &nodes));
+        expanded.pod_sets.extend(controllers::cluster_dns::pod_sets(
+            &inv.cluster.dns_image,
+            &nodes,
+        ));
         expanded
             .services
             .push(controllers::cluster_dns::service(ip));

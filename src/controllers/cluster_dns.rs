@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, HostPathVolumeSource, Pod, PodSpec, Service, ServicePort, ServiceSpec,
-    Toleration, Volume, VolumeMount,
+    Container, ContainerPort, HostPathVolumeSource, Pod, PodSpec, Service, ServicePort,
+    ServiceSpec, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -179,9 +179,6 @@ mod tests {
         assert_eq!(spec.dns_policy.as_deref(), Some("Default"));
         assert!(pod_sets("", &["a".into()]).is_empty());
         let svc = service("10.96.0.10".parse().unwrap());
-        assert_eq!(
-            svc.spec.unwrap().cluster_ip.as_deref(),
-            Some("10.96.0.10")
-        );
+        assert_eq!(svc.spec.unwrap().cluster_ip.as_deref(), Some("10.96.0.10"));
     }
 }

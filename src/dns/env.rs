@@ -35,7 +35,10 @@ pub fn service_env(services: &[LinkService]) -> Vec<(String, String)> {
         out.push((format!("{n}_SERVICE_PORT"), first.to_string()));
         for (pname, port, _) in &s.ports {
             if !pname.is_empty() {
-                out.push((format!("{n}_SERVICE_PORT_{}", var_name(pname)), port.to_string()));
+                out.push((
+                    format!("{n}_SERVICE_PORT_{}", var_name(pname)),
+                    port.to_string(),
+                ));
             }
         }
         for (i, (_, port, proto)) in s.ports.iter().enumerate() {

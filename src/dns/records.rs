@@ -97,7 +97,8 @@ pub fn render(services: &[ServiceEntry]) -> String {
             }
         }
     }
-    let mut out = String::from("# clusterctl cluster DNS records (rendered by the planner, docs/dns.md)\n");
+    let mut out =
+        String::from("# clusterctl cluster DNS records (rendered by the planner, docs/dns.md)\n");
     for l in lines {
         out.push_str(&l);
         out.push('\n');

@@ -149,16 +149,25 @@ mod tests {
         );
         assert!(
             pod_resolv_conf(
-                &spec(serde_json::json!({"hostNetwork": true, "dnsPolicy": "ClusterFirstWithHostNet"})),
+                &spec(
+                    serde_json::json!({"hostNetwork": true, "dnsPolicy": "ClusterFirstWithHostNet"})
+                ),
                 "shop",
                 DNS
             )
             .is_some()
         );
         // No cluster DNS: the host's.
-        assert_eq!(pod_resolv_conf(&spec(serde_json::json!({})), "shop", None), None);
         assert_eq!(
-            pod_resolv_conf(&spec(serde_json::json!({"dnsPolicy": "Default"})), "shop", DNS),
+            pod_resolv_conf(&spec(serde_json::json!({})), "shop", None),
+            None
+        );
+        assert_eq!(
+            pod_resolv_conf(
+                &spec(serde_json::json!({"dnsPolicy": "Default"})),
+                "shop",
+                DNS
+            ),
             None
         );
     }

@@ -649,7 +649,9 @@ fn dns_config_limits_as_the_api_server() {
     let out = check(&[("apps/p.yaml", none)]);
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(
-        out[0].contains("spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"),
+        out[0].contains(
+            "spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"
+        ),
         "{out:?}"
     );
 }

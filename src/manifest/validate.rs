@@ -672,7 +672,10 @@ fn dns_config(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     let nameservers = cfg.nameservers.clone().unwrap_or_default();
     let np = cp.child("nameservers");
     if policy == "None" && nameservers.is_empty() {
-        v.required(&np, "must provide at least one DNS nameserver when `dnsPolicy` is None");
+        v.required(
+            &np,
+            "must provide at least one DNS nameserver when `dnsPolicy` is None",
+        );
     }
     if nameservers.len() > 3 {
         v.push(
@@ -715,7 +718,10 @@ fn dns_config(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     }
     for (i, o) in cfg.options.iter().flatten().enumerate() {
         if o.name.as_deref().unwrap_or("").is_empty() {
-            v.required(&cp.child("options").index(i), "Option.Name must not be empty");
+            v.required(
+                &cp.child("options").index(i),
+                "Option.Name must not be empty",
+            );
         }
     }
     if policy == "Default" {

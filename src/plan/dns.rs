@@ -21,7 +21,10 @@ use crate::services::{self, Allocated, EndpointPod};
 pub const CHANGE_NAME: &str = "dns-records";
 
 /// `(namespace, pod)` → `(hostname, subdomain)` of the pods after the plan.
-fn hostnames(observed: &[ObservedPod], created: &[BoundPod]) -> BTreeMap<(String, String), (String, String)> {
+fn hostnames(
+    observed: &[ObservedPod],
+    created: &[BoundPod],
+) -> BTreeMap<(String, String), (String, String)> {
     let mut out = BTreeMap::new();
     let pods = observed
         .iter()
@@ -60,11 +63,7 @@ pub(super) fn render(
         .collect();
     let mut entries = Vec::new();
     for (svc, ip) in services {
-        let headless = svc
-            .spec
-            .as_ref()
-            .and_then(|s| s.cluster_ip.as_deref())
-            == Some("None");
+        let headless = svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None");
         let cluster_ip = if headless {
             None
         } else {
@@ -147,9 +146,11 @@ pub(super) fn changes(input: &PlanInput<'_>, text: &str) -> Vec<Change> {
         })
         .filter_map(|n| {
             let pod = cluster_dns::pod_name(&n.name);
-            let have = n
-                .config_volumes
-                .get(&sum_key(cluster_dns::NAMESPACE, &pod, cluster_dns::RECORDS_VOLUME));
+            let have = n.config_volumes.get(&sum_key(
+                cluster_dns::NAMESPACE,
+                &pod,
+                cluster_dns::RECORDS_VOLUME,
+            ));
             if have == Some(&hash) {
                 return None;
             }
@@ -202,8 +203,12 @@ fn link_services(input: &PlanInput<'_>, namespace: &str) -> Vec<crate::dns::env:
     let Some(net) = input.network else {
         return Vec::new();
     };
-    let reachable: Vec<&crate::model::ObservedNode> =
-        input.observed.nodes.iter().filter(|n| n.reachable).collect();
+    let reachable: Vec<&crate::model::ObservedNode> = input
+        .observed
+        .nodes
+        .iter()
+        .filter(|n| n.reachable)
+        .collect();
     let svcs: Vec<&Service> = net.services.iter().collect();
     let allocs = services::alloc::allocate(
         &svcs,

@@ -13,9 +13,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::common::{
-    Repo, Testbed, clusterctl_with, ok, reset, rows, serial, table, unique,
-};
+use crate::common::{Repo, Testbed, clusterctl_with, ok, reset, rows, serial, table, unique};
 
 /// A copy of the testbed's cluster.yaml with the cluster DNS turned on (the image `scripts/testbed up`
 /// built from target/debug/clusterctl-dns).
@@ -26,7 +24,10 @@ fn cluster_with_dns(tb: &Testbed) -> (tempfile::TempDir, PathBuf) {
         .to_string();
     let dir = tempfile::tempdir().unwrap();
     let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
-    let yaml = yaml.replace("\ncluster:\n", &format!("\ncluster:\n  dnsImage: {image}\n"));
+    let yaml = yaml.replace(
+        "\ncluster:\n",
+        &format!("\ncluster:\n  dnsImage: {image}\n"),
+    );
     assert!(yaml.contains("dnsImage:"), "{yaml}");
     let path = dir.path().join("cluster.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -183,7 +184,10 @@ fn pods_find_services_by_name_through_the_cluster_dns() {
     // A records file of an earlier run would match (the same names get the same addresses): gone, so
     // the plan must write it.
     for (host, _) in &tb.hosts {
-        tb.ssh_ok(host, "rm -rf /run/clusterctl/pods/kube-system_clusterctl-dns-*");
+        tb.ssh_ok(
+            host,
+            "rm -rf /run/clusterctl/pods/kube-system_clusterctl-dns-*",
+        );
     }
     let repo = Repo::new();
     repo.write("services.yaml", SERVICES)
@@ -201,7 +205,9 @@ fn pods_find_services_by_name_through_the_cluster_dns() {
     let svc = ok(run(&["get", "svc", "-A"])).stdout;
     let kube_dns = rows(&svc, "kube-system");
     assert!(
-        kube_dns.iter().any(|r| r[1] == "kube-dns" && r[3] == "10.96.0.10"),
+        kube_dns
+            .iter()
+            .any(|r| r[1] == "kube-dns" && r[3] == "10.96.0.10"),
         "{svc}"
     );
     let my_nginx_ip = table(&svc)
@@ -269,7 +275,10 @@ fn pods_find_services_by_name_through_the_cluster_dns() {
     let mut guards = Vec::new();
     for (host, _) in &tb.hosts {
         tb.ssh_ok(host, "cp /etc/hosts /tmp/hosts.dns-test");
-        guards.push(tb.on_drop(host, "cat /tmp/hosts.dns-test > /etc/hosts; rm -f /tmp/hosts.dns-test"));
+        guards.push(tb.on_drop(
+            host,
+            "cat /tmp/hosts.dns-test > /etc/hosts; rm -f /tmp/hosts.dns-test",
+        ));
         tb.ssh_ok(host, &format!("echo '{gateway} {upstream}' >> /etc/hosts"));
     }
     assert_eq!(
@@ -309,7 +318,10 @@ fn pods_find_services_by_name_through_the_cluster_dns() {
     for (b, a) in before.iter().zip(&after) {
         let b: BTreeSet<&str> = b.lines().collect();
         let a: BTreeSet<&str> = a.lines().collect();
-        assert!(b.is_subset(&a), "a container was restarted: before {b:?}, after {a:?}");
+        assert!(
+            b.is_subset(&a),
+            "a container was restarted: before {b:?}, after {a:?}"
+        );
     }
     // A Service added later does not change the running pod's environment (as Kubernetes).
     let (_, env) = in_client(&tb, "env");
