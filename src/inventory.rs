@@ -129,6 +129,14 @@ pub struct ClusterSettings {
     /// (Kubernetes' 300 s eviction timeout by default). Written as a duration: `5m`, `90s`, `1h30m`.
     #[serde(serialize_with = "duration_text")]
     pub node_lost_grace_period: u64,
+    /// Image of the cluster DNS pod every host runs (docs/dns.md). Empty (the default): no cluster DNS,
+    /// pods keep the host's resolver.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dns_image: String,
+    /// The cluster DNS address (the `kube-system/kube-dns` ClusterIP pods get as their nameserver);
+    /// empty: the tenth address of `serviceCIDR` (`10.96.0.10`).
+    #[serde(rename = "clusterDNS", skip_serializing_if = "String::is_empty")]
+    pub cluster_dns: String,
 }
 
 /// The default [`ClusterSettings::node_lost_grace_period`]: Kubernetes' default `tolerationSeconds` for
@@ -293,6 +301,8 @@ impl Default for ClusterSettings {
             apps_dir: "apps".to_string(),
             node_supervisor_image: DEFAULT_NODE_SUPERVISOR_IMAGE.to_string(),
             node_lost_grace_period: NODE_LOST_GRACE_PERIOD,
+            dns_image: String::new(),
+            cluster_dns: String::new(),
         }
     }
 }
@@ -419,6 +429,9 @@ mod file {
         pub apps_dir: Field<Raw>,
         pub node_supervisor_image: Field<Raw>,
         pub node_lost_grace_period: Field<Raw>,
+        pub dns_image: Field<Raw>,
+        #[serde(rename = "clusterDNS")]
+        pub cluster_dns: Field<Raw>,
     }
 
     #[derive(Deserialize, Default)]
@@ -912,6 +925,37 @@ impl Walk {
                     );
                 } else {
                     c.node_supervisor_image = s;
+                }
+            }
+        }
+        if let Some(v) = leaf(&raw.dns_image) {
+            let p = path.child("dnsImage");
+            if let Some(s) = self.string(v, &p) {
+                if s.trim() != s || s.starts_with('-') || s.chars().any(|ch| ch.is_control()) {
+                    self.err(
+                        v.pos,
+                        &p,
+                        format!(
+                            "Invalid value: {}: must be an image reference (or empty for no cluster DNS)",
+                            go_quote(&s)
+                        ),
+                    );
+                } else {
+                    c.dns_image = s;
+                }
+            }
+        }
+        if let Some(v) = leaf(&raw.cluster_dns) {
+            let p = path.child("clusterDNS");
+            if let Some(s) = self.string(v, &p) {
+                if !s.is_empty() && s.parse::<std::net::Ipv4Addr>().is_err() {
+                    self.err(
+                        v.pos,
+                        &p,
+                        format!("Invalid value: {}: must be an IPv4 address", go_quote(&s)),
+                    );
+                } else {
+                    c.cluster_dns = s;
                 }
             }
         }

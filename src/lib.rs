@@ -9,6 +9,7 @@ pub mod cidr;
 pub mod cli;
 pub mod cmd;
 pub mod controllers;
+pub mod dns;
 pub mod inventory;
 pub mod manifest;
 pub mod model;

@@ -78,6 +78,16 @@ pub fn load_desired(
             &inv.cluster.node_supervisor_image,
             &nodes,
         ));
+    // The cluster DNS (docs/dns.md): a DNS pod per host behind the kube-dns Service.
+    if let Some(ip) = cluster_dns_ip(inv) {
+        expanded.pod_sets.extend(controllers::cluster_dns::pod_sets(
+            &inv.cluster.dns_image,
+            &nodes,
+        ));
+        expanded
+            .services
+            .push(controllers::cluster_dns::service(ip));
+    }
     Ok(Desired { source, expanded })
 }
 
@@ -94,6 +104,18 @@ fn note_source(source: &SourceTree, apps_dir: &str, ui: &Ui) {
             "commit {} has no directory '{apps_dir}' and --allow-empty is set: it holds no apps, so every managed pod and Service is removed",
             source.short
         ));
+    }
+}
+
+/// The cluster DNS address when the cluster has a DNS (`cluster.dnsImage` set): `cluster.clusterDNS`, or
+/// the tenth address of the service CIDR.
+pub fn cluster_dns_ip(inv: &Inventory) -> Option<std::net::Ipv4Addr> {
+    if inv.cluster.dns_image.is_empty() {
+        return None;
+    }
+    match inv.cluster.cluster_dns.parse() {
+        Ok(ip) => Some(ip),
+        Err(_) => crate::dns::default_cluster_dns(&inv.cluster.service_cidr),
     }
 }
 

@@ -206,6 +206,7 @@ async fn undo(
         auto_rollback: false,
         max_destroy: None,
         plan: None,
+        lock_wait: None,
     };
     let code = super::apply::run_desired(g, &apply_args, &inv, &pinned, ui, signals).await?;
     if code == ExitCode::Ok {

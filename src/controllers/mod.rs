@@ -9,6 +9,7 @@
 //! (`scheduler::daemon_fit`, applied by the plan). Job → [`job::JobDesired`] here; its pod sets depend on
 //! the observed pods and are made per plan by [`job::pod_sets`] (docs/jobs.md).
 
+pub mod cluster_dns;
 pub mod daemon;
 pub mod gohash;
 pub mod history;

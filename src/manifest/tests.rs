@@ -683,3 +683,26 @@ fn probes_are_validated_like_the_api_server() {
         assert_eq!(got, want, "{what}");
     }
 }
+
+#[test]
+fn dns_config_limits_as_the_api_server() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  dnsPolicy: None\n  dnsConfig:\n    nameservers: [1.1.1.1, 1.1.1.2, 1.1.1.3, nope]\n    searches: [a.example, Bad_Name]\n    options:\n    - value: \"2\"\n  containers:\n  - name: a\n    image: nginx\n";
+    assert_eq!(
+        check(&[("apps/p.yaml", pod)]),
+        vec![
+            "apps/p.yaml:8:18: spec.dnsConfig.nameservers: Invalid value: []string{\"1.1.1.1\", \"1.1.1.2\", \"1.1.1.3\", \"nope\"}: must not have more than 3 nameservers",
+            "apps/p.yaml:8:46: spec.dnsConfig.nameservers[3]: Invalid value: \"nope\": must be valid IP address",
+            "apps/p.yaml:9:27: spec.dnsConfig.searches[1]: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+            "apps/p.yaml:11:7: spec.dnsConfig.options[0]: Required value: Option.Name must not be empty",
+        ]
+    );
+    let none = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  dnsPolicy: None\n  containers:\n  - name: a\n    image: nginx\n";
+    let out = check(&[("apps/p.yaml", none)]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].contains(
+            "spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"
+        ),
+        "{out:?}"
+    );
+}

@@ -652,6 +652,88 @@ fn restart_policy(v: &mut Issues, spec: &PodSpec, sp: &FieldPath, allowed: &[&st
     }
 }
 
+/// Go's `%#v` of a string slice, as the API server prints an invalid list.
+fn go_string_slice(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
+    format!("[]string{{{}}}", quoted.join(", "))
+}
+
+/// The API server's `validatePodDNSConfig` (docs/dns.md): at most 3 nameservers, each an IP address; at
+/// most 32 search domains of at most 2048 characters together, each a DNS subdomain; option names set;
+/// `dnsPolicy: None` needs a nameserver.
+fn dns_config(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
+    let cp = sp.child("dnsConfig");
+    let policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
+    let Some(cfg) = &spec.dns_config else {
+        if policy == "None" {
+            v.required(&cp, "must provide `dnsConfig` when `dnsPolicy` is None");
+        }
+        return;
+    };
+    let nameservers = cfg.nameservers.clone().unwrap_or_default();
+    let np = cp.child("nameservers");
+    if policy == "None" && nameservers.is_empty() {
+        v.required(
+            &np,
+            "must provide at least one DNS nameserver when `dnsPolicy` is None",
+        );
+    }
+    if nameservers.len() > 3 {
+        v.push(
+            &np,
+            format!(
+                "Invalid value: {}: must not have more than 3 nameservers",
+                go_string_slice(&nameservers)
+            ),
+        );
+    }
+    for (i, n) in nameservers.iter().enumerate() {
+        if n.parse::<std::net::IpAddr>().is_err() {
+            v.invalid_str(&np.index(i), n, "must be valid IP address");
+        }
+    }
+    let searches = cfg.searches.clone().unwrap_or_default();
+    let spth = cp.child("searches");
+    if searches.len() > 32 {
+        v.push(
+            &spth,
+            format!(
+                "Invalid value: {}: must not have more than 32 search paths",
+                go_string_slice(&searches)
+            ),
+        );
+    }
+    let line = searches.join(" ");
+    if line.len() > 2048 {
+        v.invalid_str(
+            &spth,
+            &line,
+            "must not have more than 2048 characters (including spaces) in the search list",
+        );
+    }
+    for (i, s) in searches.iter().enumerate() {
+        let trimmed = s.strip_suffix('.').unwrap_or(s);
+        for msg in rules::is_dns1123_subdomain(trimmed) {
+            v.invalid_str(&spth.index(i), s, &msg);
+        }
+    }
+    for (i, o) in cfg.options.iter().flatten().enumerate() {
+        if o.name.as_deref().unwrap_or("").is_empty() {
+            v.required(
+                &cp.child("options").index(i),
+                "Option.Name must not be empty",
+            );
+        }
+    }
+    if policy == "Default" {
+        v.warn(
+            &cp,
+            "dnsConfig with dnsPolicy Default is not supported: the host's resolv.conf is kept (docs/dns.md)"
+                .to_string(),
+        );
+    }
+}
+
 fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     let cp = sp.child("containers");
     if spec.containers.is_empty() {
@@ -667,6 +749,7 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
             &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
         );
     }
+    dns_config(v, spec, sp);
     if let Some(ns) = &spec.node_selector {
         validate_labels(v, ns, &sp.child("nodeSelector"));
     }

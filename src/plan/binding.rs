@@ -259,6 +259,8 @@ fn create_steps(
     let config = input
         .config
         .and_then(|store| super::config::resolve(pod, store, &facts, notes));
+    // The kubelet's resolv.conf and service links (docs/dns.md).
+    let config = super::dns::pod_extras(input, pod, config);
     let mut steps = runtime.pull_images(pod);
     // imagePullSecrets: the pulls of a private registry's images carry its credential (on stdin only).
     super::pulls::authenticate(&mut steps, pod, input.config, notes);

@@ -12,6 +12,7 @@
 mod binding;
 pub mod config;
 mod diff;
+pub mod dns;
 pub mod fingerprint;
 mod job;
 mod network;

@@ -82,29 +82,36 @@ pub(super) fn plan_rules(
             })
         })
         .collect();
-    let table = services::table(
-        &allocated,
-        &endpoint_pods(
-            observed,
-            changes,
-            created,
-            holding,
-            &input.observed.observed_at,
-        ),
+    let pods = endpoint_pods(
+        observed,
+        changes,
+        created,
+        holding,
+        &input.observed.observed_at,
     );
+    let table = services::table(&allocated, &pods);
+    // The cluster DNS records from the same services and endpoints (docs/dns.md).
+    let with_ips: Vec<(&Service, Option<Ipv4Addr>)> = svcs
+        .iter()
+        .zip(&allocs)
+        .map(|(s, a)| (*s, a.cluster_ip))
+        .collect();
+    let records = super::dns::render(&with_ips, &pods, observed, created);
+    let dns_changes = super::dns::changes(input, &records);
     let rules = render::ruleset(&table, net.cluster_cidr);
     let jumps = render::jumps();
     Rules {
         changes: reachable
             .iter()
             .filter_map(|n| rules_change(n, &rules, &jumps, table.len()))
+            .chain(dns_changes)
             .collect(),
         after: services_after(&svcs, &allocs, &table),
     }
 }
 
 /// Allocations in use: what any reachable host's rules carry (on a conflict the first host wins).
-fn in_use(reachable: &[&ObservedNode]) -> InUse {
+pub(super) fn in_use(reachable: &[&ObservedNode]) -> InUse {
     let mut in_use = InUse::default();
     for obs in reachable.iter().filter_map(|n| n.network.as_ref()) {
         let (ips, ports) = iptables::allocations(

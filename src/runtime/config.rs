@@ -64,6 +64,8 @@ pub struct PodConfig {
     pub volumes: Vec<VolumeFiles>,
     /// Container → mounts of the volumes above.
     pub mounts: BTreeMap<String, Vec<Mount>>,
+    /// The pod's resolv.conf as the kubelet writes it (docs/dns.md); `None`: docker's, from the host's.
+    pub resolv: Option<crate::dns::resolv::ResolvConf>,
 }
 
 impl PodConfig {

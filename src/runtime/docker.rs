@@ -516,6 +516,16 @@ impl DockerRuntime {
                 a.push(format!("--publish={ip}{hp}:{}/{proto}", p.container_port));
             }
         }
+        // The cluster DNS (docs/dns.md): docker's own file (if it ever rewrites it) still resolves
+        // through the cluster DNS; the kubelet's exact file is written after the sandbox starts.
+        if let Some(rc) = run.config.and_then(|c| c.resolv.as_ref()) {
+            a.extend(rc.nameservers.iter().map(|n| format!("--dns={n}")));
+            a.extend(rc.searches.iter().map(|s| format!("--dns-search={s}")));
+            a.extend(rc.options.iter().map(|(n, v)| match v {
+                Some(v) => format!("--dns-option={n}:{v}"),
+                None => format!("--dns-option={n}"),
+            }));
+        }
         a.push("--restart=always".into());
         a.extend(super::mounts::sandbox_mounts(spec, ns, name));
         self.common_labels(run, labels::SANDBOX_CONTAINER, &mut a);
@@ -607,6 +617,23 @@ impl DockerRuntime {
         }
         create_cmd(a)
     }
+}
+
+/// Replaces the sandbox's resolv.conf (which every container of the pod shares) with `$0`'s stdin, as
+/// dockershim rewrote it: docker keeps a file it did not write. Written in place (the same inode: it is
+/// bind-mounted into every container of the pod) before the app containers start. A constant script;
+/// the content on stdin.
+const RESOLV_SCRIPT: &str = r#"set -eu
+p=$(docker inspect --type=container --format '{{.ResolvConfPath}}' "$1")
+[ -n "$p" ] || { echo "no resolv.conf for $1" >&2; exit 1; }
+cat > "$p""#;
+
+/// `$0` of the resolv.conf script.
+pub const RESOLV_ARG0: &str = "clusterctl-resolv";
+
+/// The command that writes a pod's resolv.conf (docs/dns.md).
+pub fn resolv_conf_cmd(sandbox: &str, text: &str) -> Cmd {
+    Cmd::write("sh", ["-c", RESOLV_SCRIPT, RESOLV_ARG0, sandbox]).with_stdin(text.to_string())
 }
 
 /// The longest `docker create` command line sent as argv. sshd hands the whole line to the remote shell
@@ -734,6 +761,15 @@ pub fn api_create(args: &[String]) -> Option<String> {
             "--mount" => {
                 let mounts = host.entry("Mounts").or_insert_with(|| json!([]));
                 mounts.as_array_mut()?.push(api_mount(v)?);
+            }
+            "--dns" | "--dns-search" | "--dns-option" => {
+                let key = match k {
+                    "--dns" => "Dns",
+                    "--dns-search" => "DnsSearch",
+                    _ => "DnsOptions",
+                };
+                let list = host.entry(key).or_insert_with(|| json!([]));
+                list.as_array_mut()?.push(json!(v));
             }
             "--cpu-shares" => {
                 host.insert("CpuShares".into(), json!(v.parse::<i64>().ok()?));
@@ -941,6 +977,9 @@ impl Runtime for DockerRuntime {
             "docker",
             ["start".to_string(), sandbox_name(ns, name)],
         ));
+        if let Some(rc) = run.config.and_then(|c| c.resolv.as_ref()) {
+            cmds.push(resolv_conf_cmd(&sandbox_name(ns, name), &rc.render()));
+        }
         cmds.extend(spec.containers.iter().map(|c| {
             Cmd::write(
                 "docker",

@@ -6,6 +6,7 @@ mod common;
 mod config;
 mod daemonset;
 mod day2;
+mod dns;
 mod faults;
 mod gitops;
 mod gitops_remote;
