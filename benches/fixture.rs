@@ -72,6 +72,7 @@ pub fn build(hosts: usize, pods_per_host: usize, deployments: usize) -> Fixture 
                 }),
                 containers: vec![],
                 roster: None,
+                ..Default::default()
             })
             .collect(),
     };
