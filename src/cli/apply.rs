@@ -66,14 +66,14 @@ pub(super) async fn run_desired(
     ui: &Ui,
     signals: &Signals,
 ) -> Result<ExitCode, CliError> {
-    let connected = pipeline::observe(&inv, None, ui).await?;
+    let connected = pipeline::observe(inv, None, ui).await?;
     pipeline::warn_unreachable(&connected.state, ui);
-    pipeline::check_jobs(&desired, &connected.state, ui)?;
-    let first_plan = pipeline::make_plan(&inv, &desired, &connected.state).0;
+    pipeline::check_jobs(desired, &connected.state, ui)?;
+    let first_plan = pipeline::make_plan(inv, desired, &connected.state).0;
     let jobs = &desired.expanded.jobs;
     // Only the memory of unreachable hosts or the Job records changed: the roster is still written (under
     // the lock).
-    let remember = pipeline::node_loss(&inv, &connected.state).changed
+    let remember = pipeline::node_loss(inv, &connected.state).changed
         || crate::controllers::job::records_changed(jobs, &connected.state);
     if first_plan.changes.is_empty() && !remember {
         // Nothing to do: no lock, no remote write at all.
@@ -90,7 +90,7 @@ pub(super) async fn run_desired(
     let _shield = signals.shield();
     // The guard releases the lock on every way out below, `?` and panics included.
     let held = super::lock::take(
-        &inv,
+        inv,
         &connected.transports,
         &desired.source.short,
         args.lock_wait,
@@ -103,22 +103,22 @@ pub(super) async fn run_desired(
         return Err(cancelled(signo, "before any change"));
     }
     // Re-read the hosts under the lock: another apply may have changed them since the first look.
-    let observed = pipeline::observe(&inv, None, ui).await?;
-    if let Err(e) = pipeline::check_jobs(&desired, &observed.state, ui) {
+    let observed = pipeline::observe(inv, None, ui).await?;
+    if let Err(e) = pipeline::check_jobs(desired, &observed.state, ui) {
         held.release().await;
         return Err(e);
     }
-    let (plan, binding) = pipeline::make_plan(&inv, &desired, &observed.state);
+    let (plan, binding) = pipeline::make_plan(inv, desired, &observed.state);
     let opts = view::Options {
         color: ui.color,
         explain: false,
         verbose: g.verbose > 0,
     };
-    let loss = pipeline::node_loss(&inv, &observed.state);
+    let loss = pipeline::node_loss(inv, &observed.state);
     if plan.changes.is_empty() {
         // No pod changes, but the hosts' memory or the Job records moved (a Job finished or left Git).
         if loss.changed || crate::controllers::job::records_changed(jobs, &observed.state) {
-            let roster = pipeline::roster_after(&desired, &observed.state, &plan, &binding, &loss);
+            let roster = pipeline::roster_after(desired, &observed.state, &plan, &binding, &loss);
             for (host, why) in apply::write_roster(&roster, &observed.transports).await {
                 ui.warn(&format!("{host}: could not write the roster: {why}"));
             }
@@ -142,8 +142,8 @@ pub(super) async fn run_desired(
 
     // The first step, then (unless --no-wait) every further step of the rollouts it started or continued.
     let driven = super::drive::run_steps_with(
-        &inv,
-        &desired,
+        inv,
+        desired,
         observed,
         plan,
         binding,

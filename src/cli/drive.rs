@@ -356,6 +356,7 @@ async fn remember_deadline(timed_out: &[&Rollout], observed: &Observed, ui: &Ui)
 /// `--auto-rollback`: pins each timed-out Deployment to its previous revision (the newest old ReplicaSet
 /// with available pods, else with pods, as recorded in the history) and drives that rollout to its end. Returns the error
 /// the apply ends with: still the rollout failure (exit 4), saying what was rolled back.
+#[allow(clippy::too_many_arguments)]
 async fn roll_back(
     inv: &Inventory,
     desired: &Desired,
