@@ -323,6 +323,12 @@ fn a_rollout_whose_pods_never_get_ready_stops_at_its_deadline_naming_the_probe()
         let out = ok(clusterctl(&tb, repo, &["get", "deploy", "probed"])).stdout;
         rows(&out, "probed").first().map(|r| r[1].clone())
     };
+    // A first creation is not a rollout: apply does not wait for readiness, the supervisor records it
+    // within a probe period or two.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ready(&repo).as_deref() != Some("2/2") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     assert_eq!(ready(&repo).as_deref(), Some("2/2"));
 
     repo.write("web.yaml", &deployment("/never-there"))
