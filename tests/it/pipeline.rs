@@ -572,7 +572,8 @@ fn unknown_host_keys_are_refused_with_their_fingerprint() {
         )),
         "{run:?}"
     );
-    // Apply touches no host it cannot verify: the pod stays Pending and nothing is created anywhere.
+    // Apply touches no host it cannot verify: with no lock host verified it cannot take the lease
+    // (docs/locking.md), so it stops there, and nothing is created anywhere.
     let apply = clusterctl_with(
         &dir.path().join("cluster.yaml"),
         repo.path(),
@@ -581,8 +582,8 @@ fn unknown_host_keys_are_refused_with_their_fingerprint() {
     assert_eq!(apply.code, 3, "{apply:?}");
     assert!(
         apply
-            .stdout
-            .contains("! pod default/sc-nginx: 0/4 nodes are available"),
+            .stderr
+            .contains("it needs 2 of the 3 lock hosts, 0 granted it"),
         "{apply:?}"
     );
     for (h, _) in &tb.hosts {
