@@ -117,10 +117,12 @@ fn restart_policies_follow_the_kubelet_with_no_clusterctl_running() {
     let gaps = gaps_after_exit(&events);
     eprintln!("restarts: gaps after exit (s, from docker events): {gaps:.2?}");
     assert!(gaps.len() >= 3, "fewer than 3 restarts in 75 s: {events:?}");
-    // The kubelet's rule: the first restart at once, then 10 s, then 20 s (1 s poll, 2 s of slack).
+    // The kubelet's rule: the first restart at once, then 10 s, then 20 s (1 s poll, 2 s of slack). The
+    // back-off counts from the container's finishedAt, which on a loaded host is up to a second before
+    // dockerd logs its `die` event: 1.5 s of slack below (10 and 20 s stay far apart).
     for (gap, want) in gaps.iter().zip([0.0, 10.0, 20.0]) {
         assert!(
-            *gap >= want - 0.5 && *gap <= want + 2.5,
+            *gap >= want - 1.5 && *gap <= want + 2.5,
             "gap {gap:.2} s, want {want} s (all: {gaps:.2?})"
         );
     }
