@@ -15,8 +15,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{PodSet, bare_pod_set};
-use crate::yaml::SourceRef;
+use super::PodSet;
 
 /// Namespace of the DNS pods and of their Service (as kubeadm's CoreDNS).
 pub const NAMESPACE: &str = "kube-system";
@@ -117,17 +116,7 @@ pub fn pod(image: &str, node: &str) -> Pod {
 
 /// One DNS pod set per node; none when `image` is empty (no cluster DNS).
 pub fn pod_sets(image: &str, nodes: &[String]) -> Vec<PodSet> {
-    if image.is_empty() {
-        return Vec::new();
-    }
-    let source = SourceRef {
-        file: "cluster.yaml".to_string(),
-        ..Default::default()
-    };
-    nodes
-        .iter()
-        .map(|n| bare_pod_set(&pod(image, n), &source))
-        .collect()
+    super::per_node_pod_sets(image, nodes, pod)
 }
 
 /// The `kube-system/kube-dns` Service at `ip`, selecting the DNS pods.

@@ -343,6 +343,26 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
     }
 }
 
+/// The pod sets of a system pod clusterctl runs on every node (the node supervisor, the cluster DNS): one
+/// bare pod per node from `pod(image, node)`, sourced from cluster.yaml; none when `image` is empty (the
+/// feature is turned off).
+pub(crate) fn per_node_pod_sets(
+    image: &str,
+    nodes: &[String],
+    pod: fn(&str, &str) -> Pod,
+) -> Vec<PodSet> {
+    if image.is_empty() {
+        return Vec::new();
+    }
+    let source = crate::yaml::SourceRef {
+        file: "cluster.yaml".to_string(),
+        ..Default::default()
+    };
+    nodes
+        .iter()
+        .map(|n| bare_pod_set(&pod(image, n), &source))
+        .collect()
+}
 fn bare_pod_set(pod: &Pod, source: &SourceRef) -> PodSet {
     let name = name_of(&pod.metadata);
     let namespace = namespace_of(&pod.metadata);

@@ -11,9 +11,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{PodSet, bare_pod_set};
+use super::PodSet;
 use crate::model::labels;
-use crate::yaml::SourceRef;
 
 /// Namespace of the supervisor pods.
 pub const NAMESPACE: &str = "clusterctl-system";
@@ -87,17 +86,7 @@ pub fn pod(image: &str, node: &str) -> Pod {
 
 /// One supervisor pod set per node; none when `image` is empty (the supervisor is turned off).
 pub fn pod_sets(image: &str, nodes: &[String]) -> Vec<PodSet> {
-    if image.is_empty() {
-        return Vec::new();
-    }
-    let source = SourceRef {
-        file: "cluster.yaml".to_string(),
-        ..Default::default()
-    };
-    nodes
-        .iter()
-        .map(|n| bare_pod_set(&pod(image, n), &source))
-        .collect()
+    super::per_node_pod_sets(image, nodes, pod)
 }
 
 #[cfg(test)]
