@@ -176,8 +176,11 @@ fn a_file_url_repo_is_fetched_on_every_run_and_status_follows_it() {
         .unwrap()
         .clone();
     assert_eq!(web["sync"], "Synced");
-    // The new pod carries the new commit, the first one the old: both are deployed.
-    assert_eq!(web["deployed"], serde_json::json!([first, second]));
+    // The new pod carries the new commit, the first one the old: both are deployed,
+    // listed in sorted order so the output is stable (short hashes sort in no commit order).
+    let mut both = vec![first.clone(), second.clone()];
+    both.sort();
+    assert_eq!(web["deployed"], serde_json::json!(both));
 
     // A branch that exists only on the remote, and a tag, resolve after the fetch.
     work.git(&["tag", "v1", "HEAD~1"]);
