@@ -11,6 +11,7 @@ mod faults;
 mod gitops;
 mod gitops_remote;
 mod heal;
+mod hostile;
 mod history;
 mod images;
 mod jobs;
