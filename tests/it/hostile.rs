@@ -5,7 +5,8 @@
 //! ConfigMap volumes), hostname and subdomain. One `validate` sorts them: a refused value must be refused
 //! at its own line under its field (`file:line:col: field.path: …`); every accepted value goes into a few
 //! pods applied **in one apply** over real ssh, and is then read back from the running container (its
-//! `/proc/1/cmdline` and `/proc/1/environ`, its files, `docker inspect`) byte for byte.
+//! `/proc/1/cmdline` and `/proc/1/environ`, its files, `docker inspect`) byte for byte. A relative
+//! `mountPath` rides along: mounted from the container's root, as the kubelet mounts it.
 
 use std::collections::BTreeMap;
 
@@ -150,7 +151,8 @@ fn probe(f: F, v: &str, name: &str) -> Vec<Value> {
         }
         F::SecretValue => {
             extra.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"k": w}}));
-            c["env"] = json!([{"name": "E", "valueFrom": {"secretKeyRef": {"name": name, "key": "k"}}}]);
+            c["env"] =
+                json!([{"name": "E", "valueFrom": {"secretKeyRef": {"name": name, "key": "k"}}}]);
         }
         F::Hostname => p["spec"]["hostname"] = json!(w),
         F::Subdomain => p["spec"]["subdomain"] = json!(w),
@@ -185,7 +187,13 @@ fn errors(stderr: &str) -> Vec<(String, usize, String)> {
 fn proc_list(tb: &Testbed, host: &str, container: &str, what: &str) -> Vec<String> {
     let out = tb.exec(
         host,
-        &["docker", "exec", container, "cat", &format!("/proc/1/{what}")],
+        &[
+            "docker",
+            "exec",
+            container,
+            "cat",
+            &format!("/proc/1/{what}"),
+        ],
     );
     assert!(out.status.success(), "{container} {what}: {out:?}");
     out.stdout
@@ -293,7 +301,9 @@ fn hostile_values_are_refused_where_written_or_arrive_byte_exact_on_real_hosts()
         secret.insert(format!("s{i}"), json!(v));
         env.push(json!({"name": format!("S{i}"), "valueFrom": {"secretKeyRef": {"name": "hv-secret", "key": format!("s{i}")}}}));
     }
-    docs.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hv-cm"}, "data": cm}));
+    docs.push(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hv-cm"}, "data": cm}),
+    );
     docs.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hv-secret"}, "stringData": secret}));
     let mut mounts = vec![
         json!({"name": "cfg", "mountPath": "/cfg"}),
@@ -303,7 +313,10 @@ fn hostile_values_are_refused_where_written_or_arrive_byte_exact_on_real_hosts()
         json!({"name": "cfg", "configMap": {"name": "hv-cm"}}),
         json!({"name": "sec", "secret": {"secretName": "hv-secret"}}),
     ];
-    let mut destinations = Vec::new();
+    // A relative mountPath: the API server accepts it, the kubelet mounts it from the root.
+    mounts.push(json!({"name": "rel", "mountPath": "rel/./dir"}));
+    volumes.push(json!({"name": "rel", "emptyDir": {}}));
+    let mut destinations = vec!["/rel/dir".to_string()];
     for (i, v) in acc(F::EmptyDirMountPath).iter().enumerate() {
         let at = F::EmptyDirMountPath.written(v);
         mounts.push(json!({"name": format!("d{i}"), "mountPath": at}));
@@ -445,9 +458,18 @@ fn hostile_values_are_refused_where_written_or_arrive_byte_exact_on_real_hosts()
         let probe = format!("{d}/.probe");
         let w = tb.exec(
             &host,
-            &["docker", "exec", c, "sh", "-c", "echo ok > \"$1\"", "sh", &probe],
+            &[
+                "docker",
+                "exec",
+                c,
+                "sh",
+                "-c",
+                "echo ok > \"$1\"",
+                "sh",
+                &probe,
+            ],
         );
-        if d.starts_with("/m/") && !w.status.success() {
+        if (d.starts_with("/m/") || d == "/rel/dir") && !w.status.success() {
             failures.push(format!("cannot write into the emptyDir at {d:?}: {w:?}"));
         }
     }
