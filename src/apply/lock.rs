@@ -602,10 +602,21 @@ impl Lock {
     }
 
     /// Releases the lease, recording `result` (`applied`, `failed`, …) in the audit log.
-    pub async fn finish(mut self, result: &str) {
+    pub async fn finish(self, result: &str) {
+        let _ = self.finish_reporting(result).await;
+    }
+
+    /// [`Lock::finish`], returning the granting hosts the release did not reach or that failed it, each with
+    /// why: their lease stays until it expires (the caller warns, naming them).
+    pub async fn finish_reporting(mut self, result: &str) -> Vec<(String, String)> {
         *self.inner.result.lock().expect("result") = result.to_string();
         self.done = true;
-        release_with_audit(&self.inner).await;
+        release_with_audit(&self.inner).await
+    }
+
+    /// How long a lease left behind by a failed release lasts at most.
+    pub fn ttl(&self) -> Duration {
+        self.inner.spec.ttl
     }
 
     /// Releases the lease; the audit entry says it ended before any change.
@@ -637,23 +648,32 @@ fn release_entry(inner: &Inner) -> audit::Entry {
     }
 }
 
-async fn release_with_audit(inner: &Inner) {
+async fn release_with_audit(inner: &Inner) -> Vec<(String, String)> {
     let line = release_entry(inner).line();
-    release_hosts(inner, line).await;
+    release_hosts(inner, line).await
 }
 
 /// Gives the lease back on every host that granted it (only if it is still ours there), appending
-/// `audit` on each; stops the heartbeat.
-async fn release_hosts(inner: &Inner, audit: String) {
+/// `audit` on each; stops the heartbeat. Returns the hosts where that failed (not reached, no answer in
+/// time, the script failed), with why. A host where the lease is no longer ours is not a failure: there is
+/// nothing of ours left to release.
+async fn release_hosts(inner: &Inner, audit: String) -> Vec<(String, String)> {
     inner.health.send_replace(Health::Released);
     let cmd = script::release(&inner.id, &audit);
-    join_all(
-        inner
-            .hosts
-            .iter()
-            .map(|(_, t)| run_op(&inner.spec, t.as_ref(), &cmd)),
-    )
-    .await;
+    join_all(inner.hosts.iter().map(|(host, t)| {
+        let cmd = &cmd;
+        async move {
+            match run_op(&inner.spec, t.as_ref(), cmd).await {
+                Ok(out) if out.success() || out.status == script::NOT_OURS => None,
+                Ok(out) => Some((host.clone(), first_line(&out.stderr_str(), out.status))),
+                Err(e) => Some((host.clone(), e)),
+            }
+        }
+    }))
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 impl Drop for Lock {

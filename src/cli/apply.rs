@@ -157,8 +157,12 @@ pub(super) async fn run_desired(
     let driven = match driven {
         Ok(d) => d,
         Err(e) => {
-            held.finish(&format!("failed (exit {})", e.exit_code().code()))
-                .await;
+            super::lock::finish_and_warn(
+                held,
+                &format!("failed (exit {})", e.exit_code().code()),
+                ui,
+            )
+            .await;
             return Err(e);
         }
     };
@@ -166,8 +170,12 @@ pub(super) async fn run_desired(
     let lease_lost = driven.lease_lost.clone();
     let mut report = driven.report;
     let observed = driven.observed;
-    held.finish(&audit_result(&report, stopped, lease_lost.as_deref()))
-        .await;
+    super::lock::finish_and_warn(
+        held,
+        &audit_result(&report, stopped, lease_lost.as_deref()),
+        ui,
+    )
+    .await;
 
     report.unreached = pipeline::unreached(&observed.state);
     report.unreached_allowed = args.allow_unreachable;

@@ -126,6 +126,19 @@ pub async fn take(
     }
 }
 
+/// Releases `held` recording `result`, and warns for each lock host the release did not reach: the lease
+/// stays there until it runs out (a minority of the lock hosts cannot block anyone; a majority blocks
+/// applies for at most the TTL, or until `lock release --force --id`).
+pub async fn finish_and_warn(held: lock::Lock, result: &str, ui: &Ui) {
+    let id = held.id().to_string();
+    let ttl = held.ttl().as_secs();
+    for (host, why) in held.finish_reporting(result).await {
+        ui.warn(&format!(
+            "{host}: the cluster lock {id} could not be released there ({why}); its lease there runs out by itself within {ttl} s, or run `clusterctl lock release --force --id {id}` once the host answers"
+        ));
+    }
+}
+
 impl CliError {
     fn with_prefix(self, prefix: &str) -> CliError {
         match self {
@@ -322,7 +335,7 @@ pub fn report_release(
                 other.push(host.clone());
             }
             Released::Failed(e) => {
-                ui.warn(&format!("{host}: {e}"));
+                ui.warn(&format!("{host}: lock {id} not released there: {e}"));
                 failed.push(host.clone());
             }
         }

@@ -186,11 +186,11 @@ pub async fn apply_saved(
             ui.warn(&format!("{host}: could not write the roster: {why}"));
         }
     }
-    held.finish(&super::apply::audit_result(
-        &report,
-        stopped,
-        lease_lost.as_deref(),
-    ))
+    super::lock::finish_and_warn(
+        held,
+        &super::apply::audit_result(&report, stopped, lease_lost.as_deref()),
+        ui,
+    )
     .await;
     report.unreached = pipeline::unreached(&observed.state);
     report.unreached_allowed = args.allow_unreachable;

@@ -588,7 +588,10 @@ impl DockerRuntime {
                     "source={}",
                     super::config::volume_dir(ns, pod, &m.volume)
                 )),
-                super::mounts::csv(&format!("target={}", m.target))
+                super::mounts::csv(&format!(
+                    "target={}",
+                    super::mounts::container_path(&m.target)
+                ))
             ));
         }
         // Secret values and mount targets never go through argv: the Engine API request on stdin.

@@ -279,6 +279,26 @@ fn sub_path(m: &VolumeMount, c: &Container) -> Option<String> {
         .map(|e| expand_sub_path(e, c))
 }
 
+/// Where a `volumeMounts[].mountPath` lands in the container. The API server accepts a relative path, and
+/// the kubelet (makeMounts) mounts it from the container's root, not from its workingDir: it prefixes `/`
+/// and cleans the result lexically (`data/../x` is `/x`). An absolute path is passed as written.
+pub fn container_path(mount_path: &str) -> String {
+    if mount_path.starts_with('/') {
+        return mount_path.to_string();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in mount_path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// One `--mount` field in docker's CSV syntax: quoted when it holds a comma or a quote, so a path can
 /// never add a mount option.
 pub(crate) fn csv(field: &str) -> String {
@@ -311,7 +331,7 @@ pub fn container_mounts(spec: &PodSpec, c: &Container, namespace: &str, pod: &st
         let mut fields = vec![
             format!("type={ty}"),
             csv(&format!("source={src}")),
-            csv(&format!("target={}", m.mount_path)),
+            csv(&format!("target={}", container_path(&m.mount_path))),
         ];
         let claim_ro = vol
             .persistent_volume_claim

@@ -137,3 +137,20 @@ fn sub_path_expr_expands_plain_env() {
     let c = &p.spec.as_ref().unwrap().containers[0];
     assert_eq!(expand_sub_path("$(SUB)/$(NOPE)/$$x", c), "x,y/$(NOPE)/$x");
 }
+
+#[test]
+fn a_relative_mount_path_is_mounted_from_the_root_as_the_kubelet_does() {
+    assert_eq!(container_path("data"), "/data");
+    assert_eq!(container_path("./a//b/"), "/a/b");
+    assert_eq!(container_path("a/../../etc/x"), "/etc/x");
+    assert_eq!(container_path(".."), "/");
+    // Absolute paths are passed as written (the kubelet does not clean them either).
+    assert_eq!(container_path("/var//log/"), "/var//log/");
+    let p = pod(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n  - {name: d, emptyDir: {}}\n  containers:\n  - name: c\n    image: busybox\n    workingDir: /work\n    volumeMounts:\n    - {name: d, mountPath: cache/x}\n",
+    );
+    let spec = p.spec.as_ref().unwrap();
+    let m = container_mounts(spec, &spec.containers[0], "default", "p");
+    assert_eq!(m.len(), 1);
+    assert!(m[0].contains(",target=/cache/x"), "{m:?}");
+}

@@ -177,6 +177,25 @@ fn manifest_label(cmds: &[Logged]) -> Vec<Value> {
         .collect()
 }
 
+/// Where the kubelet mounts a `mountPath`: a relative one from the container's root, cleaned lexically
+/// (docs/storage.md); an absolute one as written.
+fn from_root(v: &str) -> String {
+    if v.starts_with('/') {
+        return v.to_string();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for p in v.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 fn refused_everywhere(_: &[Logged], _: &str) -> bool {
     false
 }
@@ -259,7 +278,7 @@ const FIELDS: &[Field] = &[
     Field {
         path: "spec.containers[0].volumeMounts[0].mountPath",
         yaml: "@POD@    image: nginx\n    volumeMounts:\n    - name: d\n      mountPath: @V@\n  volumes:\n  - name: d\n    emptyDir: {}\n",
-        carried: |c, v| mounts(c).iter().any(|(_, t)| t == v),
+        carried: |c, v| mounts(c).iter().any(|(_, t)| *t == from_root(v)),
     },
     Field {
         path: "spec.containers[0].volumeMounts[0].subPath",
@@ -298,7 +317,7 @@ const FIELDS: &[Field] = &[
     Field {
         path: "spec.containers[0].volumeMounts[0].mountPath",
         yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: @NAME@\ndata:\n  k: x\n---\n@POD@    image: nginx\n    volumeMounts:\n    - name: cfg\n      mountPath: @V@\n  volumes:\n  - name: cfg\n    configMap:\n      name: @NAME@\n",
-        carried: |c, v| mounts(c).iter().any(|(_, t)| t == v),
+        carried: |c, v| mounts(c).iter().any(|(_, t)| *t == from_root(v)),
     },
     Field {
         path: "stringData",

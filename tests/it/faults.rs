@@ -1,8 +1,9 @@
 //! The fault suite (issue 16): apply is killed (SIGKILL, SIGINT, SIGTERM) while a remote command of a
 //! given phase is in flight, hosts are cut, paused and stopped mid-apply, a dockerd hangs mid-apply, and
 //! applies race. Every case then checks, from the hosts' side: no pod twice, no container that belongs to
-//! no desired pod, the lock released (graceful stop, hung dockerd) or reported naming its holder (SIGKILL, a
-//! lost host), and convergence: the next apply succeeds and a further plan shows no changes.
+//! no desired pod, the lock released (graceful stop, hung dockerd) or left as a lease that expires by itself
+//! (SIGKILL: the next `apply --lock-wait` takes it over; a lost lock host: a minority, warned about, which
+//! blocks nobody), and convergence: the next apply succeeds and a further plan shows no changes.
 //!
 //! **Deterministic phases.** A shim ahead of the real program on every host's PATH
 //! (`/usr/local/sbin/{docker,ip,iptables-restore,tee,mkdir,rm}`, removed on drop) is inert until the test
@@ -10,7 +11,9 @@
 //! held there). The first matching command claims the arm (an atomic `mv`), says so in a file and blocks
 //! until the test removes the hold file; then it `exec`s the real program. So the signal surely arrives
 //! while that command is running on the host — and after a SIGKILL the command still completes, as a real
-//! in-flight command does when its client dies.
+//! in-flight command does when its client dies. The lock's compare-and-swap is one `sh` script
+//! (`apply::lock::script`): its `mkdir` of `lock.new` and its `rm` of the lock directory are the shimmed
+//! programs that mark "taking" and "releasing".
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -25,6 +28,9 @@ use crate::common::{
 /// Where the shims keep their state on a host (a tmpfs: a host restart disarms them).
 const STATE: &str = "/run/clusterctl-faults";
 const LOCK_DIR: &str = "/var/lib/clusterctl/lock";
+/// The lease of the suite's inventory: long enough for a loaded machine's renewals (every TTL/3, each
+/// given TTL/3), short enough that a SIGKILLed holder costs seconds.
+const TTL_S: u64 = 12;
 const SHIMMED: [&str; 6] = ["docker", "ip", "iptables-restore", "tee", "mkdir", "rm"];
 
 /// The body of every shim (`REAL` is set above it). Reads the arm (3 lines: program, argv substring,
@@ -230,17 +236,18 @@ impl Drop for Apply {
     }
 }
 
-/// The testbed's cluster.yaml with short deadlines (a lost host costs seconds, not minutes), next to it so
-/// its relative paths resolve; removed on drop.
+/// The testbed's cluster.yaml with short deadlines (a lost host costs seconds, not minutes) and a short
+/// lease (a SIGKILLed holder blocks for seconds), next to it so its relative paths resolve; removed on drop.
 struct Inventory(PathBuf);
 
 impl Inventory {
     fn short_deadlines(tb: &Testbed) -> Inventory {
         let text = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
-        let out = crate::common::with_ssh_settings(
+        let mut out = crate::common::with_ssh_settings(
             &text,
             &["connectTimeout: 5", "readTimeout: 10", "writeTimeout: 10"],
         );
+        out.push_str(&format!("lock:\n  ttl: {TTL_S}s\n"));
         let path = tb.dir.join(format!("{}.yaml", unique("cluster-faults")));
         std::fs::write(&path, out).unwrap();
         Inventory(path)
@@ -335,56 +342,58 @@ fn assert_converged(tb: &Testbed, name: &str, replicas: usize, why: &str) {
     }
 }
 
-/// The hosts holding the cluster lock, each with its holder file's text.
-fn locks(tb: &Testbed) -> Vec<(String, String)> {
+/// The live leases, by each host's own clock: `(host, lock id, holder record)`. An expired lease left
+/// behind (its holder died or could not reach the host) is not one: the next take replaces it. Read with
+/// `docker exec`, so a host cut off from the network still answers.
+fn live_leases(tb: &Testbed) -> Vec<(String, String, String)> {
+    let script = format!(
+        "l={LOCK_DIR}; [ -d $l ] || exit 0; now=$(date +%s%3N); \
+         if [ -f $l/lease ]; then read -r id exp < $l/lease; [ \"$now\" -lt \"$exp\" ] || exit 0; else id=never; fi; \
+         echo \"$id\"; cat $l/holder 2>/dev/null"
+    );
     tb.hosts
         .iter()
         .filter_map(|(host, _)| {
-            let out = tb.ssh(
-                host,
-                &format!(
-                    "test -d {LOCK_DIR} && cat {LOCK_DIR}/holder 2>/dev/null; test -d {LOCK_DIR}"
-                ),
+            let out = stdout_ok(
+                &format!("lease on {host}"),
+                tb.exec(host, &["sh", "-c", &script]),
             );
-            out.status.success().then(|| {
-                (
-                    host.clone(),
-                    String::from_utf8_lossy(&out.stdout).into_owned(),
-                )
-            })
+            let (id, holder) = out.split_once('\n').unwrap_or((out.as_str(), ""));
+            (!id.is_empty()).then(|| (host.clone(), id.to_string(), holder.to_string()))
         })
         .collect()
 }
 
-/// After a run that left the lock (SIGKILL, a lost host): `plan` names the holder (its pid, when the
-/// holder file was written), an apply with work to do is refused with exit 5, and `clusterctl unlock`
-/// clears the lock.
-fn assert_lock_reported_then_unlock(inv: &Path, repo: &Repo, pid: u32, why: &str) {
-    let plan = clusterctl_with(inv, repo.path(), &["plan", "--detailed-exitcode"]);
+/// The lock id of the lease the run with `pid` left (SIGKILL): live on a majority of the lock hosts.
+fn left_lease_of(tb: &Testbed, pid: u32, why: &str) -> String {
+    let left = live_leases(tb);
+    let ids: std::collections::BTreeSet<&str> = left.iter().map(|l| l.1.as_str()).collect();
     assert!(
-        plan.stderr.contains("the cluster lock is held by")
-            && (plan.stderr.contains(&format!("(pid {pid})"))
-                || plan.stderr.contains("holder unknown")),
-        "{why}: plan does not name the holder (pid {pid}): {plan:?}"
+        left.len() >= 2 && ids.len() == 1,
+        "{why}: the killed run's lease must be live on a majority: {left:?}"
     );
-    if plan.code == 2 {
-        let refused = clusterctl_with(inv, repo.path(), &["apply", "--yes"]);
-        assert_eq!(
-            refused.code, 5,
-            "{why}: the left lock must refuse the next apply: {refused:?}"
-        );
-        assert!(
-            refused.stderr.contains(&format!("(pid {pid})"))
-                || refused.stderr.contains("holder unknown"),
-            "{why}: the holder is not named: {refused:?}"
-        );
-    }
-    // lease: switch to `apply --lock-wait DURATION` (the lease lane's TTL) once it lands.
-    let unlock = clusterctl_with(inv, repo.path(), &["unlock"]);
-    assert_eq!(unlock.code, 0, "{why}: unlock: {unlock:?}");
+    assert!(
+        left.iter()
+            .all(|l| l.2.contains(&format!("\"pid\":{pid},"))),
+        "{why}: the lease is not the killed run's (pid {pid}): {left:?}"
+    );
+    left[0].1.clone()
 }
 
-/// The next apply converges and a further plan shows no changes; no lock is left.
+/// The lock id in apply's warning that its release did not reach `host`.
+fn unreleased_id(stderr: &str, host: &str) -> Option<String> {
+    let prefix = format!("{host}: the cluster lock ");
+    stderr.lines().find_map(|l| {
+        let rest = l.split_once(&prefix)?.1;
+        let (id, tail) = rest.split_once(' ')?;
+        tail.starts_with("could not be released there")
+            .then(|| id.to_string())
+    })
+}
+
+/// The next apply (queueing with `--lock-wait` past a left lease) converges and a further plan shows no
+/// changes; no lease is live afterwards but `stale`'s (the faulted run's, on a host it could not release).
+/// With `took_over`, the next apply, if it has work, must say it replaced that expired lease.
 fn assert_next_apply_converges(
     tb: &Testbed,
     inv: &Path,
@@ -392,15 +401,32 @@ fn assert_next_apply_converges(
     name: &str,
     n: usize,
     why: &str,
+    stale: Option<&str>,
+    took_over: bool,
 ) {
-    let again = clusterctl_with(inv, repo.path(), &["apply", "--yes"]);
+    let again = clusterctl_with(inv, repo.path(), &["apply", "--yes", "--lock-wait", "90s"]);
     assert_eq!(again.code, 0, "{why}: the next apply: {again:?}");
+    // An apply with nothing left to do takes no lock at all (docs/locking.md), so it has nothing to take
+    // over (a kill while the roster is written: every change was made).
+    if took_over && !again.stdout.contains("No changes.") {
+        let id = stale.expect("the lease taken over");
+        assert!(
+            again
+                .stderr
+                .contains(&format!("took over the expired cluster lock {id}")),
+            "{why}: the next apply must take over the left lease {id}: {again:?}"
+        );
+    }
     let plan = clusterctl_with(inv, repo.path(), &["plan", "--detailed-exitcode"]);
     assert_eq!(
         plan.code, 0,
         "{why}: a further plan must show no changes: {plan:?}"
     );
-    assert!(locks(tb).is_empty(), "{why}: lock left: {:?}", locks(tb));
+    let left: Vec<_> = live_leases(tb)
+        .into_iter()
+        .filter(|l| Some(l.1.as_str()) != stale)
+        .collect();
+    assert!(left.is_empty(), "{why}: lease left: {left:?}");
     assert_converged(tb, name, n, why);
 }
 
@@ -458,12 +484,10 @@ fn kill_at(phase: Phase, kill: Kill) {
             // The in-flight command completes after its client died.
             shims.release(phase.host);
             drop(shims);
-            // Every SIGKILL case comes after the lock was taken: it is left, and must be reported.
-            assert!(
-                !locks(&tb).is_empty(),
-                "{why}: the lock of a killed run is gone"
-            );
-            assert_lock_reported_then_unlock(&inv.0, &repo, pid, &why);
+            // Every SIGKILL case comes after the lock was taken: its lease is left on a majority, and
+            // the next apply queues (`--lock-wait`) until it expired, then takes it over.
+            let id = left_lease_of(&tb, pid, &why);
+            assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, &why, Some(&id), true);
         }
         Kill::Sigint | Kill::Sigterm => {
             // The stop is acknowledged while the command is still held, then the command may finish.
@@ -485,10 +509,16 @@ fn kill_at(phase: Phase, kill: Kill) {
                 "{why}: {}",
                 apply.output()
             );
-            assert!(locks(&tb).is_empty(), "{why}: lock left: {:?}", locks(&tb));
+            let left = live_leases(&tb);
+            assert!(left.is_empty(), "{why}: lease left: {left:?}");
+            assert!(
+                !apply.stderr().contains("could not be released"),
+                "{why}: {}",
+                apply.output()
+            );
+            assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, &why, None, false);
         }
     }
-    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, &why);
 }
 
 // Phases × kinds (each phase once, each kind at several phases; docs/testing.md, "The fault suite"):
@@ -498,14 +528,13 @@ fn kill_at(phase: Phase, kill: Kill) {
 //   a case: the work is done by then, see `a_signal_during_the_release_*`.
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn sigterm_while_taking_the_lock() {
     kill_at(
         Phase {
-            name: "lock",
+            name: "lock (the compare-and-swap on the 2nd lock host, under its flock)",
             host: "k8s-node1",
-            program: "tee",
-            pattern: "/var/lib/clusterctl/lock/holder",
+            program: "mkdir",
+            pattern: "/var/lib/clusterctl/lock.new",
             need_lock: false,
             setup: None,
         },
@@ -514,7 +543,6 @@ fn sigterm_while_taking_the_lock() {
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn sigkill_while_re_observing_under_the_lock() {
     kill_at(
         Phase {
@@ -530,7 +558,6 @@ fn sigkill_while_re_observing_under_the_lock() {
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn sigint_while_pulling_an_image() {
     kill_at(
         Phase {
@@ -546,7 +573,6 @@ fn sigint_while_pulling_an_image() {
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn sigkill_while_setting_up_the_pod_network() {
     kill_at(
         Phase {
@@ -562,7 +588,6 @@ fn sigkill_while_setting_up_the_pod_network() {
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn sigkill_between_a_pods_sandbox_and_its_container() {
     kill_at(
         Phase {
@@ -578,15 +603,16 @@ fn sigkill_between_a_pods_sandbox_and_its_container() {
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn sigterm_while_starting_a_container() {
     kill_at(
         Phase {
             name: "start",
+            // Not a lock host (the first three by name are): no lock directory there to wait for, and
+            // only apply runs `docker start` on a host (the node supervisor uses the Engine API).
             host: "k8s-node3",
             program: "docker",
             pattern: " start ",
-            need_lock: true,
+            need_lock: false,
             setup: None,
         },
         Kill::Sigterm,
@@ -594,7 +620,6 @@ fn sigterm_while_starting_a_container() {
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn sigint_while_writing_service_rules() {
     kill_at(
         Phase {
@@ -610,7 +635,6 @@ fn sigint_while_writing_service_rules() {
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn sigkill_while_writing_the_roster() {
     kill_at(
         Phase {
@@ -627,7 +651,6 @@ fn sigkill_while_writing_the_roster() {
 
 /// A signal while the lock is being released (the work is done): the release completes on every host.
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn a_signal_during_the_release_still_releases_every_host() {
     let tb = Testbed::get();
     let _g = serial();
@@ -645,15 +668,20 @@ fn a_signal_during_the_release_still_releases_every_host() {
     shims.release("k8s-node1");
     let code = apply.wait(Duration::from_secs(30));
     drop(shims);
-    assert!(
-        locks(&tb).is_empty(),
-        "lock left: {:?}\n{}",
-        locks(&tb),
-        apply.output()
-    );
+    let left = live_leases(&tb);
+    assert!(left.is_empty(), "lease left: {left:?}\n{}", apply.output());
     // Every change was made before the signal: the run says so and exits with the signal's code or 0.
     assert!(code == 0 || code == 143, "exit {code}: {}", apply.output());
-    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, "SIGTERM during release");
+    assert_next_apply_converges(
+        &tb,
+        &inv.0,
+        &repo,
+        &name,
+        3,
+        "SIGTERM during release",
+        None,
+        false,
+    );
 }
 
 /// Which host-level fault hits k8s-node2 while its first `docker create` is in flight.
@@ -665,15 +693,30 @@ enum HostFault {
     HangDockerd,
 }
 
+/// The testbed's id, from its containers' names (`ctb-<host>` is 0, `ctbID-<host>` is ID): the script
+/// finds the hosts by it, not by the state dir.
+fn testbed_id(tb: &Testbed) -> String {
+    tb.containers[0]
+        .strip_prefix("ctb")
+        .and_then(|rest| rest.split('-').next())
+        .filter(|id| !id.is_empty())
+        .unwrap_or("0")
+        .to_string()
+}
+
 fn testbed_cmd(tb: &Testbed, args: &[&str]) {
-    let out = Command::new("bash")
+    stdout_ok(&format!("scripts/testbed {args:?}"), testbed_run(tb, args));
+}
+
+fn testbed_run(tb: &Testbed, args: &[&str]) -> std::process::Output {
+    Command::new("bash")
         .arg(crate::common::repo_root().join("scripts/testbed"))
         .args(args)
         .env("TESTBED_DIR", &tb.dir)
+        .env("TESTBED_ID", testbed_id(tb))
         .stdin(Stdio::null())
         .output()
-        .unwrap();
-    stdout_ok(&format!("scripts/testbed {args:?}"), out);
+        .unwrap()
 }
 
 /// Undoes a host fault on drop (also when the test panics).
@@ -685,10 +728,21 @@ struct Heal {
 
 impl Drop for Heal {
     fn drop(&mut self) {
+        // While a failed test unwinds, a second panic here would abort the whole test binary.
+        let heal = |args: &[&str]| {
+            if std::thread::panicking() {
+                let out = testbed_run(&self.tb, args);
+                if !out.status.success() {
+                    eprintln!("scripts/testbed {args:?}: {out:?}");
+                }
+            } else {
+                testbed_cmd(&self.tb, args);
+            }
+        };
         match self.fault {
-            HostFault::Cut => testbed_cmd(&self.tb, &["heal", self.host]),
-            HostFault::Pause => testbed_cmd(&self.tb, &["unpause", self.host]),
-            HostFault::Stop => testbed_cmd(&self.tb, &["start", self.host]),
+            HostFault::Cut => heal(&["heal", self.host]),
+            HostFault::Pause => heal(&["unpause", self.host]),
+            HostFault::Stop => heal(&["start", self.host]),
             HostFault::HangDockerd => {
                 let _ = self
                     .tb
@@ -708,8 +762,10 @@ impl Drop for Heal {
     }
 }
 
-/// `fault` hits k8s-node2 while its first pod is being created: the other hosts are applied, the run
-/// exits 3 naming k8s-node2, and once the host is back the next apply converges.
+/// `fault` hits k8s-node2 (a lock host) while its first pod is being created: the other hosts are applied,
+/// the run exits 3 naming k8s-node2, and once the host is back the next apply converges. A host the release
+/// cannot reach keeps the lease (apply warns, naming it); `lock release --force --id` cannot reach it
+/// either (a warning, exit 3) until it is back.
 fn host_fault_mid_apply(fault: HostFault) {
     let tb = Testbed::get();
     let _g = serial();
@@ -758,46 +814,84 @@ fn host_fault_mid_apply(fault: HostFault) {
         .map(|c| c.2)
         .collect();
     assert_eq!(running.len(), 4, "{why}: two pods elsewhere: {running:?}");
-    drop(heal);
-    shims.release(host);
-    drop(shims);
-    let left = locks(&tb);
+    let stale = unreleased_id(&apply.stderr(), host);
     match fault {
-        // The host answered throughout: its lock was given back.
-        HostFault::HangDockerd => assert!(left.is_empty(), "{why}: lock left: {left:?}"),
-        // The release could not reach it: the next apply must name the holder.
+        // The host answered throughout: its lease was given back with the others.
+        HostFault::HangDockerd => {
+            drop(heal);
+            assert_eq!(stale, None, "{why}: {}", apply.output());
+            let left = live_leases(&tb);
+            assert!(left.is_empty(), "{why}: lease left: {left:?}");
+        }
+        // The release could not reach it: apply warns, naming it and the lock id.
         _ => {
-            assert_eq!(
-                left.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
-                [host],
-                "{why}: {left:?}"
-            );
-            assert_lock_reported_then_unlock(&inv.0, &repo, pid, &why);
+            let Some(id) = stale.as_deref() else {
+                panic!(
+                    "{why}: no warning that the lease stays on {host}: {}",
+                    apply.output()
+                );
+            };
+            if let HostFault::Cut = fault {
+                // `lock release` cannot reach it either: a warning naming it, exit 3, and the reachable
+                // lock hosts (where the lease is already gone) are left as they are.
+                let cut = clusterctl_with(
+                    &inv.0,
+                    repo.path(),
+                    &["lock", "release", "--force", "--id", id],
+                );
+                assert_eq!(cut.code, 3, "{why}: lock release while cut: {cut:?}");
+                assert!(
+                    cut.stderr
+                        .contains(&format!("{host}: lock {id} not released there")),
+                    "{why}: {cut:?}"
+                );
+                drop(heal);
+                // The lease is still there (live or expired), the faulted run's.
+                let lease = tb.ssh_ok(host, &format!("cat {LOCK_DIR}/lease {LOCK_DIR}/holder"));
+                assert!(
+                    lease.starts_with(&format!("{id} "))
+                        && lease.contains(&format!("\"pid\":{pid},")),
+                    "{why}: {lease}"
+                );
+                let back = clusterctl_with(
+                    &inv.0,
+                    repo.path(),
+                    &["lock", "release", "--force", "--id", id],
+                );
+                assert_eq!(back.code, 0, "{why}: lock release once healed: {back:?}");
+                assert!(
+                    back.stderr.contains(&format!("{host}: released lock {id}")),
+                    "{why}: {back:?}"
+                );
+            } else {
+                // Paused or stopped: the lease stays on the host, a minority of the lock hosts, which
+                // blocks nobody: the next apply proceeds.
+                drop(heal);
+            }
         }
     }
-    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, &why);
+    shims.release(host);
+    drop(shims);
+    let stale = stale.filter(|_| !matches!(fault, HostFault::Cut));
+    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, &why, stale.as_deref(), false);
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn a_host_cut_off_mid_apply() {
     host_fault_mid_apply(HostFault::Cut);
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn a_host_paused_mid_apply() {
     host_fault_mid_apply(HostFault::Pause);
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn a_host_stopped_mid_apply() {
     host_fault_mid_apply(HostFault::Stop);
 }
 
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn a_dockerd_hung_mid_apply() {
     host_fault_mid_apply(HostFault::HangDockerd);
 }
@@ -805,7 +899,6 @@ fn a_dockerd_hung_mid_apply() {
 /// Three applies of the same repository started at once: at most one takes the lock and changes the
 /// cluster; the others are refused naming a holder (exit 5) or find nothing left to do (exit 0).
 #[test]
-#[ignore = "not yet seen green: written in a session under load average ~40, where the 5 s connect deadline was missed; run with --ignored (docs/testing.md, fault suite)"]
 fn three_racing_applies_make_one_cluster() {
     let tb = Testbed::get();
     let _g = serial();
@@ -833,5 +926,5 @@ fn three_racing_applies_make_one_cluster() {
             );
         }
     }
-    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, "racing applies");
+    assert_next_apply_converges(&tb, &inv.0, &repo, &name, 3, "racing applies", None, false);
 }

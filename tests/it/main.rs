@@ -12,6 +12,7 @@ mod gitops;
 mod gitops_remote;
 mod heal;
 mod history;
+mod hostile;
 mod images;
 mod jobs;
 mod lease;

@@ -105,6 +105,8 @@ fn a_hung_dockerd_is_cut_off_by_its_deadline_and_the_other_hosts_go_on() {
         "plan returned before the deadline, so the host did not hang: {plan:?}"
     );
     assert!(plan.stderr.contains(&reported), "{plan:?}");
+    // The "some hosts failed" code: a partial plan is never a success.
+    assert_eq!(plan.code, 3, "{plan:?}");
     let nodes: Vec<&str> = plan
         .stdout
         .lines()
@@ -124,6 +126,11 @@ fn a_hung_dockerd_is_cut_off_by_its_deadline_and_the_other_hosts_go_on() {
         "apply took {took:?}: {apply:?}"
     );
     assert!(apply.stderr.contains(&reported), "{apply:?}");
+    assert_eq!(apply.code, 3, "{apply:?}");
+    assert!(
+        apply.stdout.contains("Apply finished with errors"),
+        "{apply:?}"
+    );
     drop(frozen);
     let running: usize = WORKERS
         .iter()
