@@ -501,6 +501,21 @@ fn apply_alone_remembers_the_outage_replaces_the_lost_pods_and_removes_the_stale
         prefix_running(&tb, "k8s-node1", "aweb") + prefix_running(&tb, "k8s-node2", "aweb"),
         3
     );
+    // From its return through the next apply, every second: the running replicas in total and on the
+    // returning host. Its supervisor was away longer than the 2 s grace, so it holds the stale copies
+    // (supervisor::hold) instead of restarting them: none of them ever runs again.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (tb, stop) = (tb.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                samples.push((total(&tb, "aweb"), prefix_running(&tb, "k8s-node3", "aweb")));
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            samples
+        })
+    };
     stdout_ok(
         "testbed start",
         Command::new("bash")
@@ -509,6 +524,25 @@ fn apply_alone_remembers_the_outage_replaces_the_lost_pods_and_removes_the_stale
             .unwrap(),
     );
     drop(restart);
+    let held = || {
+        tb.ssh_ok(
+            "k8s-node3",
+            "cat /var/lib/clusterctl/node/records.json 2>/dev/null || true",
+        )
+        .matches("\"heldSince\"")
+        .count()
+    };
+    let start = Instant::now();
+    while held() < on3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the supervisor holds the stale copies"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // A few more polls: still held.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(prefix_running(&tb, "k8s-node3", "aweb"), 0);
     let third = ok(apply());
     assert_eq!(
         third.stdout.matches("stale copy: node k8s-node3").count(),
@@ -517,6 +551,14 @@ fn apply_alone_remembers_the_outage_replaces_the_lost_pods_and_removes_the_stale
     );
     assert_eq!(prefix_running(&tb, "k8s-node3", "aweb"), 0);
     assert_eq!(total(&tb, "aweb"), 3);
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::SeqCst);
+    let samples = sampler.join().unwrap();
+    eprintln!("running replicas (total, on k8s-node3) every second: {samples:?}");
+    assert!(
+        samples.iter().all(|&(all, on3)| all <= 3 + 1 && on3 == 0),
+        "a stale copy ran, or more than desired + maxSurge: {samples:?}"
+    );
     // The memory is cleared (a roster write only), then the cluster is quiet.
     ok(apply());
     let plan = ok(clusterctl_with(&cluster, repo.path(), &["plan"]));
