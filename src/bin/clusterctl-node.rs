@@ -227,8 +227,7 @@ fn poll(
     }
     let now = now_secs();
     let terminating = terminating_marks(state_dir, &list);
-    let (mut next, starts) =
-        decide::supervise_holding(&seen, &pods, prev, now, &terminating, away);
+    let (mut next, starts) = decide::supervise_holding(&seen, &pods, prev, now, &terminating, away);
     let marks = pull_marks(state_dir);
     for file in pulled::attribute(&mut next, prev, &seen, &marks, now) {
         let path = state_dir.join(pulled::PULLED_DIR).join(file);

@@ -204,7 +204,10 @@ fn held_pods_of_a_returning_host_are_deleted_when_replaced_and_started_when_not(
     let plan = w.round(&apps);
     let r = reasons(&plan);
     assert_eq!(r.len(), 1, "{r:?}");
-    assert!(r[0].starts_with("Delete my-nginx-cf54cdbf7-7vq5k on k8s-node2: stale copy"), "{r:?}");
+    assert!(
+        r[0].starts_with("Delete my-nginx-cf54cdbf7-7vq5k on k8s-node2: stale copy"),
+        "{r:?}"
+    );
     assert_eq!(w.running(), 3);
 
     // Away as long, but no round ran meanwhile: nothing was replaced, so the plan lets it run.
@@ -218,7 +221,9 @@ fn held_pods_of_a_returning_host_are_deleted_when_replaced_and_started_when_not(
     let r = reasons(&plan);
     assert_eq!(
         r,
-        ["Start my-nginx-cf54cdbf7-7vq5k on k8s-node2: held by the node supervisor since 12:10:10 UTC (its host was away longer than the pod tolerates) and not replaced elsewhere; restartPolicy Always wants it running"]
+        [
+            "Start my-nginx-cf54cdbf7-7vq5k on k8s-node2: held by the node supervisor since 12:10:10 UTC (its host was away longer than the pod tolerates) and not replaced elsewhere; restartPolicy Always wants it running"
+        ]
     );
     assert_eq!(w.running(), 3);
 }

@@ -612,12 +612,14 @@ mod tests {
         let held = &recs.containers["k8s_app_p_default"];
         assert_eq!(held.held_since.as_deref(), Some(format_secs(120).as_str()));
         assert!(held.back_off.is_none() && held.back_off_entry.is_none());
-        assert_eq!(held.last_termination.as_ref().map(|t| t.exit_code), Some(255));
+        assert_eq!(
+            held.last_termination.as_ref().map(|t| t.exit_code),
+            Some(255)
+        );
         // Later polls (no absence to judge any more) keep holding it.
         let mut prev = recs;
         for now in 121..140 {
-            let (next, starts) =
-                supervise_holding(&[exited("p")], &pods, &prev, now, &none, None);
+            let (next, starts) = supervise_holding(&[exited("p")], &pods, &prev, now, &none, None);
             assert!(starts.is_empty(), "started at {now}");
             prev = next;
         }

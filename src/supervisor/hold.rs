@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(unreachable_toleration_secs(Some(&short), 300), Some(5));
         let forever = spec(vec![toleration(Some(UNREACHABLE_TAINT), None)]);
         assert_eq!(unreachable_toleration_secs(Some(&forever), 300), None);
-        let other = spec(vec![toleration(Some("node.kubernetes.io/not-ready"), Some(1))]);
+        let other = spec(vec![toleration(
+            Some("node.kubernetes.io/not-ready"),
+            Some(1),
+        )]);
         assert_eq!(unreachable_toleration_secs(Some(&other), 300), Some(300));
         let negative = spec(vec![toleration(Some(UNREACHABLE_TAINT), Some(-4))]);
         assert_eq!(unreachable_toleration_secs(Some(&negative), 300), Some(0));

@@ -56,11 +56,7 @@ pub fn attribute(
 ) -> Vec<String> {
     let mut fresh: Vec<&Seen> = seen
         .iter()
-        .filter(|s| {
-            prev.containers
-                .get(&s.name)
-                .is_none_or(|p| p.id != s.id)
-        })
+        .filter(|s| prev.containers.get(&s.name).is_none_or(|p| p.id != s.id))
         .filter(|s| parse(&s.created_at).is_some())
         .collect();
     fresh.sort_by_key(|s| (parse(&s.created_at), s.name.clone()));
@@ -181,7 +177,13 @@ mod tests {
             "Container image \"busybox\" already present on machine"
         );
         // A known container is never rewritten; an unused mark goes after its TTL.
-        let again = attribute(&mut next.clone(), &next, &s, &marks[1..], 2 + MARK_TTL_SECS + 1);
+        let again = attribute(
+            &mut next.clone(),
+            &next,
+            &s,
+            &marks[1..],
+            2 + MARK_TTL_SECS + 1,
+        );
         assert_eq!(again, ["old"]);
         assert_eq!(parse_mark("x", "garbage"), None);
     }
