@@ -358,7 +358,8 @@ fn suspend_active_deadline_and_on_failure_on_the_hosts() {
     let _g = serial();
     reset(&tb);
     let repo = Repo::new();
-    let sleepy = "        command: [\"sleep\", \"30\"]\n";
+    // Far longer than any wait below on a loaded host: only the deadline ends it.
+    let sleepy = "        command: [\"sleep\", \"3600\"]\n";
     repo.write(
         "susp.yaml",
         &job("susp", "  suspend: true\n", "clusterctl/job", ""),
@@ -407,7 +408,7 @@ fn suspend_active_deadline_and_on_failure_on_the_hosts() {
         std::thread::sleep(Duration::from_millis(300));
     }
     wait_exited(&tb, "fine");
-    // Past the 2 s deadline (the pod sleeps 30 s).
+    // Past the 2 s deadline (the pod sleeps an hour).
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(3) {
         std::thread::sleep(Duration::from_millis(200));
