@@ -1,7 +1,8 @@
 //! `clusterctl reconcile` against the testbed (docs/reconcile.md): it heals what is removed by hand and
 //! applies new commits within two rounds, waits while another holds the lock, stops on SIGTERM with the
 //! lock released, and replaces the pods of a stopped host after the grace period, removing the stale
-//! copies first when it returns — with the number of running replicas sampled every second. Rounds are
+//! copies first when it returns — with the number of running replicas sampled every second; the returning
+//! host's supervisor holds its stale copies (`supervisor::hold`), so none of them runs again. Rounds are
 //! counted from the reconciler's own log lines, so nothing here depends on how fast the machine is.
 
 use std::io::{Read, Write};
