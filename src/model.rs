@@ -582,6 +582,11 @@ pub struct ContainerRecord {
     /// Newest last; bounded (the supervisor keeps the most recent ones).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<RecordedEvent>,
+    /// Set while the supervisor holds this exited container after its host came back from an absence
+    /// longer than the pod tolerates (RFC 3339, when the hold began; docs/node-supervisor.md, "After a long
+    /// absence"): it is not restarted until an apply starts it, or deletes it as a stale copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<String>,
     /// For a container with probes (docs/probes.md): the kubelet's `ready` (started, and the readiness
     /// probe's result is Success or there is none). `None`: the container has no probes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

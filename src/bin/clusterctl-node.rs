@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clusterctl::model::{NodeRecords, labels};
 use clusterctl::supervisor::decide::{self, Seen};
-use clusterctl::supervisor::{POLL_MILLIS, STATE_DIR, engine, probe};
+use clusterctl::supervisor::{POLL_MILLIS, STATE_DIR, engine, hold, probe, pulled};
 
 #[path = "node/probe_io.rs"]
 mod probe_io;
@@ -147,18 +147,36 @@ fn terminating_marks(
     marks
 }
 
-/// One poll: list, inspect what changed, decide, start, and return the new records.
+/// The pull step's marks (`supervisor::pulled`); unreadable ones are skipped.
+fn pull_marks(state_dir: &Path) -> Vec<pulled::Mark> {
+    let Ok(entries) = std::fs::read_dir(state_dir.join(pulled::PULLED_DIR)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            pulled::parse_mark(&file, &text)
+        })
+        .collect()
+}
+
+/// One poll: list, inspect what changed, decide, start, and return the new records. `away`: how long
+/// the supervisor was away, on its first successful poll after a start (`supervisor::hold`).
 fn poll(
     docker: &Docker,
     prev: &NodeRecords,
     state_dir: &Path,
     stopping: &mut probe_io::Stopping,
+    grace_secs: u64,
+    away: Option<u64>,
 ) -> Result<NodeRecords, String> {
     let list = docker
         .get_ok(engine::LIST_PATH)?
         .ok_or("the container list answered 404")?;
     let list = engine::parse_list(&list).map_err(|e| format!("container list: {e}"))?;
-    let pods = engine::pods(&list);
+    let pods = engine::pods(&list, grace_secs);
     let probes = probe::pod_probes(&list);
     let mut seen = Vec::new();
     for c in &list {
@@ -209,8 +227,27 @@ fn poll(
     }
     let now = now_secs();
     let terminating = terminating_marks(state_dir, &list);
-    let (mut next, starts) =
-        decide::supervise_with_terminating(&seen, &pods, prev, now, &terminating);
+    let (mut next, starts) = decide::supervise_holding(&seen, &pods, prev, now, &terminating, away);
+    let marks = pull_marks(state_dir);
+    for file in pulled::attribute(&mut next, prev, &seen, &marks, now) {
+        let path = state_dir.join(pulled::PULLED_DIR).join(file);
+        if let Err(e) = std::fs::remove_file(&path) {
+            log(&format!("remove {}: {e}", path.display()));
+        }
+    }
+    for (name, r) in &next.containers {
+        let newly = r.held_since.is_some()
+            && prev
+                .containers
+                .get(name)
+                .is_none_or(|p| p.held_since.is_none());
+        if newly {
+            log(&format!(
+                "holding {name}: back after {}s away, longer than its pod tolerates an unreachable host; an apply decides",
+                away.unwrap_or(0)
+            ));
+        }
+    }
     for name in starts {
         let Some(s) = seen.iter().find(|s| s.name == name) else {
             continue;
@@ -275,21 +312,32 @@ fn main() {
     let file = dir.join("records.json");
     let docker = Docker { socket };
     let mut records = read_records(&file);
+    let grace = hold::grace_from_env(std::env::var(hold::GRACE_ENV).ok().as_deref());
+    // Until the first poll succeeds (dockerd may still be starting), the absence is still to be judged,
+    // from the heartbeat the records file kept.
+    let mut judging = true;
     let mut last_write = 0i64;
     let mut stopping = probe_io::Stopping::default();
     log(&format!(
-        "supervising the pod containers of {} (records in {})",
+        "supervising the pod containers of {} (records in {}; node-lost grace {grace}s, away {})",
         docker.socket.display(),
-        file.display()
+        file.display(),
+        hold::away_secs(&records, now_secs()).map_or("-".to_string(), |a| format!("{a}s"))
     ));
     loop {
         let started = std::time::Instant::now();
+        let away = if judging {
+            hold::away_secs(&records, now_secs())
+        } else {
+            None
+        };
         // A panic in one poll (a bug) must not end the supervision: log it and poll again.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            poll(&docker, &records, &dir, &mut stopping)
+            poll(&docker, &records, &dir, &mut stopping, grace, away)
         }));
         match result {
             Ok(Ok(next)) => {
+                judging = false;
                 let changed = next.containers != records.containers;
                 let now = now_secs();
                 if changed || now - last_write >= HEARTBEAT_SECS {

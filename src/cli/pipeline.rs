@@ -77,6 +77,7 @@ pub fn load_desired(
         .extend(controllers::node_supervisor::pod_sets(
             &inv.cluster.node_supervisor_image,
             &nodes,
+            inv.cluster.node_lost_grace_period,
         ));
     // The cluster DNS (docs/dns.md): a DNS pod per host behind the kube-dns Service.
     if let Some(ip) = cluster_dns_ip(inv) {

@@ -377,14 +377,19 @@ pub fn decide(
     }
     st.start_time = pods.iter().filter_map(|p| p.created).min();
 
-    // A finished run whose pods TTL removed: nothing runs again for this template.
+    // A finished run whose pods are gone: nothing runs again for this template. Gone by the TTL, the
+    // Job is deleted as upstream deletes it; gone otherwise (the Job's own removal of its active pods at
+    // DeadlineExceeded or BackoffLimitExceeded, leaving none), it still exists with its final status.
     if pods.is_empty() {
         if let Some(r) = record {
             st.succeeded = r.succeeded;
             st.failed = r.failed;
             st.start_time = r.start_time.as_deref().and_then(ts);
             st.finished = Some(r.finished.clone());
-            st.deleted_by_ttl = true;
+            let at = ts(&r.finished.at).unwrap_or(now);
+            st.deleted_by_ttl = rules
+                .ttl
+                .is_some_and(|ttl| now >= at + SignedDuration::from_secs(i64::from(ttl.max(0))));
             return Decision {
                 status: st,
                 ..Default::default()

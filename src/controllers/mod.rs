@@ -349,7 +349,7 @@ fn rs_pod_set(rs: &ReplicaSet, deployment: Option<String>, source: &SourceRef) -
 pub(crate) fn per_node_pod_sets(
     image: &str,
     nodes: &[String],
-    pod: fn(&str, &str) -> Pod,
+    pod: impl Fn(&str, &str) -> Pod,
 ) -> Vec<PodSet> {
     if image.is_empty() {
         return Vec::new();

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Container, HostPathVolumeSource, Pod, PodSpec, Toleration, Volume, VolumeMount,
+    Container, EnvVar, HostPathVolumeSource, Pod, PodSpec, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -26,8 +26,9 @@ pub fn pod_name(node: &str) -> String {
     format!("clusterctl-node-{node}")
 }
 
-/// The supervisor pod of `node`.
-pub fn pod(image: &str, node: &str) -> Pod {
+/// The supervisor pod of `node`; `grace_secs` is `cluster.nodeLostGracePeriod`, which it needs to tell a
+/// long absence from a short one when it starts (`supervisor::hold`).
+pub fn pod(image: &str, node: &str, grace_secs: u64) -> Pod {
     let mount = |name: &str, path: &str| VolumeMount {
         name: name.to_string(),
         mount_path: path.to_string(),
@@ -52,6 +53,11 @@ pub fn pod(image: &str, node: &str) -> Pod {
         containers: vec![Container {
             name: "supervisor".to_string(),
             image: Some(image.to_string()),
+            env: Some(vec![EnvVar {
+                name: crate::supervisor::hold::GRACE_ENV.to_string(),
+                value: Some(grace_secs.to_string()),
+                ..Default::default()
+            }]),
             volume_mounts: Some(vec![
                 mount("docker-sock", DOCKER_SOCKET),
                 mount("state", STATE_DIR),
@@ -85,8 +91,8 @@ pub fn pod(image: &str, node: &str) -> Pod {
 }
 
 /// One supervisor pod set per node; none when `image` is empty (the supervisor is turned off).
-pub fn pod_sets(image: &str, nodes: &[String]) -> Vec<PodSet> {
-    super::per_node_pod_sets(image, nodes, pod)
+pub fn pod_sets(image: &str, nodes: &[String], grace_secs: u64) -> Vec<PodSet> {
+    super::per_node_pod_sets(image, nodes, |image, node| pod(image, node, grace_secs))
 }
 
 #[cfg(test)]
@@ -95,7 +101,7 @@ mod tests {
 
     #[test]
     fn one_pinned_pod_per_node_and_none_when_turned_off() {
-        let sets = pod_sets("reg/clusterctl/node:1", &["a".into(), "b".into()]);
+        let sets = pod_sets("reg/clusterctl/node:1", &["a".into(), "b".into()], 300);
         assert_eq!(sets.len(), 2);
         let s = &sets[1];
         assert_eq!(s.namespace, NAMESPACE);
@@ -109,8 +115,18 @@ mod tests {
         // Another image is another template: the plan replaces the pod.
         assert_ne!(
             s.template_hash,
-            pod_sets("reg/clusterctl/node:2", &["b".into()])[0].template_hash
+            pod_sets("reg/clusterctl/node:2", &["b".into()], 300)[0].template_hash
         );
-        assert!(pod_sets("", &["a".into()]).is_empty());
+        // The grace is in its environment: another grace is another template.
+        let env = spec.containers[0].env.as_ref().unwrap();
+        assert_eq!(
+            (env[0].name.as_str(), env[0].value.as_deref()),
+            ("CLUSTERCTL_NODE_LOST_GRACE_SECONDS", Some("300"))
+        );
+        assert_ne!(
+            s.template_hash,
+            pod_sets("reg/clusterctl/node:1", &["b".into()], 60)[0].template_hash
+        );
+        assert!(pod_sets("", &["a".into()], 300).is_empty());
     }
 }

@@ -219,6 +219,13 @@ pub fn reason(r: &Reason) -> String {
         Reason::Stopped { restart_policy } => {
             format!("stopped outside clusterctl; restartPolicy {restart_policy} wants it running")
         }
+        Reason::Held {
+            restart_policy,
+            since,
+        } => format!(
+            "held by the node supervisor since {} (its host was away longer than the pod tolerates) and not replaced elsewhere; restartPolicy {restart_policy} wants it running",
+            clock(since)
+        ),
         Reason::NotDesired => "no longer desired: its owner is gone from the repository".into(),
         Reason::DaemonNotEligible { daemon_set, node } => format!(
             "DaemonSet {daemon_set} does not run on node {node} (nodeSelector, node affinity or an untolerated taint)"

@@ -575,17 +575,33 @@ fn start_change(
     // An app container that was created but never started (an apply cut off between its `docker create`
     // and `docker start`) is no crash the supervisor would restart: only the plan starts it.
     let never_started = stopped.iter().any(|c| c.status == "created");
+    let restarts = |c: &model::ObservedContainer| match policy {
+        "Always" => true,
+        "OnFailure" => c.exit_code != 0,
+        _ => false,
+    };
+    // Held by its host's supervisor after a long absence (docs/node-supervisor.md): this plan has not
+    // found it a stale copy (it would be deleted above), so nobody replaced it and apply lets it run.
+    let held = stopped
+        .iter()
+        .filter(|c| restarts(c))
+        .find_map(|c| c.record.as_ref().and_then(|r| r.held_since.clone()));
     let wants_start = sandbox_down
         || never_started
-        || (supervisor
-            && stopped.iter().any(|c| match policy {
-                "Always" => true,
-                "OnFailure" => c.exit_code != 0,
-                _ => false,
-            }));
+        || held.is_some()
+        || (supervisor && stopped.iter().any(|c| restarts(c)));
     if !wants_start {
         return None;
     }
+    let reason = match held {
+        Some(since) if !sandbox_down && !never_started => Reason::Held {
+            restart_policy: policy.to_string(),
+            since,
+        },
+        _ => Reason::Stopped {
+            restart_policy: policy.to_string(),
+        },
+    };
     let runtime = runtimes.get(&pod.node)?;
     Some(Change {
         action: Action::Start,
@@ -593,9 +609,7 @@ fn start_change(
         namespace: pod.namespace.clone(),
         name: pod.name.clone(),
         node: pod.node.clone(),
-        reason: Reason::Stopped {
-            restart_policy: policy.to_string(),
-        },
+        reason,
         details: stopped
             .iter()
             .map(|c| {

@@ -62,11 +62,10 @@ fn secs_between(from: &str, to: &str) -> Option<u64> {
 }
 
 /// Whether the pod's controller replaces it when its node is lost: a ReplicaSet or a Job (not a
-/// DaemonSet, whose pod belongs to its node; not a bare pod, which nothing recreates).
+/// DaemonSet, whose pod belongs to its node; not a bare pod, which nothing recreates). The node
+/// supervisor's hold of a returning host uses the same rule (`supervisor::hold`).
 pub fn replaceable(pod: &ObservedPod) -> bool {
-    pod.owner
-        .as_ref()
-        .is_some_and(|o| o.kind == "ReplicaSet" || o.kind == "Job")
+    crate::supervisor::hold::replaceable(pod.owner.as_ref().map(|o| o.kind.as_str()))
 }
 
 /// Whether `pod`, on a host that is reachable, was created before `lost_at` (a copy from before the loss).
@@ -89,49 +88,19 @@ fn created_before(pod: &ObservedPod, lost_at: &str) -> bool {
     }
 }
 
-/// The taint an unreachable host has, as the node lifecycle controller puts it on a node whose kubelet
-/// stopped posting status (a host clusterctl cannot read is that node).
-pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+pub use crate::supervisor::hold::UNREACHABLE_TAINT;
 
-/// Whether `t` tolerates the `NoExecute` taint `key` (empty value), by upstream's `ToleratesTaint`: an empty
-/// effect matches every effect, an empty key with `Exists` matches every key.
-fn tolerates(t: &k8s_openapi::api::core::v1::Toleration, key: &str) -> bool {
-    let effect_ok = t
-        .effect
-        .as_deref()
-        .is_none_or(|e| e.is_empty() || e == "NoExecute");
-    let key_ok = t.key.as_deref().is_none_or(|k| k.is_empty() || k == key);
-    let value_ok = match t.operator.as_deref() {
-        Some("Exists") => true,
-        _ => t.value.as_deref().unwrap_or("").is_empty(),
-    };
-    effect_ok && key_ok && value_ok
-}
-
-/// How long `pod` stays bound to an unreachable host before it is evicted, by the taint manager's
-/// `getMinTolerationTime` over its tolerations of [`UNREACHABLE_TAINT`]: the smallest `tolerationSeconds`
-/// (≤ 0: at once); `None` — tolerated forever, never evicted — when every matching toleration has no
-/// `tolerationSeconds`. A pod that does not tolerate the taint gets what the DefaultTolerationSeconds
-/// admission plugin adds, `tolerationSeconds: 300` — here `cluster.nodeLostGracePeriod` (`grace_secs`),
-/// which plays that plugin's `--default-unreachable-toleration-seconds`.
+/// How long `pod` stays bound to an unreachable host before it is evicted
+/// (`supervisor::hold::unreachable_toleration_secs`: the smallest `tolerationSeconds` of
+/// [`UNREACHABLE_TAINT`], `None` when tolerated forever); a pod that does not tolerate the taint gets what
+/// the DefaultTolerationSeconds admission plugin adds, `tolerationSeconds: 300` — here
+/// `cluster.nodeLostGracePeriod` (`grace_secs`), which plays that plugin's
+/// `--default-unreachable-toleration-seconds`. The node supervisor holds by the same number.
 pub fn tolerated_secs(pod: &ObservedPod, grace_secs: u64) -> Option<u64> {
-    let matching: Vec<_> = pod
-        .manifest
-        .as_ref()
-        .and_then(|m| m.spec.as_ref())
-        .and_then(|s| s.tolerations.as_ref())
-        .into_iter()
-        .flatten()
-        .filter(|t| tolerates(t, UNREACHABLE_TAINT))
-        .collect();
-    if matching.is_empty() {
-        return Some(grace_secs);
-    }
-    matching
-        .iter()
-        .filter_map(|t| t.toleration_seconds)
-        .min()
-        .map(|s| s.max(0) as u64)
+    crate::supervisor::hold::unreachable_toleration_secs(
+        pod.manifest.as_ref().and_then(|m| m.spec.as_ref()),
+        grace_secs,
+    )
 }
 
 fn plus_secs(at: &str, secs: u64) -> String {

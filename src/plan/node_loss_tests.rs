@@ -57,6 +57,31 @@ impl World {
         n.containers = containers;
     }
 
+    /// The host is back after an absence its supervisor found too long: the sandboxes run (docker's
+    /// `always`), the app containers stay exited, held (`supervisor::hold`).
+    fn start_held(&mut self, host: &str) {
+        let Some(mut containers) = self.down.remove(host) else {
+            return;
+        };
+        for c in &mut containers {
+            if c.label(model::labels::CONTAINER) == Some(model::labels::SANDBOX_CONTAINER) {
+                c.status = "running".into();
+            } else {
+                c.status = "exited".into();
+                c.exit_code = 255;
+                c.record = Some(model::ContainerRecord {
+                    id: c.id.clone(),
+                    held_since: Some(self.now()),
+                    ..Default::default()
+                });
+            }
+        }
+        let n = self.sim.node(host);
+        n.reachable = true;
+        n.facts_restore();
+        n.containers = containers;
+    }
+
     /// One round: observe (the roster on reachable hosts), assess, plan, apply, write the roster.
     fn round(&mut self, apps: &[Manifest]) -> Plan {
         self.sim.state.observed_at = self.now();
@@ -160,6 +185,47 @@ fn a_lost_host_s_pods_are_replaced_after_the_grace_period_and_its_stale_copies_r
     let r = w.roster.clone().unwrap();
     assert_eq!(r.hosts["k8s-node2"].lost_at, None);
     assert!(w.round(&apps).changes.is_empty());
+}
+
+/// The supervisor's hold and the plan together: a held stale copy is deleted, never started; a held pod
+/// nobody replaced (no observation saw its host lost) is started by the plan, saying why.
+#[test]
+fn held_pods_of_a_returning_host_are_deleted_when_replaced_and_started_when_not() {
+    let apps = [deployment(3, "nginx")];
+    let mut w = World::new();
+    w.round(&apps);
+    w.stop("k8s-node2");
+    for _ in 0..9 {
+        w.round(&apps);
+    }
+    assert_eq!(w.running(), 3, "replaced on the others");
+    w.start_held("k8s-node2");
+    assert_eq!(w.running(), 3, "the held copy does not run");
+    let plan = w.round(&apps);
+    let r = reasons(&plan);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].starts_with("Delete my-nginx-cf54cdbf7-7vq5k on k8s-node2: stale copy"),
+        "{r:?}"
+    );
+    assert_eq!(w.running(), 3);
+
+    // Away as long, but no round ran meanwhile: nothing was replaced, so the plan lets it run.
+    let mut w = World::new();
+    w.round(&apps);
+    w.stop("k8s-node2");
+    w.t += 600;
+    w.start_held("k8s-node2");
+    assert_eq!(w.running(), 2);
+    let plan = w.round(&apps);
+    let r = reasons(&plan);
+    assert_eq!(
+        r,
+        [
+            "Start my-nginx-cf54cdbf7-7vq5k on k8s-node2: held by the node supervisor since 12:10:10 UTC (its host was away longer than the pod tolerates) and not replaced elsewhere; restartPolicy Always wants it running"
+        ]
+    );
+    assert_eq!(w.running(), 3);
 }
 
 #[test]

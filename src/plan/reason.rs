@@ -44,6 +44,12 @@ pub enum Reason {
     },
     /// Start: containers were stopped outside clusterctl and the restart policy wants them running.
     Stopped { restart_policy: String },
+    /// Start: the host's node supervisor holds the exited containers since `since` (RFC 3339): it came back
+    /// from an absence longer than the pod tolerates, and this plan found the pod not replaced elsewhere.
+    Held {
+        restart_policy: String,
+        since: String,
+    },
     /// Delete: nothing in the repository owns the pod any more.
     NotDesired,
     /// Delete: the DaemonSet is still desired, but its pod should no longer run on `node` (nodeSelector,

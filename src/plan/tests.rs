@@ -734,6 +734,13 @@ fn every_reason_and_detail_keeps_its_words() {
             "stopped outside clusterctl; restartPolicy OnFailure wants it running",
         ),
         (
+            Reason::Held {
+                restart_policy: s("Always"),
+                since: s("2026-12-01T12:00:07Z"),
+            },
+            "held by the node supervisor since 12:00:07 UTC (its host was away longer than the pod tolerates) and not replaced elsewhere; restartPolicy Always wants it running",
+        ),
+        (
             Reason::NotDesired,
             "no longer desired: its owner is gone from the repository",
         ),

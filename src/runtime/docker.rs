@@ -1661,7 +1661,7 @@ mod node_supervisor_tests {
 
     #[test]
     fn only_the_supervisor_is_restarted_by_docker_and_gets_its_host_paths() {
-        let sup = crate::controllers::node_supervisor::pod("clusterctl/node:1", "n1");
+        let sup = crate::controllers::node_supervisor::pod("clusterctl/node:1", "n1", 300);
         let a = create_args(&sup);
         assert!(a.contains(&"--restart=always".to_string()), "{a:?}");
         // Its hostPath volumes are bind mounts like any pod's (runtime::mounts).

@@ -132,7 +132,10 @@ pub const BACKOFF_MAX_SECS: u64 = 300;
 /// them). Never and IfNotPresent look for the image first; a missing image under Never fails with the
 /// kubelet's message. Then the kubelet's image back-off, on the host's own clock so every machine that
 /// applies sees the same: after N failed pulls of the image no pull is tried for 10 s · 2^(N-1) (at most
-/// 5 min), and the step fails with `ImagePullBackOff` at once. `pulled` / `failed MESSAGE` keep the record.
+/// 5 min), and the step fails with `ImagePullBackOff` at once. `pulled` / `failed MESSAGE` keep the record;
+/// `pulled` also leaves the node supervisor a mark (`supervisor::pulled`: this image was really pulled, from
+/// when to when) for the `Pulled` event of the container created next. A mark that cannot be written only
+/// costs the event's accuracy.
 macro_rules! pull_head {
     () => {
         r#"policy=$1 image=$2
@@ -154,7 +157,11 @@ if [ "$n" -gt 0 ]; then
     exit 1
   fi
 fi
-pulled() { rm -f "$rec"; exit 0; }
+pulled() {
+  rm -f "$rec"; d=/var/lib/clusterctl/node/pulled
+  { mkdir -p "$d" && printf '%s %s\n%s\n' "$now" "$(date +%s)" "$image" >"$d/${rec##*/}"; } 2>/dev/null
+  exit 0
+}
 failed() {
   mkdir -p "${rec%/*}" && printf '%s %s\n%s\n%s\n' "$((n + 1))" "$now" "$image" "$1" >"$rec.tmp" && mv "$rec.tmp" "$rec"
   printf '%s\n' "$1" >&2; exit 1

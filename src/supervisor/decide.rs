@@ -40,6 +40,9 @@ pub struct PodInfo {
     /// metadata.uid if the manifest has one (for the kubelet's message `pod=<pod>_<ns>(<uid>)`).
     pub uid: String,
     pub sandbox_running: bool,
+    /// After how many seconds of its host being unreachable the pod is evicted and replaced elsewhere
+    /// (`hold::unreachable_toleration_secs` of a ReplicaSet's or Job's pod); `None`: never.
+    pub evicted_after: Option<u64>,
 }
 
 /// Whether `policy` restarts a container that exited with `exit_code` (kubelet `ShouldContainerBeRestarted`).
@@ -158,6 +161,8 @@ pub fn step(
         // Running (or never started: apply's business). A running container waits for nothing.
         if s.status == "running" {
             r.back_off = None;
+            // Running again (an apply started it): the hold is over.
+            r.held_since = None;
         }
         return (r, false);
     }
@@ -272,20 +277,64 @@ pub fn supervise_with_terminating(
     now: i64,
     terminating: &std::collections::BTreeSet<String>,
 ) -> (NodeRecords, Vec<String>) {
-    let (held, rest): (Vec<Seen>, Vec<Seen>) = seen
+    supervise_holding(seen, pods, prev, now, terminating, None)
+}
+
+/// [`supervise_with_terminating`], and the hold of a returning host (`hold`): `away` is how long the
+/// supervisor was away, given on its first poll back only. Then every exited container whose pod may have
+/// been replaced meanwhile ([`super::hold::holds`]) is held; a held container is never started by the
+/// supervisor (its exits are recorded as for restartPolicy Never) until it runs again — apply started it —
+/// or is gone — apply deleted the stale copy.
+pub fn supervise_holding(
+    seen: &[Seen],
+    pods: &BTreeMap<(String, String), PodInfo>,
+    prev: &NodeRecords,
+    now: i64,
+    terminating: &std::collections::BTreeSet<String>,
+    away: Option<u64>,
+) -> (NodeRecords, Vec<String>) {
+    let held_now = |s: &Seen| {
+        if s.status == "running" {
+            return None;
+        }
+        let pod = pods.get(&(s.namespace.clone(), s.pod.clone()))?;
+        if let Some(since) = prev
+            .containers
+            .get(&s.name)
+            .filter(|r| r.id == s.id)
+            .and_then(|r| r.held_since.clone())
+        {
+            return Some(since);
+        }
+        // Only what this poll would restart: an exit the policy keeps is no copy that could run.
+        away.filter(|&a| {
+            super::hold::holds(a, pod.evicted_after)
+                && policy_restarts(&pod.restart_policy, s.exit_code)
+        })
+        .map(|_| format_secs(now))
+    };
+    let mut held = BTreeMap::new();
+    let (killed, rest): (Vec<Seen>, Vec<Seen>) = seen
         .iter()
+        .filter(|s| match held_now(s) {
+            Some(since) if !terminating.contains(&s.id) => {
+                held.insert(s.name.clone(), ((*s).clone(), since));
+                false
+            }
+            _ => true,
+        })
         .cloned()
         .partition(|s| terminating.contains(&s.id));
     let (mut out, start) = supervise(&rest, pods, prev, now);
-    for s in &held {
+    let never = |pod: &PodInfo| PodInfo {
+        restart_policy: "Never".to_string(),
+        ..pod.clone()
+    };
+    for s in &killed {
         let Some(pod) = pods.get(&(s.namespace.clone(), s.pod.clone())) else {
             continue;
         };
-        let never = PodInfo {
-            restart_policy: "Never".to_string(),
-            ..pod.clone()
-        };
-        let (mut r, _) = step(s, &never, prev.containers.get(&s.name), now);
+        let (mut r, _) = step(s, &never(pod), prev.containers.get(&s.name), now);
         r.back_off = None;
         if !r.events.iter().any(|e| e.reason == "Killing") {
             push_event(
@@ -297,6 +346,15 @@ pub fn supervise_with_terminating(
             );
         }
         out.containers.insert(s.name.clone(), r);
+    }
+    for (name, (s, since)) in held {
+        let Some(pod) = pods.get(&(s.namespace.clone(), s.pod.clone())) else {
+            continue;
+        };
+        let (mut r, _) = step(&s, &never(pod), prev.containers.get(&name), now);
+        r.back_off = None;
+        r.held_since = Some(since);
+        out.containers.insert(name, r);
     }
     (out, start)
 }
@@ -330,6 +388,7 @@ mod tests {
             restart_policy: policy.into(),
             uid: "u1".into(),
             sandbox_running: true,
+            evicted_after: Some(60),
         }
     }
 
@@ -518,5 +577,75 @@ mod tests {
             &Default::default(),
         );
         assert_eq!(starts, ["k8s_app_p_default"]);
+    }
+
+    /// Back after an absence longer than the pod tolerates: its exited container is held (not started,
+    /// no back-off) poll after poll, until it runs again (apply started it); a pod that tolerates the
+    /// absence, or one nothing replaces, is restarted at once as before.
+    #[test]
+    fn a_returning_host_holds_what_may_have_been_replaced_until_apply_decides() {
+        let mut tolerant = pod("Always");
+        tolerant.evicted_after = Some(600);
+        let mut daemon = pod("Always");
+        daemon.evicted_after = None;
+        let pods: BTreeMap<_, _> = [
+            (("default".to_string(), "p".to_string()), pod("Always")),
+            (("default".to_string(), "t".to_string()), tolerant),
+            (("default".to_string(), "d".to_string()), daemon),
+        ]
+        .into();
+        let exited = |p: &str| Seen {
+            id: format!("id-{p}"),
+            name: format!("k8s_app_{p}_default"),
+            pod: p.into(),
+            ..crash("exited", 255, 10, 20)
+        };
+        let seen = [exited("p"), exited("t"), exited("d")];
+        let prev = NodeRecords {
+            written_at: format_secs(20),
+            ..Default::default()
+        };
+        let none = Default::default();
+        // Away 100 s: more than p's 60 s, less than t's 600 s; d is never evicted.
+        let (recs, starts) = supervise_holding(&seen, &pods, &prev, 120, &none, Some(100));
+        assert_eq!(starts, ["k8s_app_t_default", "k8s_app_d_default"]);
+        let held = &recs.containers["k8s_app_p_default"];
+        assert_eq!(held.held_since.as_deref(), Some(format_secs(120).as_str()));
+        assert!(held.back_off.is_none() && held.back_off_entry.is_none());
+        assert_eq!(
+            held.last_termination.as_ref().map(|t| t.exit_code),
+            Some(255)
+        );
+        // Later polls (no absence to judge any more) keep holding it.
+        let mut prev = recs;
+        for now in 121..140 {
+            let (next, starts) = supervise_holding(&[exited("p")], &pods, &prev, now, &none, None);
+            assert!(starts.is_empty(), "started at {now}");
+            prev = next;
+        }
+        assert_eq!(prev.containers["k8s_app_p_default"].restart_count, 0);
+        // apply started it: the hold is over, and its next exit is restarted by the rules.
+        let running = Seen {
+            status: "running".into(),
+            ..exited("p")
+        };
+        let (next, _) = supervise_holding(&[running], &pods, &prev, 141, &none, None);
+        assert_eq!(next.containers["k8s_app_p_default"].held_since, None);
+        let again = Seen {
+            finished_at: format_secs(150),
+            ..exited("p")
+        };
+        let (_, starts) = supervise_holding(&[again], &pods, &next, 151, &none, None);
+        assert_eq!(starts, ["k8s_app_p_default"]);
+        // Away no longer than the tolerance (a restart of the supervisor, a short outage): no hold.
+        let (_, starts) = supervise_holding(&seen, &pods, &prev_at(20), 80, &none, Some(60));
+        assert_eq!(starts.len(), 3);
+    }
+
+    fn prev_at(secs: i64) -> NodeRecords {
+        NodeRecords {
+            written_at: format_secs(secs),
+            ..Default::default()
+        }
     }
 }

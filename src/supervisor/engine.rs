@@ -207,7 +207,7 @@ pub fn parse_inspect(body: &[u8]) -> Result<Option<Seen>, serde_json::Error> {
 
 /// The pods to supervise, from their sandboxes in the list: restartPolicy and uid from the pod manifest
 /// label. The supervisor's own pod (pod label [`labels::NODE_SUPERVISOR`]) is left to docker.
-pub fn pods(list: &[Listed]) -> BTreeMap<(String, String), PodInfo> {
+pub fn pods(list: &[Listed], grace_secs: u64) -> BTreeMap<(String, String), PodInfo> {
     let mut out = BTreeMap::new();
     for c in list {
         if c.label(labels::CONTAINER) != Some(labels::SANDBOX_CONTAINER) {
@@ -237,6 +237,14 @@ pub fn pods(list: &[Listed]) -> BTreeMap<(String, String), PodInfo> {
                 restart_policy,
                 uid: meta.and_then(|m| m.uid.clone()).unwrap_or_default(),
                 sandbox_running: c.state == "running",
+                evicted_after: super::hold::replaceable(c.label(labels::OWNER_KIND))
+                    .then(|| {
+                        super::hold::unreachable_toleration_secs(
+                            manifest.as_ref().and_then(|m| m.spec.as_ref()),
+                            grace_secs,
+                        )
+                    })
+                    .flatten(),
             },
         );
     }
@@ -285,7 +293,8 @@ mod tests {
                 "clusterctl.io/namespace": "default", "clusterctl.io/pod": "p", "clusterctl.io/container": "POD",
                 "clusterctl.io/pod-manifest": "{\"metadata\":{\"name\":\"p\",\"uid\":\"u\"},\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[]}}"}},
             {"Id": "b2", "Names": ["/k8s_POD_q_default"], "State": "exited", "Labels": {
-                "clusterctl.io/namespace": "default", "clusterctl.io/pod": "q", "clusterctl.io/container": "POD"}},
+                "clusterctl.io/namespace": "default", "clusterctl.io/pod": "q", "clusterctl.io/container": "POD",
+                "clusterctl.io/owner-kind": "ReplicaSet"}},
             {"Id": "c3", "Names": ["/k8s_POD_clusterctl-node-h_clusterctl-system"], "State": "running", "Labels": {
                 "clusterctl.io/namespace": "clusterctl-system", "clusterctl.io/pod": "clusterctl-node-h", "clusterctl.io/container": "POD",
                 "clusterctl.io/pod-manifest": "{\"metadata\":{\"labels\":{\"clusterctl.io/node-supervisor\":\"true\"}},\"spec\":{\"containers\":[]}}"}},
@@ -293,7 +302,7 @@ mod tests {
                 "clusterctl.io/namespace": "default", "clusterctl.io/pod": "p", "clusterctl.io/container": "app"}}
         ]);
         let list = parse_list(list.to_string().as_bytes()).unwrap();
-        let pods = pods(&list);
+        let pods = pods(&list, 40);
         assert_eq!(pods.len(), 2);
         let p = &pods[&("default".to_string(), "p".to_string())];
         assert_eq!(
@@ -305,6 +314,8 @@ mod tests {
             (q.restart_policy.as_str(), q.sandbox_running),
             ("Always", false)
         );
+        // A ReplicaSet's pod is evicted after the grace; a bare pod never.
+        assert_eq!((q.evicted_after, p.evicted_after), (Some(40), None));
         assert_eq!(list[3].name(), "k8s_app_p_default");
     }
 

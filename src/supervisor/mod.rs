@@ -8,15 +8,19 @@
 //! - [`backoff`]: client-go's back-off arithmetic with the kubelet's constants;
 //! - [`decide`]: per container and poll, what to record and whether to start it;
 //! - [`engine`]: the Engine API requests the binary sends and the parsers of dockerd's answers;
+//! - [`hold`]: after an absence longer than its pods tolerate, the containers held until an apply decides;
 //! - [`probe`]: liveness, readiness and startup probes (docs/probes.md): defaults, which attempts are due,
 //!   the worker's thresholds, `ready`, the `Unhealthy` / `Killing` events and when to kill;
-//! - [`probe_engine`]: the wire formats of probe attempts (exec create/start/inspect, stop, HTTP GET).
+//! - [`probe_engine`]: the wire formats of probe attempts (exec create/start/inspect, stop, HTTP GET);
+//! - [`pulled`]: whether a new container's image was really pulled (its `Pulled` event).
 
 pub mod backoff;
 pub mod decide;
 pub mod engine;
+pub mod hold;
 pub mod probe;
 pub mod probe_engine;
+pub mod pulled;
 
 /// How often the supervisor looks at its host's containers, in milliseconds.
 pub const POLL_MILLIS: u64 = 1000;

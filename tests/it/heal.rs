@@ -265,7 +265,6 @@ fn pods_on(out: &str, node: &str, prefix: &str) -> Vec<(String, String)> {
 }
 
 #[test]
-#[ignore = "unfinished: right after the first apply `get pods -o wide` with this test's inventory listed every pod Pending with no node (seen once on the loaded testbed, not yet understood); the rules are unit-tested in plan::node_loss"]
 fn a_lost_hosts_pods_move_by_their_toleration_seconds_and_show_terminating() {
     let tb = Testbed::get();
     let _g = serial();
@@ -273,7 +272,7 @@ fn a_lost_hosts_pods_move_by_their_toleration_seconds_and_show_terminating() {
     reset(&tb);
     // The default (nodeLostGracePeriod, DefaultTolerationSeconds' 300 s) is far: only the pods' own
     // tolerations act within the test.
-    let (_dir, cluster) = inventory(&tb, &["connectTimeout: 2"], &["nodeLostGracePeriod: 10m"]);
+    let (_dir, cluster) = inventory(&tb, &["connectTimeout: 5"], &["nodeLostGracePeriod: 10m"]);
     let repo = Repo::new();
     let short = "      - key: node.kubernetes.io/unreachable\n        operator: Exists\n        effect: NoExecute\n        tolerationSeconds: 2\n";
     let forever = "      - key: node.kubernetes.io/unreachable\n        operator: Exists\n        effect: NoExecute\n";
@@ -360,7 +359,21 @@ fn a_lost_hosts_pods_move_by_their_toleration_seconds_and_show_terminating() {
         file.to_str().unwrap(),
     ]))
     .stdout;
-    assert_eq!(observed, pods, "the snapshot shows the same");
+    // The same but for AGE, which both count to the moment of reading.
+    let no_age = |t: &str| {
+        table(t)
+            .into_iter()
+            .map(|mut r| {
+                r.remove(4);
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        no_age(&observed),
+        no_age(&pods),
+        "the snapshot shows the same"
+    );
 
     stdout_ok(
         "testbed start",

@@ -204,14 +204,19 @@ fn a_job_runs_to_completion_over_applies_and_is_never_run_again() {
     );
 }
 
+/// Three Jobs side by side in one apply (one reset and one apply instead of three: jobs.rs was the
+/// slowest module): the crash image with backoffLimit 2 fails with BackoffLimitExceeded and keeps its
+/// pods; an Indexed Job's pods see their index; a Job past ttlSecondsAfterFinished loses its pods and is
+/// not run again while the roster remembers it. Later applies re-run none of them.
 #[test]
-fn a_crashing_job_fails_with_backoff_limit_exceeded_and_keeps_its_pods() {
+fn crashing_indexed_and_ttl_jobs_side_by_side() {
     let tb = Testbed::get();
     let _g = serial();
     reset(&tb);
     let repo = Repo::new();
+    let cmd = "        command: [\"sh\", \"-c\", \"echo index=$JOB_COMPLETION_INDEX host=$(hostname)\"]\n";
     repo.write(
-        "job.yaml",
+        "crash.yaml",
         &job(
             "crash",
             "  completions: 3\n  parallelism: 3\n  backoffLimit: 2\n",
@@ -219,11 +224,31 @@ fn a_crashing_job_fails_with_backoff_limit_exceeded_and_keeps_its_pods() {
             "",
         ),
     )
-    .commit("a crashing job");
+    .write(
+        "idx.yaml",
+        &job(
+            "idx",
+            "  completions: 3\n  parallelism: 3\n  completionMode: Indexed\n",
+            "clusterctl/job",
+            cmd,
+        ),
+    )
+    .write(
+        "short.yaml",
+        &job(
+            "short",
+            "  ttlSecondsAfterFinished: 0\n",
+            "clusterctl/job",
+            "",
+        ),
+    )
+    .commit("three jobs");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    let cs = wait_exited(&tb, "crash");
-    assert_eq!(cs.len(), 3);
-    assert!(cs.iter().all(|(_, _, e)| *e == 1), "{cs:?}");
+
+    // The crashing Job: Failed, BackoffLimitExceeded, its pods kept (for their logs).
+    let crashed = wait_exited(&tb, "crash");
+    assert_eq!(crashed.len(), 3);
+    assert!(crashed.iter().all(|(_, _, e)| *e == 1), "{crashed:?}");
     let row = job_row(&tb, &repo, "crash");
     assert_eq!(
         (row[1].as_str(), row[2].as_str()),
@@ -238,33 +263,14 @@ fn a_crashing_job_fails_with_backoff_limit_exceeded_and_keeps_its_pods() {
     );
     assert!(d.contains("3 Failed"), "{d}");
     let pods = ok(clusterctl(&tb, &repo, &["get", "pods"])).stdout;
-    assert_eq!(pods.matches("Error").count(), 3, "{pods}");
-    // Failed pods stay (for their logs), nothing is retried.
-    no_changes(&tb, &repo);
-    assert_eq!(job_containers(&tb, "crash"), cs);
-}
+    let crash_rows: Vec<&str> = pods.lines().filter(|l| l.starts_with("crash-")).collect();
+    assert_eq!(crash_rows.len(), 3, "{pods}");
+    assert!(crash_rows.iter().all(|l| l.contains("Error")), "{pods}");
 
-#[test]
-fn an_indexed_jobs_pods_see_their_index() {
-    let tb = Testbed::get();
-    let _g = serial();
-    reset(&tb);
-    let repo = Repo::new();
-    let cmd = "        command: [\"sh\", \"-c\", \"echo index=$JOB_COMPLETION_INDEX host=$(hostname)\"]\n";
-    repo.write(
-        "job.yaml",
-        &job(
-            "idx",
-            "  completions: 3\n  parallelism: 3\n  completionMode: Indexed\n",
-            "clusterctl/job",
-            cmd,
-        ),
-    )
-    .commit("an indexed job");
-    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
-    let cs = wait_exited(&tb, "idx");
-    assert_eq!(cs.len(), 3);
-    // Each pod's own output, read from the host that ran it: pod `idx-<i>-xxxxx` printed index i.
+    // The Indexed Job: each pod's own output, read from the host that ran it: pod `idx-<i>-xxxxx`
+    // printed index i.
+    let idx = wait_exited(&tb, "idx");
+    assert_eq!(idx.len(), 3);
     let mut seen = Vec::new();
     for (host, _) in &tb.hosts {
         let names = tb.ssh_ok(
@@ -293,47 +299,35 @@ fn an_indexed_jobs_pods_see_their_index() {
     );
     let d = ok(clusterctl(&tb, &repo, &["describe", "job", "idx"])).stdout;
     assert!(d.contains("Completed Indexes:  0-2"), "{d}");
-    no_changes(&tb, &repo);
-}
 
-#[test]
-fn past_its_ttl_a_jobs_pods_go_and_the_roster_keeps_it_from_running_again() {
-    let tb = Testbed::get();
-    let _g = serial();
-    reset(&tb);
-    let repo = Repo::new();
-    repo.write(
-        "job.yaml",
-        &job(
-            "short",
-            "  ttlSecondsAfterFinished: 0\n",
-            "clusterctl/job",
-            "",
-        ),
-    )
-    .commit("a job with a TTL");
-    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    // The Job with a TTL: past it, its pods go as upstream deletes it.
     wait_exited(&tb, "short");
     let plan = ok(clusterctl(&tb, &repo, &["plan"])).stdout;
     assert!(
         plan.contains("job short finished more than ttlSecondsAfterFinished (0s) ago"),
         "{plan}"
     );
+    assert!(
+        !plan.contains("job crash") && !plan.contains("job idx"),
+        "only the TTL acts: {plan}"
+    );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert!(job_containers(&tb, "short").is_empty());
-    // Gone as upstream deletes it, and not started again while it stays in Git.
     let out = clusterctl(&tb, &repo, &["get", "jobs"]);
     assert!(rows(&out.stdout, "short").is_empty(), "{out:?}");
+    // Nothing is started again: the finished runs are on the containers, the TTL'd one in the roster.
     no_changes(&tb, &repo);
+    assert_eq!(job_containers(&tb, "crash"), crashed);
+    assert_eq!(job_containers(&tb, "idx"), idx);
     let roster = tb.ssh_ok("k8s-node1", "cat /var/lib/clusterctl/roster.json");
     assert!(roster.contains("\"default/short\""), "{roster}");
     // Removed from Git: an apply with no pod change still forgets it; added back, it runs again.
-    repo.remove("job.yaml").commit("no job");
+    repo.remove("short.yaml").commit("no short");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     let roster = tb.ssh_ok("k8s-node1", "cat /var/lib/clusterctl/roster.json");
     assert!(!roster.contains("\"default/short\""), "{roster}");
     repo.write(
-        "job.yaml",
+        "short.yaml",
         &job(
             "short",
             "  ttlSecondsAfterFinished: 0\n",
@@ -359,13 +353,13 @@ fn on_failure(text: String) -> String {
 /// OnFailure` restarts in place (the node supervisor) and fails with BackoffLimitExceeded once the restarts
 /// reach the limit, and completes when the container succeeds.
 #[test]
-#[ignore = "unfinished: the wait for the OnFailure pod's first restart (read from records.json) timed out once; not yet understood"]
 fn suspend_active_deadline_and_on_failure_on_the_hosts() {
     let tb = Testbed::get();
     let _g = serial();
     reset(&tb);
     let repo = Repo::new();
-    let sleepy = "        command: [\"sleep\", \"30\"]\n";
+    // Far longer than any wait below on a loaded host: only the deadline ends it.
+    let sleepy = "        command: [\"sleep\", \"3600\"]\n";
     repo.write(
         "susp.yaml",
         &job("susp", "  suspend: true\n", "clusterctl/job", ""),
@@ -410,11 +404,11 @@ fn suspend_active_deadline_and_on_failure_on_the_hosts() {
     };
     let start = Instant::now();
     while !restarted() {
-        assert!(start.elapsed() < Duration::from_secs(20), "no restart");
+        assert!(start.elapsed() < Duration::from_secs(60), "no restart");
         std::thread::sleep(Duration::from_millis(300));
     }
     wait_exited(&tb, "fine");
-    // Past the 2 s deadline (the pod sleeps 30 s).
+    // Past the 2 s deadline (the pod sleeps an hour).
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(3) {
         std::thread::sleep(Duration::from_millis(200));

@@ -1,7 +1,8 @@
 //! `clusterctl reconcile` against the testbed (docs/reconcile.md): it heals what is removed by hand and
 //! applies new commits within two rounds, waits while another holds the lock, stops on SIGTERM with the
 //! lock released, and replaces the pods of a stopped host after the grace period, removing the stale
-//! copies first when it returns — with the number of running replicas sampled every second. Rounds are
+//! copies first when it returns — with the number of running replicas sampled every second; the returning
+//! host's supervisor holds its stale copies (`supervisor::hold`), so none of them runs again. Rounds are
 //! counted from the reconciler's own log lines, so nothing here depends on how fast the machine is.
 
 use std::io::{Read, Write};
@@ -501,6 +502,21 @@ fn apply_alone_remembers_the_outage_replaces_the_lost_pods_and_removes_the_stale
         prefix_running(&tb, "k8s-node1", "aweb") + prefix_running(&tb, "k8s-node2", "aweb"),
         3
     );
+    // From its return through the next apply, every second: the running replicas in total and on the
+    // returning host. Its supervisor was away longer than the 2 s grace, so it holds the stale copies
+    // (supervisor::hold) instead of restarting them: none of them ever runs again.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (tb, stop) = (tb.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                samples.push((total(&tb, "aweb"), prefix_running(&tb, "k8s-node3", "aweb")));
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            samples
+        })
+    };
     stdout_ok(
         "testbed start",
         Command::new("bash")
@@ -509,6 +525,40 @@ fn apply_alone_remembers_the_outage_replaces_the_lost_pods_and_removes_the_stale
             .unwrap(),
     );
     drop(restart);
+    let held = || {
+        tb.ssh_ok(
+            "k8s-node3",
+            "cat /var/lib/clusterctl/node/records.json 2>/dev/null || true",
+        )
+        .matches("\"heldSince\"")
+        .count()
+    };
+    // dockerd may fail to bring the supervisor back at all: it starts restart=always containers in
+    // parallel, and one joining its sandbox's network before the sandbox runs fails for good ("cannot
+    // join network of a non running container"); then the apply below starts it, after the deletes.
+    let supervisor_up = || {
+        tb.ssh_ok(
+            "k8s-node3",
+            "docker inspect -f '{{.State.Running}}' k8s_supervisor_clusterctl-node-k8s-node3_clusterctl-system 2>/dev/null || true",
+        )
+        .trim()
+            == "true"
+    };
+    let start = Instant::now();
+    while held() < on3 {
+        if start.elapsed() > Duration::from_secs(20) && !supervisor_up() {
+            eprintln!("dockerd did not restart the supervisor on k8s-node3; the apply starts it");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the supervisor holds the stale copies"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // A few more polls: still held.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(prefix_running(&tb, "k8s-node3", "aweb"), 0);
     let third = ok(apply());
     assert_eq!(
         third.stdout.matches("stale copy: node k8s-node3").count(),
@@ -517,6 +567,14 @@ fn apply_alone_remembers_the_outage_replaces_the_lost_pods_and_removes_the_stale
     );
     assert_eq!(prefix_running(&tb, "k8s-node3", "aweb"), 0);
     assert_eq!(total(&tb, "aweb"), 3);
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::SeqCst);
+    let samples = sampler.join().unwrap();
+    eprintln!("running replicas (total, on k8s-node3) every second: {samples:?}");
+    assert!(
+        samples.iter().all(|&(all, on3)| all <= 3 + 1 && on3 == 0),
+        "a stale copy ran, or more than desired + maxSurge: {samples:?}"
+    );
     // The memory is cleared (a roster write only), then the cluster is quiet.
     ok(apply());
     let plan = ok(clusterctl_with(&cluster, repo.path(), &["plan"]));

@@ -313,6 +313,13 @@ fn ttl_removes_every_pod_of_a_finished_job_and_then_the_record_keeps_it_finished
     };
     let after = decide(&r, "h", &[], Some(&record), t(1000));
     assert!(after.create.is_empty() && after.status.deleted_by_ttl);
+    // Without a TTL, a finished Job whose pods are all gone (its active ones removed at the deadline)
+    // still exists, finished, and is not run again.
+    let mut no_ttl = r.clone();
+    no_ttl.ttl = None;
+    let kept = decide(&no_ttl, "h", &[], Some(&record), t(1000));
+    assert!(kept.create.is_empty() && !kept.status.deleted_by_ttl);
+    assert_eq!(kept.status.finished, record.finished.clone().into());
     // Another template is another Job (upstream deleted the old one): it runs.
     assert_eq!(
         decide(&r, "other", &[], Some(&record), t(1000))
