@@ -207,7 +207,10 @@ mod tests {
             _ => None,
         };
         let c = credentials(None, None, env).unwrap().unwrap();
-        assert_eq!((c.user.as_str(), c.token.as_str()), (DEFAULT_USER, "envtok"));
+        assert_eq!(
+            (c.user.as_str(), c.token.as_str()),
+            (DEFAULT_USER, "envtok")
+        );
         let c = credentials(Some("me".into()), Some("urltok".into()), env)
             .unwrap()
             .unwrap();

@@ -545,14 +545,25 @@ fn require_signed_with_a_gpg_keyring_accepts_only_the_allowed_key_before_any_log
     for who in ["Ops <ops@example.com>", "Eve <eve@example.com>"] {
         let out = gpg(
             home.path(),
-            &["--passphrase", "", "--quick-gen-key", who, "ed25519", "sign", "never"],
+            &[
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                who,
+                "ed25519",
+                "sign",
+                "never",
+            ],
         );
         assert!(out.status.success(), "gpg --quick-gen-key {who}: {out:?}");
     }
     let keys = tempfile::tempdir().unwrap();
     let keyring = keys.path().join("allowed.gpg");
     let export = gpg(home.path(), &["--export", "ops@example.com"]);
-    assert!(export.status.success() && !export.stdout.is_empty(), "{export:?}");
+    assert!(
+        export.status.success() && !export.stdout.is_empty(),
+        "{export:?}"
+    );
     std::fs::write(&keyring, &export.stdout).unwrap();
     let list = gpg(
         home.path(),
@@ -560,7 +571,10 @@ fn require_signed_with_a_gpg_keyring_accepts_only_the_allowed_key_before_any_log
     );
     let ops_fpr = String::from_utf8_lossy(&list.stdout)
         .lines()
-        .find_map(|l| l.strip_prefix("fpr:").map(|r| r.trim_matches(':').to_string()))
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
         .expect("the key's fingerprint");
 
     let repo = Repo::new();
@@ -594,7 +608,8 @@ fn require_signed_with_a_gpg_keyring_accepts_only_the_allowed_key_before_any_log
     let path = repo.path().to_str().unwrap().to_string();
     let v = ok(run(&tb, &path, &[], &[&["plan"][..], &flags].concat()));
     assert!(
-        v.stderr.contains(&format!("is signed by GPG key {ops_fpr}")),
+        v.stderr
+            .contains(&format!("is signed by GPG key {ops_fpr}")),
         "{v:?}"
     );
 
