@@ -200,6 +200,13 @@ impl PsWatch {
     }
 }
 
+impl Drop for PsWatch {
+    /// A test that fails before `finish` must not leave `ps` running for the rest of the suite.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 fn deployment(name: &str, replicas: u32) -> String {
     format!(
         "apiVersion: apps/v1
