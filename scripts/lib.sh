@@ -10,7 +10,9 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (apache2-utils: htpasswd -B, the bcrypt password file of the testbed's private registry; openssl: its CA)
 TESTBED_HOST_PACKAGES=(debootstrap busybox-static openssh-client ca-certificates procps docker-registry curl apache2-utils openssl)
 # What building and testing clusterctl needs (git2/openssl-sys/libssh2-sys build C code; openssh uses ssh).
-BUILD_PACKAGES=(git build-essential pkg-config libssl-dev zlib1g-dev cmake iptables)
+# (git: https remotes are fetched with it; python3: the tests' loopback https Git server; gnupg, gpgv: the
+# --require-signed --gpg-keyring test makes a key, signs and verifies)
+BUILD_PACKAGES=(git build-essential pkg-config libssl-dev zlib1g-dev cmake iptables python3 gnupg gpgv)
 
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/clusterctl-dockerd.log}
 APT_LOG=${APT_LOG:-/var/log/clusterctl-apt.log}

@@ -2,9 +2,11 @@
 //! (no checkout, works on bare repositories), plus which of those paths have uncommitted changes.
 //! Owns no parsing: bytes go to `manifest::parse`. [`load`] is the entry point of the commands: `--repo` is
 //! a local path or a remote URL (`remote`: a per-user cache fetched on every run, `ssh_git`: Git over the
-//! system's `ssh`), the commit may have to be signed by an allowed key (`signed`), and a missing apps
-//! directory is refused unless `--allow-empty` (docs/git-sources.md).
+//! system's `ssh`, `https_git`: https through the system's `git` with a token from the environment), the
+//! commit may have to be signed by an allowed key (`signed`), and a missing apps directory is refused
+//! unless `--allow-empty` (docs/git-sources.md).
 
+mod https_git;
 mod remote;
 mod signed;
 mod ssh_git;

@@ -76,7 +76,7 @@ pub struct Global {
     )]
     pub cluster: PathBuf,
     /// Git repository holding the manifests: a local path, or a remote URL (ssh://, user@host:path,
-    /// file://) cloned into a per-user cache and fetched on every run (docs/git-sources.md).
+    /// https://, file://) cloned into a per-user cache and fetched on every run (docs/git-sources.md).
     #[arg(long, global = true, default_value = ".", value_name = "PATH|URL")]
     pub repo: PathBuf,
     /// Git ref whose commit is deployed (uncommitted edits are never deployed).

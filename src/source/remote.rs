@@ -1,5 +1,5 @@
-//! Remote repositories: `--repo` given as a URL (`ssh://…`, `user@host:path`, `file://…`; `https://` is
-//! refused by this build) is cloned bare into a per-user cache and fetched on every run, so branches are
+//! Remote repositories: `--repo` given as a URL (`ssh://…`, `user@host:path`, `file://…`, `https://…`)
+//! is cloned bare into a per-user cache and fetched on every run, so branches are
 //! resolved as the remote has them now. The cache lives at `$XDG_CACHE_HOME/clusterctl/repos/<sha256 of
 //! the URL>` (else `~/.cache/…`; `CLUSTERCTL_CACHE_DIR` overrides the root), every directory 0700; one fetch
 //! at a time per repository (an `flock`). Credentials are never written there (an anonymous remote, no
@@ -127,13 +127,13 @@ pub fn sync(url: &str) -> Result<PathBuf, SourceError> {
         // Whatever libgit2 or ssh said, without the credentials of the URL given.
         message: message.replace(url, &shown),
     };
-    if url.to_ascii_lowercase().starts_with("http") {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("http://") {
         return Err(fail(
-            "http(s) remotes are not supported by this build (its libgit2 has no TLS); use an ssh:// or \
-             user@host:path URL, file://, or a local clone"
-                .into(),
+            "plain http:// would send the code and any token unprotected; use https://".into(),
         ));
     }
+    let https = lower.starts_with("https://");
     if url.to_ascii_lowercase().starts_with("git://") {
         return Err(fail(
             "the unauthenticated git:// protocol is not supported; use ssh:// or file://".into(),
@@ -157,6 +157,12 @@ pub fn sync(url: &str) -> Result<PathBuf, SourceError> {
             Repository::init_bare(&dir).map_err(|e| fail(e.message().to_string()))?
         }
     };
+    if https {
+        // libgit2 here has no TLS: the system's git fetches into the same clone.
+        let default = super::https_git::fetch(&dir, url).map_err(&fail)?;
+        set_head(&repo, default).map_err(&fail)?;
+        return Ok(dir);
+    }
     let mut remote = repo
         .remote_anonymous(url)
         .map_err(|e| fail(e.message().to_string()))?;
@@ -180,13 +186,19 @@ pub fn sync(url: &str) -> Result<PathBuf, SourceError> {
         .default_branch()
         .ok()
         .and_then(|b| b.as_str().map(str::to_string));
+    set_head(&repo, default).map_err(&fail)?;
+    Ok(dir)
+}
+
+/// Points the clone's `HEAD` at the remote's default branch when the fetch brought it.
+fn set_head(repo: &Repository, default: Option<String>) -> Result<(), String> {
     if let Some(branch) = default.filter(|b| b.starts_with("refs/heads/")) {
         if repo.find_reference(&branch).is_ok() {
             repo.set_head(&branch)
-                .map_err(|e| fail(e.message().to_string()))?;
+                .map_err(|e| e.message().to_string())?;
         }
     }
-    Ok(dir)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! GitOps and CI on the testbed (issue 13): saved plans bound to what was observed — refused when a host
-//! changed, otherwise applied exactly as saved — `--max-destroy`, and the markdown plan.
+//! changed, otherwise applied exactly as saved — `--max-destroy`, the markdown plan, and the CI jobs of
+//! docs/ci.md (GitHub Actions and GitLab CI) run as scripts without a terminal.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -442,4 +443,174 @@ fn plan_names_a_held_lock_and_its_holder() {
         ),
         "{plan:?}"
     );
+}
+
+/// The `script:` lines of one job of the GitLab pipeline in docs/ci.md (the `*ssh` alias is a nested
+/// list, which GitLab flattens, and so does this).
+fn gitlab_script(job: &str) -> String {
+    let doc = std::fs::read_to_string(crate::common::repo_root().join("docs/ci.md")).unwrap();
+    let at = doc
+        .find("<!-- ci:gitlab -->")
+        .expect("docs/ci.md marks its GitLab pipeline");
+    let rest = &doc[at..];
+    let start = rest.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let end = rest[start..].find("\n```").unwrap();
+    let pipeline: serde_json::Value =
+        serde_saphyr::from_str(&rest[start..start + end]).expect("the pipeline is YAML");
+    fn flatten(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+            serde_json::Value::String(s) => out.push(s.trim_end().to_string()),
+            other => panic!("a script line that is not a string: {other}"),
+        }
+    }
+    let mut lines = Vec::new();
+    flatten(&pipeline[job]["script"], &mut lines);
+    assert!(!lines.is_empty(), "no script in job {job}");
+    lines.join("\n")
+}
+
+#[test]
+fn gitlab_ci_jobs_of_the_docs_run_without_a_terminal() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let documented = documented_codes();
+    let repo = Repo::new();
+    repo.seed("my_nginx.yaml");
+    let inventory = std::fs::read_to_string(tb.cluster_yaml())
+        .unwrap()
+        .replace(
+            "identityFile: id_ed25519",
+            "identityFile: .clusterctl/id_ed25519",
+        )
+        .replace(
+            "knownHostsFile: known_hosts",
+            "knownHostsFile: .clusterctl/known_hosts",
+        );
+    std::fs::write(repo.path().join("cluster.yaml"), inventory).unwrap();
+    std::fs::write(
+        repo.path().join(".gitignore"),
+        ".clusterctl/\nplan.json\nplan.md\nplan.zip\n",
+    )
+    .unwrap();
+    repo.commit("manifests and inventory");
+
+    // GitLab's API, stubbed by a `curl` first on PATH: the note is kept, the merge request of a commit is
+    // !7, and the plan job's artifact is served as GitLab serves it (a zip).
+    let api = tempfile::tempdir().unwrap();
+    let stub = api.path().join("bin");
+    std::fs::create_dir(&stub).unwrap();
+    std::fs::write(
+        stub.join("curl"),
+        format!(
+            r#"#!/bin/bash
+set -eu
+store={store}
+args="$*"
+case "$args" in
+  *"-X POST"*) cat > "$store/note.json" ;;
+  *"/repository/commits/"*"/merge_requests"*) echo '[{{"iid": 7}}]' ;;
+  *"/jobs/artifacts/refs%2Fmerge-requests%2F7%2Fhead/download?job=plan"*)
+    out=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+    (cd "$store/artifacts" && zip -q "$OLDPWD/$out" plan.json) ;;
+  *) echo "curl stub: unexpected call: $args" >&2; exit 22 ;;
+esac
+"#,
+            store = api.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        stub.join("curl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir(api.path().join("artifacts")).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_clusterctl"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}:{}",
+        stub.display(),
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let job = |name: &str| {
+        let out = Command::new("bash")
+            .args([
+                "--noprofile",
+                "--norc",
+                "-eo",
+                "pipefail",
+                "-c",
+                &gitlab_script(name),
+            ])
+            .current_dir(repo.path())
+            .env("PATH", &path)
+            .env("CI", "true")
+            .env("GITLAB_CI", "true")
+            .env(
+                "CLUSTERCTL_SSH_KEY",
+                std::fs::read_to_string(tb.identity_file()).unwrap(),
+            )
+            .env(
+                "CLUSTERCTL_KNOWN_HOSTS",
+                std::fs::read_to_string(tb.known_hosts()).unwrap(),
+            )
+            .env("GITLAB_TOKEN", "glpat-test")
+            .env("CI_API_V4_URL", "https://gitlab.invalid/api/v4")
+            .env("CI_PROJECT_ID", "1")
+            .env("CI_MERGE_REQUEST_IID", "7")
+            .env("CI_COMMIT_SHA", repo.git(&["rev-parse", "HEAD"]).trim())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(
+            !run.stdout.contains('\u{1b}') && !run.stderr.contains('\u{1b}'),
+            "job {name}: an ANSI escape without a terminal: {run:?}"
+        );
+        run
+    };
+    let plan_code = |run: &Run| -> i32 {
+        run.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("plan exit code "))
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the plan job printed no exit code: {run:?}"))
+    };
+
+    let plan = job("plan");
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert_eq!(plan_code(&plan), 2, "{plan:?}");
+    assert!(documented.contains(&("Plan".to_string(), 2)));
+    let note: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(api.path().join("note.json")).unwrap())
+            .unwrap();
+    let body = note["body"].as_str().unwrap();
+    assert!(body.starts_with("### clusterctl plan — commit `"), "{body}");
+    assert!(!body.contains('\u{1b}'), "{body}");
+    // The artifact the apply job downloads is the plan job's plan.json.
+    std::fs::copy(
+        repo.path().join("plan.json"),
+        api.path().join("artifacts/plan.json"),
+    )
+    .unwrap();
+    std::fs::remove_file(repo.path().join("plan.json")).unwrap();
+
+    let apply = job("apply");
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(documented.contains(&("Apply".to_string(), 0)));
+    assert_eq!(pod_rows(&tb, &repo).len(), 3);
+
+    let again = job("plan");
+    assert_eq!((again.code, plan_code(&again)), (0, 0), "{again:?}");
+    assert!(documented.contains(&("Plan".to_string(), 0)));
+    reset(&tb);
 }

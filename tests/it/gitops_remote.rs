@@ -505,3 +505,141 @@ fn a_volume_removed_by_hand_makes_a_saved_plan_stale() {
     }
     reset(&tb);
 }
+
+/// gpg with its home in `home` (batch mode, no passphrase, nothing prompts).
+fn gpg(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("gpg")
+        .arg("--batch")
+        .args(args)
+        .env("GNUPGHOME", home)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run gpg")
+}
+
+#[test]
+fn require_signed_with_a_gpg_keyring_accepts_only_the_allowed_key_before_any_login() {
+    let tb = Testbed::get();
+    let found = Command::new("sh")
+        .args(["-c", "command -v gpg && command -v gpgv"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "gpg and gpgv are not installed: this test needs them (scripts/lib.sh installs gnupg and gpgv, \
+         BUILD_PACKAGES)"
+    );
+    let home = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    struct KillAgent<'a>(&'a Path);
+    impl Drop for KillAgent<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("gpgconf")
+                .args(["--kill", "gpg-agent"])
+                .env("GNUPGHOME", self.0)
+                .output();
+        }
+    }
+    let _agent = KillAgent(home.path());
+    for who in ["Ops <ops@example.com>", "Eve <eve@example.com>"] {
+        let out = gpg(
+            home.path(),
+            &[
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                who,
+                "ed25519",
+                "sign",
+                "never",
+            ],
+        );
+        assert!(out.status.success(), "gpg --quick-gen-key {who}: {out:?}");
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let keyring = keys.path().join("allowed.gpg");
+    let export = gpg(home.path(), &["--export", "ops@example.com"]);
+    assert!(
+        export.status.success() && !export.stdout.is_empty(),
+        "{export:?}"
+    );
+    std::fs::write(&keyring, &export.stdout).unwrap();
+    let list = gpg(
+        home.path(),
+        &["--with-colons", "--list-keys", "ops@example.com"],
+    );
+    let ops_fpr = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
+        .expect("the key's fingerprint");
+
+    let repo = Repo::new();
+    repo.write("web.yaml", &deployment("web", 1));
+    repo.git(&["add", "-A"]);
+    let signed_commit = |key: &str, msg: &str| {
+        stdout_ok(
+            &format!("git commit -S by {key}"),
+            Command::new("git")
+                .args([
+                    "-c",
+                    "gpg.format=openpgp",
+                    "-c",
+                    &format!("user.signingkey={key}"),
+                    "commit",
+                    "-q",
+                    "--allow-empty",
+                    "-S",
+                    "-m",
+                    msg,
+                ])
+                .current_dir(repo.path())
+                .env("GNUPGHOME", home.path())
+                .output()
+                .unwrap(),
+        );
+    };
+    signed_commit("ops@example.com", "signed by ops");
+    let keyring_s = keyring.to_str().unwrap().to_string();
+    let flags = ["--require-signed", "--gpg-keyring", keyring_s.as_str()];
+    let path = repo.path().to_str().unwrap().to_string();
+    let v = ok(run(&tb, &path, &[], &[&["plan"][..], &flags].concat()));
+    assert!(
+        v.stderr
+            .contains(&format!("is signed by GPG key {ops_fpr}")),
+        "{v:?}"
+    );
+
+    // Another key's signature, and no signature: exit 65 before any host is contacted.
+    assert_no_login(&tb, |cluster| {
+        signed_commit("eve@example.com", "signed by eve");
+        let r = clusterctl_with(cluster, repo.path(), &[&["plan"][..], &flags].concat());
+        assert_eq!(r.code, 65, "{r:?}");
+        assert!(
+            r.stderr.contains("its GPG signature is not by a key in"),
+            "{r:?}"
+        );
+        repo.commit("unsigned");
+        let r = clusterctl_with(
+            cluster,
+            repo.path(),
+            &[&["apply", "--yes"][..], &flags].concat(),
+        );
+        assert_eq!(r.code, 65, "{r:?}");
+        assert!(
+            r.stderr
+                .contains("the commit is not signed (--require-signed)"),
+            "{r:?}"
+        );
+    });
+    // The allowed key's older commit is still accepted.
+    ok(run(
+        &tb,
+        &path,
+        &[],
+        &[&["validate", "--ref", "HEAD~2"][..], &flags].concat(),
+    ));
+}

@@ -162,13 +162,29 @@ fn a_killed_holder_blocks_at_once_and_lock_wait_takes_over_after_the_ttl() {
     );
     // (`plan` naming a live lease is gitops::plan_names_a_held_lock_and_its_holder: a 5 s lease may be over
     // by the time a plan has observed the hosts.)
+    // A 5 s lease may already be over here, under load: so that `--lock-wait` provably queues, the dead
+    // holder's lease gets 12 s more on every lock host (by each host's clock), as if its last renewal had
+    // just landed before the SIGKILL.
+    for h in LOCK_HOSTS {
+        tb.ssh_ok(
+            h,
+            &format!(
+                "echo \"{id} $(( $(date +%s%3N) + 12000 ))\" > /var/lib/clusterctl/lock/lease"
+            ),
+        );
+    }
     let waited = clusterctl_with(
         &cluster,
         repo.path(),
         &["apply", "--yes", "--lock-wait", "60s"],
     );
     assert_eq!(waited.code, 0, "{waited:?}");
-    // (Whether it had to wait depends on how long the blocked apply took: the lease is only 5 s.)
+    assert!(
+        waited
+            .stderr
+            .contains("waiting for the cluster lock (up to 60 s)"),
+        "{waited:?}"
+    );
     assert!(
         waited
             .stderr

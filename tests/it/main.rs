@@ -9,6 +9,7 @@ mod day2;
 mod dns;
 mod faults;
 mod gitops;
+mod gitops_https;
 mod gitops_remote;
 mod heal;
 mod history;
