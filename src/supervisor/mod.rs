@@ -10,11 +10,13 @@
 //! - [`engine`]: the Engine API requests the binary sends and the parsers of dockerd's answers;
 //! - [`probe`]: liveness, readiness and startup probes (docs/probes.md): defaults, which attempts are due,
 //!   the worker's thresholds, `ready`, the `Unhealthy` / `Killing` events and when to kill;
-//! - [`probe_engine`]: the wire formats of probe attempts (exec create/start/inspect, stop, HTTP GET).
+//! - [`probe_engine`]: the wire formats of probe attempts (exec create/start/inspect, stop, HTTP GET);
+//! - [`grpc_health`]: the grpc probe's `grpc.health.v1.Health/Check` call over h2c, both halves.
 
 pub mod backoff;
 pub mod decide;
 pub mod engine;
+pub mod grpc_health;
 pub mod probe;
 pub mod probe_engine;
 
