@@ -2,9 +2,10 @@
 //! `grpc.health.v1` health server over h2c for the grpc probe tests (tests/it/probes.rs), built on the
 //! server half of `clusterctl::supervisor::grpc_health`. Not part of the product.
 //!
-//! `testapp serve [PORT]` (default 9000) answers `Check` for the service `""` and `app`: SERVING, or
-//! NOT_SERVING while the file /tmp/not-serving exists; any other service is NOT_FOUND. The image has no
-//! shell, so `testapp not-serving` and `testapp serving` make and remove that file (`docker exec`).
+//! `testapp serve [PORT]` (default 9000) answers `Check` for the services `""` (the server) and `app`:
+//! SERVING, or NOT_SERVING while the file /tmp/not-serving-<server|app> exists; any other service is
+//! NOT_FOUND. The image has no shell, so `testapp not-serving [app]` and `testapp serving [app]` make and
+//! remove that file (`docker exec`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,11 +13,19 @@ use std::path::Path;
 
 use clusterctl::supervisor::grpc_health::{self as gh, server};
 
-const MARK: &str = "/tmp/not-serving";
+/// The file that turns `service` NOT_SERVING.
+fn mark(service: &str) -> String {
+    let name = if service.is_empty() {
+        "server"
+    } else {
+        service
+    };
+    format!("/tmp/not-serving-{name}")
+}
 
 fn status(service: &str) -> Option<u64> {
     match service {
-        "" | "app" if Path::new(MARK).exists() => Some(2),
+        "" | "app" if Path::new(&mark(service)).exists() => Some(2),
         "" | "app" => Some(gh::SERVING),
         _ => None,
     }
@@ -58,10 +67,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("not-serving") => {
-            std::fs::write(MARK, b"").expect("write /tmp/not-serving");
+            let m = mark(args.get(1).map_or("", String::as_str));
+            std::fs::write(&m, b"").unwrap_or_else(|e| panic!("write {m}: {e}"));
         }
         Some("serving") => {
-            let _ = std::fs::remove_file(MARK);
+            let _ = std::fs::remove_file(mark(args.get(1).map_or("", String::as_str)));
         }
         Some("serve") | None => {
             let port = args.get(1).map_or("9000", String::as_str);
@@ -74,7 +84,9 @@ fn main() {
             }
         }
         Some(other) => {
-            eprintln!("testapp: unknown command {other:?} (serve [PORT] | not-serving | serving)");
+            eprintln!(
+                "testapp: unknown command {other:?} (serve [PORT] | not-serving [app] | serving [app])"
+            );
             std::process::exit(64);
         }
     }

@@ -133,7 +133,12 @@ fn restart(g: &Global, args: &RestartArgs, ui: &Ui) -> Result<ExitCode, CliError
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let at = format!("{:.0}", jiff::Timestamp::now());
     let edited = crate::manifest::restart::set_restarted_at(&text, name, &g.namespace, &at)
-        .map_err(|e| CliError::Reported(format!("cannot restart deployment {name}: {}: {e}", source.file)))?;
+        .map_err(|e| {
+            CliError::Reported(format!(
+                "cannot restart deployment {name}: {}: {e}",
+                source.file
+            ))
+        })?;
     // The edited file passes clusterctl's own validation before it is written.
     let check = crate::manifest::parse(&[crate::manifest::RawFile {
         path: source.file.clone(),

@@ -410,10 +410,7 @@ pub mod server {
                 PING if flags & ACK == 0 => frame(&mut out, PING, ACK, 0, payload),
                 DATA if flags & END_STREAM != 0 && stream != 0 => {
                     let p = unpadded(kind, flags, payload);
-                    let service = p
-                        .get(5..)
-                        .and_then(request_service)
-                        .unwrap_or_default();
+                    let service = p.get(5..).and_then(request_service).unwrap_or_default();
                     match services(&service) {
                         Some(status) => {
                             let mut h = vec![0x88]; // :status 200, static index 8

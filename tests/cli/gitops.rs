@@ -220,8 +220,11 @@ fn completions_and_man_pages_come_from_the_command_definitions() {
 #[test]
 fn rollout_restart_annotates_the_template_in_the_file_and_commits() {
     let w = World::new();
-    w.manifest("web.yaml", &format!("# the web tier\n{}", super::deployment("web", 2)))
-        .commit("web");
+    w.manifest(
+        "web.yaml",
+        &format!("# the web tier\n{}", super::deployment("web", 2)),
+    )
+    .commit("web");
     let before = w.run(&["plan"]);
     assert_eq!(before.code, 0, "{}", before.shown());
     let run = w.run(&["rollout", "restart", "deploy/web"]);
@@ -239,9 +242,14 @@ fn rollout_restart_annotates_the_template_in_the_file_and_commits() {
         .filter(|l| !l.contains("annotations:") && !l.contains("kubectl.kubernetes.io/restartedAt"))
         .map(|l| format!("{l}\n"))
         .collect();
-    assert_eq!(without, format!("# the web tier\n{}", super::deployment("web", 2)));
+    assert_eq!(
+        without,
+        format!("# the web tier\n{}", super::deployment("web", 2))
+    );
     assert!(
-        text.contains("    metadata:\n      annotations:\n        kubectl.kubernetes.io/restartedAt: \""),
+        text.contains(
+            "    metadata:\n      annotations:\n        kubectl.kubernetes.io/restartedAt: \""
+        ),
         "{text}"
     );
     // Not committed yet: the plan (which reads the commit) is unchanged.

@@ -131,14 +131,20 @@ fn grpc(host: &str, port: u16, service: &str, timeout: Duration) -> Outcome {
         Ok(s) => s,
         Err(e) => return connect_failed(dial_error(host, port, &e)),
     };
-    let timed_out = || Outcome::Failure(format!("timeout: health rpc did not complete within {secs}s"));
+    let timed_out = || {
+        Outcome::Failure(format!(
+            "timeout: health rpc did not complete within {secs}s"
+        ))
+    };
     let left = || {
         deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1))
     };
     s.set_write_timeout(Some(left())).ok();
-    if s.write_all(&gh::check_request(&authority, service)).is_err() {
+    if s.write_all(&gh::check_request(&authority, service))
+        .is_err()
+    {
         return timed_out();
     }
     let mut buf = Vec::new();

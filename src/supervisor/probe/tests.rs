@@ -72,7 +72,10 @@ fn https_is_not_evaluated_and_grpc_targets_the_pod_ip() {
         .iter()
         .map(|s| target(s, "10.0.0.5").unwrap().describe())
         .collect();
-    assert_eq!(t, ["grpc 10.0.0.5:9000 service \"db\"", "grpc 10.0.0.5:9000"]);
+    assert_eq!(
+        t,
+        ["grpc 10.0.0.5:9000 service \"db\"", "grpc 10.0.0.5:9000"]
+    );
 }
 
 #[test]
