@@ -553,4 +553,11 @@ fn endpoints_follow_readiness_within_one_reconcile_interval() {
     }
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(text.contains("event=round"), "reconcile ran rounds: {text}");
+    // The probes are the supervisors': a round must keep them (it once deleted them as undesired).
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.contains("event=delete") && l.contains("clusterctl-node-")),
+        "reconcile deleted a node supervisor: {text}"
+    );
 }
