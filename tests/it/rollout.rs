@@ -384,3 +384,77 @@ fn rollout_restart_replaces_every_pod_by_a_rolling_update_with_no_failed_request
             .contains("No changes")
     );
 }
+
+const GRACEFUL: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: graceful
+spec:
+  nodeName: k8s-node1
+  terminationGracePeriodSeconds: 4
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'trap \"echo term >> /h/log\" TERM; echo start >> /h/log; while true; do sleep 1; done']
+    lifecycle:
+      preStop:
+        exec:
+          command: [sh, -c, 'echo prestop >> /h/log']
+    volumeMounts:
+    - name: h
+      mountPath: /h
+  volumes:
+  - name: h
+    hostPath:
+      path: /tmp/clusterctl-graceful
+      type: DirectoryOrCreate
+";
+
+/// Graceful termination (issue 10 scope: \"preStop runs, then SIGTERM, then SIGKILL after
+/// terminationGracePeriodSeconds\"): a container that ignores SIGTERM, with a preStop hook, is removed by
+/// an apply that runs the hook first, then SIGTERM (the trap writes after the hook), and kills it only
+/// once the 4 s grace period is over.
+#[test]
+fn removing_a_pod_runs_prestop_then_sigterm_then_sigkill_after_the_grace_period() {
+    let _g = serial();
+    let tb = Testbed::get();
+    reset(&tb);
+    tb.ssh_ok("k8s-node1", "rm -rf /tmp/clusterctl-graceful");
+    let repo = Repo::new();
+    repo.write("graceful.yaml", GRACEFUL).commit("graceful");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let log = || {
+        tb.ssh_ok(
+            "k8s-node1",
+            "cat /tmp/clusterctl-graceful/log 2>/dev/null || true",
+        )
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !log().contains("start") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "graceful never started"
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
+    repo.remove("graceful.yaml").commit("remove graceful");
+    let t0 = std::time::Instant::now();
+    let run = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let took = t0.elapsed();
+    let lines: Vec<String> = log().lines().map(str::to_string).collect();
+    eprintln!("graceful removal: {lines:?} in {:.1} s", took.as_secs_f64());
+    assert_eq!(
+        lines,
+        ["start", "prestop", "term"],
+        "hook, then SIGTERM: {run:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(4),
+        "SIGTERM was ignored, so only SIGKILL after the 4 s grace period ended it: {took:?}"
+    );
+    let left = tb.ssh_ok(
+        "k8s-node1",
+        "docker ps -a --filter name=k8s_app_graceful_default --format '{{.Names}}'",
+    );
+    assert!(left.trim().is_empty(), "removed: {left}");
+}
