@@ -189,6 +189,18 @@ fn defined(
     name: &str,
     namespace: &str,
 ) -> Result<Option<String>, CliError> {
+    Ok(find(apps, repo, kind, name, namespace)?.map(|s| s.to_string()))
+}
+
+/// The source (file relative to `repo`, line, column) of `kind` `namespace/name` in the work tree's apps
+/// directory (`rollout restart` edits that file).
+pub(super) fn find(
+    apps: &Path,
+    repo: &Path,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) -> Result<Option<crate::yaml::SourceRef>, CliError> {
     let mut files = Vec::new();
     collect(apps, repo, &mut files)?;
     let parsed = manifest::parse(&files);
@@ -201,7 +213,7 @@ fn defined(
                 && meta.name.as_deref() == Some(name)
                 && meta.namespace.as_deref().unwrap_or("default") == namespace
         })
-        .map(|m| m.source.to_string()))
+        .map(|m| m.source.clone()))
 }
 
 fn collect(dir: &Path, repo: &Path, out: &mut Vec<RawFile>) -> Result<(), CliError> {
@@ -228,7 +240,7 @@ fn collect(dir: &Path, repo: &Path, out: &mut Vec<RawFile>) -> Result<(), CliErr
 }
 
 /// `git add REL && git commit -m MESSAGE` with git2; returns the new commit's id.
-fn commit(repo: &Path, rel: &Path, message: &str) -> Result<String, git2::Error> {
+pub(super) fn commit(repo: &Path, rel: &Path, message: &str) -> Result<String, git2::Error> {
     let repo = git2::Repository::discover(repo)?;
     let mut index = repo.index()?;
     index.add_path(rel)?;

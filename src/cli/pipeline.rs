@@ -71,7 +71,15 @@ pub fn load_desired(
     report_diagnostics(&parsed.diagnostics, strict, ui)?;
     let nodes: Vec<String> = inv.hosts.iter().map(|h| h.name.clone()).collect();
     let mut expanded = controllers::expand_on(&parsed.manifests, &nodes);
-    // Every host's node supervisor (docs/node-supervisor.md): planned like any pod.
+    add_system_pods(inv, &mut expanded);
+    Ok(Desired { source, expanded })
+}
+
+/// What every cluster runs besides the repository's objects, for `apply` and `reconcile` alike (a round
+/// without them would delete them): every host's node supervisor (docs/node-supervisor.md), planned like
+/// any pod, and the cluster DNS (docs/dns.md), a DNS pod per host behind the kube-dns Service.
+pub fn add_system_pods(inv: &Inventory, expanded: &mut Expanded) {
+    let nodes: Vec<String> = inv.hosts.iter().map(|h| h.name.clone()).collect();
     expanded
         .pod_sets
         .extend(controllers::node_supervisor::pod_sets(
@@ -79,7 +87,6 @@ pub fn load_desired(
             &nodes,
             inv.cluster.node_lost_grace_period,
         ));
-    // The cluster DNS (docs/dns.md): a DNS pod per host behind the kube-dns Service.
     if let Some(ip) = cluster_dns_ip(inv) {
         expanded.pod_sets.extend(controllers::cluster_dns::pod_sets(
             &inv.cluster.dns_image,
@@ -89,7 +96,6 @@ pub fn load_desired(
             .services
             .push(controllers::cluster_dns::service(ip));
     }
-    Ok(Desired { source, expanded })
 }
 
 /// What the source did beyond reading a local commit: which remote, who signed, an allowed empty commit.

@@ -322,7 +322,8 @@ fn desired(
         ));
     }
     let nodes: Vec<String> = inv.hosts.iter().map(|h| h.name.clone()).collect();
-    let expanded = controllers::expand_on(&parsed.manifests, &nodes);
+    let mut expanded = controllers::expand_on(&parsed.manifests, &nodes);
+    pipeline::add_system_pods(inv, &mut expanded);
     Ok(pipeline::Desired { source, expanded })
 }
 

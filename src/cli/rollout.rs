@@ -1,10 +1,12 @@
-//! `clusterctl rollout status|history|undo deploy/NAME`. `status`: kubectl's — watches the hosts (every
+//! `clusterctl rollout status|history|undo|restart deploy/NAME`. `status`: kubectl's — watches the hosts (every
 //! 500 ms) and prints kubectl's waiting messages until the Deployment is rolled out, exiting 4 when it
 //! makes no progress for its `progressDeadlineSeconds` (or `--timeout` passes: exit 1). `history`: the
 //! revisions the roster records (`controllers::history`), with their Git commits. `undo`: GitOps-style —
 //! prints the Git commands that make Git match the old revision; with `--apply` also rolls the Deployment
 //! back now (an apply with that revision pinned: lock, plan, same rolling-update safety) and warns that
-//! Git disagrees until the change is committed (docs/rollouts.md, "History and undo").
+//! Git disagrees until the change is committed (docs/rollouts.md, "History and undo"). `restart`: kubectl's
+//! `kubectl.kubernetes.io/restartedAt` template annotation, written into the Deployment's manifest file in
+//! the work tree (`manifest::restart`) and committed with `--commit`; the next apply rolls it out.
 
 use std::time::Duration;
 
@@ -33,6 +35,21 @@ pub enum RolloutCommand {
         after_help = "Examples:\n  clusterctl rollout undo deploy/web\n  clusterctl rollout undo deploy/web --to-revision 2 --apply --yes"
     )]
     Undo(UndoArgs),
+    /// Restart a Deployment's pods by a rolling update: sets the pod template's
+    /// kubectl.kubernetes.io/restartedAt annotation in its manifest file (`--commit` commits it).
+    #[command(
+        after_help = "Examples:\n  clusterctl rollout restart deploy/web --commit && clusterctl apply --yes"
+    )]
+    Restart(RestartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// `deploy/NAME`.
+    pub target: String,
+    /// Commit the edited manifest to the repository (`git add FILE && git commit`).
+    #[arg(long)]
+    pub commit: bool,
 }
 
 #[derive(Debug, Args)]
@@ -94,7 +111,60 @@ pub async fn run(
         RolloutCommand::Status(a) => status(g, a, ui).await,
         RolloutCommand::History(a) => history(g, a, ui).await,
         RolloutCommand::Undo(a) => undo(g, a, ui, signals).await,
+        RolloutCommand::Restart(a) => restart(g, a, ui),
     }
+}
+
+/// Edits the Deployment's manifest file (the work tree's, where `create` writes) so its pod template
+/// changes: apply then replaces every pod by the Deployment's strategy, as after `kubectl rollout restart`.
+fn restart(g: &Global, args: &RestartArgs, ui: &Ui) -> Result<ExitCode, CliError> {
+    let name = deployment_name(&args.target)?;
+    let inv = pipeline::load_inventory(g)?;
+    let apps = g.repo.join(&inv.cluster.apps_dir);
+    let source = super::create::find(&apps, &g.repo, "Deployment", name, &g.namespace)?
+        .ok_or_else(|| {
+            CliError::Reported(format!(
+                "deployments.apps \"{name}\" not found in {}",
+                inv.cluster.apps_dir
+            ))
+        })?;
+    let path = g.repo.join(&source.file);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let at = format!("{:.0}", jiff::Timestamp::now());
+    let edited = crate::manifest::restart::set_restarted_at(&text, name, &g.namespace, &at)
+        .map_err(|e| {
+            CliError::Reported(format!(
+                "cannot restart deployment {name}: {}: {e}",
+                source.file
+            ))
+        })?;
+    // The edited file passes clusterctl's own validation before it is written.
+    let check = crate::manifest::parse(&[crate::manifest::RawFile {
+        path: source.file.clone(),
+        bytes: edited.clone().into_bytes(),
+    }]);
+    pipeline::report_diagnostics(&check.diagnostics, false, ui)?;
+    std::fs::write(&path, &edited)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    if args.commit {
+        let id = super::create::commit(
+            &g.repo,
+            std::path::Path::new(&source.file),
+            &format!("clusterctl rollout restart deployment {name}"),
+        )
+        .map_err(|e| anyhow::anyhow!("edited {}, but cannot commit it: {e}", path.display()))?;
+        ui.out(&format!(
+            "deployment.apps/{name} restarted ({}, commit {id:.7}; apply rolls it out)",
+            source.file
+        ));
+    } else {
+        ui.out(&format!(
+            "deployment.apps/{name} restarted ({}; commit it to deploy)",
+            source.file
+        ));
+    }
+    Ok(ExitCode::Ok)
 }
 
 /// The Deployment's current ReplicaSet in `desired` and its history as the roster records it.

@@ -682,12 +682,11 @@ fn probes_are_validated_like_the_api_server() {
             ],
         ),
         (
-            "grpc and HTTPS are named, not silent",
+            "HTTPS is named, not silent (grpc is evaluated)",
             pod(
                 "    livenessProbe:\n      grpc: {port: 9000}\n    readinessProbe:\n      httpGet: {port: 443, scheme: HTTPS}\n",
             ),
             vec![
-                "warning: a.yaml:10:7: spec.containers[0].livenessProbe.grpc: clusterctl does not evaluate grpc probes yet; this probe is ignored",
                 "warning: a.yaml:12:28: spec.containers[0].readinessProbe.httpGet.scheme: clusterctl does not evaluate HTTPS probes yet; this probe is ignored",
             ],
         ),

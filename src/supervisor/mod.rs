@@ -13,11 +13,13 @@
 //!   the worker's thresholds, `ready`, the `Unhealthy` / `Killing` events and when to kill;
 //! - [`probe_engine`]: the wire formats of probe attempts (exec create/start/inspect, stop, HTTP GET);
 //! - [`pulled`]: whether a new container's image was really pulled (its `Pulled` event).
+//! - [`grpc_health`]: the grpc probe's `grpc.health.v1.Health/Check` call over h2c, both halves.
 
 pub mod backoff;
 pub mod decide;
 pub mod engine;
 pub mod hold;
+pub mod grpc_health;
 pub mod probe;
 pub mod probe_engine;
 pub mod pulled;

@@ -2,7 +2,7 @@
 //! probes of a container with the kubelet's defaults, which of them are due at a poll (initial delay,
 //! period, startup gating), the worker's threshold rule that turns raw attempts into a stored result,
 //! the container's `ready`, the `Unhealthy` / `Killing` events and the decision to kill. Pure: the binary
-//! (`src/bin/clusterctl-node.rs`) runs the attempts (HTTP, TCP, exec over the Engine API) and the kills.
+//! (`src/bin/clusterctl-node.rs`) runs the attempts (HTTP, TCP, exec over the Engine API, grpc) and the kills.
 
 use std::collections::BTreeMap;
 
@@ -80,6 +80,11 @@ pub enum Handler {
     Exec {
         command: Vec<String>,
     },
+    /// `grpc.health.v1.Health/Check` of `service` at the pod IP over h2c (`supervisor::grpc_health`).
+    Grpc {
+        port: u16,
+        service: String,
+    },
 }
 
 /// One probe with the kubelet's defaults applied (`SetDefaults_Probe`; 0 or unset → default).
@@ -103,13 +108,12 @@ fn or_default(v: Option<i32>, default: i32) -> i32 {
     }
 }
 
-/// Whether a probe of the manifest is left out: grpc, and httpGet over HTTPS (validation warns about
-/// both by field, `manifest::validate::probes`).
+/// Whether a probe of the manifest is left out: httpGet over HTTPS (validation warns about it by
+/// field, `manifest::validate::probes`).
 pub fn not_evaluated(p: &Probe) -> bool {
-    p.grpc.is_some()
-        || p.http_get
-            .as_ref()
-            .is_some_and(|h| h.scheme.as_deref() == Some("HTTPS"))
+    p.http_get
+        .as_ref()
+        .is_some_and(|h| h.scheme.as_deref() == Some("HTTPS"))
 }
 
 fn port(p: &IntOrString, c: &Container) -> Port {
@@ -160,6 +164,11 @@ pub fn spec(kind: Kind, p: &Probe, c: &Container, pod_grace: i64) -> Option<Spec
     } else if let Some(e) = &p.exec {
         Handler::Exec {
             command: e.command.clone().unwrap_or_default(),
+        }
+    } else if let Some(g) = &p.grpc {
+        Handler::Grpc {
+            port: u16::try_from(g.port).ok()?,
+            service: g.service.clone().unwrap_or_default(),
         }
     } else {
         return None;
@@ -256,6 +265,11 @@ pub enum Target {
     Exec {
         command: Vec<String>,
     },
+    Grpc {
+        host: String,
+        port: u16,
+        service: String,
+    },
 }
 
 impl Target {
@@ -267,6 +281,16 @@ impl Target {
             } => format!("http://{host}:{port}{path}"),
             Target::Tcp { host, port } => format!("tcp {host}:{port}"),
             Target::Exec { command } => format!("exec [{}]", command.join(" ")),
+            Target::Grpc {
+                host,
+                port,
+                service,
+            } if service.is_empty() => format!("grpc {host}:{port}"),
+            Target::Grpc {
+                host,
+                port,
+                service,
+            } => format!("grpc {host}:{port} service {service:?}"),
         }
     }
 }
@@ -300,6 +324,11 @@ pub fn target(spec: &Spec, pod_ip: &str) -> Result<Target, String> {
         },
         Handler::Exec { command } => Target::Exec {
             command: command.clone(),
+        },
+        Handler::Grpc { port, service } => Target::Grpc {
+            host: pod_ip.to_string(),
+            port: *port,
+            service: service.clone(),
         },
     })
 }

@@ -216,3 +216,71 @@ fn completions_and_man_pages_come_from_the_command_definitions() {
     assert!(plan.contains("\\-\\-out"), "{plan}");
     assert!(w.run(&["completion", "tcsh"]).code == 64);
 }
+
+#[test]
+fn rollout_restart_annotates_the_template_in_the_file_and_commits() {
+    let w = World::new();
+    w.manifest(
+        "web.yaml",
+        &format!("# the web tier\n{}", super::deployment("web", 2)),
+    )
+    .commit("web");
+    let before = w.run(&["plan"]);
+    assert_eq!(before.code, 0, "{}", before.shown());
+    let run = w.run(&["rollout", "restart", "deploy/web"]);
+    assert_eq!(run.code, 0, "{}", run.shown());
+    assert_eq!(
+        run.stdout,
+        "deployment.apps/web restarted (apps/web.yaml; commit it to deploy)\n",
+        "{}",
+        run.shown()
+    );
+    let text = std::fs::read_to_string(w.repo().join("apps/web.yaml")).unwrap();
+    // Only the annotation is added: the comment and every other line stay as they were.
+    let without: String = text
+        .lines()
+        .filter(|l| !l.contains("annotations:") && !l.contains("kubectl.kubernetes.io/restartedAt"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        without,
+        format!("# the web tier\n{}", super::deployment("web", 2))
+    );
+    assert!(
+        text.contains(
+            "    metadata:\n      annotations:\n        kubectl.kubernetes.io/restartedAt: \""
+        ),
+        "{text}"
+    );
+    // Not committed yet: the plan (which reads the commit) is unchanged.
+    assert_eq!(w.run(&["plan"]).stdout, before.stdout);
+    let again = w.run(&["rollout", "restart", "deployment/web", "--commit"]);
+    assert_eq!(again.code, 0, "{}", again.shown());
+    assert!(
+        again
+            .stdout
+            .starts_with("deployment.apps/web restarted (apps/web.yaml, commit "),
+        "{}",
+        again.shown()
+    );
+    let text2 = std::fs::read_to_string(w.repo().join("apps/web.yaml")).unwrap();
+    assert_eq!(
+        text2.matches("kubectl.kubernetes.io/restartedAt").count(),
+        1,
+        "a second restart replaces the first: {text2}"
+    );
+    // Committed: a new pod template, so new pod names (a new pod-template-hash) in the plan.
+    let after = w.run(&["plan"]);
+    assert_eq!(after.code, 0, "{}", after.shown());
+    assert_ne!(after.stdout, before.stdout, "{}", after.shown());
+    let missing = w.run(&["rollout", "restart", "deploy/db"]);
+    assert_eq!(missing.code, 1, "{}", missing.shown());
+    assert!(
+        missing
+            .stderr
+            .contains("deployments.apps \"db\" not found in apps"),
+        "{}",
+        missing.shown()
+    );
+    assert_eq!(w.run(&["rollout", "restart", "svc/web"]).code, 64);
+}

@@ -287,3 +287,183 @@ fn recreate_runs_no_old_pod_once_a_new_one_started() {
     assert!(run.stdout.contains("4 added"), "{run:?}");
     assert_eq!(running(&tb), vec!["nginx:1.14.2"; 4]);
 }
+
+/// The ids of the running `my-nginx` containers over every host, sorted.
+fn running_ids(tb: &Testbed) -> Vec<String> {
+    let mut ids: Vec<String> = tb
+        .hosts
+        .iter()
+        .flat_map(|(h, _)| {
+            let out = tb.exec(
+                h,
+                &[
+                    "docker",
+                    "ps",
+                    "--filter",
+                    "label=clusterctl.io/container=my-nginx",
+                    "--filter",
+                    "status=running",
+                    "--format",
+                    "{{.ID}}",
+                ],
+            );
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `rollout restart` (issue 10, "rollout restart as kubectl's"): the annotation committed to the
+/// manifest changes the pod template, so the next apply replaces all 4 pods by a rolling update
+/// (maxSurge 1, maxUnavailable 0) with no failed request through the node ports.
+#[test]
+fn rollout_restart_replaces_every_pod_by_a_rolling_update_with_no_failed_request() {
+    let _g = serial();
+    let tb = Testbed::get();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.write("web.yaml", &deployment("nginx", SURGE_ONE, ""))
+        .seed("my_service.yaml")
+        .commit("nginx x4");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let before = running_ids(&tb);
+    assert_eq!(before.len(), 4, "{before:?}");
+    let port = node_port(&tb, &repo);
+
+    let restart = ok(clusterctl(
+        &tb,
+        &repo,
+        &["rollout", "restart", "deploy/my-nginx", "--commit"],
+    ));
+    assert!(
+        restart
+            .stdout
+            .starts_with("deployment.apps/my-nginx restarted (apps/web.yaml, commit "),
+        "{restart:?}"
+    );
+    let log = repo.git(&["log", "-1", "--format=%s"]);
+    assert_eq!(log.trim(), "clusterctl rollout restart deployment my-nginx");
+    let watch = Watch::start(&tb, port);
+    let run = clusterctl(&tb, &repo, &["apply", "--yes"]);
+    let (answered, failed, samples) = watch.finish();
+    eprintln!(
+        "rollout restart: {answered} requests answered, {failed} failed; running pods every 200 ms: {:?}",
+        counts(&samples)
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("deployment \"my-nginx\" successfully rolled out"),
+        "{run:?}"
+    );
+    assert_eq!(failed, 0, "failed requests during the restart");
+    assert!(answered > 0);
+    assert!(
+        samples.iter().all(|s| s.len() >= 4 && s.len() <= 5),
+        "running pods left 4..=5: {:?}",
+        counts(&samples)
+    );
+    let after = running_ids(&tb);
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert!(
+        after.iter().all(|id| !before.contains(id)),
+        "every pod replaced: {before:?} → {after:?}"
+    );
+    let describe = ok(clusterctl(&tb, &repo, &["describe", "deploy", "my-nginx"])).stdout;
+    assert!(
+        describe.contains("kubectl.kubernetes.io/restartedAt"),
+        "{describe}"
+    );
+    assert!(
+        ok(clusterctl(&tb, &repo, &["plan"]))
+            .stdout
+            .contains("No changes")
+    );
+}
+
+const GRACEFUL: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: graceful
+spec:
+  nodeName: k8s-node1
+  terminationGracePeriodSeconds: 4
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'trap \"echo term >> /h/log; t=1\" TERM; t=0; echo start >> /h/log; while true; do [ $t = 1 ] && echo tick >> /h/log; sleep 1; done']
+    lifecycle:
+      preStop:
+        exec:
+          command: [sh, -c, 'echo prestop >> /h/log']
+    volumeMounts:
+    - name: h
+      mountPath: /h
+  volumes:
+  - name: h
+    hostPath:
+      path: /tmp/clusterctl-graceful
+      type: DirectoryOrCreate
+";
+
+/// Graceful termination (issue 10 scope: \"preStop runs, then SIGTERM, then SIGKILL after
+/// terminationGracePeriodSeconds\"): a container that ignores SIGTERM, with a preStop hook, is removed by
+/// an apply that runs the hook first, then SIGTERM (the trap writes after the hook), and kills it only
+/// once the 4 s grace period is over (it writes a tick a second until then).
+#[test]
+fn removing_a_pod_runs_prestop_then_sigterm_then_sigkill_after_the_grace_period() {
+    let _g = serial();
+    let tb = Testbed::get();
+    reset(&tb);
+    tb.ssh_ok("k8s-node1", "rm -rf /tmp/clusterctl-graceful");
+    let repo = Repo::new();
+    repo.write("graceful.yaml", GRACEFUL).commit("graceful");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let log = || {
+        tb.ssh_ok(
+            "k8s-node1",
+            "cat /tmp/clusterctl-graceful/log 2>/dev/null || true",
+        )
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !log().contains("start") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "graceful never started"
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
+    repo.remove("graceful.yaml").commit("remove graceful");
+    let t0 = std::time::Instant::now();
+    let run = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let took = t0.elapsed();
+    let lines: Vec<String> = log().lines().map(str::to_string).collect();
+    eprintln!("graceful removal: {lines:?} in {:.1} s", took.as_secs_f64());
+    assert_eq!(
+        lines.get(..3),
+        Some(
+            &[
+                "start".to_string(),
+                "prestop".to_string(),
+                "term".to_string()
+            ][..]
+        ),
+        "hook, then SIGTERM: {run:?}"
+    );
+    // The container ignores SIGTERM and writes a tick a second after it: it lived on through the grace
+    // period (a SIGKILL at once leaves none) and was killed at its end (not left running).
+    let ticks = lines.iter().filter(|l| *l == "tick").count();
+    assert!(
+        (2..=8).contains(&ticks),
+        "{ticks} ticks after SIGTERM in a 4 s grace period: {lines:?} ({took:?})"
+    );
+    let left = tb.ssh_ok(
+        "k8s-node1",
+        "docker ps -a --filter name=k8s_app_graceful_default --format '{{.Names}}'",
+    );
+    assert!(left.trim().is_empty(), "removed: {left}");
+}

@@ -1,5 +1,5 @@
 //! The probe attempts of one poll (docs/probes.md), the IO half of [`clusterctl::supervisor::probe`]:
-//! HTTP GET and TCP connects to the pod IP (the supervisor's pod is on the host's pod bridge, so it
+//! HTTP GET, grpc health checks and TCP connects to the pod IP (the supervisor's pod is on the host's pod bridge, so it
 //! reaches every pod of its host), exec over the Engine API, each bounded by its `timeoutSeconds`, all
 //! of a poll at once (one thread each); and the stop (SIGTERM, grace, SIGKILL) of a container whose
 //! liveness or startup probe failed, in the background so the loop goes on.
@@ -112,6 +112,97 @@ fn http(
     }
 }
 
+/// One `grpc.health.v1.Health/Check` over h2c, as the kubelet's grpc prober words its results.
+fn grpc(host: &str, port: u16, service: &str, timeout: Duration) -> Outcome {
+    use clusterctl::supervisor::grpc_health as gh;
+    let deadline = Instant::now() + timeout;
+    let authority = format!("{host}:{port}");
+    let secs = timeout.as_secs();
+    let connect_failed = |why: String| {
+        Outcome::Failure(format!(
+            "timeout: failed to connect service {authority:?} within {secs}s: {why}"
+        ))
+    };
+    let addr = match resolve(host, port) {
+        Ok(a) => a,
+        Err(e) => return connect_failed(e),
+    };
+    let mut s = match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(s) => s,
+        Err(e) => return connect_failed(dial_error(host, port, &e)),
+    };
+    let timed_out = || {
+        Outcome::Failure(format!(
+            "timeout: health rpc did not complete within {secs}s"
+        ))
+    };
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
+    s.set_write_timeout(Some(left())).ok();
+    if s.write_all(&gh::check_request(&authority, service))
+        .is_err()
+    {
+        return timed_out();
+    }
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let (mut acked, mut ponged) = (0, 0);
+    loop {
+        let p = gh::parse(&buf);
+        // Settings and pings are answered as any HTTP/2 peer must (a server may wait for them).
+        let mut reply = Vec::new();
+        for _ in acked..p.settings {
+            reply.extend(gh::settings_ack());
+        }
+        for ping in p.pings.iter().skip(ponged) {
+            reply.extend(gh::ping_ack(ping));
+        }
+        acked = p.settings;
+        ponged = p.pings.len();
+        if !reply.is_empty() {
+            s.write_all(&reply).ok();
+        }
+        match p.answer {
+            Some(gh::Answer::Health(gh::SERVING)) => return Outcome::Success(String::new()),
+            Some(gh::Answer::Health(other)) => {
+                return Outcome::Failure(format!(
+                    "service unhealthy (responded with {:?})",
+                    gh::status_name(other)
+                ));
+            }
+            Some(gh::Answer::Rpc { code, message }) => {
+                let code = code.map_or_else(|| "unreadable".to_string(), gh::code_name);
+                return Outcome::Failure(format!(
+                    "error: health rpc probe failed: rpc error: code = {code} desc = {message}"
+                ));
+            }
+            Some(gh::Answer::Reset(code)) => {
+                return Outcome::Failure(format!(
+                    "error: health rpc probe failed: the server reset the stream (HTTP/2 error {code})"
+                ));
+            }
+            None => {}
+        }
+        if Instant::now() >= deadline || buf.len() > MAX_READ {
+            return timed_out();
+        }
+        s.set_read_timeout(Some(left())).ok();
+        match s.read(&mut chunk) {
+            Ok(0) => {
+                return Outcome::Failure(
+                    "error: health rpc probe failed: the connection closed before an answer"
+                        .to_string(),
+                );
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => return timed_out(),
+        }
+    }
+}
+
 fn exec(docker: &Docker, id: &str, command: &[String], timeout: Duration) -> Outcome {
     let Some((path, body)) = pe::exec_create(id, command) else {
         return Outcome::Error("invalid container id".to_string());
@@ -184,6 +275,11 @@ fn attempt(docker: &Docker, id: &str, t: &Target, timeout: Duration) -> Outcome 
         } => http(host, *port, path, headers, timeout),
         Target::Tcp { host, port } => tcp(host, *port, timeout),
         Target::Exec { command } => exec(docker, id, command, timeout),
+        Target::Grpc {
+            host,
+            port,
+            service,
+        } => grpc(host, *port, service, timeout),
     }
 }
 

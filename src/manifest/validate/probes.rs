@@ -1,6 +1,6 @@
 //! Validation of a container's liveness, readiness and startup probes (upstream `validateProbe`,
 //! kubernetes-semantics.md §10.1) with upstream's wording, and the warnings for the probes clusterctl does
-//! not evaluate (grpc, HTTPS): named by field, never silent.
+//! not evaluate (HTTPS): named by field, never silent.
 
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -115,12 +115,6 @@ fn one(v: &mut Issues, pr: &Probe, p: &FieldPath, one_success: bool, readiness: 
     }
     // Named, never silent: what the node supervisor does not evaluate (supervisor::probe leaves these
     // probes out, as if not written; docs/probes.md).
-    if pr.grpc.is_some() && handlers == 1 {
-        v.warn(
-            &p.child("grpc"),
-            "clusterctl does not evaluate grpc probes yet; this probe is ignored".to_string(),
-        );
-    }
     if let Some(h) = &pr.http_get
         && h.scheme.as_deref() == Some("HTTPS")
         && handlers == 1

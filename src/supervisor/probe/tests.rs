@@ -61,11 +61,21 @@ fn defaults_and_named_ports() {
 }
 
 #[test]
-fn grpc_and_https_are_not_evaluated() {
+fn https_is_not_evaluated_and_grpc_targets_the_pod_ip() {
     let c = container(serde_json::json!({"name": "a",
         "livenessProbe": {"grpc": {"port": 9000}},
+        "startupProbe": {"grpc": {"port": 9000, "service": "db"}},
         "readinessProbe": {"httpGet": {"port": 443, "scheme": "HTTPS"}}}));
-    assert!(specs(&c, 30).is_empty());
+    let s = specs(&c, 30);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let t: Vec<String> = s
+        .iter()
+        .map(|s| target(s, "10.0.0.5").unwrap().describe())
+        .collect();
+    assert_eq!(
+        t,
+        ["grpc 10.0.0.5:9000 service \"db\"", "grpc 10.0.0.5:9000"]
+    );
 }
 
 #[test]
