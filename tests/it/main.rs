@@ -15,6 +15,7 @@ mod history;
 mod images;
 mod jobs;
 mod lease;
+mod load_balancer;
 mod network;
 mod pipeline;
 mod probes;
