@@ -318,11 +318,7 @@ fn local_policy_answers_only_where_the_endpoint_runs_and_keeps_the_client_addres
     assert_eq!(np, np2, "the node port stays");
     for port in [80, np] {
         let page = echo(&n2, port).unwrap_or_else(|e| panic!("{n2}:{port}: {e}"));
-        assert_eq!(
-            client(&page),
-            gw,
-            "the client address is kept: {page}"
-        );
+        assert_eq!(client(&page), gw, "the client address is kept: {page}");
         for host in ["k8s-master", "k8s-node1", "k8s-node3"] {
             let addr = tb.addr(host);
             assert!(
