@@ -261,7 +261,7 @@ fn load_balancer_is_published_on_the_labelled_nodes_and_source_ranges_admit_only
     ))
     .stdout;
     assert!(
-        d.contains(&format!("LoadBalancer Source Ranges:")) && d.contains(&format!("{gw}/32")),
+        d.contains("LoadBalancer Source Ranges:") && d.contains(&format!("{gw}/32")),
         "{d}"
     );
 
