@@ -297,8 +297,26 @@ fn error_classes() {
         ),
         (
             "unsupported service type",
-            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: LoadBalancer\n  ports:\n  - port: 80\n".to_string(),
-            vec!["a.yaml:6:9: spec.type: Unsupported value: \"LoadBalancer\": clusterctl supports \"ClusterIP\", \"NodePort\""],
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: ExternalName\n  ports:\n  - port: 80\n".to_string(),
+            vec!["a.yaml:6:9: spec.type: Unsupported value: \"ExternalName\": clusterctl supports \"ClusterIP\", \"NodePort\", \"LoadBalancer\""],
+        ),
+        (
+            "load balancer fields as the API server checks them",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: LoadBalancer\n  clusterIP: None\n  healthCheckNodePort: 30100\n  loadBalancerSourceRanges: [\"10.0.0.0/8\", \"nope\"]\n  sessionAffinityConfig:\n    clientIP:\n      timeoutSeconds: 5\n  ports:\n  - port: 80\n".to_string(),
+            vec![
+                "a.yaml:7:14: spec.clusterIP: Invalid value: \"None\": may not be set to 'None' for LoadBalancer services",
+                "a.yaml:8:24: spec.healthCheckNodePort: Invalid value: 30100: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+                "a.yaml:9:44: spec.loadBalancerSourceRanges[1]: Invalid value: \"nope\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                "a.yaml:11:5: spec.sessionAffinityConfig: Invalid value: must not be set when session affinity is None",
+            ],
+        ),
+        (
+            "source ranges only for LoadBalancer",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: NodePort\n  loadBalancerSourceRanges: [\"10.0.0.0/8\"]\n  sessionAffinity: ClientIP\n  sessionAffinityConfig:\n    clientIP:\n      timeoutSeconds: 0\n  ports:\n  - port: 80\n".to_string(),
+            vec![
+                "a.yaml:7:29: spec.loadBalancerSourceRanges: Forbidden: may only be used when `type` is 'LoadBalancer'",
+                "a.yaml:11:23: spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 0: must be greater than 0 and less than 86400",
+            ],
         ),
         (
             "service name is a DNS-1035 label; ports need names when several",

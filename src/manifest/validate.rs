@@ -1055,6 +1055,79 @@ fn resources(v: &mut Issues, r: &ResourceRequirements, rp: &FieldPath) {
     }
 }
 
+/// The LoadBalancer fields, as the API server checks them; the ones clusterctl's ServiceLB has no use for
+/// are warnings (docs/networking.md).
+fn load_balancer(
+    v: &mut Issues,
+    spec: &k8s_openapi::api::core::v1::ServiceSpec,
+    sp: &FieldPath,
+    ty: &str,
+) {
+    let lb = ty == "LoadBalancer";
+    if let Some(ranges) = spec
+        .load_balancer_source_ranges
+        .as_ref()
+        .filter(|r| !r.is_empty())
+    {
+        let rp = sp.child("loadBalancerSourceRanges");
+        if !lb {
+            v.forbidden(&rp, "may only be used when `type` is 'LoadBalancer'");
+        } else {
+            for (i, r) in ranges.iter().enumerate() {
+                // Space padding is allowed (a leftover of the annotation it replaced).
+                match crate::cidr::parse(r.trim()) {
+                    None => v.invalid_str(
+                        &rp.index(i),
+                        r,
+                        "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                    ),
+                    Some(crate::cidr::IpNet::V6(_)) => v.warn(
+                        &rp.index(i),
+                        "clusterctl programs IPv4 rules only; this IPv6 range admits nothing"
+                            .to_string(),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    if let Some(hc) = spec.health_check_node_port.filter(|p| *p != 0)
+        && !(lb && spec.external_traffic_policy.as_deref() == Some("Local"))
+    {
+        v.invalid_num(
+            &sp.child("healthCheckNodePort"),
+            hc.into(),
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+        );
+    }
+    if lb {
+        if spec
+            .load_balancer_ip
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+        {
+            v.warn(
+                &sp.child("loadBalancerIP"),
+                "clusterctl's ServiceLB publishes on the nodes' addresses; this field is ignored"
+                    .to_string(),
+            );
+        }
+        if spec.load_balancer_class.is_some() {
+            v.warn(
+                &sp.child("loadBalancerClass"),
+                UNSUPPORTED_FIELD.to_string(),
+            );
+        }
+        if spec.allocate_load_balancer_node_ports == Some(false) {
+            v.warn(
+                &sp.child("allocateLoadBalancerNodePorts"),
+                "clusterctl always allocates NodePorts for LoadBalancer Services; this field is ignored"
+                    .to_string(),
+            );
+        }
+    }
+}
+
 fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
     let Some(spec) = &s.spec else {
         v.required(sp, "");
@@ -1062,16 +1135,21 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
     };
     let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
     match ty {
-        "ClusterIP" | "NodePort" => {}
-        "LoadBalancer" | "ExternalName" => v.push(
+        "ClusterIP" | "NodePort" | "LoadBalancer" => {}
+        "ExternalName" => v.push(
             &sp.child("type"),
             format!(
-                "Unsupported value: {}: clusterctl supports \"ClusterIP\", \"NodePort\"",
+                "Unsupported value: {}: clusterctl supports \"ClusterIP\", \"NodePort\", \"LoadBalancer\"",
                 go_quote(ty)
             ),
         ),
-        other => v.unsupported(&sp.child("type"), other, &["ClusterIP", "NodePort"]),
+        other => v.unsupported(
+            &sp.child("type"),
+            other,
+            &["ClusterIP", "NodePort", "LoadBalancer"],
+        ),
     }
+    load_balancer(v, spec, sp, ty);
     let cluster_ip = spec.cluster_ip.as_deref().unwrap_or("");
     let headless = cluster_ip == "None";
     if !cluster_ip.is_empty() && !headless && cluster_ip.parse::<std::net::IpAddr>().is_err() {
@@ -1081,11 +1159,11 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
             "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
         );
     }
-    if headless && ty == "NodePort" {
+    if headless && (ty == "NodePort" || ty == "LoadBalancer") {
         v.invalid_str(
             &sp.child("clusterIP"),
             cluster_ip,
-            "may not be set to 'None' for NodePort services",
+            &format!("may not be set to 'None' for {ty} services"),
         );
     }
     let ports = spec.ports.as_deref().unwrap_or(&[]);
@@ -1151,6 +1229,23 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
         && sa != "ClientIP"
     {
         v.unsupported(&sp.child("sessionAffinity"), sa, &["ClientIP", "None"]);
+    }
+    if let Some(cfg) = &spec.session_affinity_config {
+        let cp = sp.child("sessionAffinityConfig");
+        if spec.session_affinity.as_deref() != Some("ClientIP") {
+            v.push(
+                &cp,
+                "Invalid value: must not be set when session affinity is None".to_string(),
+            );
+        } else if let Some(t) = cfg.client_ip.as_ref().and_then(|c| c.timeout_seconds)
+            && !(1..=86400).contains(&t)
+        {
+            v.invalid_num(
+                &cp.child("clientIP").child("timeoutSeconds"),
+                t.into(),
+                "must be greater than 0 and less than 86400",
+            );
+        }
     }
     if let Some(etp) = spec.external_traffic_policy.as_deref() {
         if ty == "ClusterIP" {

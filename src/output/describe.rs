@@ -995,6 +995,21 @@ pub fn describe_service(svc: &k8s_openapi::api::core::v1::Service, endpoints: &[
         .map(|v| v.join(","))
         .unwrap_or_else(|| ip.clone());
     d.w(0, &format!("IPs:\t{ips}\n"));
+    let ingress: Vec<String> = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|l| l.ingress.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| i.ip.filter(|s| !s.is_empty()).or(i.hostname))
+        .collect();
+    if !ingress.is_empty() {
+        d.w(
+            0,
+            &format!("LoadBalancer Ingress:\t{}\n", ingress.join(", ")),
+        );
+    }
     for p in spec.ports.iter().flatten() {
         let name = p
             .name
@@ -1038,6 +1053,19 @@ pub fn describe_service(svc: &k8s_openapi::api::core::v1::Service, endpoints: &[
     );
     if let Some(etp) = &spec.external_traffic_policy {
         d.w(0, &format!("External Traffic Policy:\t{etp}\n"));
+    }
+    if let Some(hc) = spec.health_check_node_port.filter(|p| *p != 0) {
+        d.w(0, &format!("HealthCheck NodePort:\t{hc}\n"));
+    }
+    if let Some(ranges) = spec
+        .load_balancer_source_ranges
+        .as_ref()
+        .filter(|r| !r.is_empty())
+    {
+        d.w(
+            0,
+            &format!("LoadBalancer Source Ranges:\t{}\n", ranges.join(",")),
+        );
     }
     d.w(0, "Events:\t<none>\n");
     d.finish()

@@ -78,6 +78,8 @@ pub(super) fn render(
                 service: svc,
                 cluster_ip: cluster_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
                 node_ports: Vec::new(),
+                load_balancer_ips: Vec::new(),
+                health_check_node_port: None,
             }],
             pods,
         );

@@ -71,6 +71,7 @@ pub(super) fn plan_rules(
         net.node_port_range,
         &in_use(&reachable),
     );
+    let ingress = load_balancer_ips(input.nodes, &net.hosts);
     let allocated: Vec<Allocated<'_>> = svcs
         .iter()
         .zip(&allocs)
@@ -79,6 +80,12 @@ pub(super) fn plan_rules(
                 service: s,
                 cluster_ip: a.cluster_ip?,
                 node_ports: a.node_ports.clone(),
+                load_balancer_ips: if is_load_balancer(s) {
+                    ingress.clone()
+                } else {
+                    Vec::new()
+                },
+                health_check_node_port: a.health_check_node_port,
             })
         })
         .collect();
@@ -98,23 +105,68 @@ pub(super) fn plan_rules(
         .collect();
     let records = super::dns::render(&with_ips, &pods, observed, created);
     let dns_changes = super::dns::changes(input, &records);
-    let rules = render::ruleset(&table, net.cluster_cidr);
     let jumps = render::jumps();
     Rules {
         changes: reachable
             .iter()
-            .filter_map(|n| rules_change(n, &rules, &jumps, table.len()))
+            .filter_map(|n| {
+                // Each host's own: `externalTrafficPolicy: Local` serves its endpoints only.
+                let host = net.hosts.iter().find(|h| h.name == n.name);
+                let view = render::HostView {
+                    address: host.and_then(|h| h.address.parse().ok()),
+                    pod_cidr: host.and_then(|h| crate::cidr::parse_v4(&h.pod_cidr)),
+                };
+                let rules = render::ruleset_for(&table, net.cluster_cidr, &view);
+                rules_change(n, &rules, &jumps, table.len())
+            })
             .chain(dns_changes)
             .collect(),
-        after: services_after(&svcs, &allocs, &table),
+        after: services_after(&svcs, &allocs, &table, &ingress),
     }
+}
+
+/// The node label choosing where LoadBalancer Services are published (k3s' ServiceLB
+/// `svccontroller.k3s.cattle.io/enablelb`, in clusterctl's domain): when any node has it `"true"`, only
+/// those nodes; otherwise every node (docs/networking.md).
+pub const ENABLE_LB_LABEL: &str = "svccontroller.clusterctl.io/enablelb";
+
+fn is_load_balancer(s: &Service) -> bool {
+    s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer")
+}
+
+/// The LoadBalancer ingress addresses: the chosen nodes' inventory addresses, sorted.
+pub(super) fn load_balancer_ips(
+    nodes: &[k8s_openapi::api::core::v1::Node],
+    hosts: &[HostNet],
+) -> Vec<Ipv4Addr> {
+    let enabled = |n: &k8s_openapi::api::core::v1::Node| {
+        n.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(ENABLE_LB_LABEL))
+            .is_some_and(|v| v == "true")
+    };
+    let any_labelled = nodes.iter().any(enabled);
+    let mut ips: Vec<Ipv4Addr> = hosts
+        .iter()
+        .filter(|h| {
+            !any_labelled
+                || nodes
+                    .iter()
+                    .any(|n| n.metadata.name.as_deref() == Some(h.name.as_str()) && enabled(n))
+        })
+        .filter_map(|h| h.address.parse().ok())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
 }
 
 /// Allocations in use: what any reachable host's rules carry (on a conflict the first host wins).
 pub(super) fn in_use(reachable: &[&ObservedNode]) -> InUse {
     let mut in_use = InUse::default();
     for obs in reachable.iter().filter_map(|n| n.network.as_ref()) {
-        let (ips, ports) = iptables::allocations(
+        let (ips, ports, health) = iptables::allocations(
             &SavedTable::parse(&obs.iptables_nat),
             &SavedTable::parse(&obs.iptables_filter),
         );
@@ -125,6 +177,9 @@ pub(super) fn in_use(reachable: &[&ObservedNode]) -> InUse {
         }
         for (k, p) in ports {
             in_use.node_ports.entry(k).or_insert(p);
+        }
+        for (k, p) in health {
+            in_use.health_check_node_ports.entry(k).or_insert(p);
         }
     }
     in_use
@@ -283,6 +338,7 @@ fn services_after(
     svcs: &[&Service],
     allocs: &[Allocation],
     table: &[ServicePort],
+    ingress: &[Ipv4Addr],
 ) -> ServicesAfter {
     let mut after = ServicesAfter::default();
     for (s, a) in svcs.iter().zip(allocs) {
@@ -296,6 +352,28 @@ fn services_after(
             if let Some(np) = np {
                 p.node_port = Some(i32::from(*np));
             }
+        }
+        if let Some(hc) = a.health_check_node_port {
+            spec.health_check_node_port = Some(i32::from(hc));
+        }
+        if spec.type_.as_deref() == Some("LoadBalancer") {
+            let ip_mode = None;
+            s.status = Some(k8s_openapi::api::core::v1::ServiceStatus {
+                load_balancer: Some(k8s_openapi::api::core::v1::LoadBalancerStatus {
+                    ingress: Some(
+                        ingress
+                            .iter()
+                            .map(|ip| k8s_openapi::api::core::v1::LoadBalancerIngress {
+                                ip: Some(ip.to_string()),
+                                ip_mode: ip_mode.clone(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    )
+                    .filter(|v: &Vec<_>| !v.is_empty()),
+                }),
+                ..Default::default()
+            });
         }
         let ns = s.metadata.namespace.clone().unwrap_or_default();
         let name = s.metadata.name.clone().unwrap_or_default();

@@ -17,6 +17,8 @@ pub struct InUse {
     pub cluster_ips: BTreeMap<String, Ipv4Addr>,
     /// Service port name (`ns/name[:port]`) → NodePort.
     pub node_ports: BTreeMap<String, u16>,
+    /// `ns/name` → healthCheckNodePort.
+    pub health_check_node_ports: BTreeMap<String, u16>,
 }
 
 /// The allocation of one service (in the order given).
@@ -24,8 +26,11 @@ pub struct InUse {
 pub struct Allocation {
     /// `None` for a headless service (`clusterIP: None`) or when the range is exhausted.
     pub cluster_ip: Option<Ipv4Addr>,
-    /// One per `spec.ports[i]`; `Some` only for NodePort services.
+    /// One per `spec.ports[i]`; `Some` only for NodePort and LoadBalancer services.
     pub node_ports: Vec<Option<u16>>,
+    /// A LoadBalancer service with `externalTrafficPolicy: Local` gets one more port from the range,
+    /// as the API server allocates it; explicit `spec.healthCheckNodePort` is honoured.
+    pub health_check_node_port: Option<u16>,
 }
 
 fn key(s: &Service) -> String {
@@ -34,6 +39,14 @@ fn key(s: &Service) -> String {
         s.metadata.namespace.as_deref().unwrap_or("default"),
         s.metadata.name.as_deref().unwrap_or_default()
     )
+}
+
+/// Does the API server give this service a healthCheckNodePort? (LoadBalancer with a Local policy.)
+fn wants_health_check(s: &Service) -> bool {
+    s.spec.as_ref().is_some_and(|s| {
+        s.type_.as_deref() == Some("LoadBalancer")
+            && s.external_traffic_policy.as_deref() == Some("Local")
+    })
 }
 
 fn is_node_port(s: &Service) -> bool {
@@ -71,8 +84,18 @@ pub fn allocate(
             ]
         })
         .collect();
+    let mut health: Vec<Option<u16>> = vec![None; services.len()];
     for &i in &order {
         let spec = services[i].spec.clone().unwrap_or_default();
+        if wants_health_check(services[i])
+            && let Some(hc) = spec
+                .health_check_node_port
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| *n != 0)
+            && taken_ports.insert(hc)
+        {
+            health[i] = Some(hc);
+        }
         match spec.cluster_ip.as_deref() {
             Some("None") => headless[i] = true,
             Some(ip) if !ip.is_empty() => {
@@ -133,6 +156,16 @@ pub fn allocate(
             }
         }
     }
+    for &i in &order {
+        if wants_health_check(services[i])
+            && health[i].is_none()
+            && let Some(hc) = in_use.health_check_node_ports.get(&key(services[i]))
+            && (node_port_range.0..=node_port_range.1).contains(hc)
+            && taken_ports.insert(*hc)
+        {
+            health[i] = Some(*hc);
+        }
+    }
     // New: lowest free.
     for &i in &order {
         if ips[i].is_none() && !headless[i] {
@@ -154,11 +187,18 @@ pub fn allocate(
                 }
             }
         }
+        if wants_health_check(services[i]) && health[i].is_none() {
+            health[i] = (node_port_range.0..=node_port_range.1).find(|p| !taken_ports.contains(p));
+            if let Some(p) = health[i] {
+                taken_ports.insert(p);
+            }
+        }
     }
     (0..services.len())
         .map(|i| Allocation {
             cluster_ip: ips[i],
             node_ports: std::mem::take(&mut ports[i]),
+            health_check_node_port: health[i],
         })
         .collect()
 }

@@ -5,7 +5,8 @@
 //!
 //! Normalisation: `iptables-save` reorders matches (`-d 10.96.0.1/32 -p tcp -m comment …`), always quotes
 //! comments, adds `/32` to single addresses, prints `--or-mark X` as `--set-xmark X/X`, REJECT with its
-//! default `--reject-with icmp-port-unreachable`, and probabilities as the kernel stores them (a 31-bit
+//! default `--reject-with icmp-port-unreachable`, the `recent` match with `--mask 255.255.255.255 --rsource`,
+//! and probabilities as the kernel stores them (a 31-bit
 //! fraction: kube-proxy's `0.3333333333` reads back as `0.33333333349`). A rule is compared as the sorted
 //! set of its match options followed by its target and the target's options, each canonicalised.
 
@@ -206,6 +207,26 @@ pub fn normalize(rule: &str) -> Normalized {
             _ => {}
         }
     }
+    // `iptables-save` prints the `recent` match's defaults.
+    if units
+        .iter()
+        .any(|u| u[0] == "-m" && u.get(1).map(String::as_str) == Some("recent"))
+    {
+        // Among the matches, before the target.
+        let at = units
+            .iter()
+            .position(|u| u[0] == "-j")
+            .unwrap_or(units.len());
+        if !units
+            .iter()
+            .any(|u| u[0] == "--rsource" || u[0] == "--rdest")
+        {
+            units.insert(at, vec!["--rsource".into()]);
+        }
+        if !units.iter().any(|u| u[0] == "--mask") {
+            units.insert(at, vec!["--mask".into(), "255.255.255.255".into()]);
+        }
+    }
     let split = units
         .iter()
         .position(|u| u[0] == "-j")
@@ -327,11 +348,25 @@ pub fn service_view(
     out
 }
 
-/// Allocations in use on a host: ClusterIP by `ns/name` and NodePort by service port name.
+/// Allocations in use on a host: ClusterIP by `ns/name`, NodePort by service port name, and
+/// healthCheckNodePort by `ns/name` (from filter `KUBE-NODEPORTS`' comments).
 pub fn allocations(
     nat: &SavedTable,
     filter: &SavedTable,
-) -> (BTreeMap<String, String>, BTreeMap<String, u16>) {
+) -> (
+    BTreeMap<String, String>,
+    BTreeMap<String, u16>,
+    BTreeMap<String, u16>,
+) {
+    let mut health = BTreeMap::new();
+    for r in filter.chains.get("KUBE-NODEPORTS").into_iter().flatten() {
+        let r = normalize(r);
+        let spn = unit(&r, "--comment").and_then(|c| c.strip_suffix(" health check node port"));
+        if let (Some(spn), Some(port)) = (spn, unit(&r, "--dport").and_then(|p| p.parse().ok())) {
+            let svc = spn.split(':').next().unwrap_or(spn).to_string();
+            health.insert(svc, port);
+        }
+    }
     let view = service_view(
         &normalized_chains(nat.chains.iter().map(|(k, v)| (k.as_str(), v.as_slice()))),
         &normalized_chains(
@@ -352,7 +387,7 @@ pub fn allocations(
             ports.insert(spn, np);
         }
     }
-    (ips, ports)
+    (ips, ports, health)
 }
 
 /// What a host needs so its rules match the desired ones.

@@ -74,6 +74,26 @@ pub struct ServicePort {
     pub node_port: Option<u16>,
     /// Ready endpoints, sorted by `ip:port` (the chain order).
     pub endpoints: Vec<Endpoint>,
+    /// How traffic from outside the cluster comes in (LoadBalancer ingress, source ranges, policy).
+    pub external: External,
+    /// `sessionAffinity: ClientIP`: its `timeoutSeconds`; `None` for `sessionAffinity: None`.
+    pub affinity_seconds: Option<u32>,
+}
+
+/// The externally reachable side of a service port: what `type: LoadBalancer` and
+/// `externalTrafficPolicy` add to the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct External {
+    /// `status.loadBalancer.ingress`: the chosen nodes' addresses (ServiceLB, docs/networking.md).
+    pub load_balancer_ips: Vec<Ipv4Addr>,
+    /// `spec.loadBalancerSourceRanges`, IPv4 ones as network/prefix.
+    pub source_ranges: Vec<String>,
+    /// Any source range was written (even only IPv6 ones): the firewall applies.
+    pub restricted: bool,
+    /// `externalTrafficPolicy: Local`: external traffic only to this node's endpoints, source kept.
+    pub local: bool,
+    /// `spec.healthCheckNodePort` (LoadBalancer + Local).
+    pub health_check_node_port: Option<u16>,
 }
 
 impl ServicePort {
@@ -90,6 +110,14 @@ impl ServicePort {
     }
     pub fn ext_chain(&self) -> String {
         format!("KUBE-EXT-{}", self.hash())
+    }
+    /// The local-policy chain (`externalTrafficPolicy: Local`): this node's endpoints only.
+    pub fn svl_chain(&self) -> String {
+        format!("KUBE-SVL-{}", self.hash())
+    }
+    /// The load balancer firewall chain (`loadBalancerSourceRanges`).
+    pub fn fw_chain(&self) -> String {
+        format!("KUBE-FW-{}", self.hash())
     }
     pub fn sep_chain(&self, ep: &Endpoint) -> String {
         format!(
@@ -166,7 +194,13 @@ pub struct Allocated<'a> {
     pub cluster_ip: Ipv4Addr,
     /// One entry per `spec.ports[i]`.
     pub node_ports: Vec<Option<u16>>,
+    /// LoadBalancer ingress addresses (empty for other types).
+    pub load_balancer_ips: Vec<Ipv4Addr>,
+    pub health_check_node_port: Option<u16>,
 }
+
+/// The default `sessionAffinityConfig.clientIP.timeoutSeconds` (3 hours), as the API server sets it.
+pub const DEFAULT_AFFINITY_SECONDS: u32 = 10800;
 
 /// The service table: one row per service port, endpoints = Ready pods selected by the service in its
 /// namespace that have an IP and (for a named targetPort) a container port of that name. Sorted by
@@ -179,6 +213,37 @@ pub fn table(services: &[Allocated<'_>], pods: &[EndpointPod]) -> Vec<ServicePor
         let name = svc.metadata.name.as_deref().unwrap_or_default();
         let Some(spec) = &svc.spec else { continue };
         let selector = spec.selector.clone().unwrap_or_default();
+        let external = External {
+            load_balancer_ips: a.load_balancer_ips.clone(),
+            // As iptables-save prints them back (network address), so the rules compare; IPv6 ranges
+            // are a validation warning and admit nothing here.
+            source_ranges: if spec.type_.as_deref() == Some("LoadBalancer") {
+                spec.load_balancer_source_ranges
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| crate::cidr::parse_v4(r.trim()))
+                    .map(|n| format!("{}/{}", n.network(), n.prefix_len()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            restricted: spec.type_.as_deref() == Some("LoadBalancer")
+                && spec
+                    .load_balancer_source_ranges
+                    .as_ref()
+                    .is_some_and(|r| !r.is_empty()),
+            local: spec.external_traffic_policy.as_deref() == Some("Local")
+                && matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer")),
+            health_check_node_port: a.health_check_node_port,
+        };
+        let affinity_seconds = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
+            spec.session_affinity_config
+                .as_ref()
+                .and_then(|c| c.client_ip.as_ref())
+                .and_then(|c| c.timeout_seconds)
+                .and_then(|t| u32::try_from(t).ok())
+                .unwrap_or(DEFAULT_AFFINITY_SECONDS)
+        });
         let selected: Vec<&EndpointPod> = if selector.is_empty() {
             // A service without a selector has manually managed endpoints: none here.
             Vec::new()
@@ -225,6 +290,8 @@ pub fn table(services: &[Allocated<'_>], pods: &[EndpointPod]) -> Vec<ServicePor
                 port: u16::try_from(port.port).unwrap_or(0),
                 node_port: a.node_ports.get(i).copied().flatten(),
                 endpoints,
+                external: external.clone(),
+                affinity_seconds,
             });
         }
     }

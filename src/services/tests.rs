@@ -34,6 +34,8 @@ fn port(
                 }
             })
             .collect(),
+        external: External::default(),
+        affinity_seconds: None,
     }
 }
 
@@ -140,7 +142,7 @@ fn keeps_only_owned_chains_and_jumps() {
     assert_eq!(t.jumps.len(), 1);
     assert_eq!(t.chains["KUBE-MARK-MASQ"].len(), 1);
     // Allocations come back from the comments.
-    let (ips, ports) = iptables::allocations(&t, &SavedTable::default());
+    let (ips, ports, _) = iptables::allocations(&t, &SavedTable::default());
     assert_eq!(ips["default/my-nginx"], "10.96.0.2");
     assert_eq!(ports["default/my-nginx:http"], 30000);
 }
@@ -310,6 +312,7 @@ fn allocation_is_deterministic_stable_and_honours_explicit_values() {
     let in_use = alloc::InUse {
         cluster_ips: BTreeMap::from([("default/c".to_string(), Ipv4Addr::new(10, 96, 0, 9))]),
         node_ports: BTreeMap::from([("default/a".to_string(), 31234)]),
+        health_check_node_ports: BTreeMap::new(),
     };
     let n = svc(
         serde_json::json!({"metadata": {"name": "0-new", "namespace": "default"},
@@ -349,6 +352,8 @@ fn endpoints_are_ready_selected_pods_with_named_ports() {
             service: &s,
             cluster_ip: Ipv4Addr::new(10, 96, 0, 5),
             node_ports: vec![None, None],
+            load_balancer_ips: Vec::new(),
+            health_check_node_port: None,
         }],
         &pods,
     );
@@ -359,4 +364,183 @@ fn endpoints_are_ready_selected_pods_with_named_ports() {
     assert_eq!(t[0].spn(), "default/web:dns");
     assert_eq!(eps[0], ["10.244.1.2:5353", "10.244.1.3:5353"]);
     assert_eq!(eps[1], ["10.244.1.2:8080", "10.244.1.3:8080"]);
+}
+
+fn lb_port(eps: &[&str], local: bool, ranges: &[&str], affinity: Option<u32>) -> ServicePort {
+    let mut p = port("default", "frontend", "", "10.96.0.7", 80, Some(30080), eps);
+    p.external = External {
+        load_balancer_ips: vec![Ipv4Addr::new(172, 30, 8, 11), Ipv4Addr::new(172, 30, 8, 12)],
+        source_ranges: ranges.iter().map(|r| r.to_string()).collect(),
+        restricted: !ranges.is_empty(),
+        local,
+        health_check_node_port: local.then_some(30081),
+    };
+    p.affinity_seconds = affinity;
+    p
+}
+
+fn render_on(ports: &[ServicePort], addr: &str, pod_cidr: &str) -> String {
+    let host = render::HostView {
+        address: addr.parse().ok(),
+        pod_cidr: crate::cidr::parse_v4(pod_cidr),
+    };
+    restore_text(
+        &render::ruleset_for(ports, "10.244.0.0/16", &host),
+        &[],
+        &[],
+    )
+}
+
+#[test]
+fn load_balancer_rules_like_kube_proxy() {
+    let p = lb_port(&["10.244.1.2:80", "10.244.2.2:80"], false, &[], None);
+    assert_eq!(p.fw_chain(), format!("KUBE-FW-{}", p.hash()));
+    let text = render_on(&[p], "172.30.8.11", "10.244.1.0/24");
+    insta::assert_snapshot!("load_balancer_cluster_policy", text);
+}
+
+#[test]
+fn load_balancer_source_ranges_go_through_the_firewall_chain() {
+    let p = lb_port(&["10.244.1.2:80"], false, &["172.30.8.1/32"], None);
+    let text = render_on(std::slice::from_ref(&p), "172.30.8.11", "10.244.1.0/24");
+    let fw = p.fw_chain();
+    let ext = p.ext_chain();
+    assert!(
+        text.contains(&format!(
+            "-A KUBE-SERVICES -m comment --comment \"default/frontend loadbalancer IP\" -m tcp -p tcp -d 172.30.8.11 --dport 80 -j {fw}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("-A {fw} -m comment --comment \"default/frontend loadbalancer IP\" -s 172.30.8.1/32 -j {ext}")), "{text}");
+    assert!(text.contains(&format!("-A KUBE-PROXY-FIREWALL -m comment --comment \"default/frontend traffic not accepted by {fw}\" -m tcp -p tcp -d 172.30.8.12 --dport 80 -j DROP")), "{text}");
+    // The node's own address is not in the range: its requests are not let through.
+    assert!(
+        !text.contains(&format!("-s 172.30.8.11 -j {ext}")),
+        "{text}"
+    );
+    // A node inside a range may reach the ingress addresses (kube-proxy's allowFromNode).
+    let inside = lb_port(&["10.244.1.2:80"], false, &["172.30.8.0/24"], None);
+    let text = render_on(&[inside], "172.30.8.11", "10.244.1.0/24");
+    assert!(text.contains(&format!("-s 172.30.8.11 -j {ext}")), "{text}");
+    insta::assert_snapshot!(
+        "load_balancer_source_ranges",
+        render_on(&[p], "172.30.8.11", "10.244.1.0/24")
+    );
+}
+
+#[test]
+fn local_policy_serves_only_this_nodes_endpoints_without_masquerade() {
+    let eps = ["10.244.1.2:80", "10.244.2.2:80"];
+    let p = lb_port(&eps, true, &[], None);
+    let svl = p.svl_chain();
+    // Node 1 has one endpoint: external traffic goes to it only, not marked for masquerade.
+    let on1 = render_on(std::slice::from_ref(&p), "172.30.8.11", "10.244.1.0/24");
+    assert!(
+        on1.contains(&format!("-A {} -j {svl}", p.ext_chain())),
+        "{on1}"
+    );
+    let svl_rules: Vec<&str> = on1
+        .lines()
+        .filter(|l| l.starts_with(&format!("-A {svl} ")))
+        .collect();
+    assert_eq!(svl_rules.len(), 1, "{on1}");
+    assert!(svl_rules[0].contains("10.244.1.2:80"), "{on1}");
+    assert!(
+        !on1.contains("masquerade traffic for default/frontend external"),
+        "{on1}"
+    );
+    assert!(on1.contains("-A KUBE-NODEPORTS -m comment --comment \"default/frontend health check node port\" -m tcp -p tcp --dport 30081 -j ACCEPT"), "{on1}");
+    insta::assert_snapshot!("local_policy_with_endpoint", on1);
+    // Node 3 has none: no local chain, and the filter table drops external traffic.
+    let on3 = render_on(&[p], "172.30.8.13", "10.244.3.0/24");
+    assert!(!on3.contains(&svl), "{on3}");
+    assert!(on3.contains("-A KUBE-EXTERNAL-SERVICES -m comment --comment \"default/frontend has no local endpoints\" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport 30080 -j DROP"), "{on3}");
+    assert!(on3.contains("-A KUBE-EXTERNAL-SERVICES -m comment --comment \"default/frontend has no local endpoints\" -m tcp -p tcp -d 172.30.8.11 --dport 80 -j DROP"), "{on3}");
+}
+
+#[test]
+fn client_ip_affinity_uses_recent_like_kube_proxy() {
+    let mut p = port(
+        "default",
+        "web",
+        "",
+        "10.96.0.2",
+        8080,
+        None,
+        &["10.244.1.2:80", "10.244.2.2:80"],
+    );
+    p.affinity_seconds = Some(10800);
+    let text = render(std::slice::from_ref(&p));
+    let sep = p.sep_chain(&p.endpoints[0]);
+    assert!(text.contains(&format!("-A {} -m comment --comment \"default/web -> 10.244.1.2:80\" -m recent --name {sep} --rcheck --seconds 10800 --reap -j {sep}", p.svc_chain())), "{text}");
+    assert!(text.contains(&format!("-A {sep} -m comment --comment default/web -m recent --name {sep} --set -m tcp -p tcp -j DNAT --to-destination 10.244.1.2:80")), "{text}");
+    // The affinity rules come before the random spread.
+    let first_recent = text.find("--rcheck").unwrap();
+    let first_stat = text.find("--probability").unwrap();
+    assert!(first_recent < first_stat, "{text}");
+    // iptables-save prints the match's defaults: it still compares equal.
+    let saved = format!(
+        "-m comment --comment \"default/web -> 10.244.1.2:80\" -m recent --rcheck --seconds 10800 --reap --name {sep} --mask 255.255.255.255 --rsource -j {sep}"
+    );
+    let ours = format!(
+        "-m comment --comment \"default/web -> 10.244.1.2:80\" -m recent --name {sep} --rcheck --seconds 10800 --reap -j {sep}"
+    );
+    assert_eq!(normalize(&saved), normalize(&ours));
+}
+
+#[test]
+fn load_balancer_services_get_node_ports_and_a_health_check_port_that_stays() {
+    let lb = svc(
+        serde_json::json!({"metadata": {"name": "frontend", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}]}}),
+    );
+    let r = alloc::allocate(
+        &[&lb],
+        "10.96.0.0/12",
+        (30000, 32767),
+        &alloc::InUse::default(),
+    );
+    assert_eq!(r[0].node_ports, [Some(30000)]);
+    assert_eq!(r[0].health_check_node_port, Some(30001));
+    // Read back from the host's rules, it is kept when a new service would take the lowest port.
+    let p = ServicePort {
+        node_port: Some(30005),
+        external: External {
+            health_check_node_port: Some(30007),
+            local: true,
+            ..External::default()
+        },
+        ..port(
+            "default",
+            "frontend",
+            "",
+            "10.96.0.7",
+            80,
+            Some(30005),
+            &["10.244.1.2:80"],
+        )
+    };
+    let rules = ruleset(&[p], "10.244.0.0/16");
+    let text = restore_text(&rules, &[], &[]);
+    let filter_part = text.split("*nat").next().unwrap_or_default();
+    let filter = SavedTable::parse(&iptables::keep_owned(filter_part));
+    let (_, _, health) = iptables::allocations(&SavedTable::default(), &filter);
+    assert_eq!(health.get("default/frontend"), Some(&30007));
+    let in_use = alloc::InUse {
+        health_check_node_ports: health,
+        ..alloc::InUse::default()
+    };
+    let r = alloc::allocate(&[&lb], "10.96.0.0/12", (30000, 32767), &in_use);
+    assert_eq!(r[0].health_check_node_port, Some(30007));
+    let cluster = svc(
+        serde_json::json!({"metadata": {"name": "x", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}),
+    );
+    let r = alloc::allocate(
+        &[&cluster],
+        "10.96.0.0/12",
+        (30000, 32767),
+        &alloc::InUse::default(),
+    );
+    assert_eq!(r[0].health_check_node_port, None);
 }
