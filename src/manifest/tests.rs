@@ -665,6 +665,26 @@ fn a_daemon_set_max_surge_is_named_as_not_done() {
     assert!(check(&[("a.yaml", &ds("{maxSurge: \"0%\", maxUnavailable: 1}"))]).is_empty());
 }
 
+#[test]
+fn service_fields_clusterctl_does_not_route_are_named() {
+    let svc = |extra: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: s}}\nspec:\n  selector: {{a: b}}\n  ports: [{{port: 80}}]\n{extra}"
+        )
+    };
+    assert_eq!(
+        check(&[(
+            "s.yaml",
+            &svc("  externalIPs: [192.0.2.10]\n  internalTrafficPolicy: Local\n")
+        )]),
+        [
+            "warning: s.yaml:8:26: spec.internalTrafficPolicy: clusterctl routes ClusterIP traffic to every Ready endpoint (Cluster); Local is ignored",
+            "warning: s.yaml:7:16: spec.externalIPs: clusterctl does not support this field; it is ignored",
+        ]
+    );
+    assert!(check(&[("s.yaml", &svc("  internalTrafficPolicy: Cluster\n  externalIPs: []\n"))]).is_empty());
+}
+
 #[path = "tests_storage.rs"]
 mod storage;
 

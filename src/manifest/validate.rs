@@ -1262,14 +1262,22 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
             );
         }
     }
-    if let Some(itp) = spec.internal_traffic_policy.as_deref()
-        && itp != "Cluster"
-        && itp != "Local"
-    {
-        v.unsupported(
-            &sp.child("internalTrafficPolicy"),
-            itp,
-            &["Cluster", "Local"],
-        );
+    if let Some(itp) = spec.internal_traffic_policy.as_deref() {
+        if itp != "Cluster" && itp != "Local" {
+            v.unsupported(
+                &sp.child("internalTrafficPolicy"),
+                itp,
+                &["Cluster", "Local"],
+            );
+        } else if itp == "Local" {
+            v.warn(
+                &sp.child("internalTrafficPolicy"),
+                "clusterctl routes ClusterIP traffic to every Ready endpoint (Cluster); Local is ignored"
+                    .to_string(),
+            );
+        }
+    }
+    if spec.external_ips.as_ref().is_some_and(|ips| !ips.is_empty()) {
+        v.warn(&sp.child("externalIPs"), UNSUPPORTED_FIELD.to_string());
     }
 }
