@@ -476,9 +476,16 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
     let start_time = sandbox
         .and_then(|s| parse_time(&s.started_at))
         .or(created.clone());
+    // A hostNetwork sandbox has no address of its own on docker: its label holds the node's.
     let pod_ip = sandbox
         .and_then(|s| s.ip.clone())
-        .filter(|ip| !ip.is_empty());
+        .filter(|ip| !ip.is_empty())
+        .or_else(|| {
+            sandbox
+                .filter(|_| spec.host_network == Some(true))
+                .and_then(|s| s.label(crate::model::labels::POD_IP))
+                .map(str::to_string)
+        });
 
     let mut pod = Pod {
         metadata,

@@ -630,6 +630,8 @@ fn job_validation_messages() {
         assert_eq!(got, want, "{what}");
     }
 }
+#[path = "tests_podsec.rs"]
+mod podsec;
 #[path = "tests_storage.rs"]
 mod storage;
 

@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Object, Severity};
 
+pub mod podsec;
 pub mod probes;
 pub mod storage;
 use crate::quantity::Quantity;
@@ -820,6 +821,7 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
             );
         }
     }
+    podsec::pod(v, spec, sp);
     let volumes = storage::volumes(v, spec, sp);
     // Known fields clusterctl ignores.
     // configMap / secret / projected / downwardAPI sources (manifest::config); the others are checked
