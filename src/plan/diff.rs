@@ -437,6 +437,15 @@ fn prune_unclaimed(
 /// Why a pod must be recreated for the pod network: it is not on `clusterctl-pods` in its node's CIDR.
 fn network_drift(pod: &ObservedPod, cidr: Option<&String>) -> Option<Drift> {
     let cidr = cidr?;
+    // A hostNetwork pod is on the node's network by its manifest, never on the pod network.
+    let host_network = pod
+        .manifest
+        .as_ref()
+        .and_then(|m| m.spec.as_ref())
+        .and_then(|s| s.host_network);
+    if host_network == Some(true) {
+        return None;
+    }
     let ok = pod_ip(pod)
         .is_some_and(|ip| crate::network::PodIps::new(cidr).is_some_and(|a| a.contains(ip)));
     (!ok).then(|| Drift::PodNetwork {

@@ -17,6 +17,7 @@ mod jobs;
 mod lease;
 mod network;
 mod pipeline;
+mod podsec;
 mod probes;
 mod reconcile;
 mod registry_auth;
