@@ -827,9 +827,7 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
     // configMap / secret / projected / downwardAPI sources (manifest::config); the others are checked
     // and warned about by name with the volumes (validate::storage).
     super::config::pod_volumes(v, spec, sp, &mut |_, _, _| {});
-    if spec.init_containers.is_some() {
-        v.warn(&sp.child("initContainers"), UNSUPPORTED_FIELD.to_string());
-    }
+    podsec::init_containers(v, spec, sp);
     if spec.ephemeral_containers.is_some() {
         v.warn(
             &sp.child("ephemeralContainers"),

@@ -253,7 +253,8 @@ fn create_steps(
         .iter()
         .flat_map(|s| {
             let ns = ns.clone();
-            s.containers.iter().map(move |c| {
+            let inits = s.init_containers.iter().flatten();
+            inits.chain(&s.containers).map(move |c| {
                 (
                     c.name.clone(),
                     super::config::container_hash(s, c, &ns, input.config),

@@ -502,7 +502,18 @@ fn drift(pod: &ObservedPod, set: &PodSet, spec_hashes: &[String]) -> Option<Drif
             }
         }
     }
-    let wanted: BTreeSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+    for c in spec.init_containers.iter().flatten() {
+        if !pod.containers.contains_key(&c.name) {
+            return Some(Drift::ContainerMissing(c.name.clone()));
+        }
+    }
+    // Init containers are the pod's too (their spec is in the template hash).
+    let wanted: BTreeSet<&str> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .map(|c| c.name.as_str())
+        .collect();
     pod.containers
         .keys()
         .find(|k| !wanted.contains(k.as_str()))
@@ -584,6 +595,24 @@ fn start_change(
     // An app container that was created but never started (an apply cut off between its `docker create`
     // and `docker start`) is no crash the supervisor would restart: only the plan starts it.
     let never_started = stopped.iter().any(|c| c.status == "created");
+    // A pod whose init container failed under restartPolicy Never is Failed, as the kubelet leaves it:
+    // nothing is started again. (Under Always/OnFailure each apply runs the failed init container again.)
+    let init_failed = set
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| !crate::runtime::docker::is_sidecar(c))
+        .any(|c| {
+            pod.containers
+                .get(&c.name)
+                .is_some_and(|o| o.status == "exited" && o.exit_code != 0)
+        });
+    if init_failed && policy == "Never" {
+        return None;
+    }
     let wants_start = sandbox_down
         || never_started
         || (supervisor

@@ -632,6 +632,40 @@ impl DockerRuntime {
     }
 }
 
+/// Runs one init container to completion: `docker start --attach` returns when it exits, with its code;
+/// its output stays in its log, not in apply's. A constant script; the name is an argument.
+pub const INIT_SCRIPT: &str = r#"docker start --attach "$1" >/dev/null 2>&1
+code=$?
+[ "$code" -eq 0 ] && exit 0
+printf 'init container %s exited with %s\n' "$2" "$code" >&2
+exit 1"#;
+
+/// `$0` of [`INIT_SCRIPT`].
+pub const INIT_ARG0: &str = "clusterctl-init";
+
+/// Whether `c` is a sidecar: an init container with `restartPolicy: Always`.
+pub fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
+/// The step that runs init container `c` of pod `ns/pod`: to completion, or (a sidecar) only started.
+pub fn init_step(ns: &str, pod: &str, c: &Container) -> Cmd {
+    let name = container_name(ns, pod, &c.name);
+    if is_sidecar(c) {
+        return Cmd::write("docker", ["start".to_string(), name]);
+    }
+    Cmd::write(
+        "sh",
+        [
+            "-c".to_string(),
+            INIT_SCRIPT.to_string(),
+            INIT_ARG0.to_string(),
+            name,
+            c.name.clone(),
+        ],
+    )
+}
+
 /// Replaces the sandbox's resolv.conf (which every container of the pod shares) with `$0`'s stdin, as
 /// dockershim rewrote it: docker keeps a file it did not write. Written in place (the same inode: it is
 /// bind-mounted into every container of the pod) before the app containers start. A constant script;
@@ -1016,9 +1050,11 @@ impl Runtime for DockerRuntime {
                 .map(|v| super::config::write_volume_cmd(ns, name, v)),
         );
         cmds.push(self.sandbox_create(run, spec, ns, name));
+        let inits = spec.init_containers.iter().flatten();
         cmds.extend(
-            spec.containers
-                .iter()
+            inits
+                .clone()
+                .chain(&spec.containers)
                 .map(|c| self.app_create(run, spec, c, ns, name)),
         );
         cmds.push(Cmd::write(
@@ -1028,6 +1064,9 @@ impl Runtime for DockerRuntime {
         if let Some(rc) = run.config.and_then(|c| c.resolv.as_ref()) {
             cmds.push(resolv_conf_cmd(&sandbox_name(ns, name), &rc.render()));
         }
+        // Init containers in order, each to completion (a sidecar, restartPolicy Always, is only started
+        // and keeps running); a failure ends the apply's steps for the pod, so no app container starts.
+        cmds.extend(inits.map(|c| init_step(ns, name, c)));
         cmds.extend(spec.containers.iter().map(|c| {
             Cmd::write(
                 "docker",
@@ -1120,7 +1159,32 @@ impl Runtime for DockerRuntime {
         if let Some(s) = pod.sandbox.as_ref().filter(|_| sandbox_down) {
             cmds.push(Cmd::write("docker", ["start".to_string(), s.name.clone()]));
         }
-        for c in pod.containers.values() {
+        // Init containers first, in order: those that did not complete run again (a sidecar that is not
+        // running is started); the app containers only after them.
+        let inits = pod
+            .manifest
+            .as_ref()
+            .and_then(|m| m.spec.as_ref())
+            .and_then(|s| s.init_containers.clone())
+            .unwrap_or_default();
+        for ic in &inits {
+            let Some(c) = pod.containers.get(&ic.name) else {
+                continue;
+            };
+            let done = if is_sidecar(ic) {
+                c.is_running()
+            } else {
+                c.status == "exited" && c.exit_code == 0
+            };
+            if !done {
+                cmds.push(init_step(&pod.namespace, &pod.name, ic));
+            }
+        }
+        for (_, c) in pod
+            .containers
+            .iter()
+            .filter(|(n, _)| !inits.iter().any(|i| &i.name == *n))
+        {
             if !c.is_running() {
                 cmds.push(Cmd::write("docker", ["start".to_string(), c.name.clone()]));
             } else if sandbox_down {
@@ -1609,6 +1673,107 @@ mod tests {
             }],
         };
         observed_pods(&state).remove(0)
+    }
+
+    #[test]
+    fn init_containers_run_in_order_before_the_apps_and_show_as_kubectl_does() {
+        let p = pod(json!({"metadata": {"name": "p", "namespace": "default"},
+            "spec": {"restartPolicy": "Never",
+              "initContainers": [{"name": "side", "image": "busybox", "restartPolicy": "Always"},
+                                 {"name": "setup", "image": "busybox", "command": ["sh", "-c", "echo hi > /w/x"]}],
+              "containers": [{"name": "web", "image": "nginx"}]}}));
+        let h = BTreeMap::new();
+        let run = PodRun {
+            pod: &p,
+            owner: None,
+            template_hash: "h",
+            commit: "c",
+            spec_hashes: &h,
+            ip: None,
+            config: None,
+        };
+        let cmds = DockerRuntime::default().create_pod(&run);
+        let shown: Vec<String> = cmds
+            .iter()
+            .map(|c| match c.args.first().map(String::as_str) {
+                Some("-c") => format!("run {}", c.args[3]),
+                _ => format!(
+                    "{} {}",
+                    c.args[0],
+                    c.args
+                        .iter()
+                        .find(|a| a.starts_with("--name=") || a.starts_with("k8s_"))
+                        .unwrap()
+                ),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "create --name=k8s_POD_p_default",
+                "create --name=k8s_side_p_default",
+                "create --name=k8s_setup_p_default",
+                "create --name=k8s_web_p_default",
+                "start k8s_POD_p_default",
+                "start k8s_side_p_default",
+                "run k8s_setup_p_default",
+                "start k8s_web_p_default",
+            ]
+        );
+        assert_eq!(cmds[6].args[1], INIT_SCRIPT);
+
+        // setup failed: the app was never started; the pod is Failed with Init:Error (restartPolicy Never).
+        let mut setup = observed("k8s_setup_p_default", "setup", "exited");
+        setup.exit_code = 1;
+        let mut sb = observed("k8s_POD_p_default", labels::SANDBOX_CONTAINER, "running");
+        sb.labels
+            .insert(labels::POD_MANIFEST.into(), pod_manifest_json(&p));
+        let op = observed_pod(vec![
+            sb.clone(),
+            observed("k8s_side_p_default", "side", "running"),
+            setup.clone(),
+            observed("k8s_web_p_default", "web", "created"),
+        ]);
+        let view = crate::view::pod_from_observed(&op);
+        let cells = crate::view::pod_cells(&view, jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(cells.status, "Init:Error");
+        assert_eq!(
+            view.status.as_ref().unwrap().phase.as_deref(),
+            Some("Failed")
+        );
+        // Starting it again runs the failed init container before the app.
+        let start_cmds = DockerRuntime::default().start_pod(&op);
+        let starts: Vec<&str> = start_cmds
+            .iter()
+            .map(|c| c.args[if c.program == "sh" { 3 } else { 1 }].as_str())
+            .collect();
+        assert_eq!(starts, ["k8s_setup_p_default", "k8s_web_p_default"]);
+
+        // Still running: Init:1/2; done: the completed init container is not one that must run.
+        let op = observed_pod(vec![
+            sb.clone(),
+            observed("k8s_side_p_default", "side", "running"),
+            observed("k8s_setup_p_default", "setup", "running"),
+            observed("k8s_web_p_default", "web", "created"),
+        ]);
+        let cells = crate::view::pod_cells(
+            &crate::view::pod_from_observed(&op),
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(cells.status, "Init:1/2");
+        let op = observed_pod(vec![
+            sb,
+            observed("k8s_side_p_default", "side", "running"),
+            observed("k8s_setup_p_default", "setup", "exited"),
+            observed("k8s_web_p_default", "web", "running"),
+        ]);
+        assert!(op.all_containers().all(|c| c.is_running()));
+        let view = crate::view::pod_from_observed(&op);
+        assert_eq!(
+            view.status.as_ref().unwrap().phase.as_deref(),
+            Some("Running")
+        );
+        assert!(DockerRuntime::default().start_pod(&op).is_empty());
     }
 
     #[test]

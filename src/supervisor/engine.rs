@@ -237,6 +237,15 @@ pub fn pods(list: &[Listed]) -> BTreeMap<(String, String), PodInfo> {
                 restart_policy,
                 uid: meta.and_then(|m| m.uid.clone()).unwrap_or_default(),
                 sandbox_running: c.state == "running",
+                init_containers: manifest
+                    .as_ref()
+                    .and_then(|m| m.spec.as_ref())
+                    .and_then(|s| s.init_containers.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c.restart_policy.as_deref() != Some("Always"))
+                    .map(|c| c.name.clone())
+                    .collect(),
             },
         );
     }

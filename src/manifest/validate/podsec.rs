@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, SeccompProfile};
 
-use super::{Issues, UNSUPPORTED_FIELD, rules, runtime_string};
+use super::{Issues, UNSUPPORTED_FIELD, containers, rules, runtime_string};
 use crate::yaml::FieldPath;
 
 /// The kubelet's safe sysctls (`pkg/kubelet/sysctl/safe_sysctls.go`): namespaced and isolated per pod, so
@@ -222,4 +222,50 @@ fn run_as_group_alone(v: &mut Issues, p: &FieldPath) {
         "docker cannot set a group without a user: without runAsUser the image's user and group apply"
             .to_string(),
     );
+}
+
+/// `initContainers`: the container rules, names unique across both lists, `restartPolicy` only `Always`
+/// (a sidecar); what an init container cannot have (upstream `validateInitContainers`), and the warnings
+/// for what clusterctl does not run on one (probes, lifecycle hooks).
+pub fn init_containers(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
+    let Some(inits) = &spec.init_containers else {
+        return;
+    };
+    let ip = sp.child("initContainers");
+    containers(v, inits, &ip);
+    for (i, c) in inits.iter().enumerate() {
+        let p = ip.index(i);
+        if spec.containers.iter().any(|a| a.name == c.name) {
+            v.duplicate(&p.child("name"), &c.name);
+        }
+        let sidecar = match c.restart_policy.as_deref() {
+            None => false,
+            Some("Always") => true,
+            Some(other) => {
+                v.unsupported(&p.child("restartPolicy"), other, &["Always"]);
+                false
+            }
+        };
+        for (field, set) in [
+            ("lifecycle", c.lifecycle.is_some()),
+            ("livenessProbe", c.liveness_probe.is_some()),
+            ("readinessProbe", c.readiness_probe.is_some()),
+            ("startupProbe", c.startup_probe.is_some()),
+        ] {
+            if !set {
+                continue;
+            }
+            if sidecar {
+                v.warn(
+                    &p.child(field),
+                    "clusterctl does not run this on init containers; it is ignored".to_string(),
+                );
+            } else {
+                v.forbidden(
+                    &p.child(field),
+                    "may not be set for init containers without restartPolicy=Always",
+                );
+            }
+        }
+    }
 }
