@@ -8,12 +8,9 @@ use crate::common::{Repo, Testbed, clusterctl, ok, pod_rows, reset, serial};
 const NODE: &str = "k8s-node1";
 
 fn inspect(tb: &Testbed, name: &str, format: &str) -> String {
-    tb.ssh_ok(
-        NODE,
-        &format!("docker inspect --format '{format}' {name}"),
-    )
-    .trim()
-    .to_string()
+    tb.ssh_ok(NODE, &format!("docker inspect --format '{format}' {name}"))
+        .trim()
+        .to_string()
 }
 
 const SECURE: &str = r#"apiVersion: v1
@@ -82,7 +79,10 @@ fn security_context_and_host_fields_reach_the_containers() {
         inspect(&tb, app, "{{json .HostConfig.GroupAdd}}"),
         r#"["2000","4000"]"#
     );
-    assert_eq!(inspect(&tb, app, "{{json .HostConfig.CapDrop}}"), r#"["ALL"]"#);
+    assert_eq!(
+        inspect(&tb, app, "{{json .HostConfig.CapDrop}}"),
+        r#"["ALL"]"#
+    );
     assert_eq!(
         inspect(&tb, app, "{{json .HostConfig.CapAdd}}"),
         r#"["NET_BIND_SERVICE"]"#
@@ -95,12 +95,19 @@ fn security_context_and_host_fields_reach_the_containers() {
     // docker records the joined container by id.
     assert_eq!(
         inspect(&tb, app, "{{.HostConfig.PidMode}}"),
-        format!("container:{}", inspect(&tb, "k8s_POD_secure_default", "{{.Id}}"))
+        format!(
+            "container:{}",
+            inspect(&tb, "k8s_POD_secure_default", "{{.Id}}")
+        )
     );
     // The container's runAsUser wins over the pod's. (`privileged` is proven by the unit tests only: the
     // testbed's hosts are containers that cannot grant every capability.)
     assert_eq!(
-        inspect(&tb, "k8s_root_secure_default", "{{.HostConfig.Privileged}} {{.Config.User}}"),
+        inspect(
+            &tb,
+            "k8s_root_secure_default",
+            "{{.HostConfig.Privileged}} {{.Config.User}}"
+        ),
         "false 0:3000"
     );
     let sandbox = "k8s_POD_secure_default";
@@ -126,7 +133,10 @@ fn security_context_and_host_fields_reach_the_containers() {
     assert_eq!(lines[0..3], ["1000", "3000", "3000 2000 4000"], "{inside}");
     assert!(lines[3].contains("Read-only file system"), "{inside}");
     assert!(lines[4].contains("pause"), "{inside}");
-    assert!(lines[5].starts_with("10.9.9.9") && lines[5].contains("db.local"), "{inside}");
+    assert!(
+        lines[5].starts_with("10.9.9.9") && lines[5].contains("db.local"),
+        "{inside}"
+    );
     assert_eq!(lines[6], "0", "{inside}");
     // The bounding set is CAP_NET_BIND_SERVICE (bit 10) alone; a non-root process has no effective ones,
     // as under the kubelet.
@@ -136,7 +146,11 @@ fn security_context_and_host_fields_reach_the_containers() {
     // The host namespaces: docker's modes, the node's address as the pod IP.
     let h = "k8s_app_hostns_default";
     assert_eq!(
-        inspect(&tb, "k8s_POD_hostns_default", "{{.HostConfig.NetworkMode}} {{.HostConfig.PidMode}} {{.HostConfig.IpcMode}}"),
+        inspect(
+            &tb,
+            "k8s_POD_hostns_default",
+            "{{.HostConfig.NetworkMode}} {{.HostConfig.PidMode}} {{.HostConfig.IpcMode}}"
+        ),
         "host host host"
     );
     assert_eq!(
@@ -175,7 +189,9 @@ fn run_as_non_root_refuses_a_root_image_with_the_kubelets_message() {
     assert_ne!(apply.code, 0, "{apply:?}");
     let all = format!("{}{}", apply.stdout, apply.stderr);
     assert!(
-        all.contains("container has runAsNonRoot and image will run as root (pod: \"nonroot_default("),
+        all.contains(
+            "container has runAsNonRoot and image will run as root (pod: \"nonroot_default("
+        ),
         "{apply:?}"
     );
     assert!(all.contains("container: app)"), "{apply:?}");
@@ -194,7 +210,100 @@ fn run_as_non_root_refuses_a_root_image_with_the_kubelets_message() {
     .commit("non-root user");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     assert_eq!(
-        tb.ssh_ok(NODE, "docker exec k8s_app_nonroot_default id -u").trim(),
+        tb.ssh_ok(NODE, "docker exec k8s_app_nonroot_default id -u")
+            .trim(),
         "65534"
+    );
+}
+
+/// `web` serves what its init container `setup` wrote into the shared emptyDir; `broken`'s init container
+/// fails, so its app container is never started and the pod shows Init:Error.
+const INIT: &str = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  nodeName: k8s-node1
+  volumes:
+  - name: www
+    emptyDir: {}
+  initContainers:
+  - name: setup
+    image: busybox
+    command: ["sh", "-c", "echo written-by-init > /www/index.html"]
+    volumeMounts:
+    - {name: www, mountPath: /www}
+  containers:
+  - name: web
+    image: busybox
+    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+    volumeMounts:
+    - {name: www, mountPath: /www}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: broken
+spec:
+  nodeName: k8s-node1
+  restartPolicy: Never
+  initContainers:
+  - name: fail
+    image: busybox
+    command: ["sh", "-c", "exit 3"]
+  containers:
+  - name: app
+    image: busybox
+    command: ["sleep", "3600"]
+"#;
+
+#[test]
+fn init_containers_run_first_and_a_failed_one_keeps_the_app_from_starting() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let repo = Repo::new();
+    repo.write("pods.yaml", INIT).commit("init containers");
+    let apply = clusterctl(&tb, &repo, &["apply", "--yes"]);
+    assert_ne!(apply.code, 0, "broken's init container fails the apply: {apply:?}");
+    assert!(
+        apply.stderr.contains("init container fail exited with 3"),
+        "{apply:?}"
+    );
+
+    // The page the app serves is the file the init container wrote.
+    let rows = pod_rows(&tb, &repo);
+    let web = rows.iter().find(|r| r[0] == "web").expect("web row");
+    assert_eq!(web[2], "Running", "{rows:?}");
+    let mut page = String::new();
+    for _ in 0..50 {
+        let out = tb.ssh(NODE, &format!("wget -qO- -T 2 http://{}/", web[5]));
+        page = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(page.trim(), "written-by-init");
+    // The init container ran once, to completion, and is not restarted (restartPolicy Always).
+    assert_eq!(
+        inspect(&tb, "k8s_setup_web_default", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}"),
+        "exited 0 0"
+    );
+
+    // broken: Init:Error, the app container created but never started.
+    let b = rows.iter().find(|r| r[0] == "broken").expect("broken row");
+    assert_eq!(b[2], "Init:Error", "{rows:?}");
+    assert_eq!(
+        inspect(&tb, "k8s_app_broken_default", "{{.State.Status}} {{.State.StartedAt}}"),
+        "created 0001-01-01T00:00:00Z"
+    );
+    // restartPolicy Never: the plan leaves the failed pod as it is; `web` is in sync.
+    let again = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(again.stdout.contains("No changes"), "{again:?}");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        inspect(&tb, "k8s_app_broken_default", "{{.State.Status}}"),
+        "created"
     );
 }
