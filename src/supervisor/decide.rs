@@ -353,7 +353,12 @@ mod tests {
         for exit in [0, 1] {
             let s = crash("exited", exit, 10, 11);
             let pods = BTreeMap::from([(("default".to_string(), "p".to_string()), p.clone())]);
-            let (recs, start) = supervise(&[s.clone()], &pods, &NodeRecords::default(), 100);
+            let (recs, start) = supervise(
+                std::slice::from_ref(&s),
+                &pods,
+                &NodeRecords::default(),
+                100,
+            );
             assert!(start.is_empty(), "exit {exit}");
             assert_eq!(
                 recs.containers[&s.name]

@@ -265,7 +265,10 @@ fn init_containers_run_first_and_a_failed_one_keeps_the_app_from_starting() {
     let repo = Repo::new();
     repo.write("pods.yaml", INIT).commit("init containers");
     let apply = clusterctl(&tb, &repo, &["apply", "--yes"]);
-    assert_ne!(apply.code, 0, "broken's init container fails the apply: {apply:?}");
+    assert_ne!(
+        apply.code, 0,
+        "broken's init container fails the apply: {apply:?}"
+    );
     assert!(
         apply.stderr.contains("init container fail exited with 3"),
         "{apply:?}"
@@ -287,7 +290,11 @@ fn init_containers_run_first_and_a_failed_one_keeps_the_app_from_starting() {
     assert_eq!(page.trim(), "written-by-init");
     // The init container ran once, to completion, and is not restarted (restartPolicy Always).
     assert_eq!(
-        inspect(&tb, "k8s_setup_web_default", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}"),
+        inspect(
+            &tb,
+            "k8s_setup_web_default",
+            "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}"
+        ),
         "exited 0 0"
     );
 
@@ -295,7 +302,11 @@ fn init_containers_run_first_and_a_failed_one_keeps_the_app_from_starting() {
     let b = rows.iter().find(|r| r[0] == "broken").expect("broken row");
     assert_eq!(b[2], "Init:Error", "{rows:?}");
     assert_eq!(
-        inspect(&tb, "k8s_app_broken_default", "{{.State.Status}} {{.State.StartedAt}}"),
+        inspect(
+            &tb,
+            "k8s_app_broken_default",
+            "{{.State.Status}} {{.State.StartedAt}}"
+        ),
         "created 0001-01-01T00:00:00Z"
     );
     // restartPolicy Never: the plan leaves the failed pod as it is; `web` is in sync.
