@@ -456,9 +456,30 @@ pub struct ObservedPod {
 }
 
 impl ObservedPod {
-    /// Every container of the pod, sandbox first.
+    /// Every container of the pod that is meant to be running, sandbox first: an init container that ran
+    /// to completion (exit 0, not a sidecar) is left out, so "all running" means what it says.
     pub fn all_containers(&self) -> impl Iterator<Item = &ObservedContainer> {
-        self.sandbox.iter().chain(self.containers.values())
+        let done: Vec<&str> = self
+            .manifest
+            .as_ref()
+            .and_then(|m| m.spec.as_ref())
+            .and_then(|s| s.init_containers.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|c| c.restart_policy.as_deref() != Some("Always"))
+            .map(|c| c.name.as_str())
+            .filter(|n| {
+                self.containers
+                    .get(*n)
+                    .is_some_and(|c| c.status == "exited" && c.exit_code == 0)
+            })
+            .collect();
+        self.sandbox.iter().chain(
+            self.containers
+                .iter()
+                .filter(move |(n, _)| !done.contains(&n.as_str()))
+                .map(|(_, c)| c),
+        )
     }
 }
 

@@ -434,10 +434,61 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
         }
     }
 
-    let phase = if p.node_reachable {
-        pod_phase(&statuses, &restart_policy)
-    } else {
+    // Init containers (docs/manifests.md): each ran to completion once (the supervisor never restarts one),
+    // so they are shown as under restartPolicy Never; a sidecar as its pod's policy says.
+    let init_specs = spec.init_containers.clone().unwrap_or_default();
+    let init_statuses: Vec<ContainerStatus> = init_specs
+        .iter()
+        .map(|c| {
+            let sidecar = c.restart_policy.as_deref() == Some("Always");
+            container_status(
+                &c.name,
+                c.image.as_deref().unwrap_or(""),
+                p.containers.get(&c.name),
+                if sidecar { "Always" } else { "Never" },
+                p.node_reachable,
+                manifest.metadata.uid.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    let exit_of = |s: &ContainerStatus| {
+        s.state
+            .as_ref()
+            .and_then(|st| st.terminated.as_ref())
+            .map(|t| t.exit_code)
+    };
+    let init_done = init_specs.iter().zip(&init_statuses).all(|(c, s)| {
+        if c.restart_policy.as_deref() == Some("Always") {
+            s.started == Some(true)
+        } else {
+            exit_of(s) == Some(0)
+        }
+    });
+    let init_failed = init_specs.iter().zip(&init_statuses).any(|(c, s)| {
+        c.restart_policy.as_deref() != Some("Always") && exit_of(s).is_some_and(|e| e != 0)
+    });
+    if !init_done {
+        // The kubelet's waiting reason of app containers while the pod initializes.
+        for st in statuses.iter_mut() {
+            if st
+                .state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                == Some("ContainerCreating")
+            {
+                st.state = Some(waiting("PodInitializing", None));
+            }
+        }
+    }
+    let phase = if !p.node_reachable {
         "Unknown"
+    } else if !init_done && init_failed && restart_policy == "Never" {
+        "Failed"
+    } else if !init_done {
+        "Pending"
+    } else {
+        pod_phase(&statuses, &restart_policy)
     };
     let all_ready = !statuses.is_empty() && statuses.iter().all(|s| s.ready);
     let ready_time = statuses
@@ -476,9 +527,16 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
     let start_time = sandbox
         .and_then(|s| parse_time(&s.started_at))
         .or(created.clone());
+    // A hostNetwork sandbox has no address of its own on docker: its label holds the node's.
     let pod_ip = sandbox
         .and_then(|s| s.ip.clone())
-        .filter(|ip| !ip.is_empty());
+        .filter(|ip| !ip.is_empty())
+        .or_else(|| {
+            sandbox
+                .filter(|_| spec.host_network == Some(true))
+                .and_then(|s| s.label(crate::model::labels::POD_IP))
+                .map(str::to_string)
+        });
 
     let mut pod = Pod {
         metadata,
@@ -486,7 +544,7 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
         status: Some(PodStatus {
             phase: Some(phase.to_string()),
             conditions: Some(vec![
-                condition("Initialized", true, created.clone()),
+                condition("Initialized", init_done, created.clone()),
                 ready_cond,
                 containers_ready,
                 condition("PodScheduled", true, created.clone()),
@@ -495,6 +553,7 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
             pod_ips: pod_ip.map(|ip| vec![PodIP { ip }]),
             start_time,
             container_statuses: Some(statuses),
+            init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
             ..Default::default()
         }),
     };

@@ -685,6 +685,8 @@ fn service_fields_clusterctl_does_not_route_are_named() {
     assert!(check(&[("s.yaml", &svc("  internalTrafficPolicy: Cluster\n  externalIPs: []\n"))]).is_empty());
 }
 
+#[path = "tests_podsec.rs"]
+mod podsec;
 #[path = "tests_storage.rs"]
 mod storage;
 

@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Object, Severity};
 
+pub mod podsec;
 pub mod probes;
 pub mod storage;
 use crate::quantity::Quantity;
@@ -832,14 +833,13 @@ fn pod_spec(v: &mut Issues, spec: &PodSpec, sp: &FieldPath) {
             );
         }
     }
+    podsec::pod(v, spec, sp);
     let volumes = storage::volumes(v, spec, sp);
     // Known fields clusterctl ignores.
     // configMap / secret / projected / downwardAPI sources (manifest::config); the others are checked
     // and warned about by name with the volumes (validate::storage).
     super::config::pod_volumes(v, spec, sp, &mut |_, _, _| {});
-    if spec.init_containers.is_some() {
-        v.warn(&sp.child("initContainers"), UNSUPPORTED_FIELD.to_string());
-    }
+    podsec::init_containers(v, spec, sp);
     if spec.ephemeral_containers.is_some() {
         v.warn(
             &sp.child("ephemeralContainers"),

@@ -70,7 +70,14 @@ pub(super) fn bind(
         };
         match schedule(&mut scheduler, &pod, keep, &needs.nodes) {
             Ok(placed) => {
-                let ip = ips.get_mut(&placed.node).and_then(|a| a.take_next());
+                // A hostNetwork pod's IP is its node's address (as the kubelet reports it); it takes
+                // none of the pod CIDR.
+                let host_network = pod.spec.as_ref().and_then(|s| s.host_network) == Some(true);
+                let ip = if host_network {
+                    super::config::Facts::of(&placed.node, input.nodes, None).host_ip
+                } else {
+                    ips.get_mut(&placed.node).and_then(|a| a.take_next())
+                };
                 let vols = claims.bind(&pod, &placed.node, &needs);
                 let pre = super::storage::provision_steps(input, &placed.node, &vols);
                 created.push(place(input, new, pod, placed, ip, pre, changes));
@@ -246,7 +253,8 @@ fn create_steps(
         .iter()
         .flat_map(|s| {
             let ns = ns.clone();
-            s.containers.iter().map(move |c| {
+            let inits = s.init_containers.iter().flatten();
+            inits.chain(&s.containers).map(move |c| {
                 (
                     c.name.clone(),
                     super::config::container_hash(s, c, &ns, input.config),

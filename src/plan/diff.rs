@@ -437,6 +437,15 @@ fn prune_unclaimed(
 /// Why a pod must be recreated for the pod network: it is not on `clusterctl-pods` in its node's CIDR.
 fn network_drift(pod: &ObservedPod, cidr: Option<&String>) -> Option<Drift> {
     let cidr = cidr?;
+    // A hostNetwork pod is on the node's network by its manifest, never on the pod network.
+    let host_network = pod
+        .manifest
+        .as_ref()
+        .and_then(|m| m.spec.as_ref())
+        .and_then(|s| s.host_network);
+    if host_network == Some(true) {
+        return None;
+    }
     let ok = pod_ip(pod)
         .is_some_and(|ip| crate::network::PodIps::new(cidr).is_some_and(|a| a.contains(ip)));
     (!ok).then(|| Drift::PodNetwork {
@@ -493,7 +502,18 @@ fn drift(pod: &ObservedPod, set: &PodSet, spec_hashes: &[String]) -> Option<Drif
             }
         }
     }
-    let wanted: BTreeSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+    for c in spec.init_containers.iter().flatten() {
+        if !pod.containers.contains_key(&c.name) {
+            return Some(Drift::ContainerMissing(c.name.clone()));
+        }
+    }
+    // Init containers are the pod's too (their spec is in the template hash).
+    let wanted: BTreeSet<&str> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .map(|c| c.name.as_str())
+        .collect();
     pod.containers
         .keys()
         .find(|k| !wanted.contains(k.as_str()))
@@ -586,6 +606,24 @@ fn start_change(
         .iter()
         .filter(|c| restarts(c))
         .find_map(|c| c.record.as_ref().and_then(|r| r.held_since.clone()));
+    // A pod whose init container failed under restartPolicy Never is Failed, as the kubelet leaves it:
+    // nothing is started again. (Under Always/OnFailure each apply runs the failed init container again.)
+    let init_failed = set
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| !crate::runtime::docker::is_sidecar(c))
+        .any(|c| {
+            pod.containers
+                .get(&c.name)
+                .is_some_and(|o| o.status == "exited" && o.exit_code != 0)
+        });
+    if init_failed && policy == "Never" {
+        return None;
+    }
     let wants_start = sandbox_down
         || never_started
         || held.is_some()

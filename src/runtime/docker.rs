@@ -492,16 +492,27 @@ impl DockerRuntime {
             "create".into(),
             "--pull=never".into(),
             format!("--name={}", sandbox_name(ns, name)),
-            format!("--hostname={}", spec.hostname.as_deref().unwrap_or(name)),
         ];
-        if let Some(ip) = run.ip {
+        let host_network = spec.host_network == Some(true);
+        if !host_network {
+            a.push(format!(
+                "--hostname={}",
+                spec.hostname.as_deref().unwrap_or(name)
+            ));
+        }
+        if host_network {
+            // The node's network namespace: its hostname and addresses; docker refuses a hostname or
+            // published ports with it (the container ports are the host's ports already). The pod IP the
+            // planner gave it is the node's address, kept only in the label.
+            a.push("--network=host".into());
+        } else if let Some(ip) = run.ip {
             a.push(format!("--network={}", crate::network::POD_NETWORK));
             a.push(format!("--ip={ip}"));
         } else if let Some(net) = &self.network {
             a.push(format!("--network={net}"));
         }
         // The sandbox owns the network namespace, so host ports of every container are published on it.
-        for c in &spec.containers {
+        for c in spec.containers.iter().filter(|_| !host_network) {
             for p in c.ports.iter().flatten() {
                 let Some(hp) = p.host_port.filter(|hp| *hp > 0) else {
                     continue;
@@ -527,6 +538,7 @@ impl DockerRuntime {
             }));
         }
         a.push("--restart=always".into());
+        a.extend(super::security::sandbox_flags(spec));
         a.extend(super::mounts::sandbox_mounts(spec, ns, name));
         self.common_labels(run, labels::SANDBOX_CONTAINER, &mut a);
         if let Some(ip) = run.ip {
@@ -598,6 +610,7 @@ impl DockerRuntime {
         let secret = run.config.is_some_and(|cfg| cfg.has_secret_env(&c.name));
         let force_api = secret || mounts.is_some_and(|m| !m.is_empty());
         resource_flags(c, &mut a);
+        a.extend(super::security::app_flags(spec, c, &sandbox_name(ns, pod)));
         a.extend(super::mounts::container_mounts(spec, c, ns, pod));
         self.common_labels(run, &c.name, &mut a);
         // Kubernetes `command` replaces ENTRYPOINT (its first element is the executable, the rest are
@@ -620,6 +633,40 @@ impl DockerRuntime {
         }
         create_cmd(a)
     }
+}
+
+/// Runs one init container to completion: `docker start --attach` returns when it exits, with its code;
+/// its output stays in its log, not in apply's. A constant script; the name is an argument.
+pub const INIT_SCRIPT: &str = r#"docker start --attach "$1" >/dev/null 2>&1
+code=$?
+[ "$code" -eq 0 ] && exit 0
+printf 'init container %s exited with %s\n' "$2" "$code" >&2
+exit 1"#;
+
+/// `$0` of [`INIT_SCRIPT`].
+pub const INIT_ARG0: &str = "clusterctl-init";
+
+/// Whether `c` is a sidecar: an init container with `restartPolicy: Always`.
+pub fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
+/// The step that runs init container `c` of pod `ns/pod`: to completion, or (a sidecar) only started.
+pub fn init_step(ns: &str, pod: &str, c: &Container) -> Cmd {
+    let name = container_name(ns, pod, &c.name);
+    if is_sidecar(c) {
+        return Cmd::write("docker", ["start".to_string(), name]);
+    }
+    Cmd::write(
+        "sh",
+        [
+            "-c".to_string(),
+            INIT_SCRIPT.to_string(),
+            INIT_ARG0.to_string(),
+            name,
+            c.name.clone(),
+        ],
+    )
 }
 
 /// Replaces the sandbox's resolv.conf (which every container of the pod shares) with `$0`'s stdin, as
@@ -773,6 +820,39 @@ pub fn api_create(args: &[String]) -> Option<String> {
                 };
                 let list = host.entry(key).or_insert_with(|| json!([]));
                 list.as_array_mut()?.push(json!(v));
+            }
+            "--user" => {
+                config.insert("User".into(), json!(v));
+            }
+            "--group-add" | "--cap-add" | "--cap-drop" | "--security-opt" | "--add-host" => {
+                let key = match k {
+                    "--group-add" => "GroupAdd",
+                    "--cap-add" => "CapAdd",
+                    "--cap-drop" => "CapDrop",
+                    "--security-opt" => "SecurityOpt",
+                    _ => "ExtraHosts",
+                };
+                let list = host.entry(key).or_insert_with(|| json!([]));
+                list.as_array_mut()?.push(json!(v));
+            }
+            "--privileged" | "--read-only" => {
+                let key = if k == "--privileged" {
+                    "Privileged"
+                } else {
+                    "ReadonlyRootfs"
+                };
+                host.insert(key.into(), json!(v.parse::<bool>().ok()?));
+            }
+            "--pid" => {
+                host.insert("PidMode".into(), json!(v));
+            }
+            "--ipc" => {
+                host.insert("IpcMode".into(), json!(v));
+            }
+            "--sysctl" => {
+                let (sk, sv) = v.split_once('=')?;
+                let map = host.entry("Sysctls").or_insert_with(|| json!({}));
+                map.as_object_mut()?.insert(sk.into(), json!(sv));
             }
             "--cpu-shares" => {
                 host.insert("CpuShares".into(), json!(v.parse::<i64>().ok()?));
@@ -962,7 +1042,9 @@ impl Runtime for DockerRuntime {
         let name = run.pod.metadata.name.as_deref().unwrap_or_default();
         let empty = PodSpec::default();
         let spec = run.pod.spec.as_ref().unwrap_or(&empty);
-        let mut cmds = super::mounts::pod_setup(spec, ns, name);
+        // runAsNonRoot is checked against the pulled image before anything of the pod exists.
+        let mut cmds = super::security::non_root_checks(run.pod);
+        cmds.extend(super::mounts::pod_setup(spec, ns, name));
         // Volume files first: a bind mount's source must exist when the container is created.
         cmds.extend(
             run.config
@@ -971,9 +1053,11 @@ impl Runtime for DockerRuntime {
                 .map(|v| super::config::write_volume_cmd(ns, name, v)),
         );
         cmds.push(self.sandbox_create(run, spec, ns, name));
+        let inits = spec.init_containers.iter().flatten();
         cmds.extend(
-            spec.containers
-                .iter()
+            inits
+                .clone()
+                .chain(&spec.containers)
                 .map(|c| self.app_create(run, spec, c, ns, name)),
         );
         cmds.push(Cmd::write(
@@ -983,6 +1067,9 @@ impl Runtime for DockerRuntime {
         if let Some(rc) = run.config.and_then(|c| c.resolv.as_ref()) {
             cmds.push(resolv_conf_cmd(&sandbox_name(ns, name), &rc.render()));
         }
+        // Init containers in order, each to completion (a sidecar, restartPolicy Always, is only started
+        // and keeps running); a failure ends the apply's steps for the pod, so no app container starts.
+        cmds.extend(inits.map(|c| init_step(ns, name, c)));
         cmds.extend(spec.containers.iter().map(|c| {
             Cmd::write(
                 "docker",
@@ -1075,7 +1162,32 @@ impl Runtime for DockerRuntime {
         if let Some(s) = pod.sandbox.as_ref().filter(|_| sandbox_down) {
             cmds.push(Cmd::write("docker", ["start".to_string(), s.name.clone()]));
         }
-        for c in pod.containers.values() {
+        // Init containers first, in order: those that did not complete run again (a sidecar that is not
+        // running is started); the app containers only after them.
+        let inits = pod
+            .manifest
+            .as_ref()
+            .and_then(|m| m.spec.as_ref())
+            .and_then(|s| s.init_containers.clone())
+            .unwrap_or_default();
+        for ic in &inits {
+            let Some(c) = pod.containers.get(&ic.name) else {
+                continue;
+            };
+            let done = if is_sidecar(ic) {
+                c.is_running()
+            } else {
+                c.status == "exited" && c.exit_code == 0
+            };
+            if !done {
+                cmds.push(init_step(&pod.namespace, &pod.name, ic));
+            }
+        }
+        for (_, c) in pod
+            .containers
+            .iter()
+            .filter(|(n, _)| !inits.iter().any(|i| &i.name == *n))
+        {
             if !c.is_running() {
                 cmds.push(Cmd::write("docker", ["start".to_string(), c.name.clone()]));
             } else if sandbox_down {
@@ -1229,18 +1341,96 @@ mod tests {
     }
 
     #[test]
+    fn security_and_host_fields_reach_the_container_config_in_both_forms() {
+        let p = pod(
+            json!({"metadata": {"name": "sec", "namespace": "default", "uid": "u"},
+            "spec": {"hostNetwork": true, "hostPID": true,
+              "hostAliases": [{"ip": "10.9.9.9", "hostnames": ["db.local"]}],
+              "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000, "runAsNonRoot": true,
+                "sysctls": [{"name": "kernel.shm_rmid_forced", "value": "1"}]},
+              "containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 80, "hostPort": 80}],
+                "securityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false,
+                  "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+                  "seccompProfile": {"type": "Unconfined"}}}]}}),
+        );
+        let h = BTreeMap::new();
+        let run = PodRun {
+            pod: &p,
+            owner: None,
+            template_hash: "h",
+            commit: "c",
+            spec_hashes: &h,
+            ip: Some("172.30.5.11"),
+            config: None,
+        };
+        let cmds = DockerRuntime::default().create_pod(&run);
+        // The non-root check runs first, before anything of the pod is created; runAsUser 1000 needs none.
+        assert_eq!(cmds[0].program, "docker");
+        let sandbox = args(&cmds[0]);
+        assert!(sandbox.contains(&"--network=host"));
+        assert!(!sandbox.iter().any(|a| a.starts_with("--hostname")
+            || a.starts_with("--publish")
+            || a.starts_with("--ip=")));
+        assert!(
+            sandbox.contains(&"--pid=host") && sandbox.contains(&"--add-host=db.local:10.9.9.9")
+        );
+        assert!(sandbox.contains(&"--label=clusterctl.io/pod-ip=172.30.5.11"));
+        let app = args(&cmds[1]);
+        for f in [
+            "--user=1000:3000",
+            "--group-add=2000",
+            "--cap-drop=ALL",
+            "--cap-add=NET_BIND_SERVICE",
+            "--read-only=true",
+            "--security-opt=no-new-privileges",
+            "--security-opt=seccomp=unconfined",
+            "--pid=host",
+            "--sysctl=kernel.shm_rmid_forced=1",
+        ] {
+            assert!(app.contains(&f), "{f} missing from {app:?}");
+        }
+        // The Engine API form (secret env, bind mounts, long lines) carries the same config.
+        let (_, sb) = decode_api_create(&api_cmd(cmds[0].args.clone())).unwrap();
+        assert_eq!(sb["HostConfig"]["NetworkMode"], "host");
+        assert_eq!(sb["HostConfig"]["ExtraHosts"], json!(["db.local:10.9.9.9"]));
+        assert_eq!(sb["HostConfig"]["PidMode"], "host");
+        assert!(
+            sb.get("NetworkingConfig")
+                .is_some_and(|n| n["EndpointsConfig"].get("host").is_some())
+        );
+        let (_, a) = decode_api_create(&api_cmd(cmds[1].args.clone())).unwrap();
+        assert_eq!(a["User"], "1000:3000");
+        let hc = &a["HostConfig"];
+        assert_eq!(hc["GroupAdd"], json!(["2000"]));
+        assert_eq!(hc["CapDrop"], json!(["ALL"]));
+        assert_eq!(hc["CapAdd"], json!(["NET_BIND_SERVICE"]));
+        assert_eq!(hc["ReadonlyRootfs"], true);
+        assert_eq!(
+            hc["SecurityOpt"],
+            json!(["no-new-privileges", "seccomp=unconfined"])
+        );
+        assert_eq!(hc["Sysctls"], json!({"kernel.shm_rmid_forced": "1"}));
+        assert_eq!(hc["PidMode"], "host");
+        // Privileged and an unset non-root user: the check comes first and the flag is translated.
+        let p2 = pod(
+            json!({"metadata": {"name": "p2"}, "spec": {"securityContext": {"runAsNonRoot": true},
+            "containers": [{"name": "c", "image": "nginx", "securityContext": {"privileged": true}}]}}),
+        );
+        let run2 = PodRun { pod: &p2, ..run };
+        let cmds2 = DockerRuntime::default().create_pod(&run2);
+        assert_eq!(cmds2[0].args[1], super::super::security::NON_ROOT_SCRIPT);
+        let app2 = cmds2
+            .iter()
+            .find(|c| c.args.iter().any(|a| a == "--name=k8s_c_p2_default"))
+            .unwrap();
+        let (_, a2) = decode_api_create(&api_cmd(app2.args.clone())).unwrap();
+        assert_eq!(a2["HostConfig"]["Privileged"], true);
+    }
+
+    #[test]
     fn api_create_refuses_unknown_flags_and_escapes_names() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(
-            api_create(&a(&[
-                "create",
-                "--privileged=true",
-                "--name=x",
-                "--",
-                "img"
-            ]))
-            .is_none()
-        );
+        assert!(api_create(&a(&["create", "--cgroupns=host", "--name=x", "--", "img"])).is_none());
         assert!(api_create(&a(&["run", "--name=x", "--", "img"])).is_none());
         let req = api_create(&a(&["create", "--name=a b&c", "--", "img"])).unwrap();
         assert!(
@@ -1486,6 +1676,107 @@ mod tests {
             }],
         };
         observed_pods(&state).remove(0)
+    }
+
+    #[test]
+    fn init_containers_run_in_order_before_the_apps_and_show_as_kubectl_does() {
+        let p = pod(json!({"metadata": {"name": "p", "namespace": "default"},
+            "spec": {"restartPolicy": "Never",
+              "initContainers": [{"name": "side", "image": "busybox", "restartPolicy": "Always"},
+                                 {"name": "setup", "image": "busybox", "command": ["sh", "-c", "echo hi > /w/x"]}],
+              "containers": [{"name": "web", "image": "nginx"}]}}));
+        let h = BTreeMap::new();
+        let run = PodRun {
+            pod: &p,
+            owner: None,
+            template_hash: "h",
+            commit: "c",
+            spec_hashes: &h,
+            ip: None,
+            config: None,
+        };
+        let cmds = DockerRuntime::default().create_pod(&run);
+        let shown: Vec<String> = cmds
+            .iter()
+            .map(|c| match c.args.first().map(String::as_str) {
+                Some("-c") => format!("run {}", c.args[3]),
+                _ => format!(
+                    "{} {}",
+                    c.args[0],
+                    c.args
+                        .iter()
+                        .find(|a| a.starts_with("--name=") || a.starts_with("k8s_"))
+                        .unwrap()
+                ),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "create --name=k8s_POD_p_default",
+                "create --name=k8s_side_p_default",
+                "create --name=k8s_setup_p_default",
+                "create --name=k8s_web_p_default",
+                "start k8s_POD_p_default",
+                "start k8s_side_p_default",
+                "run k8s_setup_p_default",
+                "start k8s_web_p_default",
+            ]
+        );
+        assert_eq!(cmds[6].args[1], INIT_SCRIPT);
+
+        // setup failed: the app was never started; the pod is Failed with Init:Error (restartPolicy Never).
+        let mut setup = observed("k8s_setup_p_default", "setup", "exited");
+        setup.exit_code = 1;
+        let mut sb = observed("k8s_POD_p_default", labels::SANDBOX_CONTAINER, "running");
+        sb.labels
+            .insert(labels::POD_MANIFEST.into(), pod_manifest_json(&p));
+        let op = observed_pod(vec![
+            sb.clone(),
+            observed("k8s_side_p_default", "side", "running"),
+            setup.clone(),
+            observed("k8s_web_p_default", "web", "created"),
+        ]);
+        let view = crate::view::pod_from_observed(&op);
+        let cells = crate::view::pod_cells(&view, jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(cells.status, "Init:Error");
+        assert_eq!(
+            view.status.as_ref().unwrap().phase.as_deref(),
+            Some("Failed")
+        );
+        // Starting it again runs the failed init container before the app.
+        let start_cmds = DockerRuntime::default().start_pod(&op);
+        let starts: Vec<&str> = start_cmds
+            .iter()
+            .map(|c| c.args[if c.program == "sh" { 3 } else { 1 }].as_str())
+            .collect();
+        assert_eq!(starts, ["k8s_setup_p_default", "k8s_web_p_default"]);
+
+        // Still running: Init:1/2; done: the completed init container is not one that must run.
+        let op = observed_pod(vec![
+            sb.clone(),
+            observed("k8s_side_p_default", "side", "running"),
+            observed("k8s_setup_p_default", "setup", "running"),
+            observed("k8s_web_p_default", "web", "created"),
+        ]);
+        let cells = crate::view::pod_cells(
+            &crate::view::pod_from_observed(&op),
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(cells.status, "Init:1/2");
+        let op = observed_pod(vec![
+            sb,
+            observed("k8s_side_p_default", "side", "running"),
+            observed("k8s_setup_p_default", "setup", "exited"),
+            observed("k8s_web_p_default", "web", "running"),
+        ]);
+        assert!(op.all_containers().all(|c| c.is_running()));
+        let view = crate::view::pod_from_observed(&op);
+        assert_eq!(
+            view.status.as_ref().unwrap().phase.as_deref(),
+            Some("Running")
+        );
+        assert!(DockerRuntime::default().start_pod(&op).is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod docker_day2;
 pub mod mounts;
 pub mod pull;
+pub mod security;
 pub mod sim;
 pub mod terminate;
 

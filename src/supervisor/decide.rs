@@ -43,6 +43,10 @@ pub struct PodInfo {
     /// After how many seconds of its host being unreachable the pod is evicted and replaced elsewhere
     /// (`hold::unreachable_toleration_secs` of a ReplicaSet's or Job's pod); `None`: never.
     pub evicted_after: Option<u64>,
+    /// The pod's init containers that run to completion (not sidecars): apply runs them in order before the
+    /// app containers and runs a failed one again (docs/manifests.md); the supervisor records their exits
+    /// and never restarts them, so a completed one is not run twice and none races the app containers.
+    pub init_containers: std::collections::BTreeSet<String>,
 }
 
 /// Whether `policy` restarts a container that exited with `exit_code` (kubelet `ShouldContainerBeRestarted`).
@@ -253,7 +257,15 @@ pub fn supervise(
         let Some(pod) = pods.get(&(s.namespace.clone(), s.pod.clone())) else {
             continue; // no sandbox (being removed, or not ours to supervise)
         };
-        let (r, go) = step(s, pod, prev.containers.get(&s.name), now);
+        let (r, go) = if pod.init_containers.contains(&s.container) {
+            let once = PodInfo {
+                restart_policy: "Never".to_string(),
+                ..pod.clone()
+            };
+            step(s, &once, prev.containers.get(&s.name), now)
+        } else {
+            step(s, pod, prev.containers.get(&s.name), now)
+        };
         if go {
             start.push(s.name.clone());
         }
@@ -389,6 +401,32 @@ mod tests {
             uid: "u1".into(),
             sandbox_running: true,
             evicted_after: Some(60),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn init_containers_are_recorded_and_never_restarted() {
+        let mut p = pod("Always");
+        p.init_containers.insert("app".to_string());
+        for exit in [0, 1] {
+            let s = crash("exited", exit, 10, 11);
+            let pods = BTreeMap::from([(("default".to_string(), "p".to_string()), p.clone())]);
+            let (recs, start) = supervise(
+                std::slice::from_ref(&s),
+                &pods,
+                &NodeRecords::default(),
+                100,
+            );
+            assert!(start.is_empty(), "exit {exit}");
+            assert_eq!(
+                recs.containers[&s.name]
+                    .last_termination
+                    .as_ref()
+                    .unwrap()
+                    .exit_code,
+                exit
+            );
         }
     }
 

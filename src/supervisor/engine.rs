@@ -245,6 +245,15 @@ pub fn pods(list: &[Listed], grace_secs: u64) -> BTreeMap<(String, String), PodI
                         )
                     })
                     .flatten(),
+                init_containers: manifest
+                    .as_ref()
+                    .and_then(|m| m.spec.as_ref())
+                    .and_then(|s| s.init_containers.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c.restart_policy.as_deref() != Some("Always"))
+                    .map(|c| c.name.clone())
+                    .collect(),
             },
         );
     }

@@ -20,6 +20,7 @@ mod lease;
 mod load_balancer;
 mod network;
 mod pipeline;
+mod podsec;
 mod probes;
 mod reconcile;
 mod registry_auth;
