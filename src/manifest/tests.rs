@@ -682,7 +682,13 @@ fn service_fields_clusterctl_does_not_route_are_named() {
             "warning: s.yaml:7:16: spec.externalIPs: clusterctl does not support this field; it is ignored",
         ]
     );
-    assert!(check(&[("s.yaml", &svc("  internalTrafficPolicy: Cluster\n  externalIPs: []\n"))]).is_empty());
+    assert!(
+        check(&[(
+            "s.yaml",
+            &svc("  internalTrafficPolicy: Cluster\n  externalIPs: []\n")
+        )])
+        .is_empty()
+    );
 }
 
 #[path = "tests_podsec.rs"]

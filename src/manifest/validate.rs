@@ -1277,7 +1277,11 @@ fn service(v: &mut Issues, s: &Service, sp: &FieldPath) {
             );
         }
     }
-    if spec.external_ips.as_ref().is_some_and(|ips| !ips.is_empty()) {
+    if spec
+        .external_ips
+        .as_ref()
+        .is_some_and(|ips| !ips.is_empty())
+    {
         v.warn(&sp.child("externalIPs"), UNSUPPORTED_FIELD.to_string());
     }
 }

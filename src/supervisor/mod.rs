@@ -18,8 +18,8 @@
 pub mod backoff;
 pub mod decide;
 pub mod engine;
-pub mod hold;
 pub mod grpc_health;
+pub mod hold;
 pub mod probe;
 pub mod probe_engine;
 pub mod pulled;
