@@ -523,16 +523,23 @@ fn list(
             |o| &mut o.metadata,
             |i| crate::output::config::config_maps(i, scope, now),
         ),
-        // Values never leave clusterctl: the JSON/YAML form has no `data`.
-        Resource::Secrets => listed(
-            filter(w.secrets.clone(), g, name, |s| &s.metadata, true)?
+        // Values never leave clusterctl: the JSON/YAML form has no `data`; the table counts the keys.
+        Resource::Secrets => {
+            let items = filter(w.secrets.clone(), g, name, |s| &s.metadata, true)?;
+            let values = items
                 .iter()
-                .map(crate::output::config::redacted)
-                .collect(),
-            p,
-            |o| &mut o.metadata,
-            |i| crate::output::config::secrets(i, scope, now),
-        ),
+                .map(|s| serde_json::to_value(crate::output::config::redacted(s)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CliError::Other(e.into()))?;
+            let mut l = listed(
+                items,
+                p,
+                |o| &mut o.metadata,
+                |i| crate::output::config::secrets(i, scope, now),
+            )?;
+            l.values = values;
+            Ok(l)
+        }
         Resource::Statefulsets => listed(
             filter(w.stateful_sets.clone(), g, name, |s| &s.metadata, true)?,
             p,

@@ -332,15 +332,22 @@ fn data_key(sops: &Node, sops_pos: Pos, keys: &Keys) -> Result<[u8; 32], Vec<Pro
         }
     }
     if stanzas.is_empty() {
-        let others: Vec<&str> = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups"]
-            .into_iter()
-            .filter(|k| {
-                sops.get(k).is_some_and(|e| {
-                    e.value.as_seq().is_some_and(|s| !s.is_empty())
-                        || e.value.as_map().is_some_and(|m| !m.is_empty())
-                })
+        let others: Vec<&str> = [
+            "pgp",
+            "kms",
+            "gcp_kms",
+            "azure_kv",
+            "hc_vault",
+            "key_groups",
+        ]
+        .into_iter()
+        .filter(|k| {
+            sops.get(k).is_some_and(|e| {
+                e.value.as_seq().is_some_and(|s| !s.is_empty())
+                    || e.value.as_map().is_some_and(|m| !m.is_empty())
             })
-            .collect();
+        })
+        .collect();
         let why = if others.is_empty() {
             "the file names no age recipient (sops.age is empty)".to_string()
         } else {
@@ -449,13 +456,7 @@ fn open(value: &str, key: &[u8; 32], aad: &[u8]) -> Result<(Vec<u8>, String), St
     sealed.extend_from_slice(&tag);
     let cipher = Cipher::new(key.into());
     let plain = cipher
-        .decrypt(
-            Nonce::<U32>::from_slice(&iv),
-            Payload {
-                msg: &sealed,
-                aad,
-            },
-        )
+        .decrypt(Nonce::<U32>::from_slice(&iv), Payload { msg: &sealed, aad })
         .map_err(|_| {
             "authentication failed: the value, its path or the data key does not match".to_string()
         })?;
@@ -571,7 +572,9 @@ fn typed(plain: &[u8], ty: &str) -> Result<(Scalar, Vec<u8>), String> {
             (bare(i.to_string()), i.to_string().into_bytes())
         }
         "float" => {
-            let f: f64 = text.parse().map_err(|_| "a float value that is no number")?;
+            let f: f64 = text
+                .parse()
+                .map_err(|_| "a float value that is no number")?;
             (bare(text.to_string()), go_float(f).into_bytes())
         }
         "bool" => {
@@ -612,8 +615,8 @@ fn mac_bytes_plain(s: &Scalar) -> Vec<u8> {
         _ => {}
     }
     match s.resolve() {
-        Resolved::Int(i) if !s.text.starts_with('0') || s.text == "0" => i.to_string().into_bytes(),
-        Resolved::Float(f) if !s.text.starts_with('.') => go_float(f).into_bytes(),
+        Resolved::Int(i) => i.to_string().into_bytes(),
+        Resolved::Float(f) => go_float(f).into_bytes(),
         _ => s.text.clone().into_bytes(),
     }
 }

@@ -122,9 +122,15 @@ fn the_wrong_identity_is_an_error_naming_the_recipients_and_no_object_is_read() 
     let m = messages(&parsed);
     assert_eq!(m.len(), 1, "{m:?}");
     assert!(m[0].starts_with("apps/db.yaml:"), "{m:?}");
-    assert!(m[0].contains(": sops.age: cannot decrypt the file's data key"), "{m:?}");
+    assert!(
+        m[0].contains(": sops.age: cannot decrypt the file's data key"),
+        "{m:?}"
+    );
     assert!(m[0].contains(&rcpt) && m[0].contains(&wrong_pub), "{m:?}");
-    assert!(!m[0].contains("AGE-SECRET-KEY") && !m[0].contains("sentinel"), "{m:?}");
+    assert!(
+        !m[0].contains("AGE-SECRET-KEY") && !m[0].contains("sentinel"),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -141,7 +147,10 @@ fn no_identity_at_all_says_where_it_looked() {
     let mut keys = Keys::default();
     keys.note("SOPS_AGE_KEY (unset)".to_string());
     let m = messages(&parse(&text, keys));
-    assert!(m[0].contains("no age identity found (looked in SOPS_AGE_KEY (unset))"), "{m:?}");
+    assert!(
+        m[0].contains("no age identity found (looked in SOPS_AGE_KEY (unset))"),
+        "{m:?}"
+    );
     assert!(m[0].contains("SOPS_AGE_KEY_FILE"), "{m:?}");
 }
 
@@ -188,7 +197,10 @@ fn an_encrypted_value_moved_to_another_key_does_not_decrypt() {
     let m = messages(&parsed);
     assert_eq!(m.len(), 2, "{m:?}");
     assert!(m[0].contains(&format!("apps/db.yaml:{}:", ia + 1)), "{m:?}");
-    assert!(m[0].contains("stringData.a: cannot decrypt: authentication failed"), "{m:?}");
+    assert!(
+        m[0].contains("stringData.a: cannot decrypt: authentication failed"),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -220,5 +232,8 @@ fn key_text_as_sops_reads_it() {
 #[test]
 fn rfc3339_drops_fractional_seconds() {
     assert_eq!(rfc3339("2024-11-12T13:33:42Z"), "2024-11-12T13:33:42Z");
-    assert_eq!(rfc3339("2024-11-12T13:33:42.123456Z"), "2024-11-12T13:33:42Z");
+    assert_eq!(
+        rfc3339("2024-11-12T13:33:42.123456Z"),
+        "2024-11-12T13:33:42Z"
+    );
 }

@@ -108,9 +108,10 @@ fn an_age_encrypted_secret_is_decrypted_and_the_wrong_identity_touches_nothing()
             let run = clusterctl_sops(cluster, repo.path(), &env, &["apply", "--yes"]);
             assert_ne!(run.code, 0, "{run:?}");
             assert!(
-                run.stderr
-                    .contains("apps/secret.enc.yaml:")
-                    && run.stderr.contains("sops.age: cannot decrypt the file's data key")
+                run.stderr.contains("apps/secret.enc.yaml:")
+                    && run
+                        .stderr
+                        .contains("sops.age: cannot decrypt the file's data key")
                     && run.stderr.contains(&recipient),
                 "{run:?}"
             );
@@ -124,7 +125,12 @@ fn an_age_encrypted_secret_is_decrypted_and_the_wrong_identity_touches_nothing()
 
     // The right identity: plan and apply without the value, which arrives in the container.
     let env = [("SOPS_AGE_KEY_FILE", right)];
-    let plan = ok(clusterctl_sops(&tb.cluster_yaml(), repo.path(), &env, &["plan"]));
+    let plan = ok(clusterctl_sops(
+        &tb.cluster_yaml(),
+        repo.path(),
+        &env,
+        &["plan"],
+    ));
     let json = ok(clusterctl_sops(
         &tb.cluster_yaml(),
         repo.path(),

@@ -26,7 +26,12 @@ pub fn s(v: &str) -> V {
 }
 
 pub fn m(entries: Vec<(&str, V)>) -> V {
-    V::M(entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    V::M(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// How to encrypt: which values (`encrypted_regex` as Flux's docs write it, or every value but
