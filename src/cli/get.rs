@@ -51,11 +51,9 @@ pub enum Resource {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// What to list: pods, deployments, replicasets, daemonsets, jobs, nodes, services, events,
-    /// configmaps, secrets, statefulsets, persistentvolumeclaims, persistentvolumes, storageclasses (or
-    /// their short names: po, deploy, rs, ds, no, svc, ev, cm, sts, pvc, pv, sc), or a comma list of them
-    /// (`cm,secret`).
-    #[arg(value_parser = parse_resources, value_name = "RESOURCE[,RESOURCE...]")]
+    /// What to list (or their short names: po, deploy, rs, ds, no, svc, ev, cm, sts, pvc, pv, sc), or a
+    /// comma list of them (`cm,secret`).
+    #[arg(value_parser = ResourcesParser, value_name = "RESOURCE[,RESOURCE...]")]
     pub resource: Resources,
     /// Only this object.
     pub name: Option<String>,
@@ -594,6 +592,38 @@ fn listed<T: serde::Serialize>(
 /// `get`'s first argument: one resource or a comma list (`cm,secret`), each by any of its names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resources(pub Vec<Resource>);
+
+/// Parses [`Resources`] and still offers each resource to `--help` and shell completion.
+#[derive(Clone)]
+struct ResourcesParser;
+
+impl clap::builder::TypedValueParser for ResourcesParser {
+    type Value = Resources;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Resources, clap::Error> {
+        let text = value
+            .to_str()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8).with_cmd(cmd))?;
+        parse_resources(text).map_err(|m| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{m}\n")).with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Resource::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
+    }
+}
 
 fn parse_resources(s: &str) -> Result<Resources, String> {
     let mut out = Vec::new();
