@@ -51,9 +51,10 @@ pub enum Resource {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// What to list.
-    #[arg(value_enum)]
-    pub resource: Resource,
+    /// What to list (or their short names: po, deploy, rs, ds, no, svc, ev, cm, sts, pvc, pv, sc), or a
+    /// comma list of them (`cm,secret`).
+    #[arg(value_parser = ResourcesParser, value_name = "RESOURCE[,RESOURCE...]")]
+    pub resource: Resources,
     /// Only this object.
     pub name: Option<String>,
     /// Read the hosts' state from a snapshot file instead of SSH.
@@ -377,7 +378,13 @@ pub fn filter<T>(
 }
 
 pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliError> {
-    if args.resource == Resource::Events {
+    let resources = &args.resource.0;
+    if resources.contains(&Resource::Events) {
+        if resources.len() > 1 {
+            return Err(CliError::Usage(
+                "events cannot be listed together with other resources".into(),
+            ));
+        }
         super::events::check(g, args.name.as_deref())?;
         if args.observed.is_some() {
             return Err(CliError::Usage(
@@ -397,97 +404,46 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliErr
         Scope::Namespace(g.namespace.clone())
     };
     let name = args.name.as_deref();
-    let (count, out) = match args.resource {
-        Resource::Pods => show(
-            filter(w.pods, g, name, |p| &p.metadata, true)?,
-            g,
-            name,
-            |i| table::pods(i, &scope, wide, w.now),
-        )?,
-        Resource::Deployments => show(
-            filter(w.deployments, g, name, |d| &d.metadata, true)?,
-            g,
-            name,
-            |i| table::deployments(i, &scope, wide, w.now),
-        )?,
-        Resource::Replicasets => show(
-            filter(w.replica_sets, g, name, |r| &r.metadata, true)?,
-            g,
-            name,
-            |i| table::replica_sets(i, &scope, wide, w.now),
-        )?,
-        Resource::Daemonsets => show(
-            filter(w.daemon_sets, g, name, |d| &d.metadata, true)?,
-            g,
-            name,
-            |i| table::daemon_sets(i, &scope, wide, w.now),
-        )?,
-        Resource::Jobs => show(
-            filter(w.jobs, g, name, |j| &j.metadata, true)?,
-            g,
-            name,
-            |i| table::jobs(i, &scope, wide, w.now),
-        )?,
-        Resource::Nodes => show(
-            filter(w.nodes, g, name, |n| &n.metadata, false)?,
-            g,
-            name,
-            |i| table::nodes(i, wide, w.now),
-        )?,
-        Resource::Services => show(
-            filter(w.services, g, name, |s| &s.metadata, true)?,
-            g,
-            name,
-            |i| table::services(i, &scope, wide, w.now),
-        )?,
-        Resource::Events => unreachable!("handled above"),
-        Resource::Configmaps => show(
-            filter(w.config_maps, g, name, |c| &c.metadata, true)?,
-            g,
-            name,
-            |i| crate::output::config::config_maps(i, &scope, w.now),
-        )?,
-        // Values never leave clusterctl: the JSON/YAML form has no `data`.
-        Resource::Secrets => show(
-            filter(w.secrets, g, name, |s| &s.metadata, true)?
-                .iter()
-                .map(crate::output::config::redacted)
-                .collect(),
-            g,
-            name,
-            |i| crate::output::config::secrets(i, &scope, w.now),
-        )?,
-        Resource::Statefulsets => show(
-            filter(w.stateful_sets, g, name, |s| &s.metadata, true)?,
-            g,
-            name,
-            |i| crate::output::storage::stateful_sets(i, &scope, wide, w.now),
-        )?,
-        Resource::Persistentvolumeclaims => show(
-            filter(w.claims, g, name, |c| &c.metadata, true)?,
-            g,
-            name,
-            |i| crate::output::storage::claims(i, &scope, wide, w.now),
-        )?,
-        Resource::Persistentvolumes => show(
-            filter(w.volumes, g, name, |v| &v.metadata, false)?,
-            g,
-            name,
-            |i| crate::output::storage::volumes(i, wide, w.now),
-        )?,
-        Resource::Storageclasses => show(
-            filter(w.classes, g, name, |c| &c.metadata, false)?,
-            g,
-            name,
-            |i| crate::output::storage::classes(i, w.now),
-        )?,
-    };
+    // Several kinds at once (`get cm,secret`): as kubectl, one table per kind, names as `kind/name`.
+    let multi = resources.len() > 1;
+    let mut lists = Vec::new();
+    for &r in resources {
+        lists.push(list(r, &w, g, name, &scope, wide, multi)?);
+    }
+    let count: usize = lists.iter().map(|l| l.count).sum();
     if let (Some(n), 0) = (name, count) {
         return Err(CliError::Reported(format!(
             "{} \"{n}\" not found",
-            args.resource.plural()
+            resources[0].plural()
         )));
     }
+    let out = match g.output {
+        Format::Json | Format::Yaml => {
+            let values: Vec<serde_json::Value> = lists.into_iter().flat_map(|l| l.values).collect();
+            let by_name = name.is_some() && !multi;
+            let text = if g.output == Format::Json {
+                objects::to_json(&values, by_name)
+            } else {
+                objects::to_yaml(&values, by_name)
+            };
+            Rendered::Table(text.map_err(|e| CliError::Other(e.into()))?)
+        }
+        // `-o markdown` is refused for get before anything is read (`cli::accepts`).
+        Format::Table | Format::Wide | Format::Markdown => {
+            let tables: Vec<String> = lists
+                .into_iter()
+                .filter_map(|l| match l.table {
+                    Rendered::Table(t) => Some(t),
+                    Rendered::Empty(_) => None,
+                })
+                .collect();
+            if tables.is_empty() {
+                Rendered::Empty(scope.empty_message())
+            } else {
+                Rendered::Table(tables.join("\n"))
+            }
+        }
+    };
     match out {
         Rendered::Table(t) => ui.out(&t),
         Rendered::Empty(msg) => ui.info(&msg),
@@ -495,24 +451,220 @@ pub async fn run(g: &Global, args: &GetArgs, ui: &Ui) -> Result<ExitCode, CliErr
     Ok(ExitCode::Ok)
 }
 
-/// Renders `items` in the format asked for: kubectl's table, or Kubernetes objects as JSON/YAML.
-fn show<T: serde::Serialize>(
-    items: Vec<T>,
+/// One kind's objects: how many, their table, their JSON values.
+struct Listed {
+    count: usize,
+    table: Rendered,
+    values: Vec<serde_json::Value>,
+}
+
+/// The objects of `resource`, filtered by name, namespace and selector. With `prefixed` (several kinds
+/// listed), the table names them `kind/name` as kubectl does; the JSON/YAML values keep their names.
+fn list(
+    resource: Resource,
+    w: &World,
     g: &Global,
     name: Option<&str>,
+    scope: &Scope,
+    wide: bool,
+    prefixed: bool,
+) -> Result<Listed, CliError> {
+    let p = prefixed.then(|| singular_of(resource));
+    let now = w.now;
+    match resource {
+        Resource::Pods => listed(
+            filter(w.pods.clone(), g, name, |p| &p.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| table::pods(i, scope, wide, now),
+        ),
+        Resource::Deployments => listed(
+            filter(w.deployments.clone(), g, name, |d| &d.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| table::deployments(i, scope, wide, now),
+        ),
+        Resource::Replicasets => listed(
+            filter(w.replica_sets.clone(), g, name, |r| &r.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| table::replica_sets(i, scope, wide, now),
+        ),
+        Resource::Daemonsets => listed(
+            filter(w.daemon_sets.clone(), g, name, |d| &d.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| table::daemon_sets(i, scope, wide, now),
+        ),
+        Resource::Jobs => listed(
+            filter(w.jobs.clone(), g, name, |j| &j.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| table::jobs(i, scope, wide, now),
+        ),
+        Resource::Nodes => listed(
+            filter(w.nodes.clone(), g, name, |n| &n.metadata, false)?,
+            p,
+            |o| &mut o.metadata,
+            |i| table::nodes(i, wide, now),
+        ),
+        Resource::Services => listed(
+            filter(w.services.clone(), g, name, |s| &s.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| table::services(i, scope, wide, now),
+        ),
+        Resource::Events => unreachable!("events are listed by `events::run`"),
+        Resource::Configmaps => listed(
+            filter(w.config_maps.clone(), g, name, |c| &c.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| crate::output::config::config_maps(i, scope, now),
+        ),
+        // Values never leave clusterctl: the JSON/YAML form has no `data`; the table counts the keys.
+        Resource::Secrets => {
+            let items = filter(w.secrets.clone(), g, name, |s| &s.metadata, true)?;
+            let values = items
+                .iter()
+                .map(|s| serde_json::to_value(crate::output::config::redacted(s)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CliError::Other(e.into()))?;
+            let mut l = listed(
+                items,
+                p,
+                |o| &mut o.metadata,
+                |i| crate::output::config::secrets(i, scope, now),
+            )?;
+            l.values = values;
+            Ok(l)
+        }
+        Resource::Statefulsets => listed(
+            filter(w.stateful_sets.clone(), g, name, |s| &s.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| crate::output::storage::stateful_sets(i, scope, wide, now),
+        ),
+        Resource::Persistentvolumeclaims => listed(
+            filter(w.claims.clone(), g, name, |c| &c.metadata, true)?,
+            p,
+            |o| &mut o.metadata,
+            |i| crate::output::storage::claims(i, scope, wide, now),
+        ),
+        Resource::Persistentvolumes => listed(
+            filter(w.volumes.clone(), g, name, |v| &v.metadata, false)?,
+            p,
+            |o| &mut o.metadata,
+            |i| crate::output::storage::volumes(i, wide, now),
+        ),
+        Resource::Storageclasses => listed(
+            filter(w.classes.clone(), g, name, |c| &c.metadata, false)?,
+            p,
+            |o| &mut o.metadata,
+            |i| crate::output::storage::classes(i, now),
+        ),
+    }
+}
+
+fn listed<T: serde::Serialize>(
+    mut items: Vec<T>,
+    prefix: Option<&str>,
+    meta: impl Fn(&mut T) -> &mut ObjectMeta,
     table: impl FnOnce(&[T]) -> Rendered,
-) -> Result<(usize, Rendered), CliError> {
-    let by_name = name.is_some();
-    let text = match g.output {
-        Format::Json => objects::to_json(&items, by_name),
-        Format::Yaml => objects::to_yaml(&items, by_name),
-        // `-o markdown` is refused for get before anything is read (`cli::accepts`).
-        Format::Table | Format::Wide | Format::Markdown => return Ok((items.len(), table(&items))),
-    };
-    Ok((
-        items.len(),
-        Rendered::Table(text.map_err(|e| CliError::Other(e.into()))?),
-    ))
+) -> Result<Listed, CliError> {
+    let values = items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::Other(e.into()))?;
+    if let Some(p) = prefix {
+        for item in &mut items {
+            let m = meta(item);
+            m.name = Some(format!("{p}/{}", m.name.as_deref().unwrap_or_default()));
+        }
+    }
+    Ok(Listed {
+        count: items.len(),
+        table: table(&items),
+        values,
+    })
+}
+
+/// `get`'s first argument: one resource or a comma list (`cm,secret`), each by any of its names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources(pub Vec<Resource>);
+
+/// Parses [`Resources`] and still offers each resource to `--help` and shell completion.
+#[derive(Clone)]
+struct ResourcesParser;
+
+impl clap::builder::TypedValueParser for ResourcesParser {
+    type Value = Resources;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Resources, clap::Error> {
+        let text = value
+            .to_str()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8).with_cmd(cmd))?;
+        parse_resources(text).map_err(|m| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{m}\n")).with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Resource::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
+    }
+}
+
+fn parse_resources(s: &str) -> Result<Resources, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let r = Resource::from_str(part, true).map_err(|_| {
+            let names: Vec<String> = Resource::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value())
+                .map(|v| v.get_name().to_string())
+                .collect();
+            format!(
+                "the server doesn't have a resource type \"{part}\" (possible: {})",
+                names.join(", ")
+            )
+        })?;
+        // Listed once, in the order first named (kubectl too).
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    Ok(Resources(out))
+}
+
+/// kubectl's `kind/name` prefix when several kinds are listed.
+fn singular_of(r: Resource) -> &'static str {
+    match r {
+        Resource::Pods => "pod",
+        Resource::Deployments => "deployment.apps",
+        Resource::Replicasets => "replicaset.apps",
+        Resource::Daemonsets => "daemonset.apps",
+        Resource::Jobs => "job.batch",
+        Resource::Nodes => "node",
+        Resource::Services => "service",
+        Resource::Events => "event",
+        Resource::Configmaps => "configmap",
+        Resource::Secrets => "secret",
+        Resource::Statefulsets => "statefulset.apps",
+        Resource::Persistentvolumeclaims => "persistentvolumeclaim",
+        Resource::Persistentvolumes => "persistentvolume",
+        Resource::Storageclasses => "storageclass.storage.k8s.io",
+    }
 }
 
 impl Resource {

@@ -27,6 +27,7 @@ mod saved;
 mod show;
 mod signals;
 mod snapshot;
+mod sops_keys;
 mod status;
 mod test_hook;
 mod top;

@@ -58,6 +58,7 @@ pub fn load_desired(
         &manifest::Options {
             node_port_range: inv.cluster.node_port_range,
             service_cidr: inv.cluster.service_cidr.clone(),
+            sops: super::sops_keys::load(),
         },
     );
     // What the source did not read (symlinks, submodules, files over a limit) is reported with the rest.

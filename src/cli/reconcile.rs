@@ -296,6 +296,7 @@ fn desired(
         &manifest::Options {
             node_port_range: inv.cluster.node_port_range,
             service_cidr: inv.cluster.service_cidr.clone(),
+            sops: super::sops_keys::load(),
         },
     );
     parsed.diagnostics.extend(

@@ -19,6 +19,7 @@ pub mod create;
 pub mod defaults;
 mod registry;
 pub mod restart;
+pub mod sops;
 pub mod storage_defaults;
 #[cfg(test)]
 mod tests;
@@ -175,11 +176,13 @@ impl Parsed {
     }
 }
 
-/// Cluster settings that validation needs (the API server's flags): the NodePort range and service CIDR.
+/// Cluster settings that validation needs (the API server's flags): the NodePort range and service CIDR;
+/// and the age identities that decrypt SOPS-encrypted documents ([`sops`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     pub node_port_range: (u16, u16),
     pub service_cidr: String,
+    pub sops: sops::Keys,
 }
 
 impl Default for Options {
@@ -187,6 +190,7 @@ impl Default for Options {
         Options {
             node_port_range: (30000, 32767),
             service_cidr: "10.96.0.0/12".to_string(),
+            sops: sops::Keys::default(),
         }
     }
 }
@@ -241,10 +245,35 @@ pub fn parse_with(files: &[RawFile], opts: &Options) -> Parsed {
         // One document tree at a time: only the decoded objects are kept.
         let yaml_errors = yaml::for_each_document(text, &mut |doc| {
             let doc = &doc;
+            // A SOPS-encrypted document is read as its plaintext (same positions); one that does not
+            // decrypt is an error at the place that failed, and nothing of it is used.
+            let decrypted;
+            let root = if sops::is_encrypted(&doc.root) {
+                match sops::decrypt(&doc.root, &opts.sops) {
+                    Ok(plain) => {
+                        decrypted = plain;
+                        &decrypted
+                    }
+                    Err(problems) => {
+                        for p in problems {
+                            out.diagnostics.push(diag(
+                                &file.path,
+                                p.pos,
+                                &p.path,
+                                Severity::Error,
+                                p.message,
+                            ));
+                        }
+                        return;
+                    }
+                }
+            } else {
+                &doc.root
+            };
             let mut objects = Vec::new();
             read_document(
                 &file.path,
-                &doc.root,
+                root,
                 &mut objects,
                 &mut out.diagnostics,
                 opts,

@@ -628,3 +628,63 @@ fn day2_usage_errors_contact_no_host() {
     }
     assert!(w.commands().is_empty(), "usage errors contact no host");
 }
+
+// --- get with a comma list ---------------------------------------------------------------------------
+
+#[test]
+fn get_a_comma_list_prints_one_table_per_kind_with_kind_slash_name() {
+    let w = World::new();
+    w.manifest(
+        "config.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  a: b\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: pw\n  user: u\n",
+    )
+    .commit("config");
+    let run = w.run(&["get", "cm,secret"]);
+    assert_eq!(run.code, 0, "{}", run.shown());
+    let lines: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["NAME", "DATA", "AGE"], "{}", run.shown());
+    assert_eq!(
+        lines[1][..2],
+        ["configmap/web-config", "1"],
+        "{}",
+        run.shown()
+    );
+    assert!(
+        lines[2].is_empty(),
+        "a blank line between tables: {}",
+        run.shown()
+    );
+    assert_eq!(lines[3], ["NAME", "TYPE", "DATA", "AGE"], "{}", run.shown());
+    assert_eq!(
+        lines[4][..3],
+        ["secret/db", "Opaque", "2"],
+        "{}",
+        run.shown()
+    );
+    // One List for JSON, names unprefixed, no Secret values.
+    let json = w.run(&["get", "configmaps,secrets,cm", "-o", "json"]);
+    assert_eq!(json.code, 0, "{}", json.shown());
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let names: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web-config", "db"]);
+    assert!(
+        !json.stdout.contains("cHc"),
+        "no Secret value: {}",
+        json.stdout
+    );
+    // A single kind is unchanged; an unknown one is a usage error.
+    let one = w.run(&["get", "secret"]);
+    assert!(one.stdout.starts_with("NAME   TYPE"), "{}", one.shown());
+    let bad = w.run(&["get", "cm,nosuch"]);
+    assert_eq!(bad.code, 64, "{}", bad.shown());
+    assert!(bad.stderr.contains("\"nosuch\""), "{}", bad.shown());
+}

@@ -28,6 +28,7 @@ mod restarts;
 mod rollout;
 mod scheduling;
 mod services;
+mod sops;
 mod ssh_runtime;
 mod storage;
 mod testbed;
