@@ -1,5 +1,5 @@
 //! The probe attempts of one poll (docs/probes.md), the IO half of [`clusterctl::supervisor::probe`]:
-//! HTTP GET, grpc health checks and TCP connects to the pod IP (the supervisor's pod is on the host's pod bridge, so it
+//! HTTP GET (plain, or over TLS for `scheme: HTTPS`: `probe_tls`), grpc health checks and TCP connects to the pod IP (the supervisor's pod is on the host's pod bridge, so it
 //! reaches every pod of its host), exec over the Engine API, each bounded by its `timeoutSeconds`, all
 //! of a poll at once (one thread each); and the stop (SIGTERM, grace, SIGKILL) of a container whose
 //! liveness or startup probe failed, in the background so the loop goes on.
@@ -59,20 +59,39 @@ fn tcp(host: &str, port: u16, timeout: Duration) -> Outcome {
     }
 }
 
+/// A probe connection: plain TCP or TLS over it.
+trait Conn: Read + Write {}
+impl<T: Read + Write> Conn for T {}
+
+/// Go's wording of a failed TLS exchange, or `None` for an IO error that is not TLS's (a timeout).
+fn tls_error(e: &std::io::Error) -> Option<String> {
+    use rustls::{Error, InvalidMessage};
+    let inner = e.get_ref()?.downcast_ref::<Error>()?;
+    Some(match inner {
+        // A server that is not speaking TLS (plain HTTP on the port) answers with bytes that are no record.
+        Error::InvalidMessage(InvalidMessage::InvalidContentType) => {
+            "tls: first record does not look like a TLS handshake".to_string()
+        }
+        other => format!("tls: {other}"),
+    })
+}
+
+/// One GET, plain or over TLS (`Target::Http`'s `https`), as the kubelet's HTTP prober words its results.
 fn http(
+    https: bool,
     host: &str,
     port: u16,
     path: &str,
     headers: &[(String, String)],
+    url: &str,
     timeout: Duration,
 ) -> Outcome {
-    let url = format!("http://{host}:{port}{path}");
     let deadline = Instant::now() + timeout;
     let addr = match resolve(host, port) {
         Ok(a) => a,
         Err(e) => return Outcome::Failure(format!("Get \"{url}\": {e}")),
     };
-    let mut s = match TcpStream::connect_timeout(&addr, timeout) {
+    let tcp = match TcpStream::connect_timeout(&addr, timeout) {
         Ok(s) => s,
         Err(e) => {
             return Outcome::Failure(format!("Get \"{url}\": {}", dial_error(host, port, &e)));
@@ -81,28 +100,38 @@ fn http(
     let left = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(1));
-    s.set_read_timeout(Some(left)).ok();
-    s.set_write_timeout(Some(left)).ok();
-    let timed_out = || {
-        Outcome::Failure(format!(
-            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-        ))
+    tcp.set_read_timeout(Some(left)).ok();
+    tcp.set_write_timeout(Some(left)).ok();
+    let mut s: Box<dyn Conn> = if https {
+        match super::probe_tls::client(host, tcp) {
+            Ok(s) => Box::new(s),
+            Err(e) => return Outcome::Error(e),
+        }
+    } else {
+        Box::new(tcp)
     };
-    if s.write_all(&pe::http_request(host, port, path, headers))
-        .is_err()
-    {
-        return timed_out();
+    let failed = |e: &std::io::Error| match tls_error(e) {
+        Some(why) => Outcome::Failure(format!("Get \"{url}\": {why}")),
+        None => Outcome::Failure(format!(
+            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        )),
+    };
+    // Over TLS the handshake runs within this write, under the same deadline.
+    if let Err(e) = s.write_all(&pe::http_request(host, port, path, headers)) {
+        return failed(&e);
     }
     let mut buf = Vec::new();
     let mut chunk = [0u8; 2048];
     while buf.len() < MAX_READ && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
         if Instant::now() >= deadline {
-            return timed_out();
+            return failed(&std::io::ErrorKind::TimedOut.into());
         }
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => return timed_out(),
+            // A server that closes without close_notify after its answer is no failure of the probe.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => break,
+            Err(e) => return failed(&e),
         }
     }
     match pe::http_status(&buf) {
@@ -268,11 +297,12 @@ fn exec(docker: &Docker, id: &str, command: &[String], timeout: Duration) -> Out
 fn attempt(docker: &Docker, id: &str, t: &Target, timeout: Duration) -> Outcome {
     match t {
         Target::Http {
+            https,
             host,
             port,
             path,
             headers,
-        } => http(host, *port, path, headers, timeout),
+        } => http(*https, host, *port, path, headers, &t.url(), timeout),
         Target::Tcp { host, port } => tcp(host, *port, timeout),
         Target::Exec { command } => exec(docker, id, command, timeout),
         Target::Grpc {
