@@ -112,6 +112,17 @@ fn http(
     };
     let failed = |e: &std::io::Error| match tls_error(e) {
         Some(why) => Outcome::Failure(format!("Get \"{url}\": {why}")),
+        // The peer closed mid-exchange (a TLS port that hangs up on a plain request, or the reverse).
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Outcome::Failure(format!("Get \"{url}\": EOF"))
+        }
+        None if matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ) =>
+        {
+            Outcome::Failure(format!("Get \"{url}\": read: connection reset by peer"))
+        }
         None => Outcome::Failure(format!(
             "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
         )),
@@ -415,6 +426,109 @@ pub fn run(
         if let Some(specs) = pod.containers.get(&s.container) {
             let running = s.status == "running" && !stopping.0.contains_key(&s.id);
             probe::finish(specs, r, running);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-connection server on loopback answering with `serve`; the probe URL's port.
+    fn server(serve: impl FnOnce(TcpStream) + Send + 'static) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((s, _)) = l.accept() {
+                serve(s);
+            }
+        });
+        port
+    }
+
+    fn get(https: bool, port: u16) -> Outcome {
+        let scheme = if https { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{port}/");
+        http(
+            https,
+            "127.0.0.1",
+            port,
+            "/",
+            &[],
+            &url,
+            Duration::from_secs(5),
+        )
+    }
+
+    fn tls_server(status: &'static str) -> u16 {
+        let ck = rcgen::generate_simple_self_signed(vec!["x".to_string()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.key_pair.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+        server(move |tcp| {
+            let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            let mut s = rustls::StreamOwned::new(conn, tcp);
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        })
+    }
+
+    use std::sync::Arc;
+
+    #[test]
+    fn https_gets_over_tls_from_a_self_signed_server_with_the_http_status_rule() {
+        assert_eq!(
+            get(true, tls_server("204 No Content")),
+            Outcome::Success(String::new())
+        );
+        assert_eq!(
+            get(true, tls_server("503 Service Unavailable")),
+            Outcome::Failure("HTTP probe failed with statuscode: 503".to_string())
+        );
+    }
+
+    #[test]
+    fn https_to_a_plain_port_and_http_to_a_tls_port_fail() {
+        let plain = server(|mut s| {
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        });
+        let port = plain;
+        assert_eq!(
+            get(true, port),
+            Outcome::Failure(format!(
+                "Get \"https://127.0.0.1:{port}/\": tls: first record does not look like a TLS handshake"
+            ))
+        );
+        let port = tls_server("200 OK");
+        match get(false, port) {
+            Outcome::Failure(m) => assert!(
+                m.starts_with(&format!("Get \"http://127.0.0.1:{port}/\"")),
+                "{m}"
+            ),
+            other => panic!("plain HTTP to a TLS port: {other:?}"),
+        }
+        let closes = server(drop);
+        // A FIN or an RST, as the race goes: either is worded, neither is a timeout.
+        match get(true, closes) {
+            Outcome::Failure(m) => assert!(
+                m == format!("Get \"https://127.0.0.1:{closes}/\": EOF")
+                    || m == format!(
+                        "Get \"https://127.0.0.1:{closes}/\": read: connection reset by peer"
+                    ),
+                "{m}"
+            ),
+            other => panic!("a server that hangs up: {other:?}"),
         }
     }
 }
