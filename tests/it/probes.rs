@@ -1,5 +1,5 @@
 //! Probes on the testbed's real hosts (issue 10, acceptance 3; docs/probes.md): the node supervisor
-//! evaluates liveness, readiness and startup probes (httpGet, tcpSocket, exec) with no clusterctl process
+//! evaluates liveness, readiness and startup probes (httpGet over HTTP and HTTPS, tcpSocket, exec, grpc) with no clusterctl process
 //! running. A liveness probe that starts failing restarts the container (RESTARTS grows, `describe` shows
 //! the `Unhealthy` and `Killing` events); a readiness probe that starts failing takes the pod out of its
 //! Service's endpoints (the iptables rules on the hosts) at the next apply, and it comes back when the probe
