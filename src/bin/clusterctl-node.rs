@@ -22,6 +22,8 @@ use clusterctl::supervisor::{POLL_MILLIS, STATE_DIR, engine, hold, probe, pulled
 
 #[path = "node/probe_io.rs"]
 mod probe_io;
+#[path = "node/probe_tls.rs"]
+mod probe_tls;
 
 /// Rewrite the file at least this often (its `writtenAt` says the supervisor is alive).
 const HEARTBEAT_SECS: i64 = 10;

@@ -728,13 +728,11 @@ fn probes_are_validated_like_the_api_server() {
             ],
         ),
         (
-            "HTTPS is named, not silent (grpc is evaluated)",
+            "HTTPS and grpc are evaluated: no warning",
             pod(
                 "    livenessProbe:\n      grpc: {port: 9000}\n    readinessProbe:\n      httpGet: {port: 443, scheme: HTTPS}\n",
             ),
-            vec![
-                "warning: a.yaml:12:28: spec.containers[0].readinessProbe.httpGet.scheme: clusterctl does not evaluate HTTPS probes yet; this probe is ignored",
-            ],
+            vec![],
         ),
     ];
     for (what, text, want) in cases {

@@ -65,8 +65,10 @@ pub enum Port {
 /// What one attempt does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handler {
-    /// GET `http://<host>:<port><path>` with the headers (names as written).
+    /// GET `http://<host>:<port><path>` with the headers (names as written); over TLS, the server's
+    /// certificate not verified, when `https` (`scheme: HTTPS`, as the kubelet).
     Http {
+        https: bool,
         host: Option<String>,
         port: Port,
         path: String,
@@ -108,14 +110,6 @@ fn or_default(v: Option<i32>, default: i32) -> i32 {
     }
 }
 
-/// Whether a probe of the manifest is left out: httpGet over HTTPS (validation warns about it by
-/// field, `manifest::validate::probes`).
-pub fn not_evaluated(p: &Probe) -> bool {
-    p.http_get
-        .as_ref()
-        .is_some_and(|h| h.scheme.as_deref() == Some("HTTPS"))
-}
-
 fn port(p: &IntOrString, c: &Container) -> Port {
     match p {
         IntOrString::Int(n) => u16::try_from(*n)
@@ -137,11 +131,9 @@ fn port(p: &IntOrString, c: &Container) -> Port {
 
 /// The probe of `kind`, if it has a handler clusterctl evaluates.
 pub fn spec(kind: Kind, p: &Probe, c: &Container, pod_grace: i64) -> Option<Spec> {
-    if not_evaluated(p) {
-        return None;
-    }
     let handler = if let Some(h) = &p.http_get {
         Handler::Http {
+            https: h.scheme.as_deref() == Some("HTTPS"),
             host: h.host.clone().filter(|h| !h.is_empty()),
             port: port(&h.port, c),
             path: h
@@ -253,6 +245,7 @@ pub fn pod_probes(list: &[Listed]) -> BTreeMap<(String, String), PodProbes> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Http {
+        https: bool,
         host: String,
         port: u16,
         path: String,
@@ -273,12 +266,11 @@ pub enum Target {
 }
 
 impl Target {
-    /// How reports name it: `http://10.0.0.5:80/healthz`, `tcp 10.0.0.5:80`, `exec [cat /tmp/ok]`.
+    /// How reports name it: `http://10.0.0.5:80/healthz`, `https://10.0.0.5:443/`, `tcp 10.0.0.5:80`,
+    /// `exec [cat /tmp/ok]`.
     pub fn describe(&self) -> String {
         match self {
-            Target::Http {
-                host, port, path, ..
-            } => format!("http://{host}:{port}{path}"),
+            Target::Http { .. } => self.url(),
             Target::Tcp { host, port } => format!("tcp {host}:{port}"),
             Target::Exec { command } => format!("exec [{}]", command.join(" ")),
             Target::Grpc {
@@ -295,6 +287,32 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The URL of an httpGet target, as the kubelet's prober builds it (and Go's errors quote it); empty
+    /// for the other kinds.
+    pub fn url(&self) -> String {
+        match self {
+            Target::Http {
+                https,
+                host,
+                port,
+                path,
+                ..
+            } => {
+                let scheme = if *https { "https" } else { "http" };
+                // An IPv6 literal is bracketed in a URL.
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host.clone()
+                };
+                format!("{scheme}://{host}:{port}{path}")
+            }
+            _ => String::new(),
+        }
+    }
+}
+
 /// The target of `spec` for a pod at `pod_ip`, or the prober error (an unknown port name).
 pub fn target(spec: &Spec, pod_ip: &str) -> Result<Target, String> {
     let num = |p: &Port| match p {
@@ -304,11 +322,13 @@ pub fn target(spec: &Spec, pod_ip: &str) -> Result<Target, String> {
     let host = |h: &Option<String>| h.clone().unwrap_or_else(|| pod_ip.to_string());
     Ok(match &spec.handler {
         Handler::Http {
+            https,
             host: h,
             port,
             path,
             headers,
         } => Target::Http {
+            https: *https,
             host: host(h),
             port: num(port)?,
             path: if path.starts_with('/') {

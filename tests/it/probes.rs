@@ -1,5 +1,5 @@
 //! Probes on the testbed's real hosts (issue 10, acceptance 3; docs/probes.md): the node supervisor
-//! evaluates liveness, readiness and startup probes (httpGet, tcpSocket, exec) with no clusterctl process
+//! evaluates liveness, readiness and startup probes (httpGet over HTTP and HTTPS, tcpSocket, exec, grpc) with no clusterctl process
 //! running. A liveness probe that starts failing restarts the container (RESTARTS grows, `describe` shows
 //! the `Unhealthy` and `Killing` events); a readiness probe that starts failing takes the pod out of its
 //! Service's endpoints (the iptables rules on the hosts) at the next apply, and it comes back when the probe
@@ -470,6 +470,130 @@ fn grpc_probes_decide_ready_and_restart_on_not_serving() {
     assert!(
         describe
             .contains("Liveness probe failed: service unhealthy (responded with \"NOT_SERVING\")")
+            && describe.contains("Container app failed liveness probe, will be restarted"),
+        "{describe}"
+    );
+}
+
+fn https_pods(image: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: https-a
+spec:
+  nodeName: k8s-node1
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: {image}
+    args: [https, \"8443\"]
+    ports:
+    - name: tls
+      containerPort: 8443
+    readinessProbe:
+      httpGet:
+        scheme: HTTPS
+        port: tls
+        path: /ready
+      periodSeconds: 1
+      failureThreshold: 1
+    livenessProbe:
+      httpGet:
+        scheme: HTTPS
+        port: 8443
+        path: /live
+        httpHeaders:
+        - name: Host
+          value: app.example
+      periodSeconds: 1
+      failureThreshold: 2
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: https-plain
+spec:
+  nodeName: k8s-node1
+  containers:
+  - name: app
+    image: {image}
+    args: [https, \"8443\"]
+    readinessProbe:
+      httpGet:
+        port: 8443
+        path: /ready
+      periodSeconds: 1
+"
+    )
+}
+
+/// HTTPS httpGet probes (issue 10 scope, "httpGet scheme HTTPS"): the supervisor makes the GET over TLS
+/// without verifying the app's self-signed certificate, as the kubelet; 2xx is Ready, a 503 takes Ready
+/// away (and gives it back), a liveness 503 restarts the container; the same app probed with plain HTTP
+/// is never Ready (the probe really speaks TLS).
+#[test]
+fn https_probes_decide_ready_and_restart_and_speak_tls() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let image = testapp_image(&tb);
+    let repo = Repo::new();
+    repo.write("https.yaml", &https_pods(&image))
+        .commit("https probes");
+    let apply = ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert!(
+        !apply.stderr.contains("HTTPS"),
+        "HTTPS probes are evaluated, not warned about: {apply:?}"
+    );
+    poll_until("https-a Ready (200 over TLS)", 40, || {
+        pod_row(&tb, &repo, "https-a").get(1).map(String::as_str) == Some("1/1")
+    });
+    poll_until("https-plain's failed plain-HTTP probe recorded", 20, || {
+        ok(clusterctl(&tb, &repo, &["describe", "pod", "https-plain"]))
+            .stdout
+            .contains("Readiness probe failed: Get \"http://")
+    });
+    let row = pod_row(&tb, &repo, "https-plain");
+    assert_eq!(
+        row[1], "0/1",
+        "plain HTTP to the TLS port never succeeds: {row:?}"
+    );
+
+    let app = |args: &str| {
+        tb.ssh_ok(
+            HOST,
+            &format!("docker exec k8s_app_https-a_default /bin/testapp {args}"),
+        );
+    };
+    app("not-serving ready");
+    poll_until("https-a not Ready (503)", 15, || {
+        pod_row(&tb, &repo, "https-a").get(1).map(String::as_str) == Some("0/1")
+    });
+    let describe = ok(clusterctl(&tb, &repo, &["describe", "pod", "https-a"])).stdout;
+    assert!(
+        describe.contains("Readiness probe failed: HTTP probe failed with statuscode: 503"),
+        "{describe}"
+    );
+    assert_eq!(
+        pod_row(&tb, &repo, "https-a")[3],
+        "0",
+        "readiness restarts nothing"
+    );
+    app("serving ready");
+    poll_until("https-a Ready again", 15, || {
+        pod_row(&tb, &repo, "https-a").get(1).map(String::as_str) == Some("1/1")
+    });
+
+    app("not-serving live");
+    poll_until("https-a restarted by its liveness probe", 40, || {
+        pod_row(&tb, &repo, "https-a")
+            .get(3)
+            .is_some_and(|c| !c.starts_with('0'))
+    });
+    let describe = ok(clusterctl(&tb, &repo, &["describe", "pod", "https-a"])).stdout;
+    assert!(
+        describe.contains("Liveness probe failed: HTTP probe failed with statuscode: 503")
             && describe.contains("Container app failed liveness probe, will be restarted"),
         "{describe}"
     );

@@ -1,5 +1,5 @@
 //! The probe attempts of one poll (docs/probes.md), the IO half of [`clusterctl::supervisor::probe`]:
-//! HTTP GET, grpc health checks and TCP connects to the pod IP (the supervisor's pod is on the host's pod bridge, so it
+//! HTTP GET (plain, or over TLS for `scheme: HTTPS`: `probe_tls`), grpc health checks and TCP connects to the pod IP (the supervisor's pod is on the host's pod bridge, so it
 //! reaches every pod of its host), exec over the Engine API, each bounded by its `timeoutSeconds`, all
 //! of a poll at once (one thread each); and the stop (SIGTERM, grace, SIGKILL) of a container whose
 //! liveness or startup probe failed, in the background so the loop goes on.
@@ -59,20 +59,39 @@ fn tcp(host: &str, port: u16, timeout: Duration) -> Outcome {
     }
 }
 
+/// A probe connection: plain TCP or TLS over it.
+trait Conn: Read + Write {}
+impl<T: Read + Write> Conn for T {}
+
+/// Go's wording of a failed TLS exchange, or `None` for an IO error that is not TLS's (a timeout).
+fn tls_error(e: &std::io::Error) -> Option<String> {
+    use rustls::{Error, InvalidMessage};
+    let inner = e.get_ref()?.downcast_ref::<Error>()?;
+    Some(match inner {
+        // A server that is not speaking TLS (plain HTTP on the port) answers with bytes that are no record.
+        Error::InvalidMessage(InvalidMessage::InvalidContentType) => {
+            "tls: first record does not look like a TLS handshake".to_string()
+        }
+        other => format!("tls: {other}"),
+    })
+}
+
+/// One GET, plain or over TLS (`Target::Http`'s `https`), as the kubelet's HTTP prober words its results.
 fn http(
+    https: bool,
     host: &str,
     port: u16,
     path: &str,
     headers: &[(String, String)],
+    url: &str,
     timeout: Duration,
 ) -> Outcome {
-    let url = format!("http://{host}:{port}{path}");
     let deadline = Instant::now() + timeout;
     let addr = match resolve(host, port) {
         Ok(a) => a,
         Err(e) => return Outcome::Failure(format!("Get \"{url}\": {e}")),
     };
-    let mut s = match TcpStream::connect_timeout(&addr, timeout) {
+    let tcp = match TcpStream::connect_timeout(&addr, timeout) {
         Ok(s) => s,
         Err(e) => {
             return Outcome::Failure(format!("Get \"{url}\": {}", dial_error(host, port, &e)));
@@ -81,28 +100,49 @@ fn http(
     let left = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(1));
-    s.set_read_timeout(Some(left)).ok();
-    s.set_write_timeout(Some(left)).ok();
-    let timed_out = || {
-        Outcome::Failure(format!(
-            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-        ))
+    tcp.set_read_timeout(Some(left)).ok();
+    tcp.set_write_timeout(Some(left)).ok();
+    let mut s: Box<dyn Conn> = if https {
+        match super::probe_tls::client(host, tcp) {
+            Ok(s) => Box::new(s),
+            Err(e) => return Outcome::Error(e),
+        }
+    } else {
+        Box::new(tcp)
     };
-    if s.write_all(&pe::http_request(host, port, path, headers))
-        .is_err()
-    {
-        return timed_out();
+    let failed = |e: &std::io::Error| match tls_error(e) {
+        Some(why) => Outcome::Failure(format!("Get \"{url}\": {why}")),
+        // The peer closed mid-exchange (a TLS port that hangs up on a plain request, or the reverse).
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Outcome::Failure(format!("Get \"{url}\": EOF"))
+        }
+        None if matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ) =>
+        {
+            Outcome::Failure(format!("Get \"{url}\": read: connection reset by peer"))
+        }
+        None => Outcome::Failure(format!(
+            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        )),
+    };
+    // Over TLS the handshake runs within this write, under the same deadline.
+    if let Err(e) = s.write_all(&pe::http_request(host, port, path, headers)) {
+        return failed(&e);
     }
     let mut buf = Vec::new();
     let mut chunk = [0u8; 2048];
     while buf.len() < MAX_READ && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
         if Instant::now() >= deadline {
-            return timed_out();
+            return failed(&std::io::ErrorKind::TimedOut.into());
         }
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => return timed_out(),
+            // A server that closes without close_notify after its answer is no failure of the probe.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => break,
+            Err(e) => return failed(&e),
         }
     }
     match pe::http_status(&buf) {
@@ -268,11 +308,12 @@ fn exec(docker: &Docker, id: &str, command: &[String], timeout: Duration) -> Out
 fn attempt(docker: &Docker, id: &str, t: &Target, timeout: Duration) -> Outcome {
     match t {
         Target::Http {
+            https,
             host,
             port,
             path,
             headers,
-        } => http(host, *port, path, headers, timeout),
+        } => http(*https, host, *port, path, headers, &t.url(), timeout),
         Target::Tcp { host, port } => tcp(host, *port, timeout),
         Target::Exec { command } => exec(docker, id, command, timeout),
         Target::Grpc {
@@ -385,6 +426,109 @@ pub fn run(
         if let Some(specs) = pod.containers.get(&s.container) {
             let running = s.status == "running" && !stopping.0.contains_key(&s.id);
             probe::finish(specs, r, running);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-connection server on loopback answering with `serve`; the probe URL's port.
+    fn server(serve: impl FnOnce(TcpStream) + Send + 'static) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((s, _)) = l.accept() {
+                serve(s);
+            }
+        });
+        port
+    }
+
+    fn get(https: bool, port: u16) -> Outcome {
+        let scheme = if https { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{port}/");
+        http(
+            https,
+            "127.0.0.1",
+            port,
+            "/",
+            &[],
+            &url,
+            Duration::from_secs(5),
+        )
+    }
+
+    fn tls_server(status: &'static str) -> u16 {
+        let ck = rcgen::generate_simple_self_signed(vec!["x".to_string()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.key_pair.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+        server(move |tcp| {
+            let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            let mut s = rustls::StreamOwned::new(conn, tcp);
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        })
+    }
+
+    use std::sync::Arc;
+
+    #[test]
+    fn https_gets_over_tls_from_a_self_signed_server_with_the_http_status_rule() {
+        assert_eq!(
+            get(true, tls_server("204 No Content")),
+            Outcome::Success(String::new())
+        );
+        assert_eq!(
+            get(true, tls_server("503 Service Unavailable")),
+            Outcome::Failure("HTTP probe failed with statuscode: 503".to_string())
+        );
+    }
+
+    #[test]
+    fn https_to_a_plain_port_and_http_to_a_tls_port_fail() {
+        let plain = server(|mut s| {
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        });
+        let port = plain;
+        assert_eq!(
+            get(true, port),
+            Outcome::Failure(format!(
+                "Get \"https://127.0.0.1:{port}/\": tls: first record does not look like a TLS handshake"
+            ))
+        );
+        let port = tls_server("200 OK");
+        match get(false, port) {
+            Outcome::Failure(m) => assert!(
+                m.starts_with(&format!("Get \"http://127.0.0.1:{port}/\"")),
+                "{m}"
+            ),
+            other => panic!("plain HTTP to a TLS port: {other:?}"),
+        }
+        let closes = server(drop);
+        // A FIN or an RST, as the race goes: either is worded, neither is a timeout.
+        match get(true, closes) {
+            Outcome::Failure(m) => assert!(
+                m == format!("Get \"https://127.0.0.1:{closes}/\": EOF")
+                    || m == format!(
+                        "Get \"https://127.0.0.1:{closes}/\": read: connection reset by peer"
+                    ),
+                "{m}"
+            ),
+            other => panic!("a server that hangs up: {other:?}"),
         }
     }
 }

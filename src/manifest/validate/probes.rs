@@ -1,6 +1,6 @@
 //! Validation of a container's liveness, readiness and startup probes (upstream `validateProbe`,
-//! kubernetes-semantics.md §10.1) with upstream's wording, and the warnings for the probes clusterctl does
-//! not evaluate (HTTPS): named by field, never silent.
+//! kubernetes-semantics.md §10.1) with upstream's wording. Every handler (exec, httpGet over HTTP or
+//! HTTPS, tcpSocket, grpc) is evaluated by the node supervisor, so none is warned about.
 
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -112,17 +112,6 @@ fn one(v: &mut Issues, pr: &Probe, p: &FieldPath, one_success: bool, readiness: 
         for msg in rules::is_valid_port_num(g.port.into()) {
             v.invalid_num(&p.child("grpc").child("port"), g.port.into(), &msg);
         }
-    }
-    // Named, never silent: what the node supervisor does not evaluate (supervisor::probe leaves these
-    // probes out, as if not written; docs/probes.md).
-    if let Some(h) = &pr.http_get
-        && h.scheme.as_deref() == Some("HTTPS")
-        && handlers == 1
-    {
-        v.warn(
-            &p.child("httpGet").child("scheme"),
-            "clusterctl does not evaluate HTTPS probes yet; this probe is ignored".to_string(),
-        );
     }
 }
 

@@ -61,21 +61,35 @@ fn defaults_and_named_ports() {
 }
 
 #[test]
-fn https_is_not_evaluated_and_grpc_targets_the_pod_ip() {
+fn https_is_evaluated_over_tls_and_grpc_targets_the_pod_ip() {
     let c = container(serde_json::json!({"name": "a",
         "livenessProbe": {"grpc": {"port": 9000}},
         "startupProbe": {"grpc": {"port": 9000, "service": "db"}},
-        "readinessProbe": {"httpGet": {"port": 443, "scheme": "HTTPS"}}}));
+        "readinessProbe": {"httpGet": {"port": 443, "scheme": "HTTPS", "path": "healthz"}}}));
     let s = specs(&c, 30);
-    assert_eq!(s.len(), 2, "{s:?}");
-    let t: Vec<String> = s
-        .iter()
-        .map(|s| target(s, "10.0.0.5").unwrap().describe())
-        .collect();
+    assert_eq!(s.len(), 3, "{s:?}");
+    let t: Vec<Target> = s.iter().map(|s| target(s, "10.0.0.5").unwrap()).collect();
+    let d: Vec<String> = t.iter().map(Target::describe).collect();
     assert_eq!(
-        t,
-        ["grpc 10.0.0.5:9000 service \"db\"", "grpc 10.0.0.5:9000"]
+        d,
+        [
+            "grpc 10.0.0.5:9000 service \"db\"",
+            "grpc 10.0.0.5:9000",
+            "https://10.0.0.5:443/healthz"
+        ]
     );
+    assert!(matches!(t[2], Target::Http { https: true, .. }), "{t:?}");
+    // scheme HTTP or unset: plain; an explicit host (a DNS name) is the URL's, hence the SNI's.
+    let c = container(serde_json::json!({"name": "a",
+        "readinessProbe": {"httpGet": {"port": 80, "scheme": "HTTP"}},
+        "livenessProbe": {"httpGet": {"port": 8443, "scheme": "HTTPS", "host": "app.local"}}}));
+    let t: Vec<Target> = specs(&c, 30)
+        .iter()
+        .map(|s| target(s, "10.0.0.5").unwrap())
+        .collect();
+    assert!(matches!(t[1], Target::Http { https: false, .. }), "{t:?}");
+    assert_eq!(t[0].url(), "https://app.local:8443/");
+    assert_eq!(t[1].url(), "http://10.0.0.5:80/");
 }
 
 #[test]
