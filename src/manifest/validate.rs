@@ -254,18 +254,6 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
                                     ru.max_unavailable.as_ref(),
                                     &up.child("rollingUpdate"),
                                 );
-                                // The daemon pod's name is fixed per node: no second pod to surge with.
-                                let surges = match &ru.max_surge {
-                                    Some(IntOrString::Int(n)) => *n != 0,
-                                    Some(IntOrString::String(s)) => s.trim_end_matches('%') != "0",
-                                    None => false,
-                                };
-                                if surges {
-                                    v.warn(
-                                        &up.child("rollingUpdate").child("maxSurge"),
-                                        "clusterctl does not surge DaemonSet pods; it is ignored: each node's pod is replaced (deleted, then created) within maxUnavailable".to_string(),
-                                    );
-                                }
                             }
                         }
                         "OnDelete" => {}
