@@ -100,8 +100,7 @@ pub async fn run_steps_with(
             &crate::model::observed_pods(state),
         )
     };
-    let ds_tracked: BTreeSet<(String, String)> =
-        surges(&observed.state).into_keys().collect();
+    let ds_tracked: BTreeSet<(String, String)> = surges(&observed.state).into_keys().collect();
     let mut ds_progress: BTreeMap<(String, String), (usize, Instant)> = BTreeMap::new();
     let mut driven = Driven {
         report: ApplyReport::default(),

@@ -233,9 +233,9 @@ pub fn reason(r: &Reason) -> String {
         Reason::DaemonSurge { daemon_set, old } => format!(
             "DaemonSet {daemon_set} surges: the new pod starts next to {old} (an old template), which goes once this one is available"
         ),
-        Reason::DaemonSurged { daemon_set, new } => format!(
-            "DaemonSet {daemon_set} surged: its new pod {new} on this node is available"
-        ),
+        Reason::DaemonSurged { daemon_set, new } => {
+            format!("DaemonSet {daemon_set} surged: its new pod {new} on this node is available")
+        }
         Reason::ExtraReplica => "extra replica: more pods than the desired replica count".into(),
         Reason::ReplacesLost { pod, lost } => format!(
             "replaces {pod}: node {} unreachable since {} ({} ago), longer than the {} grace period",

@@ -71,6 +71,9 @@ pub(super) struct NodeStep {
     new: Option<usize>,
 }
 
+/// A node set of a DaemonSet: its index into the sets, its pods, its old and new pod.
+type NodeRow = (usize, NodePods, Option<usize>, Option<usize>);
+
 /// For every node set (index into `sets`) of a DaemonSet that surges: this plan's step.
 pub(super) fn steps(
     input: &PlanInput<'_>,
@@ -79,8 +82,7 @@ pub(super) fn steps(
 ) -> BTreeMap<usize, NodeStep> {
     let now = input.observed.observed_at.as_str();
     // Per DaemonSet, in the order of the sets: (set index, the node's pods).
-    let mut per: BTreeMap<(&str, &str), Vec<(usize, NodePods, Option<usize>, Option<usize>)>> =
-        BTreeMap::new();
+    let mut per: BTreeMap<(&str, &str), Vec<NodeRow>> = BTreeMap::new();
     for (i, (set, members)) in sets.iter().enumerate() {
         let Some(ds) = &set.daemon else { continue };
         let mut n = NodePods {
@@ -124,8 +126,8 @@ pub(super) fn steps(
     out
 }
 
-/// Carries out a node's step into `d`; returns the members the normal diff still handles (the old pod
-/// of a node that surges is left running as it is).
+/// Carries out a node's step into `d`; returns the members the normal diff still handles, or `None`
+/// when it must leave the node alone (it surges: the old pod keeps running as it is).
 pub(super) fn apply<'s>(
     input: &PlanInput<'s>,
     observed: &[ObservedPod],
@@ -133,9 +135,9 @@ pub(super) fn apply<'s>(
     members: &[usize],
     node: &NodeStep,
     d: &mut Diff<'s>,
-) -> Vec<usize> {
+) -> Option<Vec<usize>> {
     let (Some(ds), Some(old)) = (&set.daemon, node.old) else {
-        return members.to_vec();
+        return Some(members.to_vec());
     };
     let daemon_set = ds.daemon_set.clone();
     match (node.step, node.new) {
@@ -158,7 +160,7 @@ pub(super) fn apply<'s>(
                     old: observed[old].name.clone(),
                 }),
             });
-            Vec::new()
+            None
         }
         (Step::DeleteOld, Some(new)) => {
             d.changes.push(delete_change(
@@ -170,17 +172,20 @@ pub(super) fn apply<'s>(
                 input.runtimes,
                 Action::Delete,
             ));
-            vec![new]
+            Some(vec![new])
         }
         // Waiting on the new pod: the normal diff looks after it alone.
-        (_, Some(new)) => vec![new],
-        (_, None) => members.to_vec(),
+        (_, Some(new)) => Some(vec![new]),
+        (_, None) => Some(members.to_vec()),
     }
 }
 
 /// Per surging DaemonSet `(namespace, name)` with pods of an old template left: how many (what
 /// `apply` waits on, see `cli::drive`). Pods of an unreachable host count: they are left as they are.
-pub fn surges_left(pod_sets: &[PodSet], observed: &[ObservedPod]) -> BTreeMap<(String, String), usize> {
+pub fn surges_left(
+    pod_sets: &[PodSet],
+    observed: &[ObservedPod],
+) -> BTreeMap<(String, String), usize> {
     let mut out = BTreeMap::new();
     for set in pod_sets {
         let Some(ds) = &set.daemon else { continue };
@@ -188,17 +193,23 @@ pub fn surges_left(pod_sets: &[PodSet], observed: &[ObservedPod]) -> BTreeMap<(S
             .iter()
             .filter(|s| {
                 s.namespace == set.namespace
-                    && s.daemon.as_ref().is_some_and(|o| o.daemon_set == ds.daemon_set)
+                    && s.daemon
+                        .as_ref()
+                        .is_some_and(|o| o.daemon_set == ds.daemon_set)
             })
             .count();
-        if ds.update.surge(nodes) == 0 || out.contains_key(&(set.namespace.clone(), ds.daemon_set.clone())) {
+        if ds.update.surge(nodes) == 0
+            || out.contains_key(&(set.namespace.clone(), ds.daemon_set.clone()))
+        {
             continue;
         }
         let old = observed
             .iter()
             .filter(|p| {
                 p.namespace == set.namespace
-                    && p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet" && o.name == ds.daemon_set)
+                    && p.owner
+                        .as_ref()
+                        .is_some_and(|o| o.kind == "DaemonSet" && o.name == ds.daemon_set)
                     && p.template_hash.as_deref() != Some(set.template_hash.as_str())
             })
             .count();

@@ -108,7 +108,11 @@ pub(super) fn diff<'s>(
         if let Some(surge) = surges.get(&i) {
             // A surging DaemonSet's node: this plan's step there (maxUnavailable plays no part).
             let mut none = 0;
-            let members = super::daemon_surge::apply(input, observed, set, members, surge, &mut d);
+            let Some(members) =
+                super::daemon_surge::apply(input, observed, set, members, surge, &mut d)
+            else {
+                continue;
+            };
             diff_set(
                 input,
                 observed,
@@ -477,7 +481,9 @@ fn belongs_to(pod: &ObservedPod, set: &PodSet) -> bool {
         (PodNaming::Fixed(name), Some(owner)) => {
             pod.owner.as_ref() == Some(owner)
                 && match &set.daemon {
-                    Some(d) => d.node == pod.node && (&pod.name == name || pod.name == d.surge_name),
+                    Some(d) => {
+                        d.node == pod.node && (&pod.name == name || pod.name == d.surge_name)
+                    }
                     None => &pod.name == name,
                 }
         }

@@ -200,14 +200,23 @@ fn a_daemon_set_surges_one_node_at_a_time_without_a_gap() {
     while !apply.is_finished() {
         let now = running_pods(&tb);
         samples += 1;
-        assert!(now.iter().all(|(_, p)| !p.is_empty()), "a node without a running pod: {now:?}");
+        assert!(
+            now.iter().all(|(_, p)| !p.is_empty()),
+            "a node without a running pod: {now:?}"
+        );
         let doubled = now.iter().filter(|(_, p)| p.len() > 1).count();
-        assert!(doubled <= 1, "more than maxSurge nodes with two pods: {now:?}");
+        assert!(
+            doubled <= 1,
+            "more than maxSurge nodes with two pods: {now:?}"
+        );
         saw_two |= doubled == 1;
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let run = ok(apply.join().unwrap());
-    assert!(samples > 1 && saw_two, "the surge was never seen: {samples} samples\n{run:?}");
+    assert!(
+        samples > 1 && saw_two,
+        "the surge was never seen: {samples} samples\n{run:?}"
+    );
     let after = running_pods(&tb);
     assert!(after.iter().all(|(_, p)| p.len() == 1), "{after:?}");
     // Every node's pod is a new one, of the new image: nothing is left to do.
@@ -217,7 +226,10 @@ fn a_daemon_set_surges_one_node_at_a_time_without_a_gap() {
     let plan = clusterctl(&tb, &repo, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{plan:?}");
     let n = tb.hosts.len().to_string();
-    assert_eq!(ds_counts(&tb.cluster_yaml(), &repo), (n.clone(), n.clone(), n.clone(), n));
+    assert_eq!(
+        ds_counts(&tb.cluster_yaml(), &repo),
+        (n.clone(), n.clone(), n.clone(), n)
+    );
 
     repo.remove("ds.yaml").commit("gone");
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));

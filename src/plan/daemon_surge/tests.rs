@@ -16,7 +16,7 @@ fn both(new_available: bool) -> NodePods {
         old: 1,
         old_available: true,
         new: 1,
-        new_available: new_available,
+        new_available,
     }
 }
 
@@ -45,7 +45,10 @@ fn a_waiting_new_pod_uses_the_surge_and_an_available_one_deletes_the_old() {
         step_math(&[both(true), old(true)], 1),
         vec![Step::DeleteOld, Step::Surge]
     );
-    assert_eq!(step_math(&[DONE, old(true)], 1), vec![Step::Keep, Step::Surge]);
+    assert_eq!(
+        step_math(&[DONE, old(true)], 1),
+        vec![Step::Keep, Step::Surge]
+    );
 }
 
 #[test]
