@@ -644,6 +644,11 @@ fn a_daemon_set_max_surge_is_accepted_and_both_zero_is_invalid() {
         1,
         "both zero is invalid"
     );
+    assert_eq!(
+        check(&[("a.yaml", &ds("{maxUnavailable: 0}"))]).len(),
+        1,
+        "maxSurge defaults to 0"
+    );
     assert!(check(&[("a.yaml", &ds("{maxSurge: 0, maxUnavailable: 1}"))]).is_empty());
     assert!(check(&[("a.yaml", &ds("{maxSurge: \"0%\", maxUnavailable: 1}"))]).is_empty());
 }

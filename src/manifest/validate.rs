@@ -248,9 +248,10 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
                     match us.type_.as_deref().unwrap_or("") {
                         "RollingUpdate" => {
                             if let Some(ru) = &us.rolling_update {
+                                // A DaemonSet's maxSurge defaults to 0 (a Deployment's to 25%).
                                 rolling_update(
                                     &mut v,
-                                    ru.max_surge.as_ref(),
+                                    Some(ru.max_surge.as_ref().unwrap_or(&IntOrString::Int(0))),
                                     ru.max_unavailable.as_ref(),
                                     &up.child("rollingUpdate"),
                                 );

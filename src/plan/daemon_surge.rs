@@ -181,7 +181,8 @@ pub(super) fn apply<'s>(
 }
 
 /// Per surging DaemonSet `(namespace, name)` with pods of an old template left: how many (what
-/// `apply` waits on, see `cli::drive`). Pods of an unreachable host count: they are left as they are.
+/// `apply` waits on, see `cli::drive`). Pods of an unreachable host do not count: they are left as they
+/// are until it is back, and apply would wait on them for nothing.
 pub fn surges_left(
     pod_sets: &[PodSet],
     observed: &[ObservedPod],
@@ -206,7 +207,8 @@ pub fn surges_left(
         let old = observed
             .iter()
             .filter(|p| {
-                p.namespace == set.namespace
+                p.node_reachable
+                    && p.namespace == set.namespace
                     && p.owner
                         .as_ref()
                         .is_some_and(|o| o.kind == "DaemonSet" && o.name == ds.daemon_set)
