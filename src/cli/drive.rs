@@ -25,6 +25,8 @@ use crate::plan::{Binding, Plan};
 
 /// How often a waiting rollout re-observes the hosts.
 const POLL: Duration = Duration::from_millis(500);
+/// How long apply waits on a DaemonSet surge that updates no node (a new pod that never becomes ready).
+const DS_PATIENCE: Duration = Duration::from_secs(300);
 /// How many log lines of a failed pod are shown (the "last 20").
 const LOG_LINES: &str = "20";
 
@@ -91,6 +93,15 @@ pub async fn run_steps_with(
         .filter(|r| !r.olds.is_empty() && !r.complete())
         .map(|r| (r.namespace, r.deployment))
         .collect();
+    // DaemonSets whose maxSurge update is under way: apply waits for them too (docs/daemonsets.md).
+    let surges = |state: &crate::model::ObservedState| {
+        crate::plan::surges_left(
+            &desired.expanded.pod_sets,
+            &crate::model::observed_pods(state),
+        )
+    };
+    let ds_tracked: BTreeSet<(String, String)> = surges(&observed.state).into_keys().collect();
+    let mut ds_progress: BTreeMap<(String, String), (usize, Instant)> = BTreeMap::new();
     let mut driven = Driven {
         report: ApplyReport::default(),
         observed,
@@ -137,7 +148,14 @@ pub async fn run_steps_with(
                 ));
             }
         }
-        if !wait || tracked.is_empty() || finishing {
+        if !wait && !ds_tracked.is_empty() {
+            for (ns, d) in &ds_tracked {
+                ui.info(&format!(
+                    "update of daemonset {ns}/{d} continues with the next apply (--no-wait took one step)"
+                ));
+            }
+        }
+        if !wait || (tracked.is_empty() && ds_tracked.is_empty()) || finishing {
             return Ok(driven);
         }
         // Wait for the hosts to move, then look again.
@@ -173,6 +191,34 @@ pub async fn run_steps_with(
                 timed_out.push(r);
             }
             waiting.push(words::status(r).1);
+        }
+        let left = surges(&driven.observed.state);
+        let mut ds_stuck = false;
+        for key in &ds_tracked {
+            let Some(&n) = left.get(key) else { continue };
+            let e = ds_progress.entry(key.clone()).or_insert((n, now));
+            if e.0 != n {
+                *e = (n, now);
+            }
+            // A DaemonSet has no progress deadline: past this long without a node updated, apply stops
+            // waiting (the update goes on with the next apply or reconcile).
+            if now.duration_since(e.1) > DS_PATIENCE {
+                ui.warn(&format!(
+                    "daemonset {}/{}: no node updated for {}s; {n} pod(s) of an old template left, the update continues with the next apply",
+                    key.0,
+                    key.1,
+                    DS_PATIENCE.as_secs()
+                ));
+                ds_stuck = true;
+            } else {
+                waiting.push(format!(
+                    "Waiting for daemon set \"{}\" rollout to finish: {n} pod(s) of an old template left...",
+                    key.1
+                ));
+            }
+        }
+        if ds_stuck && waiting.is_empty() {
+            return Ok(driven);
         }
         if !timed_out.is_empty() {
             let err = failure(&timed_out, &driven.observed, ui).await;

@@ -31,14 +31,22 @@ pub struct Daemon {
     /// The pod before pinning (its own node affinity, plus the default tolerations): what
     /// `scheduler::daemon_fit` checks against the node.
     pub unpinned: Pod,
+    /// The node's second pod name, for the new pod of a surge ([`surge_pod_name`]).
+    pub surge_name: String,
+    /// `spec.minReadySeconds`: how long a surge's new pod is Ready before the old one goes.
+    pub min_ready_seconds: i64,
 }
 
 /// `spec.updateStrategy`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
     /// Replace pods of an old template, at most `max_unavailable` (default 1; a percentage of the
-    /// nodes that should run the pod, rounded up) at a time.
-    RollingUpdate { max_unavailable: IntOrString },
+    /// nodes that should run the pod, rounded up) at a time; with a non-zero `max_surge` (default 0)
+    /// instead start the new pod next to the old one on at most that many nodes at a time.
+    RollingUpdate {
+        max_unavailable: IntOrString,
+        max_surge: IntOrString,
+    },
     /// A pod of an old template stays until it is removed by hand; its replacement has the new one.
     OnDelete,
 }
@@ -46,17 +54,33 @@ pub enum Update {
 impl Update {
     /// maxUnavailable as a number of pods, over `desired` nodes; never below 1.
     pub fn budget(&self, desired: usize) -> Option<usize> {
-        let Update::RollingUpdate { max_unavailable } = self else {
+        let Update::RollingUpdate {
+            max_unavailable, ..
+        } = self
+        else {
             return None;
         };
-        let n = match max_unavailable {
-            IntOrString::Int(n) => (*n).max(0) as usize,
-            IntOrString::String(s) => {
-                let p: usize = s.trim_end_matches('%').parse().unwrap_or(0);
-                (p * desired).div_ceil(100)
-            }
-        };
-        Some(n.max(1))
+        Some(scaled(max_unavailable, desired).max(1))
+    }
+
+    /// maxSurge as a number of nodes, over `desired` nodes (`SurgeCount`: a percentage rounded up);
+    /// 0 for OnDelete or no surge, which keeps the maxUnavailable path.
+    pub fn surge(&self, desired: usize) -> usize {
+        match self {
+            Update::RollingUpdate { max_surge, .. } => scaled(max_surge, desired),
+            Update::OnDelete => 0,
+        }
+    }
+}
+
+/// `GetScaledValueFromIntOrPercent(v, total, roundUp=true)`, negative as 0.
+fn scaled(v: &IntOrString, total: usize) -> usize {
+    match v {
+        IntOrString::Int(n) => (*n).max(0) as usize,
+        IntOrString::String(s) => {
+            let p: usize = s.trim_end_matches('%').parse().unwrap_or(0);
+            (p * total).div_ceil(100)
+        }
     }
 }
 
@@ -80,6 +104,21 @@ pub fn daemon_pod_name(daemon_set: &str, node: &str) -> String {
     pod_name(&format!("{daemon_set}-"), ordinal)
 }
 
+/// The node's second pod name: a surge's new pod takes whichever of the two names is free, so the
+/// names alternate across updates and stay deterministic (identical inputs, identical plans).
+pub fn surge_pod_name(daemon_set: &str, node: &str) -> String {
+    let first = daemon_pod_name(daemon_set, node);
+    let digest = Sha256::digest(format!("{node}\0surge").as_bytes());
+    let mut ordinal = u32::from_le_bytes(digest[0..4].try_into().unwrap_or_default());
+    loop {
+        let name = pod_name(&format!("{daemon_set}-"), ordinal);
+        if name != first {
+            return name;
+        }
+        ordinal = ordinal.wrapping_add(1);
+    }
+}
+
 /// One candidate pod set per node (in the order of `nodes`).
 pub fn pod_sets(ds: &DaemonSet, nodes: &[String], source: &SourceRef) -> Vec<PodSet> {
     let spec = ds.spec.clone().unwrap_or_default();
@@ -92,13 +131,19 @@ pub fn pod_sets(ds: &DaemonSet, nodes: &[String], source: &SourceRef) -> Vec<Pod
     labels.insert(REVISION_LABEL.to_string(), hash.clone());
     let update = match spec.update_strategy.as_ref() {
         Some(s) if s.type_.as_deref() == Some("OnDelete") => Update::OnDelete,
-        s => Update::RollingUpdate {
-            max_unavailable: s
-                .and_then(|s| s.rolling_update.as_ref())
-                .and_then(|r| r.max_unavailable.clone())
-                .unwrap_or(IntOrString::Int(1)),
-        },
+        s => {
+            let ru = s.and_then(|s| s.rolling_update.as_ref());
+            Update::RollingUpdate {
+                max_unavailable: ru
+                    .and_then(|r| r.max_unavailable.clone())
+                    .unwrap_or(IntOrString::Int(1)),
+                max_surge: ru
+                    .and_then(|r| r.max_surge.clone())
+                    .unwrap_or(IntOrString::Int(0)),
+            }
+        }
     };
+    let min_ready_seconds = i64::from(spec.min_ready_seconds.unwrap_or(0));
     let mut pod_spec = spec.template.spec.clone().unwrap_or_default();
     crate::manifest::defaults::pod_only(&mut pod_spec);
     add_default_tolerations(&mut pod_spec);
@@ -149,6 +194,8 @@ pub fn pod_sets(ds: &DaemonSet, nodes: &[String], source: &SourceRef) -> Vec<Pod
                     node: node.clone(),
                     update: update.clone(),
                     unpinned,
+                    surge_name: surge_pod_name(&name, node),
+                    min_ready_seconds,
                 }),
             }
         })
@@ -207,17 +254,40 @@ mod tests {
     fn budget_resolves_percentages_up_and_never_below_one() {
         let pct = |s: &str| Update::RollingUpdate {
             max_unavailable: IntOrString::String(s.into()),
+            max_surge: IntOrString::Int(0),
         };
         assert_eq!(pct("10%").budget(4), Some(1));
         assert_eq!(pct("50%").budget(5), Some(3));
         assert_eq!(
             Update::RollingUpdate {
-                max_unavailable: IntOrString::Int(0)
+                max_unavailable: IntOrString::Int(0),
+                max_surge: IntOrString::Int(0),
             }
             .budget(4),
             Some(1)
         );
         assert_eq!(Update::OnDelete.budget(4), None);
+    }
+
+    #[test]
+    fn surge_resolves_percentages_up_and_zero_without_it() {
+        let surge = |s: IntOrString| Update::RollingUpdate {
+            max_unavailable: IntOrString::Int(0),
+            max_surge: s,
+        };
+        assert_eq!(surge(IntOrString::String("10%".into())).surge(4), 1);
+        assert_eq!(surge(IntOrString::String("50%".into())).surge(5), 3);
+        assert_eq!(surge(IntOrString::String("0%".into())).surge(5), 0);
+        assert_eq!(surge(IntOrString::Int(2)).surge(5), 2);
+        assert_eq!(Update::OnDelete.surge(4), 0);
+    }
+
+    #[test]
+    fn the_surge_name_differs_from_the_first_and_is_stable() {
+        let a = surge_pod_name("agent", "n1");
+        assert_eq!(a, surge_pod_name("agent", "n1"));
+        assert_ne!(a, daemon_pod_name("agent", "n1"));
+        assert!(a.starts_with("agent-"));
     }
 }
 

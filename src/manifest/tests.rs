@@ -649,17 +649,23 @@ fn job_validation_messages() {
     }
 }
 #[test]
-fn a_daemon_set_max_surge_is_named_as_not_done() {
+fn a_daemon_set_max_surge_is_accepted_and_both_zero_is_invalid() {
     let ds = |ru: &str| {
         format!(
             "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: d}}\nspec:\n  selector: {{matchLabels: {{a: b}}}}\n  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {ru}\n  template:\n    metadata: {{labels: {{a: b}}}}\n    spec: {{containers: [{{name: c, image: busybox}}]}}\n"
         )
     };
+    assert!(check(&[("a.yaml", &ds("{maxSurge: 1, maxUnavailable: 0}"))]).is_empty());
+    assert!(check(&[("a.yaml", &ds("{maxSurge: \"25%\", maxUnavailable: 0}"))]).is_empty());
     assert_eq!(
-        check(&[("a.yaml", &ds("{maxSurge: 1, maxUnavailable: 0}"))]),
-        [
-            "warning: a.yaml:8:21: spec.updateStrategy.rollingUpdate.maxSurge: clusterctl does not surge DaemonSet pods; it is ignored: each node's pod is replaced (deleted, then created) within maxUnavailable"
-        ]
+        check(&[("a.yaml", &ds("{maxSurge: 0, maxUnavailable: 0}"))]).len(),
+        1,
+        "both zero is invalid"
+    );
+    assert_eq!(
+        check(&[("a.yaml", &ds("{maxUnavailable: 0}"))]).len(),
+        1,
+        "maxSurge defaults to 0"
     );
     assert!(check(&[("a.yaml", &ds("{maxSurge: 0, maxUnavailable: 1}"))]).is_empty());
     assert!(check(&[("a.yaml", &ds("{maxSurge: \"0%\", maxUnavailable: 1}"))]).is_empty());

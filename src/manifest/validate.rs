@@ -249,24 +249,13 @@ pub fn object(obj: &Object, tree: &Node) -> Vec<Issue> {
                     match us.type_.as_deref().unwrap_or("") {
                         "RollingUpdate" => {
                             if let Some(ru) = &us.rolling_update {
+                                // A DaemonSet's maxSurge defaults to 0 (a Deployment's to 25%).
                                 rolling_update(
                                     &mut v,
-                                    ru.max_surge.as_ref(),
+                                    Some(ru.max_surge.as_ref().unwrap_or(&IntOrString::Int(0))),
                                     ru.max_unavailable.as_ref(),
                                     &up.child("rollingUpdate"),
                                 );
-                                // The daemon pod's name is fixed per node: no second pod to surge with.
-                                let surges = match &ru.max_surge {
-                                    Some(IntOrString::Int(n)) => *n != 0,
-                                    Some(IntOrString::String(s)) => s.trim_end_matches('%') != "0",
-                                    None => false,
-                                };
-                                if surges {
-                                    v.warn(
-                                        &up.child("rollingUpdate").child("maxSurge"),
-                                        "clusterctl does not surge DaemonSet pods; it is ignored: each node's pod is replaced (deleted, then created) within maxUnavailable".to_string(),
-                                    );
-                                }
                             }
                         }
                         "OnDelete" => {}

@@ -230,6 +230,12 @@ pub fn reason(r: &Reason) -> String {
         Reason::DaemonNotEligible { daemon_set, node } => format!(
             "DaemonSet {daemon_set} does not run on node {node} (nodeSelector, node affinity or an untolerated taint)"
         ),
+        Reason::DaemonSurge { daemon_set, old } => format!(
+            "DaemonSet {daemon_set} surges: the new pod starts next to {old} (an old template), which goes once this one is available"
+        ),
+        Reason::DaemonSurged { daemon_set, new } => {
+            format!("DaemonSet {daemon_set} surged: its new pod {new} on this node is available")
+        }
         Reason::ExtraReplica => "extra replica: more pods than the desired replica count".into(),
         Reason::ReplacesLost { pod, lost } => format!(
             "replaces {pod}: node {} unreachable since {} ({} ago), longer than the {} grace period",

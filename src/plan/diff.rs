@@ -96,14 +96,36 @@ pub(super) fn diff<'s>(
         }
     }
     let mut budgets = rollout_budgets(&sets);
+    let surges = super::daemon_surge::steps(input, observed, &sets);
     let gates = super::stateful::gates(&sets, observed);
-    for (set, members) in &sets {
+    for (i, (set, members)) in sets.iter().enumerate() {
         if let Some(job) = &set.job {
             super::job::diff_job(input, observed, set, job, members, &mut d);
             claimed.extend(members.iter().copied());
             continue;
         }
         claimed.extend(members.iter().copied());
+        if let Some(surge) = surges.get(&i) {
+            // A surging DaemonSet's node: this plan's step there (maxUnavailable plays no part).
+            let mut none = 0;
+            let Some(members) =
+                super::daemon_surge::apply(input, observed, set, members, surge, &mut d)
+            else {
+                continue;
+            };
+            diff_set(
+                input,
+                observed,
+                pod_cidrs,
+                set,
+                &members,
+                capacity,
+                Some(&mut none),
+                &gates,
+                &mut d,
+            );
+            continue;
+        }
         let budget = set
             .daemon
             .as_ref()
@@ -464,11 +486,15 @@ fn belongs_to(pod: &ObservedPod, set: &PodSet) -> bool {
     }
     match (&set.naming, &set.owner) {
         (PodNaming::Fixed(name), None) => pod.owner.is_none() && &pod.name == name,
-        // A DaemonSet's pod: its owner, on the set's node, with the set's name.
+        // A DaemonSet's pod: its owner, on the set's node, with one of the node's two names.
         (PodNaming::Fixed(name), Some(owner)) => {
             pod.owner.as_ref() == Some(owner)
-                && &pod.name == name
-                && set.daemon.as_ref().is_none_or(|d| d.node == pod.node)
+                && match &set.daemon {
+                    Some(d) => {
+                        d.node == pod.node && (&pod.name == name || pod.name == d.surge_name)
+                    }
+                    None => &pod.name == name,
+                }
         }
         (_, Some(owner)) => pod.owner.as_ref() == Some(owner),
         (PodNaming::Generated { .. }, None) => false,

@@ -11,6 +11,8 @@
 
 mod binding;
 pub mod config;
+mod daemon_surge;
+pub use daemon_surge::surges_left;
 mod diff;
 pub mod dns;
 pub mod fingerprint;

@@ -55,6 +55,10 @@ pub enum Reason {
     /// Delete: the DaemonSet is still desired, but its pod should no longer run on `node` (nodeSelector,
     /// node affinity or an untolerated taint).
     DaemonNotEligible { daemon_set: String, node: String },
+    /// Create: a DaemonSet's maxSurge starts the node's new pod next to its pod `old` of an old template.
+    DaemonSurge { daemon_set: String, old: String },
+    /// Delete: this pod of an old template goes: the node's new pod `new` is available (maxSurge).
+    DaemonSurged { daemon_set: String, new: String },
     /// Delete: more pods than the desired replica count.
     ExtraReplica,
     /// Create: replaces pod `pod` of a lost host (unreachable for longer than the grace period).

@@ -1439,3 +1439,66 @@ fn env_from_skips_invalid_keys_with_the_kubelets_note() {
 mod node_loss_tests;
 #[path = "tests_storage.rs"]
 mod storage_tests;
+
+#[test]
+fn max_surge_starts_each_new_pod_next_to_the_old_one_one_node_at_a_time() {
+    let surge = "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxSurge: 1\n      maxUnavailable: 0\n";
+    let ds = |image: &str| {
+        manifest(&format!(
+            "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n{surge}  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n      containers:\n      - name: agent\n        image: {image}\n"
+        ))
+    };
+    let mut sim = Sim::new();
+    sim.apply(&sim.plan(&[ds("nginx:1")]));
+    // Observed well after every simulated start: the pods have been running long enough to be Ready.
+    sim.state.observed_at = "2026-11-26T13:00:00Z".into();
+    let v2 = [ds("nginx:2")];
+    let mut plans = 0;
+    loop {
+        let plan = sim.plan(&v2);
+        assert_eq!(
+            format!("{plan:?}"),
+            format!("{:?}", sim.plan(&v2)),
+            "identical inputs, identical plans"
+        );
+        if plan.changes.is_empty() {
+            break;
+        }
+        plans += 1;
+        assert!(plans < 10, "no end: {:?}", lines(&plan));
+        let creates: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .collect();
+        assert!(creates.len() <= 1, "{:?}", lines(&plan));
+        assert!(
+            plan.changes
+                .iter()
+                .all(|c| matches!(c.action, Action::Create | Action::Delete)),
+            "no delete-then-create: {:?}",
+            lines(&plan)
+        );
+        sim.apply(&plan);
+        let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+        for p in model::observed_pods(&sim.state) {
+            if p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet") {
+                *per_node.entry(p.node.clone()).or_default() += 1;
+            }
+        }
+        assert_eq!(per_node.len(), 3, "every worker runs a pod: {per_node:?}");
+        assert!(
+            per_node.values().filter(|&&n| n == 2).count() <= 1,
+            "{per_node:?}"
+        );
+    }
+    // One create per node, then its old pod's delete next to the next create: 3 nodes, 4 plans.
+    assert_eq!(plans, 4);
+    for p in model::observed_pods(&sim.state) {
+        assert_eq!(
+            p.name,
+            controllers::daemon::surge_pod_name("agent", &p.node),
+            "the new pod took the node's second name"
+        );
+    }
+}

@@ -138,3 +138,99 @@ fn a_daemon_set_follows_hosts_taints_and_tolerations() {
     ok(clusterctl_with(&full, repo.path(), &["apply", "--yes"]));
     assert!(hosts_running_it(&tb).is_empty());
 }
+
+/// Each host's running pods of the DaemonSet (the pod names of its running `web` containers).
+fn running_pods(tb: &Testbed) -> Vec<(String, Vec<String>)> {
+    tb.hosts
+        .iter()
+        .map(|(h, _)| {
+            let out = tb.ssh_ok(
+                h,
+                "docker ps --filter label=clusterctl.io/managed=true --filter status=running --format '{{.Names}}'",
+            );
+            let mut pods: Vec<String> = out
+                .lines()
+                .filter_map(|n| n.strip_prefix("k8s_web_"))
+                .filter_map(|n| n.split('_').next())
+                .filter(|p| p.starts_with(&format!("{DS}-")))
+                .map(str::to_string)
+                .collect();
+            pods.sort();
+            pods.dedup();
+            (h.clone(), pods)
+        })
+        .collect()
+}
+
+/// maxSurge 1, maxUnavailable 0 on every host: one apply changes the image, starting each node's new pod
+/// next to its old one and removing the old one once the new one is available, one node at a time.
+/// Sampled through the apply: every node always runs a pod, at most one node runs two.
+#[test]
+fn a_daemon_set_surges_one_node_at_a_time_without_a_gap() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let surge = |image: &str| {
+        daemon_set(TOLERATE_MASTER)
+            .replace("image: nginx", &format!("image: {image}"))
+            .replace(
+                "  template:\n",
+                "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxSurge: 1\n      maxUnavailable: 0\n  template:\n",
+            )
+    };
+    let repo = Repo::new();
+    repo.write("ds.yaml", &surge("nginx")).commit("daemonset");
+    let check = ok(clusterctl(&tb, &repo, &["validate"]));
+    assert!(!check.stderr.contains("surge"), "{check:?}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let before = running_pods(&tb);
+    assert!(before.iter().all(|(_, p)| p.len() == 1), "{before:?}");
+
+    // The same image under another tag: a new template, no pull from outside.
+    let tag = "nginx:surge";
+    for (h, _) in &tb.hosts {
+        tb.ssh_ok(h, &format!("docker tag nginx {tag}"));
+    }
+    repo.write("ds.yaml", &surge(tag)).commit("new image");
+    let cluster = tb.cluster_yaml();
+    let path = repo.path().to_path_buf();
+    let apply = std::thread::spawn(move || clusterctl_with(&cluster, &path, &["apply", "--yes"]));
+    let mut samples = 0;
+    let mut saw_two = false;
+    while !apply.is_finished() {
+        let now = running_pods(&tb);
+        samples += 1;
+        assert!(
+            now.iter().all(|(_, p)| !p.is_empty()),
+            "a node without a running pod: {now:?}"
+        );
+        let doubled = now.iter().filter(|(_, p)| p.len() > 1).count();
+        assert!(
+            doubled <= 1,
+            "more than maxSurge nodes with two pods: {now:?}"
+        );
+        saw_two |= doubled == 1;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let run = ok(apply.join().unwrap());
+    assert!(
+        samples > 1 && saw_two,
+        "the surge was never seen: {samples} samples\n{run:?}"
+    );
+    let after = running_pods(&tb);
+    assert!(after.iter().all(|(_, p)| p.len() == 1), "{after:?}");
+    // Every node's pod is a new one, of the new image: nothing is left to do.
+    for ((h, old), (_, new)) in before.iter().zip(&after) {
+        assert_ne!(old, new, "{h} kept its old pod");
+    }
+    let plan = clusterctl(&tb, &repo, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let n = tb.hosts.len().to_string();
+    assert_eq!(
+        ds_counts(&tb.cluster_yaml(), &repo),
+        (n.clone(), n.clone(), n.clone(), n)
+    );
+
+    repo.remove("ds.yaml").commit("gone");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+}
