@@ -684,8 +684,8 @@ fn service_fields_clusterctl_does_not_route_are_named() {
             &svc("  externalIPs: [192.0.2.10]\n  internalTrafficPolicy: Local\n")
         )]),
         [
-            "warning: s.yaml:8:26: spec.internalTrafficPolicy: clusterctl routes ClusterIP traffic to every Ready endpoint (Cluster); Local is ignored",
-            "warning: s.yaml:7:16: spec.externalIPs: clusterctl does not support this field; it is ignored",
+            "warning: s.yaml:7:3: spec.externalIPs: clusterctl does not support this field; it is ignored",
+            "warning: s.yaml:8:3: spec.internalTrafficPolicy: clusterctl routes ClusterIP traffic to every Ready endpoint (Cluster); Local is ignored",
         ]
     );
     assert!(
