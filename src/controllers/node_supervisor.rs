@@ -1,7 +1,7 @@
 //! The node supervisor as desired state (docs/node-supervisor.md): one bare pod `clusterctl-node-<host>` in
 //! namespace `clusterctl-system` per inventory host, pinned to it (`nodeName`), tolerating every taint,
-//! running `cluster.nodeSupervisorImage` with the host's docker socket and `/var/lib/clusterctl/node`
-//! mounted. Planned, shown and applied like any other pod: created when missing, replaced when the image
+//! running `cluster.nodeSupervisorImage` on the host's network with the host's docker socket and
+//! `/var/lib/clusterctl/node` mounted. Planned, shown and applied like any other pod: created when missing, replaced when the image
 //! or anything else of its template changes, pruned with its host. Pure.
 
 use std::collections::BTreeMap;
@@ -44,6 +44,10 @@ pub fn pod(image: &str, node: &str, grace_secs: u64) -> Pod {
     };
     let mut spec = PodSpec {
         node_name: Some(node.to_string()),
+        // On the host's network, so its container needs no sandbox to join: when dockerd boots it starts
+        // its `always` containers in parallel, and one that joins a sandbox not yet running fails for good.
+        // The host's namespace reaches every pod of its own pod bridge, the only pods the supervisor probes.
+        host_network: Some(true),
         restart_policy: Some("Always".to_string()),
         termination_grace_period_seconds: Some(5),
         tolerations: Some(vec![Toleration {
@@ -108,6 +112,7 @@ mod tests {
         assert_eq!(s.pod_name(0), "clusterctl-node-b");
         let spec = s.template.spec.as_ref().unwrap();
         assert_eq!(spec.node_name.as_deref(), Some("b"));
+        assert_eq!(spec.host_network, Some(true));
         assert_eq!(
             spec.containers[0].image.as_deref(),
             Some("reg/clusterctl/node:1")

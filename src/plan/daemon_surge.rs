@@ -52,7 +52,13 @@ pub fn step_math(nodes: &[NodePods], max_surge: usize) -> Vec<Step> {
             (_, 0) if !n.old_available => steps[i] = Step::Surge,
             (_, 0) => candidates.push(i),
             _ if !n.new_available => surging += 1,
-            _ => steps[i] = Step::DeleteOld,
+            // Still surging for this plan: apply runs the hosts side by side, so another node's new pod
+            // could start before this old one is gone. Upstream deletes and creates in one sync; we wait
+            // one plan, so no moment ever has more than maxSurge nodes with two running pods.
+            _ => {
+                steps[i] = Step::DeleteOld;
+                surging += 1;
+            }
         }
     }
     for i in candidates

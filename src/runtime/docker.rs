@@ -566,7 +566,14 @@ impl DockerRuntime {
             "create".into(),
             "--pull=never".into(),
             format!("--name={}", container_name(ns, pod, &c.name)),
-            format!("--network=container:{}", sandbox_name(ns, pod)),
+            // A host-network pod's containers are in the host's namespace themselves rather than through
+            // the sandbox's: the same namespace, without depending on the sandbox running first (dockerd
+            // starts `--restart=always` containers in parallel at boot).
+            if spec.host_network == Some(true) {
+                "--network=host".to_string()
+            } else {
+                format!("--network=container:{}", sandbox_name(ns, pod))
+            },
             restart_flag(run.pod).into(),
         ];
         if let Some(g) = spec.termination_grace_period_seconds {
@@ -1376,6 +1383,9 @@ mod tests {
         );
         assert!(sandbox.contains(&"--label=clusterctl.io/pod-ip=172.30.5.11"));
         let app = args(&cmds[1]);
+        // In the host's namespace itself, not through the sandbox's: no dependency on the sandbox at boot.
+        assert!(app.contains(&"--network=host"), "{app:?}");
+        assert!(!app.iter().any(|a| a.starts_with("--network=container:")));
         for f in [
             "--user=1000:3000",
             "--group-add=2000",

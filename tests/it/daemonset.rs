@@ -141,25 +141,33 @@ fn a_daemon_set_follows_hosts_taints_and_tolerations() {
 
 /// Each host's running pods of the DaemonSet (the pod names of its running `web` containers).
 fn running_pods(tb: &Testbed) -> Vec<(String, Vec<String>)> {
-    tb.hosts
-        .iter()
-        .map(|(h, _)| {
-            let out = tb.ssh_ok(
-                h,
-                "docker ps --filter label=clusterctl.io/managed=true --filter status=running --format '{{.Names}}'",
-            );
-            let mut pods: Vec<String> = out
-                .lines()
-                .filter_map(|n| n.strip_prefix("k8s_web_"))
-                .filter_map(|n| n.split('_').next())
-                .filter(|p| p.starts_with(&format!("{DS}-")))
-                .map(str::to_string)
-                .collect();
-            pods.sort();
-            pods.dedup();
-            (h.clone(), pods)
-        })
-        .collect()
+    // All hosts at once, so one sample is one moment: read one after another, a node's old pod could
+    // go and the next node's new one start between two reads, showing two surging nodes that never were.
+    std::thread::scope(|s| {
+        let reads: Vec<_> = tb
+            .hosts
+            .iter()
+            .map(|(h, _)| {
+                s.spawn(move || {
+                    let out = tb.ssh_ok(
+                        h,
+                        "docker ps --filter label=clusterctl.io/managed=true --filter status=running --format '{{.Names}}'",
+                    );
+                    let mut pods: Vec<String> = out
+                        .lines()
+                        .filter_map(|n| n.strip_prefix("k8s_web_"))
+                        .filter_map(|n| n.split('_').next())
+                        .filter(|p| p.starts_with(&format!("{DS}-")))
+                        .map(str::to_string)
+                        .collect();
+                    pods.sort();
+                    pods.dedup();
+                    (h.clone(), pods)
+                })
+            })
+            .collect();
+        reads.into_iter().map(|r| r.join().unwrap()).collect()
+    })
 }
 
 /// maxSurge 1, maxUnavailable 0 on every host: one apply changes the image, starting each node's new pod

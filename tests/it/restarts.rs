@@ -215,3 +215,44 @@ fn restart_policies_follow_the_kubelet_with_no_clusterctl_running() {
     };
     assert_eq!(row[2], "Running", "{row:?}");
 }
+
+/// The supervisor's own restart at boot: dockerd starts its `--restart=always` containers in parallel, and a
+/// container that joined its sandbox's network namespace failed for good when it came first (about one boot
+/// in three on the testbed). On the host's network it has nothing to wait for: after each of three host
+/// restarts it runs again with no clusterctl process involved.
+#[test]
+fn the_supervisor_comes_back_by_itself_after_every_host_restart() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/testbed");
+    let supervisor = "k8s_supervisor_clusterctl-node-k8s-node1_clusterctl-system";
+    let testbed = |verb: &str| {
+        let out = std::process::Command::new("bash")
+            .args([script, verb, HOST])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "testbed {verb} {HOST}: {out:?}");
+    };
+    for boot in 1..=3 {
+        testbed("stop");
+        testbed("start");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = tb.ssh_ok(
+                HOST,
+                &format!(
+                    "docker inspect -f '{{{{.State.Status}}}} {{{{.State.Error}}}}' {supervisor} 2>&1 || true"
+                ),
+            );
+            if state.trim() == "running" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "boot {boot}: the supervisor did not come back by itself: {state}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}

@@ -41,9 +41,15 @@ fn a_waiting_new_pod_uses_the_surge_and_an_available_one_deletes_the_old() {
         step_math(&[both(false), old(true)], 1),
         vec![Step::Keep, Step::Keep]
     );
+    // The node whose old pod goes still counts for this plan (its delete may run after another
+    // host's create), so the next node surges in the next plan.
     assert_eq!(
         step_math(&[both(true), old(true)], 1),
-        vec![Step::DeleteOld, Step::Surge]
+        vec![Step::DeleteOld, Step::Keep]
+    );
+    assert_eq!(
+        step_math(&[both(true), old(true), old(true)], 2),
+        vec![Step::DeleteOld, Step::Surge, Step::Keep]
     );
     assert_eq!(
         step_math(&[DONE, old(true)], 1),
