@@ -13,30 +13,9 @@ use serde_json::Value;
 
 use super::World;
 
-const VALUES: &[&str] = &[
-    "a\u{0}b",
-    "a\nb",
-    "a\rb",
-    "tab\there",
-    "\u{1b}[31mred",
-    "$(touch /tmp/clusterctl-pwned-canary)",
-    "`id`",
-    "a;b && c | d > e",
-    "-rf",
-    "--privileged",
-    "%h %n %%",
-    "'\"",
-    "\u{202e}evil",
-    "\u{7f}",
-    " lead",
-    "a,b=c",
-    "x\"y,z",
-    "back\\slash",
-    "unicode: 日本語",
-    "${PATH} * ? ~",
-    "/abs/pa th,ro",
-    "..",
-];
+#[path = "../support/hostile_values.rs"]
+mod hostile_values;
+use hostile_values::VALUES;
 
 /// One logged command: (program, argv, stdin).
 type Logged = (String, Vec<String>, Option<String>);

@@ -14,30 +14,9 @@ use serde_json::{Value, json};
 
 use crate::common::{Repo, Testbed, clusterctl, managed_names, reset, serial, stdout_ok};
 
-const VALUES: &[&str] = &[
-    "a\u{0}b",
-    "a\nb",
-    "a\rb",
-    "tab\there",
-    "\u{1b}[31mred",
-    "$(touch /tmp/clusterctl-pwned-canary)",
-    "`id`",
-    "a;b && c | d > e",
-    "-rf",
-    "--privileged",
-    "%h %n %%",
-    "'\"",
-    "\u{202e}evil",
-    "\u{7f}",
-    " lead",
-    "a,b=c",
-    "x\"y,z",
-    "back\\slash",
-    "unicode: 日本語",
-    "${PATH} * ? ~",
-    "/abs/pa th,ro",
-    "..",
-];
+#[path = "../support/hostile_values.rs"]
+mod hostile_values;
+use hostile_values::VALUES;
 
 /// The fields, each turning a value into what the manifest holds there (a prefix keeps paths absolute
 /// and distinct; the prefixed string is what must arrive).
