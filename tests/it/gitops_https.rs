@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::common::*;
+use crate::gitops_remote::deployment;
 
 /// A running https Git server on 127.0.0.1, killed on drop.
 struct HttpsGit {
@@ -205,30 +206,6 @@ impl Drop for PsWatch {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-fn deployment(name: &str, replicas: u32) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      app: {name}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: nginx
-"
-    )
 }
 
 /// Every file under `dir`, read as bytes: none may hold `secret`.

@@ -31,7 +31,8 @@ fn run(tb: &Testbed, repo: &str, env: &[(&str, &Path)], args: &[&str]) -> Run {
     }
 }
 
-fn deployment(name: &str, replicas: u32) -> String {
+/// A small nginx Deployment (also the https remote tests' app, `gitops_https`).
+pub(crate) fn deployment(name: &str, replicas: u32) -> String {
     format!(
         "apiVersion: apps/v1
 kind: Deployment
