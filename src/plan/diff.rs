@@ -589,7 +589,7 @@ fn template_diff(pod: &ObservedPod, set: &PodSet) -> Vec<TemplateChange> {
 }
 
 /// A pod whose sandbox was stopped gets a start (app containers are the node supervisor's to restart).
-fn start_change(
+pub(super) fn start_change(
     pod: &ObservedPod,
     set: &PodSet,
     runtimes: &BTreeMap<String, Arc<dyn Runtime>>,

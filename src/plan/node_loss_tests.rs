@@ -228,6 +228,63 @@ fn held_pods_of_a_returning_host_are_deleted_when_replaced_and_started_when_not(
     assert_eq!(w.running(), 3);
 }
 
+/// An OnFailure Job `batch` of one pod on the job image.
+fn on_failure_job() -> Manifest {
+    manifest(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: batch\nspec:\n  template:\n    spec:\n      restartPolicy: OnFailure\n      containers:\n      - name: work\n        image: clusterctl/job\n",
+    )
+}
+
+/// A Job's pod held by the supervisor of a host that came back and that nobody replaced: the Job still
+/// counts it active, so without a start it would keep its last exit (and the Job would wait) for ever.
+#[test]
+fn a_held_job_pod_nobody_replaced_is_started_by_the_plan() {
+    let apps = [on_failure_job()];
+    let mut w = World::new();
+    let first = w.round(&apps);
+    assert_eq!(first.changes.len(), 1, "{:?}", reasons(&first));
+    let pod = model::observed_pods(&w.sim.state)
+        .into_iter()
+        .find(|p| p.name.starts_with("batch-"))
+        .expect("the Job's pod");
+    w.stop(&pod.node);
+    w.t += 600;
+    w.start_held(&pod.node);
+    let plan = w.round(&apps);
+    assert_eq!(
+        reasons(&plan),
+        [format!(
+            "Start {} on {}: held by the node supervisor since 12:10:10 UTC (its host was away longer than the pod tolerates) and not replaced elsewhere; restartPolicy OnFailure wants it running",
+            pod.name, pod.node
+        )]
+    );
+    let running = |w: &World| {
+        model::observed_pods(&w.sim.state)
+            .iter()
+            .filter(|p| p.name == pod.name)
+            .all(|p| p.all_containers().all(|c| c.is_running()))
+    };
+    assert!(running(&w), "the held pod runs again");
+    // Not held any more (the supervisor clears the hold once it runs): nothing more to do.
+    for c in w.sim.node(&pod.node).containers.iter_mut() {
+        c.record = None;
+    }
+    let plan = w.round(&apps);
+    assert!(plan.changes.is_empty(), "{:?}", reasons(&plan));
+
+    // A held pod of a finished (here: suspended) Job is removed, not started.
+    let mut w = World::new();
+    w.round(&apps);
+    w.stop(&pod.node);
+    w.t += 600;
+    w.start_held(&pod.node);
+    let suspended = [manifest(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: batch\nspec:\n  suspend: true\n  template:\n    spec:\n      restartPolicy: OnFailure\n      containers:\n      - name: work\n        image: clusterctl/job\n",
+    )];
+    let r = reasons(&w.round(&suspended));
+    assert!(r.len() == 1 && r[0].starts_with("Delete "), "{r:?}");
+}
+
 #[test]
 fn daemon_set_and_bare_pods_of_a_lost_host_are_not_moved() {
     let apps = [bare_pod("100m"), daemon_set("nginx", "")];

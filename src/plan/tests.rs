@@ -117,6 +117,9 @@ impl Sim {
     fn plan_bound(&self, manifests: &[Manifest]) -> (Plan, Binding) {
         let names: Vec<String> = self.inv.hosts.iter().map(|h| h.name.clone()).collect();
         let expanded = controllers::expand_on(manifests, &names);
+        // Plus the Jobs' sets for this observation, as the pipeline adds them (`with_job_sets`).
+        let mut pod_sets = expanded.pod_sets.clone();
+        pod_sets.extend(controllers::job::pod_sets(&expanded.jobs, &self.state));
         let nodes = crate::nodes::node_objects(&self.inv, &self.state);
         let rt: Arc<dyn Runtime> = Arc::new(DockerRuntime::default());
         let runtimes: BTreeMap<String, Arc<dyn Runtime>> = self
@@ -128,7 +131,7 @@ impl Sim {
         let config = super::ConfigStore::new(&expanded.config_maps, &expanded.secrets);
         compute_with_binding(&PlanInput {
             commit: "0123456789abcdef0123456789abcdef01234567",
-            pod_sets: &expanded.pod_sets,
+            pod_sets: &pod_sets,
             observed: &self.state,
             nodes: &nodes,
             runtimes: &runtimes,
