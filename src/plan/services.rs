@@ -134,7 +134,11 @@ fn is_load_balancer(s: &Service) -> bool {
     s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer")
 }
 
-/// The LoadBalancer ingress addresses: the chosen nodes' inventory addresses, sorted.
+/// The LoadBalancer ingress addresses: the inventory addresses of the chosen nodes that are Ready, sorted.
+/// Which nodes are chosen is the inventory's (the label); whether one is in the list is the observation's:
+/// k3s' ServiceLB publishes the nodes whose svclb pod is ready, so a node that is NotReady (unreachable in
+/// this observation) drops out, and the reachable hosts' rules stop capturing its address, until it is
+/// back.
 pub(super) fn load_balancer_ips(
     nodes: &[k8s_openapi::api::core::v1::Node],
     hosts: &[HostNet],
@@ -146,14 +150,22 @@ pub(super) fn load_balancer_ips(
             .and_then(|l| l.get(ENABLE_LB_LABEL))
             .is_some_and(|v| v == "true")
     };
+    let ready = |n: &k8s_openapi::api::core::v1::Node| {
+        n.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+            .is_some_and(|c| c.status == "True")
+    };
     let any_labelled = nodes.iter().any(enabled);
     let mut ips: Vec<Ipv4Addr> = hosts
         .iter()
         .filter(|h| {
-            !any_labelled
-                || nodes
-                    .iter()
-                    .any(|n| n.metadata.name.as_deref() == Some(h.name.as_str()) && enabled(n))
+            nodes.iter().any(|n| {
+                n.metadata.name.as_deref() == Some(h.name.as_str())
+                    && (!any_labelled || enabled(n))
+                    && ready(n)
+            })
         })
         .filter_map(|h| h.address.parse().ok())
         .collect();
@@ -388,4 +400,83 @@ fn services_after(
         after.services.push(s);
     }
     after
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+
+    fn node(name: &str, labelled: bool, ready: &str) -> Node {
+        Node {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                labels: labelled
+                    .then(|| BTreeMap::from([(ENABLE_LB_LABEL.to_string(), "true".to_string())])),
+                ..Default::default()
+            },
+            status: Some(NodeStatus {
+                conditions: Some(vec![NodeCondition {
+                    type_: "Ready".into(),
+                    status: ready.into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn host(name: &str, address: &str) -> HostNet {
+        HostNet {
+            name: name.into(),
+            address: address.into(),
+            pod_cidr: "10.244.0.0/24".into(),
+        }
+    }
+
+    #[test]
+    fn ingress_is_the_chosen_nodes_that_are_ready() {
+        let hosts = [
+            host("a", "172.30.8.12"),
+            host("b", "172.30.8.11"),
+            host("c", "172.30.8.13"),
+        ];
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        // No label: every Ready node; an unreachable one (Ready Unknown) drops out.
+        let nodes = [
+            node("a", false, "True"),
+            node("b", false, "Unknown"),
+            node("c", false, "True"),
+        ];
+        assert_eq!(
+            load_balancer_ips(&nodes, &hosts),
+            [ip("172.30.8.12"), ip("172.30.8.13")]
+        );
+        // Labelled: only the labelled Ready ones; all labelled ones down leaves none (not every node).
+        let nodes = [
+            node("a", true, "True"),
+            node("b", true, "Unknown"),
+            node("c", false, "True"),
+        ];
+        assert_eq!(load_balancer_ips(&nodes, &hosts), [ip("172.30.8.12")]);
+        let nodes = [
+            node("a", true, "Unknown"),
+            node("b", false, "True"),
+            node("c", false, "True"),
+        ];
+        assert!(load_balancer_ips(&nodes, &hosts).is_empty());
+        // Back: it returns, sorted.
+        let nodes = [
+            node("a", true, "True"),
+            node("b", true, "True"),
+            node("c", false, "True"),
+        ];
+        assert_eq!(
+            load_balancer_ips(&nodes, &hosts),
+            [ip("172.30.8.11"), ip("172.30.8.12")]
+        );
+    }
 }

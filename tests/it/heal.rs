@@ -2,7 +2,10 @@
 //! restart and shows `Killing`; `get events` merges the supervisor's records (BackOff); a lost host's pods
 //! move by their own `tolerationSeconds` of `node.kubernetes.io/unreachable` (one tolerating forever
 //! stays), and the evicted ones show `Terminating` (from a snapshot too) until the host is back and apply
-//! removes them. Every count is read from the hosts' own docker.
+//! removes them; a Job's pod held by its returning host's supervisor, with no apply while the host was
+//! away, is started by the next apply (Held) and the Job completes; `Pulled` says "Successfully pulled"
+//! where apply pulled the image and "already present" where the host had it. Every count is read from
+//! the hosts' own docker.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -409,4 +412,153 @@ fn a_lost_hosts_pods_move_by_their_toleration_seconds_and_show_terminating() {
     assert_eq!((total("short"), total("forever")), (3, 3));
     let after = ok(run(&["get", "pods", "-o", "wide"])).stdout;
     assert!(!after.contains("Terminating"), "{after}");
+}
+
+/// An OnFailure Job whose first run counts itself (in the container's own file system, which a restart
+/// keeps) and then runs for an hour; every later run finds the count and succeeds. Pinned to `node`.
+fn held_job(node: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: held\nspec:\n  template:\n    spec:\n      restartPolicy: OnFailure\n      nodeSelector:\n        kubernetes.io/hostname: {node}\n      containers:\n      - name: work\n        image: busybox\n        command: [\"sh\", \"-c\", \"if [ -e /tmp/ran ]; then exit 0; fi; touch /tmp/ran; exec sleep 3600\"]\n"
+    )
+}
+
+/// The Job's pod held by the supervisor of its returning host, with no apply while the host was away
+/// (so nothing replaced it): the next apply starts it, saying Held, and the Job completes.
+#[test]
+fn a_held_job_pod_nobody_replaced_is_started_by_the_next_apply_and_the_job_completes() {
+    let tb = Testbed::get();
+    let _g = serial();
+    let _down = breaking_a_host();
+    reset(&tb);
+    let (_dir, cluster) = inventory(&tb, &["connectTimeout: 5"], &["nodeLostGracePeriod: 2s"]);
+    let repo = Repo::new();
+    let lost = "k8s-node3";
+    repo.write("held.yaml", &held_job(lost)).commit("held job");
+    let run = |args: &[&str]| clusterctl_with(&cluster, repo.path(), args);
+    ok(run(&["apply", "--yes"]));
+    let work = || {
+        tb.ssh_ok(
+            lost,
+            "docker ps -a --filter label=clusterctl.io/container=work --filter label=clusterctl.io/owner-name=held --format '{{.Names}}'",
+        )
+        .trim()
+        .to_string()
+    };
+    let name = work();
+    assert!(!name.is_empty(), "the Job's container on {lost}");
+    wait_for(30, "the first run is running", || running(&tb, lost, &name));
+
+    struct Restart(&'static str);
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            let _ = Command::new("bash")
+                .args([SCRIPT, "start", self.0])
+                .output();
+        }
+    }
+    let restart = Restart(lost);
+    stdout_ok(
+        "testbed stop",
+        Command::new("bash")
+            .args([SCRIPT, "stop", lost])
+            .output()
+            .unwrap(),
+    );
+    // Away longer than the 2 s grace, and no apply meanwhile: nothing saw the host lost.
+    std::thread::sleep(Duration::from_secs(5));
+    stdout_ok(
+        "testbed start",
+        Command::new("bash")
+            .args([SCRIPT, "start", lost])
+            .output()
+            .unwrap(),
+    );
+    drop(restart);
+    let held = || {
+        tb.ssh_ok(
+            lost,
+            "cat /var/lib/clusterctl/node/records.json 2>/dev/null || true",
+        )
+        .contains("\"heldSince\"")
+    };
+    wait_for(90, "the supervisor holds the Job's pod", held);
+    // A few more polls: still held, not restarted.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!running(&tb, lost, &name), "a held pod does not run");
+    let row = table(&ok(run(&["get", "jobs"])).stdout);
+    assert!(
+        row.iter().any(|r| r[0] == "held" && r[2] == "0/1"),
+        "{row:?}"
+    );
+    let apply = ok(run(&["apply", "--yes"]));
+    assert!(
+        apply.stdout.contains("held by the node supervisor since")
+            && apply
+                .stdout
+                .contains("restartPolicy OnFailure wants it running"),
+        "{apply:?}"
+    );
+    assert!(
+        !apply.stdout.contains("Create "),
+        "nothing replaces it: {apply:?}"
+    );
+    assert_eq!(work(), name, "the same container, started again");
+    wait_for(60, "the Job completes", || {
+        table(&ok(run(&["get", "jobs"])).stdout)
+            .iter()
+            .any(|r| r[0] == "held" && r[1] == "Complete" && r[2] == "1/1")
+    });
+    let plan = ok(run(&["plan"]));
+    assert!(plan.stdout.contains("No changes."), "{plan:?}");
+}
+
+/// Two bare pods of one image, `IfNotPresent`: on k8s-node1 the image was removed by hand, on k8s-node2
+/// it is there. `describe pod` tells them apart as the kubelet does (`supervisor::pulled`).
+#[test]
+fn pulled_says_successfully_pulled_where_apply_pulled_and_already_present_elsewhere() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset(&tb);
+    let pod = |name: &str, node: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  nodeName: {node}\n  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [\"sleep\", \"3600\"]\n"
+        )
+    };
+    tb.ssh_ok("k8s-node2", "docker pull -q busybox >/dev/null");
+    tb.ssh_ok("k8s-node1", "docker rmi -f busybox >/dev/null 2>&1 || true");
+    assert!(
+        tb.ssh_ok("k8s-node1", "docker images -q busybox")
+            .trim()
+            .is_empty(),
+        "busybox is gone from k8s-node1"
+    );
+    let repo = Repo::new();
+    repo.write("fresh.yaml", &pod("pulled-fresh", "k8s-node1"))
+        .write("present.yaml", &pod("pulled-present", "k8s-node2"))
+        .commit("two pods of one image");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let describe = |name: &str| ok(clusterctl(&tb, &repo, &["describe", "pod", name])).stdout;
+    let mut d = String::new();
+    wait_for(30, "the supervisors record the starts", || {
+        d = describe("pulled-fresh");
+        d.contains("Started container app") && describe("pulled-present").contains("Started")
+    });
+    assert!(d.contains("Normal   Pulling"), "{d}");
+    assert!(d.contains("Pulling image \"busybox\""), "{d}");
+    let pulled = d
+        .lines()
+        .find(|l| l.contains("Successfully pulled image \"busybox\" in "))
+        .unwrap_or_else(|| panic!("no Successfully pulled in:\n{d}"));
+    assert!(
+        pulled.contains("s including waiting)"),
+        "the pull's time: {pulled}"
+    );
+    assert!(!d.contains("already present"), "{d}");
+    let d = describe("pulled-present");
+    assert!(
+        d.contains("Container image \"busybox\" already present on machine"),
+        "{d}"
+    );
+    assert!(!d.contains("Successfully pulled"), "{d}");
+    reset(&tb);
 }

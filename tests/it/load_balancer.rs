@@ -4,6 +4,7 @@
 //! admit exactly the listed client (tried from this machine's testbed gateway address and from a host);
 //! `externalTrafficPolicy: Local` answers only on the node with an endpoint and the app sees the client's
 //! own address, where `Cluster` masquerades it; `sessionAffinity: ClientIP` keeps a client on one pod.
+//! A chosen node that is unreachable leaves the ingress (and the other hosts' rules) until it is back.
 //! Every converged state plans "No changes." (the rules read back as written).
 //!
 //! Traffic goes only to the testbed's host addresses.
@@ -388,5 +389,109 @@ fn client_ip_affinity_keeps_a_client_on_one_pod() {
             .any(|l| l.starts_with("Session Affinity:") && l.ends_with("ClientIP")),
         "{d}"
     );
+    reset(&tb);
+}
+
+/// k3s' ServiceLB lists the nodes whose svclb pod is ready: a chosen node that is unreachable (NotReady)
+/// leaves `status.loadBalancer.ingress`, and the reachable hosts' rules stop capturing its address;
+/// back, it returns. The pods run on k8s-node1 only, so stopping k8s-node2 takes no endpoint away.
+#[test]
+fn an_unreachable_chosen_node_leaves_the_ingress_and_returns_with_its_host() {
+    let tb = Testbed::get();
+    let _g = serial();
+    let _down = crate::common::breaking_a_host();
+    reset(&tb);
+    let (_dir, cluster) = cluster_with_lb_nodes(&tb, &["k8s-node1", "k8s-node2"]);
+    let yaml = std::fs::read_to_string(&cluster).unwrap();
+    std::fs::write(
+        &cluster,
+        crate::common::with_ssh_settings(&yaml, &["connectTimeout: 5"]),
+    )
+    .unwrap();
+    let repo = Repo::new();
+    repo.write("frontend-service.yaml", &frontend_service(""))
+        .write("frontend-deployment.yaml", &frontend(1, Some("k8s-node1")))
+        .commit("guestbook frontend on k8s-node1");
+    ok(clusterctl_with(&cluster, repo.path(), &["apply", "--yes"]));
+    let (n1, n2) = (
+        tb.addr("k8s-node1").to_string(),
+        tb.addr("k8s-node2").to_string(),
+    );
+    assert_eq!(frontend_row(&cluster, &repo).0, format!("{n1},{n2}"));
+    // Rules on k8s-node1 capturing an address: `-d <addr>/32 … --dport 80`.
+    let captures = |addr: &str| {
+        tb.ssh_ok("k8s-node1", "iptables-save -t nat")
+            .lines()
+            .any(|l| l.contains(&format!("-d {addr}/32")) && l.contains("--dport 80"))
+    };
+    assert!(captures(&n2), "k8s-node1's rules capture {n2}:80");
+
+    const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/testbed");
+    struct Restart;
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("bash")
+                .args([SCRIPT, "start", "k8s-node2"])
+                .output();
+        }
+    }
+    let restart = Restart;
+    crate::common::stdout_ok(
+        "testbed stop",
+        std::process::Command::new("bash")
+            .args([SCRIPT, "stop", "k8s-node2"])
+            .output()
+            .unwrap(),
+    );
+    // NotReady: gone from EXTERNAL-IP (and describe's LoadBalancer Ingress) at once, from the observation.
+    assert_eq!(frontend_row(&cluster, &repo).0, n1);
+    let d = ok(clusterctl_with(
+        &cluster,
+        repo.path(),
+        &["describe", "svc", "frontend"],
+    ))
+    .stdout;
+    assert!(
+        d.lines()
+            .any(|l| l.starts_with("LoadBalancer Ingress:") && l.ends_with(&n1)),
+        "{d}"
+    );
+    let apply = ok(clusterctl_with(
+        &cluster,
+        repo.path(),
+        &["apply", "--yes", "--allow-unreachable"],
+    ));
+    assert!(apply.stdout.contains("k8s-node1"), "{apply:?}");
+    assert!(!captures(&n2), "k8s-node1 still captures {n2}:80");
+    assert!(captures(&n1));
+    echo(&n1, 80).unwrap_or_else(|e| panic!("{n1}:80: {e}"));
+
+    crate::common::stdout_ok(
+        "testbed start",
+        std::process::Command::new("bash")
+            .args([SCRIPT, "start", "k8s-node2"])
+            .output()
+            .unwrap(),
+    );
+    drop(restart);
+    let mut back = String::new();
+    for _ in 0..60 {
+        back = frontend_row(&cluster, &repo).0;
+        if back == format!("{n1},{n2}") {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert_eq!(
+        back,
+        format!("{n1},{n2}"),
+        "k8s-node2 is back in the ingress"
+    );
+    ok(clusterctl_with(&cluster, repo.path(), &["apply", "--yes"]));
+    assert!(captures(&n2), "k8s-node1 captures {n2}:80 again");
+    for addr in [&n1, &n2] {
+        echo(addr, 80).unwrap_or_else(|e| panic!("{addr}:80: {e}"));
+    }
+    converged(&cluster, &repo);
     reset(&tb);
 }
