@@ -260,7 +260,12 @@ pub fn pods(list: &[Listed], grace_secs: u64) -> BTreeMap<(String, String), PodI
                     .and_then(|s| s.init_containers.as_ref())
                     .into_iter()
                     .flatten()
-                    .map(|c| (c.name.clone(), c.restart_policy.as_deref() == Some("Always")))
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            c.restart_policy.as_deref() == Some("Always"),
+                        )
+                    })
                     .collect(),
             },
         );

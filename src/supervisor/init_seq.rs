@@ -28,7 +28,9 @@ fn never_started(s: &Seen) -> bool {
 /// ended apply's steps for the pod.
 fn taken_over(pod: &PodInfo, seen: &[&Seen], records: &NodeRecords) -> bool {
     seen.iter().any(|s| {
-        pod.init_order.iter().any(|(n, sidecar)| !sidecar && *n == s.container)
+        pod.init_order
+            .iter()
+            .any(|(n, sidecar)| !sidecar && *n == s.container)
             && records
                 .containers
                 .get(&s.name)

@@ -66,9 +66,7 @@ fn a_failing_init_container_is_restarted_with_back_off_then_the_app_starts_witho
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let back_off = statuses
-        .iter()
-        .position(|s| s == "Init:CrashLoopBackOff");
+    let back_off = statuses.iter().position(|s| s == "Init:CrashLoopBackOff");
     let running = statuses.iter().position(|s| s == "Running");
     assert!(
         back_off.is_some() && running.is_some() && back_off < running,
