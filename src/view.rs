@@ -434,8 +434,9 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
         }
     }
 
-    // Init containers (docs/manifests.md): each ran to completion once (the supervisor never restarts one),
-    // so they are shown as under restartPolicy Never; a sidecar as its pod's policy says.
+    // Init containers (docs/manifests.md): one that failed is restarted by the supervisor with the crash
+    // back-off unless the pod's policy is Never (`supervisor::init_seq`), so between attempts it is in
+    // CrashLoopBackOff (STATUS `Init:CrashLoopBackOff`); a sidecar as its pod's policy says.
     let init_specs = spec.init_containers.clone().unwrap_or_default();
     let init_statuses: Vec<ContainerStatus> = init_specs
         .iter()
@@ -445,7 +446,11 @@ pub fn pod_from_observed(p: &ObservedPod) -> Pod {
                 &c.name,
                 c.image.as_deref().unwrap_or(""),
                 p.containers.get(&c.name),
-                if sidecar { "Always" } else { "Never" },
+                if sidecar {
+                    "Always"
+                } else {
+                    crate::supervisor::init_seq::init_policy(&restart_policy)
+                },
                 p.node_reachable,
                 manifest.metadata.uid.as_deref().unwrap_or(""),
             )

@@ -633,8 +633,11 @@ pub(super) fn start_change(
         .filter(|c| restarts(c))
         .find_map(|c| c.record.as_ref().and_then(|r| r.held_since.clone()));
     // A pod whose init container failed under restartPolicy Never is Failed, as the kubelet leaves it:
-    // nothing is started again. (Under Always/OnFailure each apply runs the failed init container again.)
-    let init_failed = set
+    // nothing is started again. Under Always/OnFailure the host's node supervisor restarts the failed init
+    // container with the crash back-off and then starts the rest in order (`supervisor::init_seq`): when
+    // it records that container, the start is its, not the plan's; without a supervisor each apply runs
+    // the failed init container again.
+    let failed_inits: Vec<&model::ObservedContainer> = set
         .template
         .spec
         .as_ref()
@@ -642,12 +645,14 @@ pub(super) fn start_change(
         .into_iter()
         .flatten()
         .filter(|c| !crate::runtime::docker::is_sidecar(c))
-        .any(|c| {
+        .filter_map(|c| {
             pod.containers
                 .get(&c.name)
-                .is_some_and(|o| o.status == "exited" && o.exit_code != 0)
-        });
-    if init_failed && policy == "Never" {
+                .filter(|o| o.status == "exited" && o.exit_code != 0)
+        })
+        .collect();
+    let supervised_init = failed_inits.iter().any(|c| c.record.is_some());
+    if !failed_inits.is_empty() && (policy == "Never" || (supervised_init && !sandbox_down)) {
         return None;
     }
     let wants_start = sandbox_down

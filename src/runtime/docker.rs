@@ -1790,6 +1790,47 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_init_container_the_supervisor_restarts_shows_init_crash_loop_back_off() {
+        let p = pod(json!({"metadata": {"name": "p", "namespace": "default"},
+            "spec": {"initContainers": [{"name": "setup", "image": "busybox"}],
+              "containers": [{"name": "web", "image": "nginx"}]}}));
+        let mut sb = observed("k8s_POD_p_default", labels::SANDBOX_CONTAINER, "running");
+        sb.labels
+            .insert(labels::POD_MANIFEST.into(), pod_manifest_json(&p));
+        let mut setup = observed("k8s_setup_p_default", "setup", "exited");
+        setup.exit_code = 1;
+        setup.record = Some(crate::model::ContainerRecord {
+            id: setup.id.clone(),
+            restart_count: 2,
+            last_termination: Some(crate::model::Termination {
+                exit_code: 1,
+                reason: "Error".into(),
+                started_at: "2026-12-01T12:00:00Z".into(),
+                finished_at: "2026-12-01T12:00:01Z".into(),
+            }),
+            back_off: Some(crate::model::BackOffWait {
+                delay_seconds: 10,
+                until: "2026-12-01T12:00:11Z".into(),
+            }),
+            ..Default::default()
+        });
+        let op = observed_pod(vec![
+            sb,
+            setup,
+            observed("k8s_web_p_default", "web", "created"),
+        ]);
+        let view = crate::view::pod_from_observed(&op);
+        let cells = crate::view::pod_cells(&view, jiff::Timestamp::UNIX_EPOCH);
+        // restartPolicy Always: the supervisor's back-off, the pod Pending, the init restarts counted.
+        assert_eq!(cells.status, "Init:CrashLoopBackOff");
+        assert_eq!(
+            view.status.as_ref().unwrap().phase.as_deref(),
+            Some("Pending")
+        );
+        assert!(cells.restarts.starts_with('2'), "{}", cells.restarts);
+    }
+
+    #[test]
     fn remove_apps_then_sandbox_and_start_only_stopped() {
         let rt = DockerRuntime::default();
         let p = observed_pod(vec![

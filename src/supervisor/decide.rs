@@ -44,9 +44,12 @@ pub struct PodInfo {
     /// (`hold::unreachable_toleration_secs` of a ReplicaSet's or Job's pod); `None`: never.
     pub evicted_after: Option<u64>,
     /// The pod's init containers that run to completion (not sidecars): apply runs them in order before the
-    /// app containers and runs a failed one again (docs/manifests.md); the supervisor records their exits
-    /// and never restarts them, so a completed one is not run twice and none races the app containers.
+    /// app containers; the supervisor restarts a failed one with the crash back-off unless the pod's policy
+    /// is Never (`init_seq::init_policy`), and never one that completed.
     pub init_containers: std::collections::BTreeSet<String>,
+    /// Every init container in order, with whether it is a sidecar (`restartPolicy: Always`): the order
+    /// `init_seq` starts them in once the supervisor drives the pod's start.
+    pub init_order: Vec<(String, bool)>,
 }
 
 /// Whether `policy` restarts a container that exited with `exit_code` (kubelet `ShouldContainerBeRestarted`).
@@ -219,7 +222,10 @@ pub fn step(
 
 /// The record after the supervisor started the container again at `now`.
 pub fn started(r: &mut ContainerRecord, s: &Seen, now: i64) {
-    r.restart_count += 1;
+    // A first start (`init_seq`: the next init or app container of a pod) is no restart.
+    if parse(&s.started_at).is_some() {
+        r.restart_count += 1;
+    }
     r.back_off = None;
     let at = format_secs(now);
     start_events(r, s, &at, &at);
@@ -259,7 +265,7 @@ pub fn supervise(
         };
         let (r, go) = if pod.init_containers.contains(&s.container) {
             let once = PodInfo {
-                restart_policy: "Never".to_string(),
+                restart_policy: super::init_seq::init_policy(&pod.restart_policy).to_string(),
                 ..pod.clone()
             };
             step(s, &once, prev.containers.get(&s.name), now)
@@ -271,6 +277,8 @@ pub fn supervise(
         }
         out.containers.insert(s.name.clone(), r);
     }
+    // The never-started rest of a pod whose start the supervisor took over (an init container failed).
+    start.extend(super::init_seq::starts(seen, pods, &out));
     (out, start)
 }
 
@@ -406,9 +414,27 @@ mod tests {
     }
 
     #[test]
-    fn init_containers_are_recorded_and_never_restarted() {
+    fn init_containers_restart_after_a_failure_unless_the_policy_is_never() {
         let mut p = pod("Always");
         p.init_containers.insert("app".to_string());
+        for (policy, exit, restarts) in [
+            ("Always", 0, false),
+            ("Always", 1, true),
+            ("OnFailure", 1, true),
+            ("Never", 1, false),
+        ] {
+            p.restart_policy = policy.to_string();
+            let s = crash("exited", exit, 10, 11);
+            let pods = BTreeMap::from([(("default".to_string(), "p".to_string()), p.clone())]);
+            let (_, start) = supervise(
+                std::slice::from_ref(&s),
+                &pods,
+                &NodeRecords::default(),
+                100,
+            );
+            assert_eq!(!start.is_empty(), restarts, "{policy} exit {exit}");
+        }
+        p.restart_policy = "Never".to_string();
         for exit in [0, 1] {
             let s = crash("exited", exit, 10, 11);
             let pods = BTreeMap::from([(("default".to_string(), "p".to_string()), p.clone())]);

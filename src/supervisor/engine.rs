@@ -254,6 +254,19 @@ pub fn pods(list: &[Listed], grace_secs: u64) -> BTreeMap<(String, String), PodI
                     .filter(|c| c.restart_policy.as_deref() != Some("Always"))
                     .map(|c| c.name.clone())
                     .collect(),
+                init_order: manifest
+                    .as_ref()
+                    .and_then(|m| m.spec.as_ref())
+                    .and_then(|s| s.init_containers.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            c.restart_policy.as_deref() == Some("Always"),
+                        )
+                    })
+                    .collect(),
             },
         );
     }

@@ -8,6 +8,8 @@
 //! - [`backoff`]: client-go's back-off arithmetic with the kubelet's constants;
 //! - [`decide`]: per container and poll, what to record and whether to start it;
 //! - [`engine`]: the Engine API requests the binary sends and the parsers of dockerd's answers;
+//! - [`init_seq`]: the init containers in order, then the app containers, once an init container failed
+//!   and apply's steps for the pod ended;
 //! - [`hold`]: after an absence longer than its pods tolerate, the containers held until an apply decides;
 //! - [`probe`]: liveness, readiness and startup probes (docs/probes.md): defaults, which attempts are due,
 //!   the worker's thresholds, `ready`, the `Unhealthy` / `Killing` events and when to kill;
@@ -20,6 +22,7 @@ pub mod decide;
 pub mod engine;
 pub mod grpc_health;
 pub mod hold;
+pub mod init_seq;
 pub mod probe;
 pub mod probe_engine;
 pub mod pulled;

@@ -17,6 +17,7 @@ mod hostile;
 mod images;
 mod jobs;
 mod lease;
+mod lifecycle;
 mod load_balancer;
 mod network;
 mod pipeline;
