@@ -17,6 +17,11 @@ use crate::yaml::{self, Diagnostic, FieldPath, Node, NodeKind, Resolved, Severit
 pub mod config;
 pub mod create;
 pub mod defaults;
+pub mod fields;
+#[cfg(test)]
+mod fields_schema;
+#[cfg(test)]
+mod fields_tests;
 mod registry;
 pub mod restart;
 pub mod sops;
@@ -509,6 +514,10 @@ fn read_document<'n>(
             Severity::Warning,
             format!("unknown field {}", yaml::go_quote(&u.key)),
         ));
+    }
+    // Known fields clusterctl does not apply (the table in `fields`), also when decoding failed later.
+    for w in fields::warnings(&ctx.known.into_inner()) {
+        diags.push(diag(file, w.pos, &w.path, Severity::Warning, w.message));
     }
     let mut object = match decoded {
         Ok(o) => o,

@@ -27,9 +27,28 @@ pub struct UnknownField {
     pub expected: &'static [&'static str],
 }
 
+/// A key the schema knows, as written: which generated struct holds it, so the manifest layer can look
+/// the field up in its table of what clusterctl implements (`manifest::fields`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownField {
+    /// The struct name k8s-openapi gives serde (`PodSpec`, `Container`, …).
+    pub ty: &'static str,
+    pub key: &'static str,
+    /// Path of the value.
+    pub path: FieldPath,
+    /// Position of the key.
+    pub pos: Pos,
+    /// The value is null or an empty mapping/sequence (it says nothing).
+    pub empty: bool,
+    /// The value's text when it is a scalar.
+    pub scalar: Option<String>,
+}
+
 #[derive(Default)]
 pub struct Ctx {
     pub unknown: RefCell<Vec<UnknownField>>,
+    /// Every key of a struct that the schema knows, in document order (parents before children).
+    pub known: RefCell<Vec<KnownField>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +153,7 @@ impl<'de> de::Deserializer<'de> for De<'de> {
                 path: self.path,
                 ctx: self.ctx,
                 is_struct: false,
+                name: "",
                 fields: &[],
             }),
         }
@@ -202,6 +222,7 @@ impl<'de> de::Deserializer<'de> for De<'de> {
                 path: self.path,
                 ctx: self.ctx,
                 is_struct: true,
+                name,
                 fields,
             }),
             _ => Err(self.invalid(&visitor)),
@@ -283,6 +304,8 @@ struct MapAccess<'a> {
     path: FieldPath,
     ctx: &'a Ctx,
     is_struct: bool,
+    /// The struct's name (empty for a map).
+    name: &'static str,
     fields: &'static [&'static str],
 }
 
@@ -312,6 +335,23 @@ impl<'de> de::MapAccess<'de> for MapAccess<'de> {
         };
         let ctx = self.ctx;
         let parent = self.path.clone();
+        if self.is_struct
+            && let Some(key) = self.fields.iter().find(|f| **f == entry.key)
+        {
+            let (empty, scalar) = match &entry.value.kind {
+                NodeKind::Scalar(s) => (entry.value.is_null(), Some(s.text.clone())),
+                NodeKind::Seq(items) => (items.is_empty(), None),
+                NodeKind::Map(entries) => (entries.is_empty(), None),
+            };
+            ctx.known.borrow_mut().push(KnownField {
+                ty: self.name,
+                key,
+                path: path.clone(),
+                pos: entry.key_pos,
+                empty,
+                scalar,
+            });
+        }
         seed.deserialize(FieldDe {
             inner: De {
                 node: &entry.value,
