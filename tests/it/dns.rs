@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use crate::common::{Repo, Testbed, clusterctl_with, ok, reset, rows, serial, table, unique};
 
 /// A copy of the testbed's cluster.yaml with the cluster DNS turned on (the image `scripts/testbed up`
-/// built from target/debug/clusterctl-dns).
+/// built from target/debug/clusterctl-dns). The testbed's own cluster.yaml names it already unless it was
+/// brought up with TESTBED_CLUSTER_DNS=off.
 fn cluster_with_dns(tb: &Testbed) -> (tempfile::TempDir, PathBuf) {
     let image = std::fs::read_to_string(tb.dir.join("dns-image"))
         .expect("scripts/testbed up pushes the DNS image and names it in <state dir>/dns-image")
@@ -24,10 +25,14 @@ fn cluster_with_dns(tb: &Testbed) -> (tempfile::TempDir, PathBuf) {
         .to_string();
     let dir = tempfile::tempdir().unwrap();
     let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
-    let yaml = yaml.replace(
-        "\ncluster:\n",
-        &format!("\ncluster:\n  dnsImage: {image}\n"),
-    );
+    let yaml = if yaml.contains("\n  dnsImage: ") {
+        yaml
+    } else {
+        yaml.replace(
+            "\ncluster:\n",
+            &format!("\ncluster:\n  dnsImage: {image}\n"),
+        )
+    };
     assert!(yaml.contains("dnsImage:"), "{yaml}");
     let path = dir.path().join("cluster.yaml");
     std::fs::write(&path, yaml).unwrap();
