@@ -2,7 +2,8 @@
 //! (`write_state`) runs `testbed_inventory --control-plane k8s-master --host k8s-master=172.30.0.10 …` and
 //! stores what it prints. Every host: SSH as root on port 22 with the state dir's key and known_hosts
 //! (paths relative to the file), docker, capacity 4 CPUs / 2Gi / 110 pods; the control plane also carries
-//! the `node-role.kubernetes.io/master` label and NoSchedule taint. What it prints is read back with the
+//! the `node-role.kubernetes.io/master` label and NoSchedule taint; `--dns-image` turns the cluster DNS on
+//! (scripts/testbed passes the image it built, docs/dns.md). What it prints is read back with the
 //! real parser first, so a writer that drifts from the reader fails here, not in a test far away.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use clusterctl::inventory::{self, Capacity, ClusterSettings, Host, Inventory, SshSettings};
 use k8s_openapi::api::core::v1::Taint;
 
-const USAGE: &str = "usage: testbed_inventory [--control-plane NAME] [--node-supervisor-image IMAGE] --host NAME=ADDRESS...";
+const USAGE: &str = "usage: testbed_inventory [--control-plane NAME] [--node-supervisor-image IMAGE] [--dns-image IMAGE] --host NAME=ADDRESS...";
 const MASTER_ROLE: &str = "node-role.kubernetes.io/master";
 
 fn main() -> ExitCode {
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
 fn run(args: Vec<String>) -> Result<String, String> {
     let mut control_plane = None;
     let mut supervisor_image = None;
+    let mut dns_image = String::new();
     let mut hosts = Vec::new();
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
@@ -41,6 +43,8 @@ fn run(args: Vec<String>) -> Result<String, String> {
             "--control-plane" => control_plane = Some(value()?),
             // The node supervisor image scripts/testbed built and pushed (docs/node-supervisor.md).
             "--node-supervisor-image" => supervisor_image = Some(value()?),
+            // The cluster DNS image scripts/testbed built and pushed (docs/dns.md): on by default.
+            "--dns-image" => dns_image = value()?,
             "--host" => {
                 let v = value()?;
                 let (name, address) = v
@@ -78,6 +82,7 @@ fn run(args: Vec<String>) -> Result<String, String> {
         cluster: ClusterSettings {
             node_supervisor_image: supervisor_image
                 .unwrap_or_else(|| inventory::DEFAULT_NODE_SUPERVISOR_IMAGE.to_string()),
+            dns_image,
             ..ClusterSettings::default()
         },
         hosts,

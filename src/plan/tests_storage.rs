@@ -254,3 +254,45 @@ fn a_claim_removed_from_git_loses_its_data_only_with_delete_and_after_its_pods()
         lines(&plan)
     );
 }
+
+#[test]
+fn a_read_write_once_pod_claim_runs_one_pod_and_keeps_the_second_pending() {
+    let mut sim = Sim::new();
+    let pod = |name: &str| {
+        manifest(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: nginx\n  volumes:\n  - name: d\n    persistentVolumeClaim:\n      claimName: solo\n"
+        ))
+    };
+    let claim = manifest(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: solo\nspec:\n  accessModes: [ReadWriteOncePod]\n  resources:\n    requests:\n      storage: 1Gi\n",
+    );
+    let msg = "0/4 nodes are available: node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode.";
+    // Both new in one plan: the first placed is the claim's user, the second waits.
+    let apps = [pod("a"), pod("b"), claim.clone()];
+    let plan = sim.plan(&apps);
+    assert_eq!(created(&plan), ["a"], "{:?}", lines(&plan));
+    assert_eq!(plan.pending.len(), 1);
+    assert_eq!(plan.pending[0].message(), msg);
+    sim.apply(&plan);
+    // `a` running: `b` still waits.
+    let plan = sim.plan(&apps);
+    assert!(created(&plan).is_empty(), "{:?}", lines(&plan));
+    assert_eq!(plan.pending[0].message(), msg);
+    // `a` removed from Git: `b` takes the claim, on the claim's node.
+    let node = volume_node(&sim, "solo").unwrap();
+    let plan = sim.plan(&[pod("b"), claim.clone()]);
+    assert_eq!(created(&plan), ["b"], "{:?}", lines(&plan));
+    assert!(plan.pending.is_empty());
+    let b = plan
+        .changes
+        .iter()
+        .find(|c| c.kind == ChangeKind::Pod && c.action == Action::Create)
+        .unwrap();
+    assert_eq!(b.node, node);
+    // ReadWriteOnce: both run (on the claim's node).
+    let rwo = manifest(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: solo\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n",
+    );
+    let plan = Sim::new().plan(&[pod("a"), pod("b"), rwo]);
+    assert_eq!(created(&plan), ["a", "b"], "{:?}", lines(&plan));
+}

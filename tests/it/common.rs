@@ -389,15 +389,30 @@ pub fn reset(tb: &Testbed) {
     ok(clusterctl(tb, &empty, &["apply", "--yes"]));
 }
 
+/// Whether the testbed's cluster.yaml turns the cluster DNS on (scripts/testbed does unless
+/// TESTBED_CLUSTER_DNS=off).
+pub fn cluster_dns_on(tb: &Testbed) -> bool {
+    std::fs::read_to_string(tb.cluster_yaml())
+        .unwrap()
+        .contains("\n  dnsImage: ")
+}
+
+/// A container of a cluster DNS pod (`k8s_<container>_clusterctl-dns-<host>_kube-system`).
+pub fn is_cluster_dns_container(name: &str) -> bool {
+    name.ends_with("_kube-system") && name.contains("_clusterctl-dns-")
+}
+
+/// The managed containers on `host` that the repository's objects account for (names, sorted).
 pub fn managed_names(tb: &Testbed, host: &str) -> Vec<String> {
     let out = tb.ssh_ok(
         host,
         "docker ps -a --filter label=clusterctl.io/managed=true --format '{{.Names}}'",
     );
-    // The node supervisor's pod (docs/node-supervisor.md) is on every host whatever the repository holds.
+    // The node supervisor's pod (docs/node-supervisor.md) and the cluster DNS pod (docs/dns.md: the
+    // testbed's cluster.yaml turns it on) are on every host whatever the repository holds.
     let mut v: Vec<String> = out
         .lines()
-        .filter(|n| !n.ends_with("_clusterctl-system"))
+        .filter(|n| !n.ends_with("_clusterctl-system") && !is_cluster_dns_container(n))
         .map(str::to_string)
         .collect();
     v.sort();

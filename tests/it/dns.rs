@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use crate::common::{Repo, Testbed, clusterctl_with, ok, reset, rows, serial, table, unique};
 
 /// A copy of the testbed's cluster.yaml with the cluster DNS turned on (the image `scripts/testbed up`
-/// built from target/debug/clusterctl-dns).
+/// built from target/debug/clusterctl-dns). The testbed's own cluster.yaml names it already unless it was
+/// brought up with TESTBED_CLUSTER_DNS=off.
 fn cluster_with_dns(tb: &Testbed) -> (tempfile::TempDir, PathBuf) {
     let image = std::fs::read_to_string(tb.dir.join("dns-image"))
         .expect("scripts/testbed up pushes the DNS image and names it in <state dir>/dns-image")
@@ -24,10 +25,14 @@ fn cluster_with_dns(tb: &Testbed) -> (tempfile::TempDir, PathBuf) {
         .to_string();
     let dir = tempfile::tempdir().unwrap();
     let yaml = std::fs::read_to_string(tb.cluster_yaml()).unwrap();
-    let yaml = yaml.replace(
-        "\ncluster:\n",
-        &format!("\ncluster:\n  dnsImage: {image}\n"),
-    );
+    let yaml = if yaml.contains("\n  dnsImage: ") {
+        yaml
+    } else {
+        yaml.replace(
+            "\ncluster:\n",
+            &format!("\ncluster:\n  dnsImage: {image}\n"),
+        )
+    };
     assert!(yaml.contains("dnsImage:"), "{yaml}");
     let path = dir.path().join("cluster.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -182,11 +187,12 @@ fn pods_find_services_by_name_through_the_cluster_dns() {
     reset(&tb);
     let (_dir, cluster) = cluster_with_dns(&tb);
     // A records file of an earlier run would match (the same names get the same addresses): gone, so
-    // the plan must write it.
+    // the plan must write it. Only the directory's content: the DNS pods reset started (the testbed's
+    // cluster.yaml has the DNS on) bind-mount the directory itself, and would not see a new one.
     for (host, _) in &tb.hosts {
         tb.ssh_ok(
             host,
-            "rm -rf /run/clusterctl/pods/kube-system_clusterctl-dns-*",
+            "for d in /run/clusterctl/pods/kube-system_clusterctl-dns-*; do rm -rf \"$d/sums\"; [ ! -d \"$d/volumes/records\" ] || find \"$d/volumes/records\" -mindepth 1 -delete; done",
         );
     }
     let repo = Repo::new();

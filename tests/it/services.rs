@@ -72,6 +72,32 @@ fn nat(tb: &Testbed, host: &str) -> String {
     )
 }
 
+/// `iptables-save` text without the cluster DNS Service's rules and chains: every line naming a chain
+/// that a `kube-system/kube-dns` rule names, and those rules themselves.
+fn without_cluster_dns(rules: &str) -> String {
+    let chain = |w: &str| {
+        ["KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-"]
+            .iter()
+            .any(|p| w.trim_start_matches(':').starts_with(p))
+    };
+    let dns: std::collections::BTreeSet<&str> = rules
+        .lines()
+        .filter(|l| l.contains("\"kube-system/kube-dns:"))
+        .flat_map(|l| l.split_whitespace())
+        .filter(|w| chain(w))
+        .collect();
+    rules
+        .lines()
+        .filter(|l| {
+            !l.contains("\"kube-system/kube-dns:")
+                && !l
+                    .split_whitespace()
+                    .any(|w| chain(w) && dns.contains(w.trim_start_matches(':')))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 fn filter(tb: &Testbed, host: &str) -> String {
     tb.ssh_ok(
         host,
@@ -245,7 +271,14 @@ fn deleting_the_service_removes_its_chains_and_nothing_else() {
     );
     ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
     for (host, _) in &tb.hosts {
-        let rules = nat(&tb, host);
+        let all = nat(&tb, host);
+        // The cluster DNS Service (kube-system/kube-dns, docs/dns.md) keeps its chains.
+        assert_eq!(
+            all.contains("kube-system/kube-dns:dns"),
+            crate::common::cluster_dns_on(&tb),
+            "{host}: {all}"
+        );
+        let rules = without_cluster_dns(&all);
         for gone in [":KUBE-SVC-", ":KUBE-SEP-", ":KUBE-EXT-", "my-nginx"] {
             assert!(!rules.contains(gone), "{host} still has {gone}: {rules}");
         }

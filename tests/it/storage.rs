@@ -3,7 +3,8 @@
 //! and its pod always returns to the node holding the volume — Pending, naming that node, while it is
 //! stopped; OrderedReady starts ordinals one apply at a time and each keeps its own claim; an emptyDir
 //! survives a container restart and goes with its pod; `medium: Memory` is a tmpfs; hostPath types are
-//! checked on the host before any container is created.
+//! checked on the host before any container is created; a ReadWriteOncePod claim runs one pod, the second
+//! Pending with the scheduler's message until the first is gone.
 
 use std::process::Command;
 
@@ -346,4 +347,87 @@ fn host_path_types_are_checked_before_the_containers_exist() {
             .contains("hostPath type check failed: /tmp/clusterctl-hp/dir is not a file"),
         "{run:?}"
     );
+}
+
+/// A bare busybox pod `name` writing its name into the claim `solo`.
+fn solo_user(name: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'echo {name} >> /data/users; exec sleep 3600']
+    volumeMounts:
+    - name: data
+      mountPath: /data
+  volumes:
+  - name: data
+    persistentVolumeClaim:
+      claimName: solo
+"
+    )
+}
+
+const SOLO_CLAIM: &str = "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: solo
+spec:
+  accessModes: [ReadWriteOncePod]
+  resources:
+    requests:
+      storage: 1Gi
+";
+
+#[test]
+fn a_read_write_once_pod_claim_is_used_by_one_pod_and_the_second_waits() {
+    let tb = Testbed::get();
+    let _g = serial();
+    reset_storage(&tb);
+    let repo = Repo::new();
+    repo.write("claim.yaml", SOLO_CLAIM)
+        .write("a.yaml", &solo_user("solo-a"))
+        .write("b.yaml", &solo_user("solo-b"))
+        .commit("two users of one ReadWriteOncePod claim");
+    let msg = "0/4 nodes are available: node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode.";
+    let plan = ok(clusterctl(&tb, &repo, &["plan"]));
+    assert!(plan.stdout.contains(msg), "{plan:?}");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    let pods = ok(clusterctl(&tb, &repo, &["get", "pods"])).stdout;
+    assert_eq!(rows(&pods, "solo-a")[0][2], "Running", "{pods}");
+    assert_eq!(rows(&pods, "solo-b")[0][2], "Pending", "{pods}");
+    let described = ok(clusterctl(&tb, &repo, &["describe", "pod", "solo-b"])).stdout;
+    assert!(described.contains(msg), "{described}");
+    let node = node_of(&tb, &repo, "solo-a").unwrap();
+    // Only solo-a's containers exist, and only it wrote to the claim.
+    let on_hosts: Vec<String> = tb
+        .hosts
+        .iter()
+        .flat_map(|(h, _)| managed_names(&tb, h))
+        .filter(|n| n.contains("_solo-"))
+        .collect();
+    assert_eq!(
+        on_hosts,
+        ["k8s_POD_solo-a_default", "k8s_app_solo-a_default"],
+        "{pods}"
+    );
+    assert_eq!(in_pod(&tb, &node, "solo-a", "cat /data/users"), "solo-a\n");
+
+    // solo-a removed from Git: solo-b gets the claim, on its volume's node, and sees solo-a's data.
+    repo.remove("a.yaml").commit("solo-a gone");
+    ok(clusterctl(&tb, &repo, &["apply", "--yes"]));
+    assert_eq!(
+        node_of(&tb, &repo, "solo-b").as_deref(),
+        Some(node.as_str())
+    );
+    assert_eq!(
+        in_pod(&tb, &node, "solo-b", "cat /data/users"),
+        "solo-a\nsolo-b\n"
+    );
+    ok(clusterctl(&tb, &repo, &["plan", "--detailed-exitcode"]));
 }
