@@ -361,15 +361,27 @@ fn container_name(c: &crate::model::ObservedContainer) -> &str {
     c.label(crate::model::labels::CONTAINER).unwrap_or(&c.name)
 }
 
-/// `running`, or `exited with 1 (restarts: 3)`, with the runtime's error text if any.
+/// `running`, or `exited with exit code 1 (restarts: 3)`, with the runtime's error text if any.
 fn state(c: &crate::model::ObservedContainer) -> String {
     let mut s = if c.status == "running" {
         c.status.clone()
     } else {
         format!("{} with exit code {}", c.status, c.exit_code)
     };
-    if c.restart_count > 0 {
-        s.push_str(&format!(" (restarts: {})", c.restart_count));
+    // A crash-looping container caught between two runs is `running`: its last termination says why it
+    // restarts (kubectl's Last State).
+    let last = c
+        .record
+        .as_ref()
+        .and_then(|r| r.last_termination.as_ref())
+        .filter(|_| c.status == "running");
+    match (c.restart_count, last) {
+        (0, _) => {}
+        (n, Some(t)) => s.push_str(&format!(
+            " (restarts: {n}, last terminated with exit code {}: {})",
+            t.exit_code, t.reason
+        )),
+        (n, None) => s.push_str(&format!(" (restarts: {n})")),
     }
     if !c.error.is_empty() {
         s.push_str(&format!(": {}", c.error));
@@ -517,4 +529,45 @@ fn probe_lines(c: &crate::model::ObservedContainer) -> Vec<String> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{ContainerRecord, ObservedContainer, Termination};
+
+    #[test]
+    fn a_crash_looping_container_caught_running_says_how_it_last_ended() {
+        let exited = ObservedContainer {
+            status: "exited".into(),
+            exit_code: 1,
+            restart_count: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            super::state(&exited),
+            "exited with exit code 1 (restarts: 2)"
+        );
+        let running = ObservedContainer {
+            status: "running".into(),
+            restart_count: 1,
+            record: Some(ContainerRecord {
+                last_termination: Some(Termination {
+                    exit_code: 1,
+                    reason: "Error".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            super::state(&running),
+            "running (restarts: 1, last terminated with exit code 1: Error)"
+        );
+        let fresh = ObservedContainer {
+            status: "running".into(),
+            ..Default::default()
+        };
+        assert_eq!(super::state(&fresh), "running");
+    }
 }

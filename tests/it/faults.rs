@@ -290,7 +290,10 @@ fn managed_except(tb: &Testbed, skip: &str) -> Vec<(String, String, String, Stri
         );
         for l in out.lines().filter(|l| !l.is_empty()) {
             let f: Vec<&str> = l.split('\t').collect();
-            if f[1].starts_with("clusterctl-system/") {
+            // The node supervisor's and the cluster DNS pods are on every host whatever the test applies.
+            if f[1].starts_with("clusterctl-system/")
+                || crate::common::is_cluster_dns_container(f[0])
+            {
                 continue;
             }
             all.push((

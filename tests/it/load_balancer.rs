@@ -492,6 +492,25 @@ fn an_unreachable_chosen_node_leaves_the_ingress_and_returns_with_its_host() {
     for addr in [&n1, &n2] {
         echo(addr, 80).unwrap_or_else(|e| panic!("{addr}:80: {e}"));
     }
+    // k8s-node2's own cluster DNS pod (docs/dns.md) restarted with its host and may become Ready only after
+    // that apply: then one more apply adds its endpoint, and nothing else may be left to do.
+    for _ in 0..10 {
+        let plan = ok(clusterctl_with(&cluster, repo.path(), &["plan"]));
+        if plan.stdout.contains("No changes.") {
+            break;
+        }
+        let other: Vec<&str> = plan
+            .stdout
+            .lines()
+            .filter(|l| l.contains("endpoint") && !l.contains("kube-system/kube-dns:"))
+            .collect();
+        assert!(
+            other.is_empty(),
+            "only the DNS pod's endpoints may lag: {plan:?}"
+        );
+        ok(clusterctl_with(&cluster, repo.path(), &["apply", "--yes"]));
+        std::thread::sleep(Duration::from_secs(2));
+    }
     converged(&cluster, &repo);
     reset(&tb);
 }
